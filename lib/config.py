@@ -1,0 +1,25 @@
+"""Where things live. Paths come from the repository, never the working directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BUNDLED_DATA = REPO / "data"
+BUNDLED_TARGETS = BUNDLED_DATA / "targets.xlsx"
+GEOJSON = BUNDLED_DATA / "geo" / "jining_counties.geojson"
+
+# Limits on uploads (also documented in docs/SECURITY.md).
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # also server.maxUploadSize in .streamlit/config.toml
+MAX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024  # sum of a workbook's parts once inflated
+MAX_PART_BYTES = 20 * 1024 * 1024
+MAX_ZIP_PARTS = 200
+MAX_COMPRESSION_RATIO = 200
+MAX_SHEET_ROWS = 5000
+MAX_SHEET_COLUMNS = 50
+
+
+def data_dir() -> Path:
+    """The data folder: $LIVELIHOOD_DATA_DIR if set, else the repository's data/."""
+    return Path(os.environ.get("LIVELIHOOD_DATA_DIR") or BUNDLED_DATA)

@@ -1,0 +1,133 @@
+"""Names shared by every module: sheets, columns, indicator types, statuses.
+
+Defined once here so the target table, the templates, ingestion, the progress
+engine and the pages cannot drift apart.
+"""
+
+from __future__ import annotations
+
+# --- target table (data/targets.xlsx) ------------------------------------
+SHEET_PROJECTS = "项目"
+SHEET_INDICATORS = "指标"
+SHEET_SPLITS = "分解"
+SHEET_UNITS = "单位"
+SHEET_SETTINGS = "设置"
+SHEET_SCHEDULE = "序时计划"  # optional: per-indicator milestone schedule
+
+PROJECT_COLUMNS = [
+    "项目序号",
+    "类别",
+    "项目名称",
+    "实施内容及工作目标",
+    "牵头单位",
+    "协办单位",
+    "县市区承办",
+]
+INDICATOR_COLUMNS = [
+    "指标编号",
+    "项目序号",
+    "指标名称",
+    "计量单位",
+    "年度目标",
+    "指标类型",
+    "分解到县",
+    "填报单位",
+]
+SPLIT_COLUMNS = ["指标编号", "县市区", "分解目标", "来源"]
+UNIT_COLUMNS = ["单位名称", "类型", "是否填报单位"]
+SETTINGS_COLUMNS = ["设置项", "值"]
+
+# Indicator types. Only 累计数量 is ever summed across counties.
+TYPE_COUNT = "累计数量"
+TYPE_RATE = "比率"
+TYPE_INCREASE = "提高幅度"
+TYPE_QUALITATIVE = "定性"
+INDICATOR_TYPES = [TYPE_COUNT, TYPE_RATE, TYPE_INCREASE, TYPE_QUALITATIVE]
+QUANTITATIVE_TYPES = [TYPE_COUNT, TYPE_RATE, TYPE_INCREASE]
+
+UNIT_TYPE_CITY = "市直部门"
+UNIT_TYPE_COUNTY = "县市区"
+UNIT_TYPE_OTHER = "中央驻济及企业"
+UNIT_TYPES = [UNIT_TYPE_CITY, UNIT_TYPE_COUNTY, UNIT_TYPE_OTHER]
+
+# The collective name the document uses for all county-level governments.
+ALL_COUNTIES = "各县市区政府（管委会）"
+# 县市区 value of a row that is about the whole city, not one county.
+CITY = "全市"
+
+SPLIT_SOURCE_DOCUMENT = "文件"
+SPLIT_SOURCE_EXAMPLE = "示例"
+
+YES, NO = "是", "否"
+
+# Settings keys (sheet 设置) and their defaults when a key is absent.
+SETTING_YEAR = "年度"
+SETTING_PERIOD = "报送周期"
+SETTING_DEADLINE_DAY = "报送截止日"
+SETTING_LAG = "滞后阈值（百分点）"
+SETTING_SEVERE = "严重滞后阈值（百分点）"
+SETTING_TITLE = "文件"
+
+# --- statuses: one rule, one colour each, everywhere ----------------------
+STATUS_DONE = "已完成"
+STATUS_ON_TRACK = "正常推进"
+STATUS_LAGGING = "滞后"
+STATUS_SEVERE = "严重滞后"
+STATUS_MISSING = "未报送"
+STATUSES = [STATUS_DONE, STATUS_ON_TRACK, STATUS_LAGGING, STATUS_SEVERE, STATUS_MISSING]
+STATUS_COLORS = {
+    STATUS_DONE: "#1a7f37",
+    STATUS_ON_TRACK: "#2f80ed",
+    STATUS_LAGGING: "#f2a900",
+    STATUS_SEVERE: "#d1242f",
+    STATUS_MISSING: "#8c959f",
+}
+# Severity order used for "worst status" aggregation.
+STATUS_SEVERITY = {
+    STATUS_DONE: 0,
+    STATUS_ON_TRACK: 1,
+    STATUS_LAGGING: 2,
+    STATUS_SEVERE: 3,
+    STATUS_MISSING: 4,
+}
+
+# What a reporting unit may choose in the template's 进展状态 column.
+REPORTED_STATES = ["已完成", "正常推进", "滞后", "未启动"]
+
+# --- template / submission columns ----------------------------------------
+TEMPLATE_TITLE = "{year} 年重点民生实事进展情况报表"
+SHEET_FORM = "进展填报"
+SHEET_GUIDE = "填报说明"
+SHEET_META = "_meta"
+SHEET_FINDINGS = "校验结果"
+
+FORM_COLUMNS = [
+    "指标编号",
+    "项目序号",
+    "项目名称",
+    "指标名称",
+    "计量单位",
+    "县市区",
+    "年度目标",
+    "累计完成",
+    "完成率",
+    "进展状态",
+    "进展情况",
+    "存在问题",
+    "下步计划",
+]
+LOCKED_FORM_COLUMNS = FORM_COLUMNS[:7]
+INPUT_FORM_COLUMNS = ["累计完成", "进展状态", "进展情况", "存在问题", "下步计划"]
+NARRATIVE_COLUMNS = ["进展情况", "存在问题", "下步计划"]
+
+# Header block: label cell -> value cell, rows 2..4 of the form sheet.
+HEADER_UNIT = "填报单位"
+HEADER_MONTH = "报送月份"
+HEADER_FILLER = "填报人"
+HEADER_PHONE = "联系电话"
+HEADER_DATE = "填报日期"
+FORM_HEADER_ROW = 6  # the row holding FORM_COLUMNS; data starts below it
+FORM_FIRST_DATA_ROW = FORM_HEADER_ROW + 1
+
+LEVEL_ERROR = "错误"
+LEVEL_WARNING = "提醒"

@@ -1,0 +1,387 @@
+"""Load and validate the target table (data/targets.xlsx).
+
+The workbook is the one source of truth for projects, indicators, annual
+targets and county splits. ``load_targets`` refuses a broken table with every
+problem named by sheet, row and column, rather than guessing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from python_calamine import CalamineWorkbook
+
+from lib import schema as S
+
+
+@dataclass(frozen=True)
+class TargetProblem:
+    sheet: str
+    row: int | None  # Excel row number (header is row 1)
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"工作表“{self.sheet}”"
+        if self.row is not None:
+            where += f"第 {self.row} 行"
+        if self.column:
+            where += f"“{self.column}”列"
+        return f"{where}：{self.message}"
+
+
+class TargetTableError(ValueError):
+    """The target table cannot be used; ``problems`` says why, cell by cell."""
+
+    def __init__(self, problems: list[TargetProblem]):
+        self.problems = problems
+        super().__init__("目标表有误：\n" + "\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class Targets:
+    projects: pd.DataFrame  # one row per project, PROJECT_COLUMNS
+    indicators: pd.DataFrame  # one row per indicator, INDICATOR_COLUMNS (+ 原文 …)
+    splits: pd.DataFrame  # one row per (indicator, county), SPLIT_COLUMNS
+    units: pd.DataFrame  # one row per unit, UNIT_COLUMNS (+ 行政区划代码, 说明)
+    settings: dict
+    schedule: pd.DataFrame | None  # 指标编号 × months 1..12 -> planned share (0..1)
+    version: str  # sha256 of the workbook bytes (first 16 hex digits)
+    source: str = ""
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def year(self) -> int:
+        return int(self.settings[S.SETTING_YEAR])
+
+    @property
+    def deadline_day(self) -> int:
+        return int(self.settings.get(S.SETTING_DEADLINE_DAY, 5))
+
+    @property
+    def lag_threshold(self) -> float:
+        return float(self.settings.get(S.SETTING_LAG, 10))
+
+    @property
+    def severe_threshold(self) -> float:
+        return float(self.settings.get(S.SETTING_SEVERE, 30))
+
+    @property
+    def counties(self) -> list[str]:
+        """The county-level units targets are split to, in table order."""
+        units = self.units
+        mask = (units["类型"] == S.UNIT_TYPE_COUNTY) & (units["单位名称"] != S.ALL_COUNTIES)
+        return units.loc[mask, "单位名称"].tolist()
+
+    @property
+    def reporting_units(self) -> list[str]:
+        return list(dict.fromkeys(self.indicators["填报单位"]))
+
+    def expected_rows(self, unit: str) -> pd.DataFrame:
+        """The rows a unit's template holds, in order.
+
+        One row per (indicator × county) for split indicators, followed by an
+        optional 全市 row; one 全市 row for indicators not split.
+        Columns: LOCKED_FORM_COLUMNS plus 指标类型 and 城市合计行 (bool: the
+        optional city total of a split indicator).
+        """
+        key = ("expected", unit)
+        if key in self._cache:
+            return self._cache[key]
+        ind = self.indicators[self.indicators["填报单位"] == unit]
+        proj = self.projects.set_index("项目序号")["项目名称"]
+        splits = self.splits.groupby("指标编号", sort=False)
+        rows = []
+        for rec in ind.itertuples(index=False):
+            base = {
+                "指标编号": rec.指标编号,
+                "项目序号": int(rec.项目序号),
+                "项目名称": proj[rec.项目序号],
+                "指标名称": rec.指标名称,
+                "计量单位": rec.计量单位,
+                "指标类型": rec.指标类型,
+            }
+            if rec.分解到县 == S.YES:
+                for s in splits.get_group(rec.指标编号).itertuples(index=False):
+                    rows.append({**base, "县市区": s.县市区, "年度目标": s.分解目标, "城市合计行": False})
+                rows.append({**base, "县市区": S.CITY, "年度目标": rec.年度目标, "城市合计行": True})
+            else:
+                rows.append({**base, "县市区": S.CITY, "年度目标": rec.年度目标, "城市合计行": False})
+        frame = pd.DataFrame(rows, columns=S.LOCKED_FORM_COLUMNS + ["指标类型", "城市合计行"])
+        self._cache[key] = frame
+        return frame
+
+    def planned_share(self, indicator: str, month: int) -> float:
+        """序时进度: share of the year's work planned by the end of ``month``."""
+        if self.schedule is not None and indicator in self.schedule.index:
+            return float(self.schedule.at[indicator, month])
+        return month / 12
+
+
+def _read_sheets(data: bytes) -> dict[str, list[list]]:
+    wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    return {name: wb.get_sheet_by_name(name).to_python(skip_empty_area=False) for name in wb.sheet_names}
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or (
+        isinstance(value, float) and math.isnan(value)
+    )
+
+
+def _text(value) -> str:
+    if _blank(value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _number(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(str(value).replace(",", "").strip())
+    except ValueError:
+        return None
+
+
+def _frame(sheet: str, rows: list[list], required: list[str], problems: list) -> pd.DataFrame | None:
+    if not rows:
+        problems.append(TargetProblem(sheet, None, None, "工作表为空，应有表头行。"))
+        return None
+    header = [_text(v) for v in rows[0]]
+    missing = [c for c in required if c not in header]
+    if missing:
+        problems.append(TargetProblem(sheet, 1, "、".join(missing), "缺少必需的列，请按原表头恢复。"))
+        return None
+    body = [r + [None] * (len(header) - len(r)) for r in rows[1:]]
+    # Drop trailing fully blank rows Excel leaves after deletions.
+    records = [r for r in body if not all(_blank(v) for v in r)]
+    frame = pd.DataFrame(records, columns=header)
+    frame = frame.loc[:, [c for c in header if c]]
+    frame.index = [i + 2 for i, r in enumerate(body) if not all(_blank(v) for v in r)]
+    return frame
+
+
+def parse_targets(data: bytes, source: str = "") -> tuple[Targets | None, list[TargetProblem]]:
+    """Parse and validate a target workbook. Returns (targets or None, problems)."""
+    problems: list[TargetProblem] = []
+    try:
+        sheets = _read_sheets(data)
+    except Exception as exc:  # calamine raises several error types for bad files
+        return None, [TargetProblem("（文件）", None, None, f"无法读取目标表：{exc}")]
+    required = {
+        S.SHEET_PROJECTS: S.PROJECT_COLUMNS,
+        S.SHEET_INDICATORS: S.INDICATOR_COLUMNS,
+        S.SHEET_SPLITS: S.SPLIT_COLUMNS,
+        S.SHEET_UNITS: S.UNIT_COLUMNS,
+        S.SHEET_SETTINGS: S.SETTINGS_COLUMNS,
+    }
+    frames = {}
+    for sheet, cols in required.items():
+        if sheet not in sheets:
+            problems.append(TargetProblem(sheet, None, None, "缺少该工作表。"))
+            continue
+        frames[sheet] = _frame(sheet, sheets[sheet], cols, problems)
+    if problems or any(f is None for f in frames.values()):
+        return None, problems
+
+    projects = frames[S.SHEET_PROJECTS]
+    indicators = frames[S.SHEET_INDICATORS]
+    splits = frames[S.SHEET_SPLITS]
+    units = frames[S.SHEET_UNITS]
+    settings_frame = frames[S.SHEET_SETTINGS]
+
+    def bad(sheet, row, col, msg):
+        problems.append(TargetProblem(sheet, row, col, msg))
+
+    # --- units
+    for col in units.columns:
+        units[col] = units[col].map(_text)
+    for row, rec in units.iterrows():
+        if not rec["单位名称"]:
+            bad(S.SHEET_UNITS, row, "单位名称", "单位名称不能为空。")
+        if rec["类型"] not in S.UNIT_TYPES:
+            bad(S.SHEET_UNITS, row, "类型", f"应为 {'/'.join(S.UNIT_TYPES)} 之一，现为“{rec['类型']}”。")
+        if rec["是否填报单位"] not in (S.YES, S.NO):
+            bad(S.SHEET_UNITS, row, "是否填报单位", f"应为“是”或“否”，现为“{rec['是否填报单位']}”。")
+    for row in units.index[units["单位名称"].duplicated() & (units["单位名称"] != "")]:
+        bad(S.SHEET_UNITS, row, "单位名称", f"单位“{units.at[row, '单位名称']}”重复出现。")
+    unit_names = set(units["单位名称"])
+    counties = set(units.loc[(units["类型"] == S.UNIT_TYPE_COUNTY) & (units["单位名称"] != S.ALL_COUNTIES), "单位名称"])
+
+    # --- projects
+    for col in S.PROJECT_COLUMNS:
+        if col != "项目序号":
+            projects[col] = projects[col].map(_text)
+    numbers = []
+    for row, rec in projects.iterrows():
+        n = _number(rec["项目序号"])
+        if n is None or not float(n).is_integer() or n < 1:
+            bad(S.SHEET_PROJECTS, row, "项目序号", f"应为正整数，现为“{_text(rec['项目序号'])}”。")
+            numbers.append(None)
+        else:
+            numbers.append(int(n))
+        for col in ("类别", "项目名称", "牵头单位"):
+            if not rec[col]:
+                bad(S.SHEET_PROJECTS, row, col, "不能为空。")
+        if rec["牵头单位"] and rec["牵头单位"] not in unit_names:
+            bad(S.SHEET_PROJECTS, row, "牵头单位", f"单位“{rec['牵头单位']}”不在“单位”表中。")
+        for u in filter(None, rec["协办单位"].split("、")):
+            if u not in unit_names:
+                bad(S.SHEET_PROJECTS, row, "协办单位", f"单位“{u}”不在“单位”表中。")
+        if rec["县市区承办"] not in (S.YES, S.NO):
+            bad(S.SHEET_PROJECTS, row, "县市区承办", "应为“是”或“否”。")
+    projects["项目序号"] = pd.array(numbers, dtype="Int64")
+    for row in projects.index[projects["项目序号"].duplicated() & projects["项目序号"].notna()]:
+        bad(S.SHEET_PROJECTS, row, "项目序号", f"项目序号 {projects.at[row, '项目序号']} 重复。")
+    project_ids = set(projects["项目序号"].dropna())
+
+    # --- indicators
+    for col in indicators.columns:
+        if col not in ("项目序号", "年度目标"):
+            indicators[col] = indicators[col].map(_text)
+    lead = dict(zip(projects["项目序号"], projects["牵头单位"]))
+    targets_col, pids = [], []
+    for row, rec in indicators.iterrows():
+        code = rec["指标编号"]
+        if not code:
+            bad(S.SHEET_INDICATORS, row, "指标编号", "指标编号不能为空。")
+        pid = _number(rec["项目序号"])
+        pid = int(pid) if pid is not None and float(pid).is_integer() else None
+        pids.append(pid)
+        if pid not in project_ids:
+            bad(S.SHEET_INDICATORS, row, "项目序号", f"项目序号“{_text(rec['项目序号'])}”不在“项目”表中。")
+        if not rec["指标名称"]:
+            bad(S.SHEET_INDICATORS, row, "指标名称", "不能为空。")
+        kind = rec["指标类型"]
+        if kind not in S.INDICATOR_TYPES:
+            bad(S.SHEET_INDICATORS, row, "指标类型", f"应为 {'/'.join(S.INDICATOR_TYPES)} 之一，现为“{kind}”。")
+        target = None if _blank(rec["年度目标"]) else _number(rec["年度目标"])
+        if kind in S.QUANTITATIVE_TYPES:
+            if target is None:
+                bad(S.SHEET_INDICATORS, row, "年度目标", f"量化指标的年度目标应为数字，现为“{_text(rec['年度目标'])}”。")
+            elif target <= 0:
+                bad(S.SHEET_INDICATORS, row, "年度目标", "年度目标应大于 0。")
+            if not rec["计量单位"]:
+                bad(S.SHEET_INDICATORS, row, "计量单位", "量化指标须填写计量单位。")
+        elif kind == S.TYPE_QUALITATIVE and not _blank(rec["年度目标"]):
+            bad(S.SHEET_INDICATORS, row, "年度目标", "定性指标不填年度目标。")
+        targets_col.append(target)
+        if rec["分解到县"] not in (S.YES, S.NO):
+            bad(S.SHEET_INDICATORS, row, "分解到县", "应为“是”或“否”。")
+        elif rec["分解到县"] == S.YES and kind != S.TYPE_COUNT:
+            bad(S.SHEET_INDICATORS, row, "分解到县", f"只有“{S.TYPE_COUNT}”指标可以分解到县，{kind}指标不分解。")
+        if not rec["填报单位"] and pid in lead:
+            indicators.at[row, "填报单位"] = lead[pid]
+        elif rec["填报单位"] not in unit_names:
+            bad(S.SHEET_INDICATORS, row, "填报单位", f"单位“{rec['填报单位']}”不在“单位”表中。")
+    indicators["项目序号"] = pd.array(pids, dtype="Int64")
+    indicators["年度目标"] = pd.array(targets_col, dtype="Float64")
+    for row in indicators.index[indicators["指标编号"].duplicated() & (indicators["指标编号"] != "")]:
+        bad(S.SHEET_INDICATORS, row, "指标编号", f"指标编号“{indicators.at[row, '指标编号']}”重复。")
+    for row, rec in projects.iterrows():
+        if pd.notna(rec["项目序号"]) and rec["项目序号"] not in set(indicators["项目序号"].dropna()):
+            bad(S.SHEET_PROJECTS, row, "项目序号", f"项目 {rec['项目序号']} 没有任何指标，请在“指标”表中至少列一项（可为定性）。")
+
+    # --- splits
+    splits["指标编号"] = splits["指标编号"].map(_text)
+    splits["县市区"] = splits["县市区"].map(_text)
+    splits["来源"] = splits["来源"].map(_text)
+    kind_of = dict(zip(indicators["指标编号"], indicators["指标类型"]))
+    split_flag = dict(zip(indicators["指标编号"], indicators["分解到县"]))
+    values = []
+    for row, rec in splits.iterrows():
+        v = _number(rec["分解目标"])
+        values.append(v)
+        if rec["指标编号"] not in kind_of:
+            bad(S.SHEET_SPLITS, row, "指标编号", f"指标“{rec['指标编号']}”不在“指标”表中。")
+        elif kind_of[rec["指标编号"]] in (S.TYPE_RATE, S.TYPE_INCREASE):
+            bad(S.SHEET_SPLITS, row, "指标编号", f"“{rec['指标编号']}”是{kind_of[rec['指标编号']]}指标，不能分解到县。")
+        elif split_flag[rec["指标编号"]] != S.YES:
+            bad(S.SHEET_SPLITS, row, "指标编号", f"“{rec['指标编号']}”在“指标”表中未标为分解到县，请把“分解到县”改为“是”或删除此行。")
+        if rec["县市区"] not in counties:
+            bad(S.SHEET_SPLITS, row, "县市区", f"“{rec['县市区']}”不是“单位”表中的县市区。")
+        if v is None or v < 0:
+            bad(S.SHEET_SPLITS, row, "分解目标", f"应为不小于 0 的数字，现为“{_text(rec['分解目标'])}”。")
+    splits["分解目标"] = pd.array(values, dtype="Float64")
+    for row in splits.index[splits.duplicated(["指标编号", "县市区"])]:
+        bad(S.SHEET_SPLITS, row, "县市区", f"“{splits.at[row, '指标编号']}”在“{splits.at[row, '县市区']}”的分解重复。")
+    sums = splits.groupby("指标编号")["分解目标"].sum()
+    for row, rec in indicators.iterrows():
+        if rec["分解到县"] != S.YES or rec["指标类型"] != S.TYPE_COUNT:
+            continue
+        code = rec["指标编号"]
+        if code not in sums.index:
+            bad(S.SHEET_INDICATORS, row, "分解到县", f"“{code}”标为分解到县，但“分解”表中没有它的分解。")
+        elif pd.notna(rec["年度目标"]) and not math.isclose(float(sums[code]), float(rec["年度目标"]), abs_tol=1e-6):
+            bad(S.SHEET_SPLITS, None, "分解目标",
+                f"“{code}”各县市区分解目标之和为 {float(sums[code]):g}，与年度目标 {float(rec['年度目标']):g} 不一致。")
+
+    # --- settings
+    settings = {}
+    for _, rec in settings_frame.iterrows():
+        key = _text(rec["设置项"])
+        value = rec["值"]
+        settings[key] = int(value) if isinstance(value, float) and value.is_integer() else value
+    for key, lo, hi in ((S.SETTING_YEAR, 2000, 2100), (S.SETTING_DEADLINE_DAY, 1, 28),
+                        (S.SETTING_LAG, 0, 100), (S.SETTING_SEVERE, 0, 100)):
+        if key not in settings and key != S.SETTING_YEAR:
+            continue
+        v = _number(settings.get(key))
+        if v is None or not lo <= v <= hi:
+            bad(S.SHEET_SETTINGS, None, key, f"“{key}”应为 {lo} 到 {hi} 之间的数字，现为“{_text(settings.get(key))}”。")
+    lag, severe = _number(settings.get(S.SETTING_LAG, 10)), _number(settings.get(S.SETTING_SEVERE, 30))
+    if lag is not None and severe is not None and severe <= lag:
+        bad(S.SHEET_SETTINGS, None, S.SETTING_SEVERE, "严重滞后阈值应大于滞后阈值。")
+
+    # --- optional milestone schedule: 指标编号, 1月 … 12月 as planned %.
+    schedule = None
+    if S.SHEET_SCHEDULE in sheets:
+        months = [f"{m}月" for m in range(1, 13)]
+        frame = _frame(S.SHEET_SCHEDULE, sheets[S.SHEET_SCHEDULE], ["指标编号"] + months, problems)
+        if frame is not None:
+            frame["指标编号"] = frame["指标编号"].map(_text)
+            rows = {}
+            for row, rec in frame.iterrows():
+                if rec["指标编号"] not in kind_of:
+                    bad(S.SHEET_SCHEDULE, row, "指标编号", f"指标“{rec['指标编号']}”不在“指标”表中。")
+                    continue
+                shares = [_number(rec[m]) for m in months]
+                if any(s is None or not 0 <= s <= 100 for s in shares):
+                    bad(S.SHEET_SCHEDULE, row, None, "每月计划进度应为 0 到 100 之间的数字（百分比）。")
+                elif any(b < a for a, b in zip(shares, shares[1:])) or shares[-1] != 100:
+                    bad(S.SHEET_SCHEDULE, row, None, "计划进度应逐月不减，且 12 月为 100。")
+                else:
+                    rows[rec["指标编号"]] = [s / 100 for s in shares]
+            schedule = pd.DataFrame.from_dict(rows, orient="index", columns=range(1, 13))
+
+    if problems:
+        return None, problems
+    return Targets(
+        projects=projects.reset_index(drop=True),
+        indicators=indicators.reset_index(drop=True),
+        splits=splits.reset_index(drop=True),
+        units=units.reset_index(drop=True),
+        settings=settings,
+        schedule=schedule,
+        version=hashlib.sha256(data).hexdigest()[:16],
+        source=source,
+    ), []
+
+
+def load_targets(path: str | Path) -> Targets:
+    """Load ``targets.xlsx``; raise TargetTableError listing every problem."""
+    path = Path(path)
+    targets, problems = parse_targets(path.read_bytes(), source=str(path))
+    if problems:
+        raise TargetTableError(problems)
+    return targets

@@ -1,0 +1,253 @@
+"""Generate the standard monthly workbook each reporting unit fills in.
+
+``python -m lib.template`` regenerates every unit's template into the data
+folder's ``templates/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from lib import schema as S
+from lib.config import data_dir
+from lib.targets import Targets, load_targets
+
+TEMPLATE_VERSION = "1"
+
+# Header block cells: label -> (label cell, value cell). Ingestion reads these.
+HEADER_CELLS = {
+    S.HEADER_UNIT: ("A2", "B2"),
+    S.HEADER_MONTH: ("E2", "F2"),
+    S.HEADER_DATE: ("H2", "I2"),
+    S.HEADER_FILLER: ("A3", "B3"),
+    S.HEADER_PHONE: ("E3", "F3"),
+}
+HEADER_MERGES = ["B2:D2", "F2:G2", "I2:J2", "B3:D3", "F3:G3"]
+COLUMN_LETTER = {name: get_column_letter(i + 1) for i, name in enumerate(S.FORM_COLUMNS)}
+COLUMN_WIDTHS = {
+    "指标编号": 9, "项目序号": 6, "项目名称": 20, "指标名称": 26, "计量单位": 7, "县市区": 12,
+    "年度目标": 10, "累计完成": 11, "完成率": 8, "进展状态": 10, "进展情况": 30, "存在问题": 24, "下步计划": 24,
+}
+META_KEYS = ["单位", "年度", "模板版本", "目标表版本", "行数", "生成时间"]
+
+THIN = Side(style="thin", color="A6A6A6")
+BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+LOCKED_FILL = PatternFill("solid", fgColor="F2F2F2")
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+INPUT_FILL = PatternFill("solid", fgColor="FFFFFF")
+
+
+def month_options(year: int) -> list[str]:
+    return [f"{year}-{m:02d}" for m in range(1, 13)]
+
+
+def template_filename(unit: str) -> str:
+    return f"{unit}.xlsx"
+
+
+def build_template(targets: Targets, unit: str) -> bytes:
+    """The unit's template as .xlsx bytes."""
+    if unit not in targets.reporting_units:
+        raise ValueError(f"“{unit}”不是填报单位")
+    rows = targets.expected_rows(unit)
+    year = targets.year
+    wb = Workbook()
+    ws = wb.active
+    ws.title = S.SHEET_FORM
+
+    last_col = get_column_letter(len(S.FORM_COLUMNS))
+    ws["A1"] = S.TEMPLATE_TITLE.format(year=year)
+    ws["A1"].font = Font(size=16, bold=True)
+    ws["A1"].alignment = Alignment(horizontal="center", vertical="center")
+    ws.merge_cells(f"A1:{last_col}1")
+    ws.row_dimensions[1].height = 30
+    for label, (label_cell, _value_cell) in HEADER_CELLS.items():
+        ws[label_cell] = f"{label}："
+        ws[label_cell].font = Font(bold=True)
+        ws[label_cell].alignment = Alignment(horizontal="right")
+    for merge in HEADER_MERGES:
+        ws.merge_cells(merge)
+    ws[HEADER_CELLS[S.HEADER_UNIT][1]] = unit
+    ws[HEADER_CELLS[S.HEADER_UNIT][1]].font = Font(bold=True)
+    for label in (S.HEADER_MONTH, S.HEADER_DATE, S.HEADER_FILLER, S.HEADER_PHONE):
+        cell = ws[HEADER_CELLS[label][1]]
+        cell.protection = Protection(locked=False)
+        cell.border = BORDER
+        cell.fill = PatternFill("solid", fgColor="FFF2CC")
+    ws["A4"] = (
+        f"说明：灰色单元格为预填内容，已锁定；请在白色单元格填写。“累计完成”填写 {year} 年初至报送月份月末的累计数，"
+        "只填数字（计量单位见 E 列）；定性指标只填进展状态与文字。完成率由系统按累计完成与年度目标重新计算。"
+    )
+    ws["A4"].alignment = Alignment(wrap_text=True, vertical="top")
+    ws["A4"].font = Font(color="595959", size=9)
+    ws.merge_cells(f"A4:{last_col}4")
+    ws.row_dimensions[4].height = 28
+
+    month_dv = DataValidation(type="list", formula1='"' + ",".join(month_options(year)) + '"', allow_blank=False)
+    month_dv.promptTitle, month_dv.prompt = "报送月份", "请从下拉列表选择报送月份，例如 " + f"{year}-06"
+    month_dv.errorTitle, month_dv.error = "报送月份有误", f"请选择 {year}-01 至 {year}-12 之间的月份。"
+    month_dv.showErrorMessage = month_dv.showInputMessage = True
+    ws.add_data_validation(month_dv)
+    month_dv.add(HEADER_CELLS[S.HEADER_MONTH][1])
+
+    for idx, name in enumerate(S.FORM_COLUMNS, start=1):
+        cell = ws.cell(row=S.FORM_HEADER_ROW, column=idx, value=name)
+        cell.font = Font(bold=True)
+        cell.fill = HEADER_FILL
+        cell.border = BORDER
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        ws.column_dimensions[get_column_letter(idx)].width = COLUMN_WIDTHS[name]
+    ws.row_dimensions[S.FORM_HEADER_ROW].height = 22
+
+    first, last = S.FORM_FIRST_DATA_ROW, S.FORM_FIRST_DATA_ROW + len(rows) - 1
+    value_col, target_col, rate_col = COLUMN_LETTER["累计完成"], COLUMN_LETTER["年度目标"], COLUMN_LETTER["完成率"]
+    number_dv = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0", allow_blank=True)
+    number_dv.promptTitle = "累计完成"
+    number_dv.prompt = "填写年初至本月末的累计数，只填数字（不带单位），不能为负数。"
+    number_dv.errorTitle, number_dv.error = "累计完成有误", "请填写不小于 0 的数字，不要带单位或文字。"
+    number_dv.showErrorMessage = number_dv.showInputMessage = True
+    state_dv = DataValidation(type="list", formula1='"' + ",".join(S.REPORTED_STATES) + '"', allow_blank=True)
+    state_dv.errorTitle, state_dv.error = "进展状态有误", "请从下拉列表选择：" + "、".join(S.REPORTED_STATES)
+    state_dv.showErrorMessage = True
+    ws.add_data_validation(number_dv)
+    ws.add_data_validation(state_dv)
+
+    for offset, rec in enumerate(rows.itertuples(index=False)):
+        r = first + offset
+        values = {c: getattr(rec, c) for c in S.LOCKED_FORM_COLUMNS}
+        for name in S.FORM_COLUMNS:
+            cell = ws[f"{COLUMN_LETTER[name]}{r}"]
+            cell.border = BORDER
+            cell.alignment = Alignment(vertical="top", wrap_text=name in ("项目名称", "指标名称") or name in S.NARRATIVE_COLUMNS)
+            if name in values:
+                value = values[name]
+                if name == "年度目标":
+                    value = None if pd.isna(value) else float(value)
+                    if value is not None and value.is_integer():
+                        value = int(value)
+                cell.value = value
+                cell.fill = LOCKED_FILL
+        quantitative = rec.指标类型 != S.TYPE_QUALITATIVE
+        inputs = list(S.INPUT_FORM_COLUMNS) if quantitative else [c for c in S.INPUT_FORM_COLUMNS if c != "累计完成"]
+        for name in inputs:
+            cell = ws[f"{COLUMN_LETTER[name]}{r}"]
+            cell.protection = Protection(locked=False)
+            cell.fill = INPUT_FILL
+        if quantitative:
+            number_dv.add(f"{value_col}{r}")
+            ws[f"{rate_col}{r}"] = f'=IF(OR({value_col}{r}="",{target_col}{r}="",{target_col}{r}=0),"",{value_col}{r}/{target_col}{r})'
+            ws[f"{rate_col}{r}"].number_format = "0.0%"
+            ws[f"{value_col}{r}"].number_format = "#,##0.##"
+        else:
+            ws[f"{value_col}{r}"].fill = LOCKED_FILL
+            ws[f"{rate_col}{r}"] = "定性"
+        ws[f"{rate_col}{r}"].fill = LOCKED_FILL
+        ws[f"{target_col}{r}"].number_format = "#,##0.##"
+        state_dv.add(f"{COLUMN_LETTER['进展状态']}{r}")
+        if rec.城市合计行:
+            ws[f"{COLUMN_LETTER['县市区']}{r}"].font = Font(bold=True)
+            ws[f"{COLUMN_LETTER['县市区']}{r}"].comment = Comment(
+                "全市合计行：累计完成可不填（按各县市区之和计算）；如填写，须等于各县市区之和。", "系统")
+
+    ws.freeze_panes = f"A{first}"
+    ws.protection.sheet = True  # no password: the point is to stop accidents, not people
+    ws.protection.formatColumns = False
+    ws.protection.formatRows = False
+    ws.protection.autoFilter = False
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = f"{S.FORM_HEADER_ROW}:{S.FORM_HEADER_ROW}"
+    ws.print_area = f"A1:{last_col}{max(last, first)}"
+
+    _guide_sheet(wb, targets, unit)
+    meta = wb.create_sheet(S.SHEET_META)
+    for key, value in zip(META_KEYS, [unit, year, TEMPLATE_VERSION, targets.version, len(rows),
+                                      datetime.now().strftime("%Y-%m-%d %H:%M:%S")]):
+        meta.append([key, str(value)])
+    meta.sheet_state = "veryHidden"
+    meta.protection.sheet = True
+    wb.active = 0
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def _guide_sheet(wb: Workbook, targets: Targets, unit: str) -> None:
+    ws = wb.create_sheet(S.SHEET_GUIDE)
+    year, day = targets.year, targets.deadline_day
+    lines = [
+        f"{year} 年重点民生实事进展情况报表 · 填报说明",
+        "",
+        f"1. 报送单位：{unit}。每月报送一次，{day} 日（含）前报送上月进展；逾期报送将被记为“逾期”。",
+        "2. 在“进展填报”表的表头选择“报送月份”，填写填报人、联系电话、填报日期。",
+        "3. “累计完成”填写年初至报送月份月末的累计数（不是当月新增数），只填数字，不带单位、不写“约”“左右”或区间。",
+        "   比率类指标（计量单位为 %）填写当前达到的百分数，例如 62.5；提高幅度类指标填写已提高的百分数。",
+        "4. 分解到县的指标按县市区逐行填写；“全市”合计行可不填，如填写须等于各县市区之和。",
+        "5. “进展状态”从下拉列表选择：" + "、".join(S.REPORTED_STATES) + "。定性指标只填进展状态与文字说明。",
+        "6. 状态为“滞后”或进度落后于序时进度时，请在“存在问题”“下步计划”中说明原因和措施。",
+        "7. 累计数比上月减少时，请在“存在问题”中说明原因（如数据核减）。",
+        "8. 灰色单元格（指标、目标等）已锁定，请勿修改、插入或删除行；不要把内容复制到新工作簿中报送。",
+        "",
+        "以下情况将被退回：报送月份缺失或晚于当前月份；累计完成为文字、负数或区间；指标行缺失、重复或被改动；",
+        "文件不是 .xlsx 工作簿（如另存为 .xls、.csv、PDF 或加密）；内容与其他单位的模板混用。",
+        "退回时系统会返回一份标注了问题单元格（红色为错误、黄色为提醒）的原表，请按标注修改后重新报送。",
+    ]
+    for line in lines:
+        ws.append([line])
+    ws["A1"].font = Font(size=14, bold=True)
+    ws.column_dimensions["A"].width = 120
+    ws.protection.sheet = True
+
+
+def write_templates(targets: Targets, out_dir: Path) -> list[Path]:
+    """Write every reporting unit's template into ``out_dir``; return the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for unit in targets.reporting_units:
+        path = out_dir / template_filename(unit)
+        tmp = path.with_suffix(".xlsx.tmp")
+        tmp.write_bytes(build_template(targets, unit))
+        tmp.replace(path)
+        paths.append(path)
+    return paths
+
+
+def templates_zip(targets: Targets) -> bytes:
+    """Every unit's template in one .zip (for the upload page's download)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for unit in targets.reporting_units:
+            zf.writestr(template_filename(unit), build_template(targets, unit))
+    return buffer.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="生成各填报单位的标准报表模板")
+    parser.add_argument("--data-dir", type=Path, default=None, help="数据目录（默认 $LIVELIHOOD_DATA_DIR 或 data/）")
+    args = parser.parse_args(argv)
+    folder = args.data_dir or data_dir()
+    targets_path = folder / "targets.xlsx"
+    if not targets_path.exists():
+        from lib.config import BUNDLED_TARGETS
+        targets_path = BUNDLED_TARGETS
+    targets = load_targets(targets_path)
+    paths = write_templates(targets, folder / "templates")
+    print(f"已生成 {len(paths)} 个模板：{folder / 'templates'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

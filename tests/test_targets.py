@@ -1,0 +1,261 @@
+"""The target table against the document, and the validator against broken copies."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from openpyxl import load_workbook
+
+from lib import schema as S
+from lib.config import BUNDLED_TARGETS
+from lib.targets import TargetTableError, load_targets, parse_targets
+from tests.conftest import DOCUMENT
+
+DOC = re.sub(r"\s+", "", DOCUMENT.read_text(encoding="utf-8"))
+
+
+def figures(text: str) -> set[float]:
+    """Every figure written in a phrase, 万 expanded (independent of the builder)."""
+    return {float(n) * (10000 if w else 1) for n, w in re.findall(r"(\d+(?:\.\d+)?)(万?)", text)}
+
+
+def test_thirty_projects_in_fourteen_categories_in_document_order(targets):
+    projects = targets.projects
+    assert projects["项目序号"].tolist() == list(range(1, 31))
+    headings = re.findall(r"[一二三四五六七八九十]+、(\S+?)方面", DOC)
+    assert len(headings) == 14
+    assert list(dict.fromkeys(projects["类别"])) == headings
+
+
+def test_each_project_reads_in_the_document_as_name_content_then_units(targets):
+    for p in targets.projects.itertuples(index=False):
+        units = p.牵头单位 + "".join(p.协办单位.split("、"))
+        assert f"{p.项目序号}{p.项目名称}" in DOC, p.项目名称
+        # The document marks the lead unit once with a note on bold type.
+        assert p.实施内容及工作目标 + units in DOC.replace("（黑体字为牵头单位，下同）", ""), p.项目序号
+
+
+def test_county_flag_follows_the_units(targets):
+    flags = dict(zip(targets.projects["项目序号"], targets.projects["县市区承办"]))
+    assert flags[10] == S.NO and flags[19] == S.NO
+    assert sum(v == S.YES for v in flags.values()) == 28
+
+
+def test_lead_units_are_the_first_listed(targets):
+    lead = dict(zip(targets.projects["项目序号"], targets.projects["牵头单位"]))
+    assert lead[2] == "市消防救援支队"
+    assert lead[6] == "市托育指挥部"
+    assert lead[12] == "市能源局"
+    assert lead[28] == "市交警支队"
+
+
+def test_every_indicator_quotes_the_document_and_its_figure(targets):
+    for ind in targets.indicators.itertuples(index=False):
+        assert ind.原文 in DOC, ind.指标编号
+        if ind.指标类型 != S.TYPE_QUALITATIVE:
+            assert float(ind.年度目标) in figures(ind.原文), ind.指标编号
+
+
+def test_every_figure_of_the_document_is_an_indicator_or_known_context(targets):
+    """Each number in a project's 实施内容 is a target, or is listed here as context."""
+    context = {
+        2024, 2023, 1, 2, 3, 4, 21, 18, 13,  # years, list ordinals, trisomy names
+        49895, 32, 15, 6, 12,  # elevators in stock, P26 sub-total and "15 分钟健身圈", P30 classes
+        150000, 200000, 100000, 50000, 250000, 300000,  # P30 insurance limits (qualitative project)
+    }
+    quoted = set()
+    for ind in targets.indicators.itertuples(index=False):
+        if ind.指标类型 != S.TYPE_QUALITATIVE:
+            quoted.add(float(ind.年度目标))
+    for p in targets.projects.itertuples(index=False):
+        # Drop list ordinals ("1." at the start or after a full stop) first.
+        for figure in figures(re.sub(r"(^|。)\d\.", r"\1", p.实施内容及工作目标)):
+            assert figure in quoted or figure in context, (p.项目序号, figure)
+
+
+def test_project_6_12_28_indicators(targets):
+    ind = targets.indicators
+    by_project = {p: g for p, g in ind.groupby("项目序号")}
+    six = by_project[6]
+    assert sorted(six["年度目标"].dropna().astype(float)) == [50, 2000, 2000, 3000, 7000]
+    assert (six["指标类型"] == S.TYPE_QUALITATIVE).sum() == 1
+    twelve = by_project[12]
+    assert sorted(twelve["年度目标"].dropna().astype(float)) == [12, 40, 107, 4500, 16000]
+    assert twelve.loc[twelve["计量单位"] == "%", "指标类型"].tolist() == [S.TYPE_RATE]
+    assert (twelve["指标类型"] == S.TYPE_QUALITATIVE).sum() == 1
+    quantitative_28 = by_project[28][by_project[28]["指标类型"] != S.TYPE_QUALITATIVE]
+    assert sorted(quantitative_28["年度目标"].astype(float)) == [4, 5, 6, 23, 27, 30, 39, 92, 119]
+
+
+def test_projects_without_figures_have_qualitative_indicators(targets):
+    ind = targets.indicators
+    for project in (5, 10, 23, 30):
+        kinds = set(ind.loc[ind["项目序号"] == project, "指标类型"])
+        assert kinds == {S.TYPE_QUALITATIVE}
+
+
+def test_units_convention_base_units_and_percent(targets):
+    ind = targets.indicators.set_index("指标编号")
+    assert ind.at["P20-1", "年度目标"] == 61000 and ind.at["P20-1", "计量单位"] == "人"
+    assert ind.at["P12-3", "年度目标"] == 16000
+    assert ind.at["P07-2", "年度目标"] == 62 and ind.at["P07-2", "计量单位"] == "%"
+    assert not ind["计量单位"].str.contains("万").any()
+    assert set(ind.loc[ind["计量单位"] == "%", "指标类型"]) <= {S.TYPE_RATE, S.TYPE_INCREASE}
+
+
+def test_project_26_split_is_the_documents(targets):
+    assert "中心城区32处（任城区、兖州区各10处，济宁高新区、太白湖新区、济宁经开区各4处），其他县（市）各2处" in DOC
+    split = targets.splits[targets.splits["指标编号"] == "P26-1"].set_index("县市区")
+    assert set(split["来源"]) == {S.SPLIT_SOURCE_DOCUMENT}
+    assert split.at["任城区", "分解目标"] == 10 and split.at["兖州区", "分解目标"] == 10
+    for zone in ("济宁高新区", "太白湖新区", "济宁经济技术开发区"):
+        assert split.at[zone, "分解目标"] == 4
+    others = split.drop(index=["任城区", "兖州区", "济宁高新区", "太白湖新区", "济宁经济技术开发区"])
+    assert len(others) == 9 and set(others["分解目标"]) == {2}
+
+
+def test_splits_sum_to_city_targets_and_rates_are_not_split(targets):
+    ind = targets.indicators.set_index("指标编号")
+    sums = targets.splits.groupby("指标编号")["分解目标"].sum()
+    for code, total in sums.items():
+        assert total == ind.at[code, "年度目标"]
+        assert ind.at[code, "指标类型"] == S.TYPE_COUNT
+    assert set(targets.splits.loc[targets.splits["指标编号"] != "P26-1", "来源"]) == {S.SPLIT_SOURCE_EXAMPLE}
+
+
+def test_fourteen_counties_and_units(targets):
+    assert targets.counties == [
+        "任城区", "兖州区", "曲阜市", "邹城市", "微山县", "鱼台县", "金乡县", "嘉祥县", "汶上县", "泗水县", "梁山县",
+        "济宁高新区", "太白湖新区", "济宁经济技术开发区",
+    ]
+    named = set(targets.units["单位名称"])
+    for p in targets.projects.itertuples(index=False):
+        assert {p.牵头单位, *filter(None, p.协办单位.split("、"))} <= named
+    reporting = set(targets.units.loc[targets.units["是否填报单位"] == S.YES, "单位名称"])
+    assert reporting == set(targets.reporting_units) == set(targets.projects["牵头单位"])
+
+
+def test_settings(targets):
+    assert targets.year == 2024
+    assert targets.deadline_day == 5
+    assert (targets.lag_threshold, targets.severe_threshold) == (10, 30)
+    assert targets.planned_share("P01-1", 6) == 0.5
+
+
+# --- the validator, one broken copy per rule -------------------------------
+
+def broken(edit) -> list[str]:
+    wb = load_workbook(BUNDLED_TARGETS)
+    edit(wb)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    parsed, problems = parse_targets(buffer.getvalue())
+    assert parsed is None
+    return [str(p) for p in problems]
+
+
+def cell(wb, sheet, column_name, row):
+    ws = wb[sheet]
+    header = [c.value for c in ws[1]]
+    return ws.cell(row=row, column=header.index(column_name) + 1)
+
+
+def test_missing_sheet():
+    problems = broken(lambda wb: wb.remove(wb[S.SHEET_SPLITS]))
+    assert problems == ["工作表“分解”：缺少该工作表。"]
+
+
+def test_missing_column():
+    problems = broken(lambda wb: wb[S.SHEET_INDICATORS].delete_cols(5))
+    assert any("“指标”" in p and "年度目标" in p and "缺少必需的列" in p for p in problems)
+
+
+def test_duplicate_indicator_id():
+    problems = broken(lambda wb: setattr(cell(wb, S.SHEET_INDICATORS, "指标编号", 3), "value", "P01-1"))
+    assert any("工作表“指标”第 3 行“指标编号”列" in p and "重复" in p for p in problems)
+
+
+def test_non_numeric_target():
+    problems = broken(lambda wb: setattr(cell(wb, S.SHEET_INDICATORS, "年度目标", 2), "value", "两千"))
+    assert any("第 2 行“年度目标”列" in p and "两千" in p for p in problems)
+
+
+def test_unknown_type():
+    problems = broken(lambda wb: setattr(cell(wb, S.SHEET_INDICATORS, "指标类型", 2), "value", "数量"))
+    assert any("第 2 行“指标类型”列" in p for p in problems)
+
+
+def test_project_without_indicator():
+    def edit(wb):
+        ws = wb[S.SHEET_INDICATORS]
+        for row in range(ws.max_row, 1, -1):
+            if ws.cell(row=row, column=2).value == 19:
+                ws.delete_rows(row)
+    problems = broken(edit)
+    assert any("项目 19 没有任何指标" in p for p in problems)
+
+
+def test_unknown_unit():
+    problems = broken(lambda wb: setattr(cell(wb, S.SHEET_PROJECTS, "牵头单位", 2), "value", "市不存在局"))
+    assert any("“项目”第 2 行“牵头单位”列" in p and "市不存在局" in p for p in problems)
+
+
+def test_split_not_summing_to_target():
+    problems = broken(lambda wb: setattr(cell(wb, S.SHEET_SPLITS, "分解目标", 2), "value", 999))
+    assert any("P01-1" in p and "之和" in p and "2000" in p for p in problems)
+
+
+def test_rate_indicator_split():
+    def edit(wb):
+        ws = wb[S.SHEET_SPLITS]
+        ws.append(["P07-2", "任城区", 62, "示例"])
+    problems = broken(edit)
+    assert any("P07-2" in p and "不能分解到县" in p for p in problems)
+
+
+def test_split_to_unknown_county():
+    problems = broken(lambda wb: setattr(cell(wb, S.SHEET_SPLITS, "县市区", 2), "value", "火星区"))
+    assert any("“分解”第 2 行“县市区”列" in p and "火星区" in p for p in problems)
+
+
+def test_bad_thresholds():
+    def edit(wb):
+        ws = wb[S.SHEET_SETTINGS]
+        for row in ws.iter_rows(min_row=2):
+            if row[0].value == S.SETTING_SEVERE:
+                row[1].value = 5
+    problems = broken(edit)
+    assert any("严重滞后阈值应大于滞后阈值" in p for p in problems)
+
+
+def test_load_targets_raises_with_every_problem(tmp_path):
+    wb = load_workbook(BUNDLED_TARGETS)
+    cell(wb, S.SHEET_INDICATORS, "年度目标", 2).value = "x"
+    cell(wb, S.SHEET_INDICATORS, "指标类型", 3).value = "y"
+    path = tmp_path / "t.xlsx"
+    wb.save(path)
+    with pytest.raises(TargetTableError) as err:
+        load_targets(path)
+    assert [(p.row, p.column) for p in err.value.problems][:2] == [(2, "年度目标"), (3, "指标类型")]
+    assert "目标表有误" in str(err.value)
+
+
+def test_not_a_workbook():
+    parsed, problems = parse_targets(b"not a workbook")
+    assert parsed is None and "无法读取目标表" in str(problems[0])
+
+
+def test_milestone_schedule_sheet():
+    wb = load_workbook(BUNDLED_TARGETS)
+    ws = wb.create_sheet(S.SHEET_SCHEDULE)
+    ws.append(["指标编号"] + [f"{m}月" for m in range(1, 13)])
+    ws.append(["P17-1"] + [0] * 8 + [30, 60, 80, 100])
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    parsed, problems = parse_targets(buffer.getvalue())
+    assert problems == []
+    assert parsed.planned_share("P17-1", 9) == pytest.approx(0.3)
+    assert parsed.planned_share("P17-1", 3) == 0
+    assert parsed.planned_share("P01-1", 3) == 0.25

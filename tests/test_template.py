@@ -1,0 +1,154 @@
+"""The standard template: one per unit, right rows, locked, validated, readable by LibreOffice."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from lib import schema as S
+from lib.template import COLUMN_LETTER, HEADER_CELLS, build_template, main, templates_zip
+from tests.conftest import require_tool
+
+
+@pytest.fixture(scope="module")
+def workbooks(targets):
+    return {unit: build_template(targets, unit) for unit in targets.reporting_units}
+
+
+def form_rows(ws, n):
+    first = S.FORM_FIRST_DATA_ROW
+    return [[c.value for c in row] for row in ws.iter_rows(min_row=first, max_row=first + n - 1)]
+
+
+def test_one_template_per_reporting_unit_with_its_rows(targets, workbooks):
+    assert len(workbooks) == 19
+    for unit, data in workbooks.items():
+        wb = load_workbook(io.BytesIO(data))
+        ws = wb[S.SHEET_FORM]
+        assert ws[HEADER_CELLS[S.HEADER_UNIT][1]].value == unit
+        assert [c.value for c in ws[S.FORM_HEADER_ROW]] == S.FORM_COLUMNS
+        expected = targets.expected_rows(unit)
+        rows = form_rows(ws, len(expected))
+        assert [(r[0], r[5]) for r in rows] == list(zip(expected["指标编号"], expected["县市区"]))
+        # nothing below the last row
+        assert ws.cell(row=S.FORM_FIRST_DATA_ROW + len(expected), column=1).value is None
+
+
+def test_row_counts_follow_the_target_table(targets):
+    # 市体育局: P26-1 split to 14 counties + its 全市 row, and 3 city-level indicators
+    rows = targets.expected_rows("市体育局")
+    assert len(rows) == 14 + 1 + 3
+    assert rows.loc[rows["县市区"] == "任城区", "年度目标"].item() == 10
+    # 市医保局 has one city-level indicator
+    assert targets.expected_rows("市医保局")["县市区"].tolist() == [S.CITY]
+
+
+def test_locked_and_input_cells(targets, workbooks):
+    wb = load_workbook(io.BytesIO(workbooks["市能源局"]))
+    ws = wb[S.SHEET_FORM]
+    assert ws.protection.sheet is True
+    expected = targets.expected_rows("市能源局")
+    for offset, rec in enumerate(expected.itertuples(index=False)):
+        r = S.FORM_FIRST_DATA_ROW + offset
+        for name in S.LOCKED_FORM_COLUMNS:
+            assert ws[f"{COLUMN_LETTER[name]}{r}"].protection.locked, (name, r)
+        for name in ("进展状态", "进展情况", "存在问题", "下步计划"):
+            assert not ws[f"{COLUMN_LETTER[name]}{r}"].protection.locked
+        value_locked = ws[f"{COLUMN_LETTER['累计完成']}{r}"].protection.locked
+        assert value_locked == (rec.指标类型 == S.TYPE_QUALITATIVE)
+    assert ws[HEADER_CELLS[S.HEADER_UNIT][1]].protection.locked
+    assert not ws[HEADER_CELLS[S.HEADER_MONTH][1]].protection.locked
+
+
+def test_validations_present(targets, workbooks):
+    ws = load_workbook(io.BytesIO(workbooks["市民政局"]))[S.SHEET_FORM]
+    kinds = {dv.type: dv for dv in ws.data_validations.dataValidation}
+    assert '"2024-01,' in kinds["list"].formula1 or any(
+        "2024-12" in (dv.formula1 or "") for dv in ws.data_validations.dataValidation)
+    decimal = kinds["decimal"]
+    assert decimal.operator == "greaterThanOrEqual" and decimal.formula1 == "0"
+    assert "累计数" in decimal.prompt
+    lists = [dv for dv in ws.data_validations.dataValidation if dv.type == "list"]
+    assert any("正常推进" in dv.formula1 for dv in lists)
+    assert any(str(HEADER_CELLS[S.HEADER_MONTH][1]) in str(dv.sqref) for dv in lists)
+
+
+def test_metadata_sheet_is_very_hidden_and_readable(targets, workbooks):
+    wb = load_workbook(io.BytesIO(workbooks["市教育局"]))
+    meta = wb[S.SHEET_META]
+    assert meta.sheet_state == "veryHidden"
+    values = {row[0]: row[1] for row in meta.iter_rows(values_only=True)}
+    assert values["单位"] == "市教育局"
+    assert values["年度"] == "2024"
+    assert values["目标表版本"] == targets.version
+    assert int(values["行数"]) == len(targets.expected_rows("市教育局"))
+
+
+def test_guide_sheet_and_print_setup(workbooks):
+    wb = load_workbook(io.BytesIO(workbooks["市教育局"]))
+    assert S.SHEET_GUIDE in wb.sheetnames
+    text = "\n".join(str(r[0]) for r in wb[S.SHEET_GUIDE].iter_rows(values_only=True) if r[0])
+    assert "5 日" in text and "累计" in text
+    ws = wb[S.SHEET_FORM]
+    assert ws.page_setup.orientation == "landscape"
+    assert ws.print_title_rows == "$6:$6" or ws.print_title_rows == "6:6"
+    assert ws.freeze_panes == f"A{S.FORM_FIRST_DATA_ROW}"
+
+
+def test_completion_formula_is_a_convenience(workbooks):
+    ws = load_workbook(io.BytesIO(workbooks["市体育局"]))[S.SHEET_FORM]
+    formula = ws[f"{COLUMN_LETTER['完成率']}{S.FORM_FIRST_DATA_ROW}"].value
+    assert formula.startswith("=IF(") and "H7/G7" in formula
+
+
+def test_round_trip_fill_and_read_back(targets, workbooks):
+    wb = load_workbook(io.BytesIO(workbooks["市体育局"]))
+    ws = wb[S.SHEET_FORM]
+    ws[HEADER_CELLS[S.HEADER_MONTH][1]] = "2024-03"
+    ws[f"H{S.FORM_FIRST_DATA_ROW}"] = 3
+    ws[f"J{S.FORM_FIRST_DATA_ROW}"] = "正常推进"
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    again = load_workbook(io.BytesIO(buffer.getvalue()))[S.SHEET_FORM]
+    assert again[HEADER_CELLS[S.HEADER_MONTH][1]].value == "2024-03"
+    assert again[f"H{S.FORM_FIRST_DATA_ROW}"].value == 3
+    assert again[f"J{S.FORM_FIRST_DATA_ROW}"].value == "正常推进"
+    assert again[f"A{S.FORM_FIRST_DATA_ROW}"].value == "P26-1"
+
+
+def test_cli_writes_every_template(data_dir, targets):
+    assert main([]) == 0
+    written = sorted(p.stem for p in (data_dir / "templates").glob("*.xlsx"))
+    assert written == sorted(targets.reporting_units)
+
+
+def test_zip_of_all_templates(targets):
+    import zipfile
+    names = zipfile.ZipFile(io.BytesIO(templates_zip(targets))).namelist()
+    assert sorted(names) == sorted(f"{u}.xlsx" for u in targets.reporting_units)
+
+
+def test_libreoffice_opens_template_and_reads_prefilled_values(tmp_path, targets, workbooks):
+    require_tool("soffice")
+    path = tmp_path / "市体育局.xlsx"
+    path.write_bytes(workbooks["市体育局"])
+    subprocess.run(
+        ["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/lo",
+         "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76", "--outdir", str(tmp_path), str(path)],
+        check=True, capture_output=True, timeout=120,
+    )
+    rows = list(csv.reader((tmp_path / "市体育局.csv").read_text(encoding="utf-8").splitlines()))
+    assert rows[0][0] == "2024 年重点民生实事进展情况报表"
+    assert rows[1][1] == "市体育局"
+    assert rows[S.FORM_HEADER_ROW - 1] == S.FORM_COLUMNS
+    expected = targets.expected_rows("市体育局")
+    data = rows[S.FORM_HEADER_ROW: S.FORM_HEADER_ROW + len(expected)]
+    assert [(r[0], r[5], float(r[6]) if r[6] else None) for r in data] == [
+        (rec.指标编号, rec.县市区, None if pd.isna(rec.年度目标) else float(rec.年度目标))
+        for rec in expected.itertuples(index=False)
+    ]
