@@ -43,7 +43,7 @@ class TargetTableError(ValueError):
         super().__init__("目标表有误：\n" + "\n".join(str(p) for p in problems))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity hash: one loaded table is one object
 class Targets:
     projects: pd.DataFrame  # one row per project, PROJECT_COLUMNS
     indicators: pd.DataFrame  # one row per indicator, INDICATOR_COLUMNS (+ 原文 …)

@@ -251,3 +251,28 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def fill_template(template: bytes, month: str | None, entries: dict, header: dict | None = None) -> bytes:
+    """Fill a template as a clerk would (used by the demo, tests and benchmarks).
+
+    ``entries`` maps (指标编号, 县市区) to a dict of input columns
+    (累计完成, 进展状态, 进展情况, 存在问题, 下步计划); ``header`` may set
+    填报人, 联系电话, 填报日期.
+    """
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(template))
+    ws = wb[S.SHEET_FORM]
+    if month is not None:
+        ws[HEADER_CELLS[S.HEADER_MONTH][1]] = month
+    for label, value in (header or {}).items():
+        ws[HEADER_CELLS[label][1]] = value
+    code_col, county_col = COLUMN_LETTER["指标编号"], COLUMN_LETTER["县市区"]
+    for r in range(S.FORM_FIRST_DATA_ROW, ws.max_row + 1):
+        key = (ws[f"{code_col}{r}"].value, ws[f"{county_col}{r}"].value)
+        for name, value in entries.get(key, {}).items():
+            ws[f"{COLUMN_LETTER[name]}{r}"] = value
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()

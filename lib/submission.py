@@ -1,0 +1,531 @@
+"""Parse and validate an uploaded monthly workbook.
+
+``validate(data, file_name, targets, store)`` never raises on bad input: every
+problem becomes a Finding (错误 blocks the file, 提醒 does not) naming the
+file, sheet, cell and row, with a Chinese message saying what to fix.
+
+Reading is done in three cheap passes: zip-level checks on the raw bytes
+(size caps before anything inflates), one scan of the form sheet's XML for
+formulas and out-of-range cell references, and python-calamine (Rust) for the
+cell values. openpyxl is never used on uploads here.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+import zipfile
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+
+import pandas as pd
+from python_calamine import CalamineWorkbook
+
+from lib import config
+from lib import schema as S
+from lib.status import classify, is_behind
+from lib.targets import Targets
+from lib.template import COLUMN_LETTER, HEADER_CELLS
+
+INPUT_LETTERS = {COLUMN_LETTER[c] for c in S.INPUT_FORM_COLUMNS}
+COL_INDEX = {name: i for i, name in enumerate(S.FORM_COLUMNS)}
+LOCKED_CHECKED = ["项目序号", "项目名称", "指标名称", "计量单位", "年度目标"]
+
+
+@dataclass
+class Finding:
+    level: str  # 错误 / 提醒
+    message: str
+    file: str = ""
+    sheet: str = ""
+    cell: str = ""
+    indicator: str = ""
+    county: str = ""
+
+    def location(self) -> str:
+        parts = [p for p in (self.file, f"工作表“{self.sheet}”" if self.sheet else "", self.cell) if p]
+        return " · ".join(parts)
+
+    def __str__(self) -> str:
+        who = "/".join(p for p in (self.indicator, self.county) if p)
+        return f"[{self.level}] {self.location()}{'（' + who + '）' if who else ''}：{self.message}"
+
+
+@dataclass
+class ValidationResult:
+    file_name: str
+    findings: list[Finding] = field(default_factory=list)
+    unit: str | None = None
+    year: int | None = None
+    month: int | None = None
+    filler: str = ""
+    phone: str = ""
+    fill_date: str = ""
+    template_version: str = ""
+    targets_version: str = ""
+    has_macros: bool = False
+    is_workbook: bool = False  # an annotated copy can be produced
+    rows: pd.DataFrame | None = None  # one row per (指标编号, 县市区); see ROW_COLUMNS
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == S.LEVEL_ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == S.LEVEL_WARNING]
+
+    @property
+    def accepted(self) -> bool:
+        return not self.errors and self.rows is not None
+
+    @property
+    def period(self) -> str:
+        return f"{self.year}-{self.month:02d}" if self.year and self.month else ""
+
+    def findings_frame(self) -> pd.DataFrame:
+        cols = ["level", "file", "sheet", "cell", "indicator", "county", "message"]
+        frame = pd.DataFrame([asdict(f) for f in self.findings], columns=cols)
+        return frame.rename(columns={"level": "级别", "file": "文件", "sheet": "工作表", "cell": "单元格",
+                                     "indicator": "指标编号", "county": "县市区", "message": "问题与修改方法"})
+
+
+ROW_COLUMNS = ["指标编号", "县市区", "累计完成", "进展状态", "进展情况", "存在问题", "下步计划", "行号"]
+
+
+class _Reject(Exception):
+    """Stops validation early with one file-level finding."""
+
+
+def _finding(result, level, message, sheet="", cell="", indicator="", county=""):
+    result.findings.append(Finding(level, message, result.file_name, sheet, cell, indicator, county))
+
+
+# --- pass 1: what kind of file is it ------------------------------------------
+
+def _sniff(data: bytes, file_name: str, result: ValidationResult) -> None:
+    name = file_name.lower()
+    if not data:
+        raise _Reject("文件为空（0 字节）。请重新导出或重新保存后上传。")
+    if len(data) > config.MAX_UPLOAD_BYTES:
+        raise _Reject(f"文件大小 {len(data) / 1024 / 1024:.1f} MB，超过上限 {config.MAX_UPLOAD_BYTES // 1024 // 1024} MB。"
+                      "标准模板通常不足 100 KB，请检查是否粘贴了图片或大量无关内容。")
+    head = data[:8]
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        if "EncryptionInfo".encode("utf-16-le") in data or "EncryptedPackage".encode("utf-16-le") in data:
+            raise _Reject("工作簿设置了打开密码（已加密），系统无法读取。请在 Excel/WPS 中取消密码（文件 → 信息 → 保护工作簿）后重新上传。")
+        raise _Reject("这是旧版 Excel 97-2003 格式（.xls）。请用 Excel/WPS 打开后“另存为”Excel 工作簿（.xlsx）再上传，"
+                      "最好直接使用系统下发的模板。")
+    if head.startswith(b"%PDF"):
+        raise _Reject("这是 PDF 文件，不是 Excel 工作簿。请上传填写好的 .xlsx 模板，而不是打印或导出的 PDF。")
+    if not head.startswith(b"PK"):
+        if name.endswith((".csv", ".txt")) or _looks_like_text(data):
+            raise _Reject("这是文本/CSV 文件（可能由 .csv 改名而来），不是 Excel 工作簿。请使用系统下发的 .xlsx 模板填写后上传。")
+        raise _Reject("无法识别的文件格式，不是 Excel 工作簿（.xlsx）。请使用系统下发的模板填写后上传。")
+
+
+def _looks_like_text(data: bytes) -> bool:
+    sample = data[:4096]
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = sample.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return all(ch.isprintable() or ch in "\r\n\t" for ch in text)
+    return False
+
+
+def _open_zip(data: bytes, result: ValidationResult) -> zipfile.ZipFile:
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        raise _Reject("文件已损坏或不完整（压缩包无法打开，可能是下载或拷贝中断）。请重新保存原文件后上传。") from None
+    if len(infos) > config.MAX_ZIP_PARTS:
+        raise _Reject(f"工作簿包含 {len(infos)} 个内部部件，超过上限 {config.MAX_ZIP_PARTS}，不像标准模板。请使用系统下发的模板。")
+    names = {i.filename for i in infos}
+    if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
+        raise _Reject("这是一个压缩包，但不是 Excel 工作簿（缺少工作簿结构）。请上传 .xlsx 文件，多个文件请分别上传或打包为 .zip。")
+    declared = sum(i.file_size for i in infos)
+    compressed = sum(i.compress_size for i in infos) or 1
+    if declared > config.MAX_UNCOMPRESSED_BYTES or any(i.file_size > config.MAX_PART_BYTES for i in infos):
+        raise _Reject("工作簿解压后体积异常巨大（疑似“压缩炸弹”），已拒绝。请使用系统下发的模板重新填写。")
+    if declared / compressed > config.MAX_COMPRESSION_RATIO and declared > 1024 * 1024:
+        raise _Reject("工作簿压缩比异常（疑似“压缩炸弹”），已拒绝。请使用系统下发的模板重新填写。")
+    if any(i.flag_bits & 0x1 for i in infos):
+        raise _Reject("工作簿内容已加密，系统无法读取。请取消密码后重新上传。")
+    result.has_macros = "xl/vbaProject.bin" in names
+    return zf
+
+
+def _read_part(zf: zipfile.ZipFile, name: str) -> bytes:
+    """Inflate one part with a hard cap on the actual (not declared) size."""
+    with zf.open(name) as handle:
+        chunk = handle.read(config.MAX_PART_BYTES + 1)
+    if len(chunk) > config.MAX_PART_BYTES:
+        raise _Reject("工作簿某个部件解压后超过大小上限（疑似“压缩炸弹”），已拒绝。")
+    return chunk
+
+
+_SHEET_REL = re.compile(rb'<sheet\b[^>]*?name="([^"]*)"[^>]*?r:id="([^"]*)"')
+_REL = re.compile(rb'<Relationship\b[^>]*?Id="([^"]*)"[^>]*?Target="([^"]*)"|<Relationship\b[^>]*?Target="([^"]*)"[^>]*?Id="([^"]*)"')
+
+
+def _sheet_part(zf: zipfile.ZipFile, sheet: str) -> str | None:
+    """Zip part name of a sheet, from workbook.xml and its relationships."""
+    try:
+        workbook = _read_part(zf, "xl/workbook.xml")
+        rels = _read_part(zf, "xl/_rels/workbook.xml.rels")
+    except KeyError:
+        return None
+    wanted = _xml_escape(sheet).encode("utf-8")
+    rid = next((r for n, r in _SHEET_REL.findall(workbook) if n == wanted), None)
+    if rid is None:
+        return None
+    for a, b, c, d in _REL.findall(rels):
+        ident, target = (a, b) if a else (d, c)
+        if ident == rid:
+            target = target.decode("utf-8")
+            return target.lstrip("/") if target.startswith("/") else "xl/" + target
+    return None
+
+
+def _xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+_BIG_REF = re.compile(rb'<c\b[^>]*?\br="(?:[A-Z]{3}|[B-Z][A-Z]|A[Y-Z])\d+"|<c\b[^>]*?\br="[A-Z]{1,3}\d{5,}"')
+# In SpreadsheetML <f> is the first child of <c> (schema order f, v, is).
+_FORMULA_CELL = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3})(\d+)"[^>]*?(?<!/)>\s*<f[ >/]')
+
+
+def _scan_form_xml(zf: zipfile.ZipFile, result: ValidationResult) -> None:
+    """Bound the sheet's size and find formulas typed into input cells."""
+    part = _sheet_part(zf, S.SHEET_FORM)
+    if part is None:
+        return
+    try:
+        xml = _read_part(zf, part)
+    except KeyError:
+        raise _Reject("工作簿结构不完整（找不到“进展填报”表的数据）。请重新保存原文件后上传。") from None
+    if b"<!DOCTYPE" in xml[:4096] or b"<!ENTITY" in xml:
+        raise _Reject("工作簿的“进展填报”表含有 XML 实体声明（DOCTYPE/ENTITY），Excel 不会生成这种内容，已拒绝。")
+    if _BIG_REF.search(xml):
+        raise _Reject(f"“进展填报”表的行或列超出合理范围（超过 {config.MAX_SHEET_ROWS} 行或 {config.MAX_SHEET_COLUMNS} 列），"
+                      "不像标准模板。请删除多余内容或重新使用模板。")
+    for letter, row in _FORMULA_CELL.findall(xml):
+        letter, row = letter.decode(), int(row)
+        if letter in INPUT_LETTERS and row >= S.FORM_FIRST_DATA_ROW:
+            _finding(result, S.LEVEL_ERROR, "输入单元格含公式。系统不计算公式，请直接填写数值或文字（可复制后“选择性粘贴 → 数值”）。",
+                     S.SHEET_FORM, f"{letter}{row}")
+
+
+# --- pass 2: values -------------------------------------------------------------
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _clean_text(value) -> str:
+    """Narrative text: keep it whole, drop control characters that break exports."""
+    text = "" if value is None else str(value)
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C").strip()
+
+
+_NUMBER = re.compile(r"^[+]?\d+(?:\.\d+)?$")
+
+
+def parse_number(value, unit: str) -> tuple[float | None, str | None]:
+    """Parse what people type into 累计完成. Returns (number, None) or (None, why).
+
+    Accepts numbers, full-width digits, thousands separators, and a trailing
+    unit matching the row's 计量单位 (or % for percent rows).
+    """
+    if isinstance(value, bool):
+        return None, "是逻辑值（TRUE/FALSE），不是数字"
+    if isinstance(value, (datetime, date)):
+        return None, "是日期，不是数字（单元格格式可能被设成了日期）"
+    if isinstance(value, (int, float)):
+        if value != value:
+            return None, "不是有效数字"
+        return float(value), None
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    text = text.replace(",", "").replace("，", "").replace(" ", "")
+    for suffix in sorted({unit, "%"} if unit == "%" else {unit}, key=len, reverse=True):
+        if suffix and text.endswith(suffix):
+            text = text[: -len(suffix)]
+            break
+    if text.startswith("-") and _NUMBER.match(text[1:]):
+        return -float(text[1:]), None
+    if _NUMBER.match(text):
+        return float(text), None
+    return None, f"“{value}”不是单纯的数字"
+
+
+def _parse_month(value, year: int) -> tuple[int | None, str | None]:
+    if isinstance(value, (datetime, date)):
+        return (value.month, None) if value.year == year else (None, f"{value.year} 年不是本表年度 {year} 年")
+    text = unicodedata.normalize("NFKC", _cell_text(value))
+    if not text:
+        return None, "未填写"
+    m = re.fullmatch(r"(\d{4})\s*(?:[-/.年])\s*(\d{1,2})\s*月?", text)
+    if not m:
+        return None, f"“{text}”不是月份（应为 {year}-01 至 {year}-12）"
+    y, month = int(m.group(1)), int(m.group(2))
+    if y != year:
+        return None, f"{y} 年不是本表年度 {year} 年"
+    if not 1 <= month <= 12:
+        return None, f"{month} 不是有效月份"
+    return month, None
+
+
+def _sheet_rows(wb: CalamineWorkbook, name: str) -> list[list] | None:
+    if name not in wb.sheet_names:
+        return None
+    return wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+
+
+def _at(rows: list[list], ref: str):
+    m = re.fullmatch(r"([A-Z]+)(\d+)", ref)
+    col = ord(m.group(1)) - ord("A") if len(m.group(1)) == 1 else None
+    r = int(m.group(2)) - 1
+    if col is None or r >= len(rows) or col >= len(rows[r]):
+        return None
+    return rows[r][col]
+
+
+def validate(data: bytes, file_name: str, targets: Targets, store=None, today: date | None = None) -> ValidationResult:
+    """Check one uploaded workbook against the target table (and the store's history)."""
+    result = ValidationResult(file_name=display_name(file_name))
+    try:
+        _validate(data, file_name, targets, store, today or date.today(), result)
+    except _Reject as reject:
+        _finding(result, S.LEVEL_ERROR, str(reject))
+        result.rows = None
+    except Exception as exc:  # last resort: a reader bug must not become a traceback for the user
+        _finding(result, S.LEVEL_ERROR, f"读取工作簿时出错（{type(exc).__name__}），文件可能已损坏。请重新保存后上传；如仍出错请联系管理员。")
+        result.rows = None
+    return result
+
+
+def display_name(file_name: str) -> str:
+    """A safe display form of an uploaded file name (never used as a path)."""
+    name = (file_name or "").replace("\\", "/").split("/")[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    return (name[:80] + "…") if len(name) > 80 else (name or "（未命名文件）")
+
+
+def _validate(data, file_name, targets, store, today, result):
+    _sniff(data, file_name, result)
+    zf = _open_zip(data, result)
+    _scan_form_xml(zf, result)
+    try:
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        form = _sheet_rows(wb, S.SHEET_FORM)
+        meta_rows = _sheet_rows(wb, S.SHEET_META)
+    except Exception as exc:
+        name = type(exc).__name__
+        if "Password" in name:
+            raise _Reject("工作簿设置了密码，系统无法读取。请取消密码后重新上传。") from None
+        raise _Reject("工作簿内容无法解析（XML 损坏或格式异常）。请用 Excel/WPS 打开后重新保存再上传。") from None
+    result.is_workbook = True
+    if result.has_macros:
+        _finding(result, S.LEVEL_WARNING, "工作簿含宏（.xlsm）。系统只读取单元格的值，不会运行任何宏；今后请使用 .xlsx 模板。")
+    if form is None:
+        raise _Reject(f"找不到“{S.SHEET_FORM}”工作表。请使用系统下发的模板，不要修改工作表名称。")
+
+    # --- which unit, which version
+    meta = {_cell_text(r[0]): _cell_text(r[1]) for r in (meta_rows or []) if len(r) >= 2}
+    header_unit = _cell_text(_at(form, HEADER_CELLS[S.HEADER_UNIT][1]))
+    unit = meta.get("单位")
+    if not unit:
+        if header_unit in targets.reporting_units:
+            unit = header_unit
+            _finding(result, S.LEVEL_WARNING, f"文件缺少模板元数据（可能把内容粘贴到了新工作簿），已按表头识别为“{unit}”。今后请直接在下发的模板中填写。",
+                     S.SHEET_FORM, HEADER_CELLS[S.HEADER_UNIT][1])
+        else:
+            raise _Reject("无法识别填报单位：文件缺少模板元数据，表头“填报单位”也不是已知的填报单位。请使用系统下发的本单位模板。")
+    if unit not in targets.reporting_units:
+        raise _Reject(f"模板中的单位“{unit}”不是当前目标表的填报单位。请下载最新模板重新填写。")
+    if header_unit and header_unit != unit:
+        _finding(result, S.LEVEL_ERROR, f"表头“填报单位”被改成了“{header_unit}”，而模板属于“{unit}”。请使用本单位模板。",
+                 S.SHEET_FORM, HEADER_CELLS[S.HEADER_UNIT][1])
+    result.unit = unit
+    result.year = targets.year
+    if meta.get("年度") and meta["年度"] != str(targets.year):
+        raise _Reject(f"这是 {meta['年度']} 年度的模板，当前目标表为 {targets.year} 年度。请下载本年度模板。")
+    result.template_version = meta.get("模板版本", "")
+    result.targets_version = meta.get("目标表版本", "")
+
+    # --- header block
+    month, why = _parse_month(_at(form, HEADER_CELLS[S.HEADER_MONTH][1]), targets.year)
+    cell = HEADER_CELLS[S.HEADER_MONTH][1]
+    if month is None:
+        _finding(result, S.LEVEL_ERROR, f"报送月份{why}。请从下拉列表选择报送月份。", S.SHEET_FORM, cell)
+    elif (targets.year, month) > (today.year, today.month):
+        _finding(result, S.LEVEL_ERROR, f"报送月份 {targets.year}-{month:02d} 晚于当前月份，不能报送未来月份的进展。", S.SHEET_FORM, cell)
+        month = None
+    result.month = month
+    result.filler = _clean_text(_at(form, HEADER_CELLS[S.HEADER_FILLER][1]))
+    result.phone = _clean_text(_at(form, HEADER_CELLS[S.HEADER_PHONE][1]))
+    fill_date = _at(form, HEADER_CELLS[S.HEADER_DATE][1])
+    result.fill_date = fill_date.strftime("%Y-%m-%d") if isinstance(fill_date, (datetime, date)) else _clean_text(fill_date)
+
+    # --- rows
+    header_row = S.FORM_HEADER_ROW - 1
+    header = [_cell_text(v) for v in form[header_row]] if len(form) > header_row else []
+    if header[: len(S.FORM_COLUMNS)] != S.FORM_COLUMNS:
+        raise _Reject(f"第 {S.FORM_HEADER_ROW} 行的列标题被改动或移动了位置，应为：{'、'.join(S.FORM_COLUMNS)}。请使用原模板，不要插入或删除列。")
+    expected = targets.expected_rows(unit)
+    stale = bool(result.targets_version) and result.targets_version != targets.version
+    rows = _read_rows(form, header_row + 1, targets, unit, expected, result, stale)
+    if stale:
+        level = S.LEVEL_ERROR if any(f.level == S.LEVEL_ERROR and f.indicator for f in result.findings) else S.LEVEL_WARNING
+        _finding(result, level, "该模板由旧版目标表生成" + ("，指标行与现行目标表一致，可以接收；下月起请使用新模板。" if level == S.LEVEL_WARNING
+                                                   else "，指标行与现行目标表不一致（见各行提示）。请下载新模板重新填写。"))
+    result.rows = rows
+    if month is not None:  # warnings too, so the unit can fix everything in one round
+        _check_history(rows, expected, targets, store, result)
+
+
+def _read_rows(form, first, targets, unit, expected, result, stale) -> pd.DataFrame:
+    exp = expected.set_index(["指标编号", "县市区"])
+    all_codes = dict(zip(targets.indicators["指标编号"], targets.indicators["填报单位"]))
+    counties = set(targets.counties) | {S.CITY}
+    seen: dict[tuple, int] = {}
+    out = []
+    letter = COLUMN_LETTER
+    for offset, raw in enumerate(form[first:]):
+        excel_row = first + offset + 1
+        raw = list(raw) + [None] * (len(S.FORM_COLUMNS) - len(raw))
+        values = {name: raw[i] for name, i in COL_INDEX.items()}
+        if all(_cell_text(v) == "" for v in raw):
+            continue
+        code, county = _cell_text(values["指标编号"]), _cell_text(values["县市区"])
+        where = dict(sheet=S.SHEET_FORM, indicator=code, county=county)
+        if code not in all_codes:
+            _finding(result, S.LEVEL_ERROR, f"指标编号“{code}”不在目标表中。请不要新增或改动指标行。", cell=f"{letter['指标编号']}{excel_row}", **where)
+            continue
+        if all_codes[code] != unit:
+            _finding(result, S.LEVEL_ERROR, f"指标“{code}”由“{all_codes[code]}”填报，不属于“{unit}”。请删除该行或使用本单位模板。",
+                     cell=f"{letter['指标编号']}{excel_row}", **where)
+            continue
+        if county not in counties:
+            _finding(result, S.LEVEL_ERROR, f"县市区“{county}”不是有效的县市区名称。", cell=f"{letter['县市区']}{excel_row}", **where)
+            continue
+        key = (code, county)
+        if key not in exp.index:
+            _finding(result, S.LEVEL_ERROR, f"目标表中“{code}”没有“{county}”这一行。请不要新增行。", cell=f"{letter['县市区']}{excel_row}", **where)
+            continue
+        if key in seen:
+            _finding(result, S.LEVEL_ERROR, f"与第 {seen[key]} 行重复（同一指标、同一县市区）。请删除重复行。", cell=f"{letter['指标编号']}{excel_row}", **where)
+            continue
+        seen[key] = excel_row
+        want = exp.loc[key]
+        for name in LOCKED_CHECKED:
+            got, should = values[name], want[name] if name != "项目序号" else want["项目序号"]
+            if name == "年度目标":
+                same = (pd.isna(should) and _cell_text(got) == "") or (
+                    not pd.isna(should) and isinstance(got, (int, float)) and not isinstance(got, bool) and abs(float(got) - float(should)) < 1e-9)
+                shown = "（空）" if pd.isna(should) else f"{float(should):g}"
+            else:
+                same = _cell_text(got) == _cell_text(should)
+                shown = _cell_text(should)
+            if not same:
+                level = S.LEVEL_ERROR
+                _finding(result, level, f"锁定列“{name}”被改动：现为“{_cell_text(got)}”，应为“{shown}”。" +
+                         ("（目标表已更新，请下载新模板）" if stale else "请恢复原值，目标如需调整请联系督查室。"),
+                         cell=f"{letter[name]}{excel_row}", **where)
+        kind = want["指标类型"]
+        value = None
+        raw_value = values["累计完成"]
+        value_cell = f"{letter['累计完成']}{excel_row}"
+        if kind != S.TYPE_QUALITATIVE:
+            if _cell_text(raw_value) == "" and not isinstance(raw_value, (datetime, date)):
+                if not want["城市合计行"]:
+                    _finding(result, S.LEVEL_ERROR, "累计完成未填写。请填写年初至本月末的累计数；尚未开展请填 0。", cell=value_cell, **where)
+            else:
+                value, why = parse_number(raw_value, want["计量单位"])
+                if value is None:
+                    _finding(result, S.LEVEL_ERROR, f"累计完成{why}。请只填写数字（计量单位：{want['计量单位']}），不要写“约”、区间或文字说明，说明请写在“进展情况”。",
+                             cell=value_cell, **where)
+                elif value < 0:
+                    _finding(result, S.LEVEL_ERROR, f"累计完成为负数（{value:g}）。请填写不小于 0 的累计数。", cell=value_cell, **where)
+                    value = None
+        state = _cell_text(values["进展状态"])
+        if state and state not in S.REPORTED_STATES:
+            _finding(result, S.LEVEL_ERROR, f"进展状态“{state}”无效，请从下拉列表选择：{'、'.join(S.REPORTED_STATES)}。",
+                     cell=f"{letter['进展状态']}{excel_row}", **where)
+            state = ""
+        if kind == S.TYPE_QUALITATIVE and not state:
+            _finding(result, S.LEVEL_ERROR, "定性指标须选择进展状态。", cell=f"{letter['进展状态']}{excel_row}", **where)
+        out.append([code, county, value, state, _clean_text(values["进展情况"]), _clean_text(values["存在问题"]),
+                    _clean_text(values["下步计划"]), excel_row])
+    missing = [k for k in exp.index if k not in seen]
+    for code, county in missing:
+        _finding(result, S.LEVEL_ERROR, f"缺少指标行“{code} {county}”。请不要删除模板中的行（不涉及的请填 0 并在进展情况中说明）。",
+                 sheet=S.SHEET_FORM, indicator=code, county=county)
+    frame = pd.DataFrame(out, columns=ROW_COLUMNS)
+    frame["累计完成"] = frame["累计完成"].astype("float64")
+    # City total rows of split indicators: optional, but must add up when given.
+    totals = expected[expected["城市合计行"]]
+    for rec in totals.itertuples(index=False):
+        sel = frame[frame["指标编号"] == rec.指标编号]
+        city = sel[sel["县市区"] == S.CITY]
+        parts = sel[sel["县市区"] != S.CITY]["累计完成"]
+        if city.empty or pd.isna(city["累计完成"].iloc[0]) or parts.isna().any():
+            continue
+        if abs(float(city["累计完成"].iloc[0]) - float(parts.sum())) > 1e-6:
+            _finding(result, S.LEVEL_ERROR,
+                     f"全市合计 {city['累计完成'].iloc[0]:g} 与各县市区之和 {parts.sum():g} 不一致。请核对，或清空全市行由系统合计。",
+                     sheet=S.SHEET_FORM, cell=f"{letter['累计完成']}{int(city['行号'].iloc[0])}", indicator=rec.指标编号, county=S.CITY)
+    return frame
+
+
+def _check_history(rows, expected, targets, store, result) -> None:
+    """Warnings that need the target and the unit's previous accepted month."""
+    month = result.month
+    planned_by_code = {code: targets.planned_share(code, month) for code in expected["指标编号"].unique()}
+    exp = expected.set_index(["指标编号", "县市区"])
+    previous = None
+    if store is not None:
+        previous = store.previous_values(result.unit, targets.year, month)
+    letter = COLUMN_LETTER
+    for rec in rows.itertuples(index=False):
+        want = exp.loc[(rec.指标编号, rec.县市区)]
+        target = want["年度目标"]
+        where = dict(sheet=S.SHEET_FORM, indicator=rec.指标编号, county=rec.县市区)
+        value_cell = f"{letter['累计完成']}{rec.行号}"
+        if pd.isna(rec.累计完成) or pd.isna(target) or not target:
+            if want["指标类型"] == S.TYPE_QUALITATIVE and rec.进展状态 == "滞后" and not (rec.存在问题 and rec.下步计划):
+                _finding(result, S.LEVEL_WARNING, "进展状态为“滞后”，请在“存在问题”和“下步计划”中说明原因与措施。",
+                         cell=f"{letter['存在问题']}{rec.行号}", **where)
+            continue
+        rate = float(rec.累计完成) / float(target)
+        if rate > 1.5:
+            _finding(result, S.LEVEL_WARNING, f"累计完成 {rec.累计完成:g} 超过年度目标 {float(target):g} 的 150%，请核实是否多填了位数或填成了其他口径。",
+                     cell=value_cell, **where)
+        if previous is not None:
+            key = (rec.指标编号, rec.县市区)
+            if key in previous.index:
+                prev_value, prev_month = previous.loc[key, "累计完成"], int(previous.loc[key, "月份"])
+                if pd.notna(prev_value):
+                    if rec.累计完成 < prev_value and not rec.存在问题:
+                        _finding(result, S.LEVEL_WARNING, f"累计完成 {rec.累计完成:g} 低于 {prev_month} 月已报的 {prev_value:g}。累计数一般不应减少，如属核减请在“存在问题”中说明。",
+                                 cell=value_cell, **where)
+                    if rec.累计完成 - prev_value > 0.5 * float(target):
+                        _finding(result, S.LEVEL_WARNING, f"比 {prev_month} 月增加 {rec.累计完成 - prev_value:g}，超过年度目标的 50%，请核实。",
+                                 cell=value_cell, **where)
+        if rec.进展状态 == S.STATUS_DONE and rate < 1:
+            _finding(result, S.LEVEL_WARNING, f"进展状态为“已完成”，但完成率仅 {rate:.1%}。请核对累计完成或进展状态。",
+                     cell=f"{letter['进展状态']}{rec.行号}", **where)
+        status = classify(min(rate, 1.0) if rate >= 1 else rate, planned_by_code[rec.指标编号], targets.lag_threshold, targets.severe_threshold)
+        if (rec.进展状态 == "滞后" or is_behind(status)) and not (rec.存在问题 and rec.下步计划):
+            _finding(result, S.LEVEL_WARNING,
+                     f"完成率 {rate:.1%} 落后于序时进度 {planned_by_code[rec.指标编号]:.0%}（或状态为滞后），请在“存在问题”和“下步计划”中说明原因与措施。",
+                     cell=f"{letter['存在问题']}{rec.行号}", **where)

@@ -1,0 +1,68 @@
+"""Build real filled workbooks from the real templates, as a clerk would."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from functools import lru_cache
+
+from openpyxl import load_workbook
+
+from lib import schema as S
+from lib.template import build_template, fill_template
+
+
+@lru_cache(maxsize=64)
+def _template(targets, unit: str) -> bytes:
+    return build_template(targets, unit)
+
+
+def entries_for(targets, unit: str, share: float = 0.3, problems: str = "", plan: str = "") -> dict:
+    """Every input row filled: quantitative at ``share`` of target, qualitative 正常推进."""
+    entries = {}
+    for r in targets.expected_rows(unit).itertuples(index=False):
+        if r.城市合计行:
+            continue
+        row = {"进展状态": "正常推进", "进展情况": "按计划推进", "存在问题": problems, "下步计划": plan}
+        if r.指标类型 != S.TYPE_QUALITATIVE:
+            row["累计完成"] = round(float(r.年度目标) * share, 2)
+        entries[(r.指标编号, r.县市区)] = row
+    return entries
+
+
+def filled(targets, unit: str, month: str | None = "2024-03", share: float = 0.3, overrides: dict | None = None,
+           problems: str = "", plan: str = "", header: dict | None = None) -> bytes:
+    entries = entries_for(targets, unit, share, problems, plan)
+    for key, values in (overrides or {}).items():
+        entries.setdefault(key, {}).update(values)
+    return fill_template(_template(targets, unit), month, entries, header)
+
+
+def edit(data: bytes, fn, sheet: str = S.SHEET_FORM) -> bytes:
+    """Apply ``fn(ws, wb)`` to a workbook with openpyxl and return the new bytes."""
+    wb = load_workbook(io.BytesIO(data))
+    fn(wb[sheet] if sheet in wb.sheetnames else None, wb)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def row_of(targets, unit: str, code: str, county: str = S.CITY) -> int:
+    rows = targets.expected_rows(unit)
+    idx = rows.index[(rows["指标编号"] == code) & (rows["县市区"] == county)][0]
+    return S.FORM_FIRST_DATA_ROW + int(idx)
+
+
+def rezip(data: bytes, replace: dict[str, bytes] | None = None, drop: set[str] | None = None,
+          add: dict[str, bytes] | None = None) -> bytes:
+    """Rewrite a workbook's zip parts (for XML-level edits)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            if drop and info.filename in drop:
+                continue
+            body = (replace or {}).get(info.filename, src.read(info.filename))
+            dst.writestr(info.filename, body)
+        for name, body in (add or {}).items():
+            dst.writestr(name, body)
+    return out.getvalue()

@@ -1,0 +1,214 @@
+"""The store: all-or-nothing, every version kept, crash-safe, concurrent, rebuildable."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import multiprocessing
+import sqlite3
+import zipfile
+from datetime import datetime
+
+import pandas as pd
+import pytest
+
+from lib import store as store_module
+from lib.store import STATE_CURRENT, STATE_REPLACED, Store, deadline
+from tests.factory import filled
+
+UNIT = "市体育局"
+
+
+def tree_hash(folder) -> str:
+    """Hash of every raw file under submissions/ (names and bytes)."""
+    digest = hashlib.sha256()
+    for path in sorted((folder / "submissions").rglob("*")):
+        digest.update(str(path.relative_to(folder)).encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def fingerprint(store) -> tuple:
+    snap = store.snapshot()
+    return tree_hash(store.folder), snap["submissions"].to_json(), snap["rows"].to_json()
+
+
+@pytest.fixture()
+def store(data_dir):
+    return Store(data_dir)
+
+
+def test_new_folder_is_initialised_from_the_bundled_targets(tmp_path):
+    s = Store(tmp_path / "fresh")
+    assert (tmp_path / "fresh" / "targets.xlsx").exists()
+    assert s.targets().year == 2024
+
+
+def test_accepted_file_is_kept_verbatim_under_a_name_the_store_chooses(targets, store):
+    data = filled(targets, UNIT)
+    outcome = store.ingest(data, "../../etc/passwd", uploader="张三", targets=targets, received_at=datetime(2024, 4, 3, 9))
+    assert outcome.stored and not outcome.late
+    files = sorted((store.folder / "submissions" / "2024" / "03" / UNIT).iterdir())
+    assert [f.suffix for f in files] == [".json", ".xlsx"]
+    assert files[1].read_bytes() == data
+    assert files[1].name.startswith("20240403T090000") and hashlib.sha256(data).hexdigest()[:12] in files[1].name
+    assert "passwd" not in files[1].name
+    sidecar = json.loads(files[0].read_text(encoding="utf-8"))
+    assert sidecar["uploader"] == "张三" and sidecar["file_name"] == "passwd"
+    subs = store.submissions()
+    assert subs.loc[0, "state"] == STATE_CURRENT and subs.loc[0, "uploader"] == "张三"
+    rows = store.current_rows()
+    assert len(rows) == len(targets.expected_rows(UNIT))
+    assert rows.set_index(["指标编号", "县市区"]).loc[("P26-1", "任城区"), "累计完成"] == 3.0
+
+
+def test_database_is_wal(store):
+    con = sqlite3.connect(store.db_path)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_file_with_any_error_stores_nothing(targets, store):
+    store.ingest(filled(targets, UNIT, month="2024-02"), "2月.xlsx", targets=targets, received_at=datetime(2024, 3, 1))
+    before = fingerprint(store)
+    bad = filled(targets, UNIT, overrides={("P26-1", "微山县"): {"累计完成": "约3"}})
+    outcome = store.ingest(bad, "3月.xlsx", targets=targets, received_at=datetime(2024, 4, 1))
+    assert outcome.submission_id is None and outcome.result.errors
+    assert fingerprint(store) == before
+    assert store.audit_log()["操作"].iloc[0] == "上传被拒"
+
+
+def test_second_file_supersedes_and_restore_brings_back(targets, store):
+    first = store.ingest(filled(targets, UNIT, share=0.2), "a.xlsx", targets=targets, received_at=datetime(2024, 4, 2))
+    second = store.ingest(filled(targets, UNIT, share=0.4), "b.xlsx", targets=targets, received_at=datetime(2024, 4, 3))
+    assert second.superseded == first.submission_id
+    states = store.submissions().set_index("id")["state"]
+    assert states[first.submission_id] == STATE_REPLACED and states[second.submission_id] == STATE_CURRENT
+    value = lambda: store.current_rows().set_index(["指标编号", "县市区"]).loc[("P26-1", "任城区"), "累计完成"]  # noqa: E731
+    assert value() == 4.0
+    store.restore(first.submission_id, who="李四")
+    assert value() == 2.0
+    assert store.submissions().set_index("id")["state"][second.submission_id] == STATE_REPLACED
+    assert len(list((store.folder / "submissions").rglob("*.xlsx"))) == 2  # nothing deleted
+
+
+def test_same_bytes_are_recognised(targets, store):
+    data = filled(targets, UNIT)
+    first = store.ingest(data, "a.xlsx", targets=targets, received_at=datetime(2024, 4, 2))
+    again = store.ingest(data, "copy.xlsx", targets=targets, received_at=datetime(2024, 4, 3))
+    assert again.duplicate_of == first.submission_id and not again.stored
+    assert len(store.submissions()) == 1
+
+
+def test_late_submissions_are_recorded(targets, store):
+    assert deadline(2024, 3, 5) == datetime(2024, 4, 5, 23, 59, 59)
+    assert deadline(2024, 12, 5) == datetime(2025, 1, 5, 23, 59, 59)
+    on_time = store.ingest(filled(targets, UNIT, month="2024-03"), "a", targets=targets, received_at=datetime(2024, 4, 5, 18))
+    late = store.ingest(filled(targets, UNIT, month="2024-04"), "b", targets=targets, received_at=datetime(2024, 5, 6, 8))
+    assert not on_time.late and late.late
+    assert store.submissions().set_index("id")["late"].to_dict() == {on_time.submission_id: False, late.submission_id: True}
+
+
+def test_crash_before_commit_leaves_the_store_as_before(targets, store, monkeypatch):
+    store.ingest(filled(targets, UNIT, month="2024-02"), "2月", targets=targets, received_at=datetime(2024, 3, 1))
+    before = fingerprint(store)
+
+    def boom(*args, **kwargs):
+        raise OSError("power cut")
+    monkeypatch.setattr(Store, "_insert", boom)
+    with pytest.raises(OSError):
+        store.ingest(filled(targets, UNIT, month="2024-03"), "3月", targets=targets, received_at=datetime(2024, 4, 1))
+    assert list((store.folder / "submissions").rglob("*.pending"))  # the crash left half-written files
+    monkeypatch.undo()
+    reopened = Store(store.folder)  # recovery runs on open
+    assert not list((store.folder / "submissions").rglob("*.pending"))
+    assert fingerprint(reopened) == before
+
+
+def test_crash_after_commit_is_completed_on_open(targets, store, monkeypatch):
+    monkeypatch.setattr(Store, "_finish", staticmethod(lambda final: (_ for _ in ()).throw(OSError("power cut"))))
+    with pytest.raises(OSError):
+        store.ingest(filled(targets, UNIT), "3月", targets=targets, received_at=datetime(2024, 4, 1))
+    monkeypatch.undo()
+    reopened = Store(store.folder)
+    assert len(reopened.submissions()) == 1
+    assert not list((store.folder / "submissions").rglob("*.pending"))
+    assert len(list((store.folder / "submissions").rglob("*.xlsx"))) == 1
+    before = fingerprint(reopened)
+    reopened.rebuild()
+    assert fingerprint(reopened) == before
+
+
+def test_rebuild_from_files_gives_the_same_state(targets, store):
+    store.ingest(filled(targets, UNIT, month="2024-02", share=0.1), "a", targets=targets, received_at=datetime(2024, 3, 2))
+    store.ingest(filled(targets, UNIT, month="2024-03", share=0.2), "b", targets=targets, received_at=datetime(2024, 4, 9))
+    replaced = store.ingest(filled(targets, UNIT, month="2024-03", share=0.25), "c", targets=targets, received_at=datetime(2024, 4, 10))
+    store.ingest(filled(targets, "市医保局", month="2024-03", share=0.3), "d", targets=targets, received_at=datetime(2024, 4, 4))
+    store.restore(replaced.superseded)
+    before = fingerprint(store)
+    (store.folder / "store.sqlite").unlink()
+    for suffix in ("-wal", "-shm"):
+        (store.folder / f"store.sqlite{suffix}").unlink(missing_ok=True)
+    fresh = Store(store.folder)
+    assert fresh.rebuild() == 4
+    assert fingerprint(fresh) == before
+
+
+def _ingest_many(folder: str, jobs: list[tuple[str, str, float]]) -> int:
+    from lib.store import Store
+    from lib.targets import load_targets
+    from tests.factory import filled as make
+    s = Store(folder)
+    t = load_targets(s.folder / "targets.xlsx")
+    stored = 0
+    for unit, month, share in jobs:
+        outcome = s.ingest(make(t, unit, month=month, share=share), f"{unit}{month}.xlsx", targets=t,
+                           received_at=datetime(2024, int(month[-2:]) + 1, 1))
+        stored += outcome.stored
+    return stored
+
+
+def test_two_processes_ingesting_at_once_both_land(targets, store):
+    units = ["市体育局", "市医保局", "市应急局", "市交警支队"]
+    jobs_a = [(u, f"2024-{m:02d}", 0.1 * m / 2) for u in units[:2] for m in range(1, 4)]
+    jobs_b = [(u, f"2024-{m:02d}", 0.1 * m / 2) for u in units[2:] for m in range(1, 4)]
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        counts = pool.starmap(_ingest_many, [(str(store.folder), jobs_a), (str(store.folder), jobs_b)])
+    assert counts == [6, 6]
+    subs = store.submissions()
+    assert len(subs) == 12 and subs["sha256"].is_unique
+    con = sqlite3.connect(store.db_path)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_batch_cli_reports_each_file_and_fails_on_rejection(targets, data_dir, capsys):
+    folder = data_dir.parent / "inbox"
+    folder.mkdir()
+    (folder / "good.xlsx").write_bytes(filled(targets, UNIT))
+    (folder / "bad.xlsx").write_bytes(b"not a workbook")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("医保局.xlsx", filled(targets, "市医保局"))
+    (folder / "more.zip").write_bytes(archive.getvalue())
+    code = store_module.main(["ingest", str(folder)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "good.xlsx：已接收" in out and "bad.xlsx：未接收" in out and "医保局.xlsx：已接收" in out
+    assert len(Store(data_dir).submissions()) == 2
+    assert store_module.main(["ingest", str(folder / "good.xlsx")]) == 0  # duplicate: recognised, not an error
+
+
+def test_rebuild_cli(targets, data_dir, capsys):
+    Store(data_dir).ingest(filled(targets, UNIT), "a", targets=targets, received_at=datetime(2024, 4, 1))
+    assert store_module.main(["rebuild"]) == 0
+    assert "1 份报送" in capsys.readouterr().out
+
+
+def test_current_rows_frame_shape(targets, store):
+    store.ingest(filled(targets, UNIT), "a", targets=targets, received_at=datetime(2024, 4, 1))
+    rows = store.current_rows()
+    assert list(rows.columns) == ["submission_id", "填报单位", "年度", "月份", "接收时间", "逾期", "指标编号", "县市区",
+                                  "累计完成", "进展状态", "进展情况", "存在问题", "下步计划"]
+    assert rows["累计完成"].dtype == "float64" and pd.api.types.is_bool_dtype(rows["逾期"])

@@ -1,0 +1,367 @@
+"""Validation rules, one test each, on real workbooks made from the real templates."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from datetime import date, datetime
+
+import pytest
+from openpyxl import load_workbook
+
+from lib import schema as S
+from lib.annotate import annotated_copy
+from lib.store import Store
+from lib.submission import parse_number, validate
+from lib.template import HEADER_CELLS
+from tests.conftest import require_tool
+from tests.factory import edit, filled, rezip, row_of
+
+UNIT = "市体育局"  # P26-1 split to 14 counties (+全市), P26-2 定性, P26-3 比率 %, P26-4 比率 平方米
+END = date(2024, 12, 31)
+
+
+def check(targets, data, store=None, today=END, name="体育局3月.xlsx"):
+    return validate(data, name, targets, store, today=today)
+
+
+def errors(result):
+    return [(f.cell, f.message) for f in result.errors]
+
+
+def only_error(result):
+    assert len(result.errors) == 1, [str(f) for f in result.findings]
+    return result.errors[0]
+
+
+def test_a_clean_file_is_accepted(targets):
+    result = check(targets, filled(targets, UNIT))
+    assert result.accepted, [str(f) for f in result.findings]
+    assert result.unit == UNIT and result.month == 3 and result.period == "2024-03"
+    assert len(result.rows) == len(targets.expected_rows(UNIT))
+    row = result.rows.set_index(["指标编号", "县市区"]).loc[("P26-1", "任城区")]
+    assert row["累计完成"] == 3.0 and row["进展状态"] == "正常推进"
+
+
+# --- not a workbook ----------------------------------------------------------------
+
+def test_empty_file(targets):
+    assert "文件为空" in only_error(check(targets, b"")).message
+
+
+def test_renamed_csv(targets):
+    result = check(targets, "指标编号,累计完成\nP26-1,3\n".encode(), name="报表.xlsx")
+    assert "CSV" in only_error(result).message
+
+
+def test_pdf(targets):
+    assert "PDF" in only_error(check(targets, b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj")).message
+
+
+def test_truncated_zip(targets):
+    data = filled(targets, UNIT)
+    assert "损坏或不完整" in only_error(check(targets, data[: len(data) // 2])).message
+
+
+def test_zip_that_is_not_a_workbook(targets):
+    import zipfile
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("readme.txt", "hello")
+    assert "不是 Excel 工作簿" in only_error(check(targets, buffer.getvalue())).message
+
+
+def test_encrypted_workbook(targets):
+    msoffcrypto = pytest.importorskip("msoffcrypto")
+    from msoffcrypto.format.ooxml import OOXMLFile
+    plain = io.BytesIO(filled(targets, UNIT))
+    encrypted = io.BytesIO()
+    OOXMLFile(plain).encrypt("secret", encrypted)
+    assert msoffcrypto  # real encryption, not a stand-in
+    assert "密码" in only_error(check(targets, encrypted.getvalue())).message
+
+
+def test_old_xls(targets, tmp_path):
+    require_tool("soffice")
+    src = tmp_path / "old.xlsx"
+    src.write_bytes(filled(targets, UNIT))
+    subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/lo", "--convert-to", "xls",
+                    "--outdir", str(tmp_path), str(src)], check=True, capture_output=True, timeout=120)
+    result = check(targets, (tmp_path / "old.xls").read_bytes(), name="old.xls")
+    assert ".xls" in only_error(result).message and "另存为" in only_error(result).message
+
+
+def test_xlsm_values_read_macro_never_run(targets):
+    data = filled(targets, UNIT)
+    content_types = rezip  # noqa: F841  (documenting: the part list is what marks a macro workbook)
+    import zipfile
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        types = zf.read("[Content_Types].xml")
+    types = types.replace(b"</Types>", b'<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/></Types>')
+    macro = rezip(data, replace={"[Content_Types].xml": types}, add={"xl/vbaProject.bin": b"\xd0\xcf\x11\xe0 fake vba"})
+    result = check(targets, macro, name="报表.xlsm")
+    assert result.accepted and result.has_macros
+    assert any("宏" in f.message and f.level == S.LEVEL_WARNING for f in result.findings)
+
+
+# --- unit and version ----------------------------------------------------------------
+
+def test_missing_metadata_identified_from_header(targets):
+    data = edit(filled(targets, UNIT), lambda ws, wb: wb.remove(wb[S.SHEET_META]))
+    result = check(targets, data)
+    assert result.accepted and result.unit == UNIT
+    assert any("缺少模板元数据" in f.message and f.level == S.LEVEL_WARNING for f in result.findings)
+
+
+def test_missing_metadata_and_unknown_header_rejected(targets):
+    def strip(ws, wb):
+        wb.remove(wb[S.SHEET_META])
+        ws.protection.sheet = False
+        ws[HEADER_CELLS[S.HEADER_UNIT][1]] = "某某办公室"
+    result = check(targets, edit(filled(targets, UNIT), strip))
+    assert "无法识别填报单位" in only_error(result).message
+
+
+def set_meta(key, value):
+    def fn(ws, wb):
+        for row in wb[S.SHEET_META].iter_rows():
+            if row[0].value == key:
+                row[1].value = value
+    return fn
+
+
+def test_older_target_table_rows_match_is_a_warning(targets):
+    result = check(targets, edit(filled(targets, UNIT), set_meta("目标表版本", "0000old")))
+    assert result.accepted
+    assert any("旧版目标表" in f.message and f.level == S.LEVEL_WARNING for f in result.findings)
+
+
+def test_older_target_table_rows_differ_is_an_error(targets):
+    def fn(ws, wb):
+        set_meta("目标表版本", "0000old")(ws, wb)
+        ws[f"G{row_of(targets, UNIT, 'P26-1', '任城区')}"] = 8
+    result = check(targets, edit(filled(targets, UNIT), fn))
+    assert not result.accepted
+    assert any("旧版目标表" in f.message and f.level == S.LEVEL_ERROR for f in result.findings)
+
+
+# --- month ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("month, expected", [(None, "未填写"), ("2024-13", "不是有效月份"), ("三月", "不是月份"),
+                                             ("2023-03", "不是本表年度")])
+def test_bad_month(targets, month, expected):
+    data = filled(targets, UNIT, month=month)
+    error = only_error(check(targets, data))
+    assert expected in error.message and error.cell == "F2"
+
+
+def test_future_month(targets):
+    error = only_error(check(targets, filled(targets, UNIT, month="2024-05"), today=date(2024, 4, 20)))
+    assert "晚于当前月份" in error.message and error.cell == "F2"
+
+
+def test_month_typed_as_a_date_or_chinese(targets):
+    assert check(targets, filled(targets, UNIT, month=datetime(2024, 3, 1))).month == 3
+    assert check(targets, filled(targets, UNIT, month="2024年3月")).month == 3
+
+
+# --- rows ----------------------------------------------------------------------------
+
+def test_unknown_indicator(targets):
+    r = row_of(targets, UNIT, "P26-2")
+    result = check(targets, edit(filled(targets, UNIT), lambda ws, wb: ws.__setitem__(f"A{r}", "P99-9")))
+    assert (f"A{r}", "指标编号“P99-9”不在目标表中。请不要新增或改动指标行。") in errors(result)
+    assert any("缺少指标行“P26-2 全市”" in m for _, m in errors(result))
+
+
+def test_row_of_another_unit(targets):
+    r = row_of(targets, UNIT, "P26-3")
+    result = check(targets, edit(filled(targets, UNIT), lambda ws, wb: ws.__setitem__(f"A{r}", "P01-1")))
+    assert any(c == f"A{r}" and "由“市民政局”填报" in m for c, m in errors(result))
+
+
+def test_duplicated_row(targets):
+    r = row_of(targets, UNIT, "P26-3")
+
+    def dup(ws, wb):
+        last = ws.max_row + 1
+        for col in range(1, 14):
+            ws.cell(row=last, column=col, value=ws.cell(row=r, column=col).value)
+    result = check(targets, edit(filled(targets, UNIT), dup))
+    assert any("重复" in m and f"第 {r} 行" in m for _, m in errors(result))
+
+
+def test_missing_row(targets):
+    r = row_of(targets, UNIT, "P26-4")
+    result = check(targets, edit(filled(targets, UNIT), lambda ws, wb: ws.delete_rows(r)))
+    assert any("缺少指标行“P26-4 全市”" in m for _, m in errors(result))
+
+
+def test_locked_target_edited(targets):
+    r = row_of(targets, UNIT, "P26-1", "任城区")
+    result = check(targets, edit(filled(targets, UNIT), lambda ws, wb: ws.__setitem__(f"G{r}", 8)))
+    assert (f"G{r}", "锁定列“年度目标”被改动：现为“8”，应为“10”。请恢复原值，目标如需调整请联系督查室。") in errors(result)
+
+
+def test_locked_name_edited(targets):
+    r = row_of(targets, UNIT, "P26-3")
+    result = check(targets, edit(filled(targets, UNIT), lambda ws, wb: ws.__setitem__(f"D{r}", "锻炼比例")))
+    assert any(c == f"D{r}" and "应为“经常参加体育锻炼人数比例”" in m for c, m in errors(result))
+
+
+# --- 累计完成 ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("typed, unit, expected", [
+    ("１２３", "处", 123.0), ("1,234", "处", 1234.0), ("300处", "处", 300.0), ("62%", "%", 62.0),
+    (" 45.5 ", "%", 45.5), (7, "处", 7.0), ("3.5平方米", "平方米", 3.5), ("1，200", "个", 1200.0),
+])
+def test_numbers_people_really_type(typed, unit, expected):
+    assert parse_number(typed, unit) == (expected, None)
+
+
+@pytest.mark.parametrize("typed", ["约300", "300-400", "三百", "300户", "TRUE", "30%"])
+def test_numbers_that_are_not(typed):
+    value, why = parse_number(typed, "处")
+    assert value is None and why
+
+
+def test_blank_value(targets):
+    r = row_of(targets, UNIT, "P26-1", "邹城市")
+    data = filled(targets, UNIT, overrides={("P26-1", "邹城市"): {"累计完成": None}})
+    assert (f"H{r}", "累计完成未填写。请填写年初至本月末的累计数；尚未开展请填 0。") in errors(check(targets, data))
+
+
+def test_text_value(targets):
+    r = row_of(targets, UNIT, "P26-1", "微山县")
+    data = filled(targets, UNIT, overrides={("P26-1", "微山县"): {"累计完成": "约300"}})
+    error = only_error(check(targets, data))
+    assert error.cell == f"H{r}" and "“约300”不是单纯的数字" in error.message
+    assert error.indicator == "P26-1" and error.county == "微山县" and error.sheet == S.SHEET_FORM
+
+
+def test_negative_value(targets):
+    data = filled(targets, UNIT, overrides={("P26-1", "微山县"): {"累计完成": -2}})
+    assert "负数" in only_error(check(targets, data)).message
+
+
+def test_date_and_boolean_in_number_cells(targets):
+    data = filled(targets, UNIT, overrides={("P26-1", "微山县"): {"累计完成": datetime(2024, 3, 1)},
+                                           ("P26-1", "鱼台县"): {"累计完成": True}})
+    messages = [m for _, m in errors(check(targets, data))]
+    assert any("是日期" in m for m in messages) and any("逻辑值" in m for m in messages)
+
+
+def test_qualitative_needs_a_state(targets):
+    data = filled(targets, UNIT, overrides={("P26-2", S.CITY): {"进展状态": None}})
+    assert "定性指标须选择进展状态" in only_error(check(targets, data)).message
+
+
+def test_invalid_state(targets):
+    data = filled(targets, UNIT, overrides={("P26-3", S.CITY): {"进展状态": "差不多"}})
+    assert "进展状态“差不多”无效" in only_error(check(targets, data)).message
+
+
+def test_formula_in_input_cell_is_rejected_never_evaluated(targets):
+    r = row_of(targets, UNIT, "P26-1", "任城区")
+    data = filled(targets, UNIT, overrides={("P26-1", "任城区"): {"累计完成": "=1+1", "进展情况": '=HYPERLINK("http://x","y")'}})
+    cells = {c for c, m in errors(check(targets, data)) if "含公式" in m}
+    assert cells == {f"H{r}", f"K{r}"}
+
+
+# --- sums and history ------------------------------------------------------------------
+
+def test_city_row_must_add_up(targets):
+    r = row_of(targets, UNIT, "P26-1", S.CITY)
+    data = filled(targets, UNIT, overrides={("P26-1", S.CITY): {"累计完成": 99}})
+    error = only_error(check(targets, data))
+    assert error.cell == f"H{r}" and "与各县市区之和" in error.message
+
+
+def test_city_row_that_adds_up_is_fine(targets):
+    data = filled(targets, UNIT, share=0.5, overrides={("P26-1", S.CITY): {"累计完成": 25}})
+    assert check(targets, data).accepted
+
+
+def test_done_below_100_percent(targets):
+    data = filled(targets, UNIT, overrides={("P26-3", S.CITY): {"进展状态": "已完成"}})
+    result = check(targets, data)
+    assert result.accepted
+    assert any("已完成" in f.message and f.level == S.LEVEL_WARNING and f.indicator == "P26-3" for f in result.warnings)
+
+
+def test_behind_schedule_without_explanation(targets):
+    data = filled(targets, UNIT, month="2024-09", share=0.3)
+    result = check(targets, data)
+    assert result.accepted
+    behind = [f for f in result.warnings if "落后于序时进度" in f.message]
+    assert behind and all(f.cell.startswith("L") for f in behind)
+    explained = filled(targets, UNIT, month="2024-09", share=0.3, problems="资金未到位", plan="10月底前完工")
+    assert not [f for f in check(targets, explained).warnings if "落后于序时进度" in f.message]
+
+
+def test_over_150_percent(targets):
+    data = filled(targets, UNIT, overrides={("P26-1", "任城区"): {"累计完成": 16}})
+    assert any("150%" in f.message for f in check(targets, data).warnings)
+
+
+@pytest.fixture()
+def store(data_dir):
+    return Store(data_dir)
+
+
+def test_value_below_previous_month(targets, store):
+    store.ingest(filled(targets, UNIT, month="2024-03", share=0.3), "3月.xlsx", targets=targets,
+                 received_at=datetime(2024, 4, 3))
+    lower = filled(targets, UNIT, month="2024-04", share=0.3, overrides={("P26-1", "任城区"): {"累计完成": 2}})
+    result = check(targets, lower, store)
+    assert any("低于 3 月已报的 3" in f.message and f.county == "任城区" for f in result.warnings)
+    explained = filled(targets, UNIT, month="2024-04", share=0.3,
+                       overrides={("P26-1", "任城区"): {"累计完成": 2, "存在问题": "核减重复统计 1 处"}})
+    assert not any("低于" in f.message for f in check(targets, explained, store).warnings)
+
+
+def test_month_on_month_jump(targets, store):
+    store.ingest(filled(targets, UNIT, month="2024-03", share=0.1), "3月.xlsx", targets=targets,
+                 received_at=datetime(2024, 4, 3))
+    result = check(targets, filled(targets, UNIT, month="2024-04", share=0.7), store)
+    assert any("超过年度目标的 50%" in f.message for f in result.warnings)
+
+
+# --- annotated copy ---------------------------------------------------------------------
+
+def test_annotated_copy_marks_cells_and_lists_findings(targets):
+    r = row_of(targets, UNIT, "P26-1", "微山县")
+    data = filled(targets, UNIT, overrides={("P26-1", "微山县"): {"累计完成": "约300"},
+                                           ("P26-3", S.CITY): {"进展状态": "已完成"}})
+    result = check(targets, data)
+    wb = load_workbook(io.BytesIO(annotated_copy(data, result)))
+    assert wb.sheetnames[0] == S.SHEET_FINDINGS
+    ws = wb[S.SHEET_FORM]
+    assert ws[f"H{r}"].fill.fgColor.rgb.endswith("FFC7CE")
+    assert "约300" in ws[f"H{r}"].comment.text
+    warn_row = row_of(targets, UNIT, "P26-3")
+    assert ws[f"J{warn_row}"].fill.fgColor.rgb.endswith("FFEB9C")
+    listed = list(wb[S.SHEET_FINDINGS].iter_rows(min_row=2, values_only=True))
+    assert len(listed) == len(result.findings)
+    assert (S.LEVEL_ERROR, S.SHEET_FORM, f"H{r}", "P26-1", "微山县") == listed[0][:5]
+
+
+def test_annotated_copy_of_a_non_workbook(targets):
+    result = check(targets, b"%PDF-1.4")
+    wb = load_workbook(io.BytesIO(annotated_copy(b"%PDF-1.4", result)))
+    assert wb.sheetnames == [S.SHEET_FINDINGS]
+    assert "PDF" in wb[S.SHEET_FINDINGS]["F2"].value
+
+
+def test_libreoffice_saved_file_is_still_read(targets, tmp_path):
+    """A clerk opens the template in LibreOffice, fills it and saves it: it must still ingest."""
+    require_tool("soffice")
+    src = tmp_path / "in" / f"{UNIT}.xlsx"
+    src.parent.mkdir()
+    src.write_bytes(filled(targets, UNIT))
+    out = tmp_path / "out"
+    subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/lo", "--convert-to",
+                    "xlsx:Calc MS Excel 2007 XML", "--outdir", str(out), str(src)], check=True, capture_output=True, timeout=120)
+    result = check(targets, (out / f"{UNIT}.xlsx").read_bytes())
+    assert result.accepted, [str(f) for f in result.findings]
+    assert result.rows.set_index(["指标编号", "县市区"]).loc[("P26-1", "任城区"), "累计完成"] == 3.0
