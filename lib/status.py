@@ -31,7 +31,7 @@ def classify(rate: float | None, planned: float, lag: float = 10, severe: float 
         return S.STATUS_MISSING
     if rate >= 1:
         return S.STATUS_DONE
-    gap = (rate - planned) * 100
+    gap = round((rate - planned) * 100, 9)  # 0.4 − 0.5 must be exactly −10 points
     if gap < -severe:
         return S.STATUS_SEVERE
     if gap < -lag:
@@ -53,7 +53,7 @@ def classify_reported(state: str | None, planned: float) -> str:
 def classify_series(rate: pd.Series, planned: pd.Series, lag: float, severe: float) -> pd.Series:
     """Vectorised ``classify`` (same rule, for whole frames)."""
     rate = rate.astype("float64")
-    gap = (rate - planned.astype("float64")) * 100
+    gap = ((rate - planned.astype("float64")) * 100).round(9)
     out = np.select(
         [rate.isna().to_numpy(), (rate >= 1).to_numpy(), (gap < -severe).to_numpy(), (gap < -lag).to_numpy()],
         [S.STATUS_MISSING, S.STATUS_DONE, S.STATUS_SEVERE, S.STATUS_LAGGING],

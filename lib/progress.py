@@ -1,0 +1,357 @@
+"""The progress engine: every number the dashboard shows comes from here.
+
+Pure pandas functions of (targets, current submission rows, as-of month).
+``rows`` is ``Store.current_rows()``: one row per (unit, month, 指标编号, 县市区)
+of the current version of each accepted submission.
+
+CLI: ``python -m lib.progress --as-of 2024-06 --level project`` prints the table
+of that level as CSV (UTF-8 with BOM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+
+from lib import schema as S
+from lib.status import classify_reported, classify_series, worst
+from lib.targets import Targets
+
+# Columns of the indicator-level table (one row per indicator × 县市区, and 全市).
+DETAIL_COLUMNS = [
+    "指标编号", "项目序号", "类别", "项目名称", "指标名称", "计量单位", "指标类型", "牵头单位", "填报单位", "县市区", "层级",
+    "年度目标", "累计完成", "数据月份", "完成率", "序时进度", "差距", "状态", "进展状态", "进展情况", "存在问题", "下步计划",
+]
+LEVEL_CITY, LEVEL_COUNTY = "全市", "县市区"
+# Columns every aggregate level shares, after its key columns.
+AGGREGATE_COLUMNS = ["完成率", "序时进度", "差距", "状态", "项目数", "指标数", "已报送指标数"] + S.STATUSES
+LEVELS = ["indicator", "project", "category", "unit", "county", "city", "compliance"]
+
+ON_TIME, LATE, MISSING, NOT_DUE = "按时", "逾期", "未报", "未到期"
+COMPLIANCE_STATES = [ON_TIME, LATE, MISSING, NOT_DUE]
+RECENT_MONTHS = 3  # the projection extrapolates the pace of the last three months
+
+
+def _indicator_frame(targets: Targets) -> pd.DataFrame:
+    """Static indicator attributes joined with their project (cached on the targets)."""
+    key = ("indicator_frame",)
+    if key not in targets._cache:
+        proj = targets.projects[["项目序号", "类别", "项目名称", "牵头单位"]]
+        ind = targets.indicators[["指标编号", "项目序号", "指标名称", "计量单位", "指标类型", "年度目标", "分解到县", "填报单位"]]
+        targets._cache[key] = ind.merge(proj, on="项目序号", how="left")
+    return targets._cache[key]
+
+
+def _skeleton(targets: Targets) -> pd.DataFrame:
+    """One row per (indicator, 县市区) the engine reports, with its annual target."""
+    key = ("skeleton",)
+    if key in targets._cache:
+        return targets._cache[key]
+    ind = _indicator_frame(targets)
+    city = ind.assign(县市区=S.CITY, 层级=LEVEL_CITY)
+    split = targets.splits[["指标编号", "县市区", "分解目标"]].rename(columns={"分解目标": "年度目标"})
+    county = split.merge(ind.drop(columns=["年度目标"]), on="指标编号", how="inner").assign(层级=LEVEL_COUNTY)
+    frame = pd.concat([city, county], ignore_index=True)
+    frame["年度目标"] = frame["年度目标"].astype("float64")
+    targets._cache[key] = frame
+    return frame
+
+
+def _latest_values(rows: pd.DataFrame, year: int, month: int) -> pd.DataFrame:
+    """Latest accepted row at or before ``month`` per (指标编号, 县市区)."""
+    sel = rows[(rows["年度"] == year) & (rows["月份"] <= month)]
+    if sel.empty:
+        return sel.assign(数据月份=pd.Series(dtype="int64"))
+    sel = sel.sort_values("月份", kind="stable")
+    last = sel.drop_duplicates(["指标编号", "县市区"], keep="last")
+    return last.rename(columns={"月份": "数据月份"})
+
+
+def detail(targets: Targets, rows: pd.DataFrame, month: int) -> pd.DataFrame:
+    """Indicator × 县市区 table as of ``month`` (DETAIL_COLUMNS).
+
+    City values: a split indicator's 全市 value is its reported 全市 row when
+    given, else the sum of its county rows; 比率/提高幅度 are never summed.
+    """
+    base = _skeleton(targets)
+    latest = _latest_values(rows, targets.year, month)
+    keep = ["指标编号", "县市区", "累计完成", "数据月份", "进展状态", "进展情况", "存在问题", "下步计划"]
+    frame = base.merge(latest[keep], on=["指标编号", "县市区"], how="left")
+    # Fill the 全市 value of split indicators from the county sum where not reported.
+    county_rows = frame[frame["层级"] == LEVEL_COUNTY]
+    sums = county_rows.groupby("指标编号").agg(合计=("累计完成", lambda s: s.sum(min_count=1)), 月=("数据月份", "max"))
+    is_split_city = (frame["层级"] == LEVEL_CITY) & (frame["分解到县"] == S.YES)
+    need = is_split_city & frame["累计完成"].isna()
+    frame.loc[need, "累计完成"] = frame.loc[need, "指标编号"].map(sums["合计"])
+    frame.loc[need, "数据月份"] = frame.loc[need, "指标编号"].map(sums["月"])
+    quantitative = frame["指标类型"] != S.TYPE_QUALITATIVE
+    frame["完成率"] = np.where(quantitative, frame["累计完成"] / frame["年度目标"], np.nan)
+    frame["序时进度"] = [targets.planned_share(code, month) for code in frame["指标编号"]] if targets.schedule is not None \
+        else month / 12
+    frame["差距"] = (frame["完成率"] - frame["序时进度"]) * 100
+    status = classify_series(frame["完成率"], frame["序时进度"], targets.lag_threshold, targets.severe_threshold)
+    qualitative = ~quantitative
+    if qualitative.any():
+        status[qualitative] = [classify_reported(s if isinstance(s, str) else None, p)
+                               for s, p in zip(frame.loc[qualitative, "进展状态"], frame.loc[qualitative, "序时进度"])]
+    frame["状态"] = status
+    for col in ("进展状态", "进展情况", "存在问题", "下步计划"):
+        frame[col] = frame[col].fillna("")
+    frame["数据月份"] = frame["数据月份"].astype("Int64")
+    return frame[DETAIL_COLUMNS]
+
+
+def _status_counts(statuses: pd.Series, keys: pd.DataFrame) -> pd.DataFrame:
+    counts = pd.crosstab([keys[c] for c in keys.columns], statuses)
+    return counts.reindex(columns=S.STATUSES, fill_value=0)
+
+
+def _project_rows(targets: Targets, frame: pd.DataFrame, month: int, group: list[str]) -> pd.DataFrame:
+    """Project-level figures from indicator rows grouped by ``group`` (项目序号, and 县市区 for counties)."""
+    quant = frame[frame["指标类型"] != S.TYPE_QUALITATIVE].assign(封顶完成率=lambda f: f["完成率"].clip(upper=1))
+    agg = quant.groupby(group).agg(完成率=("封顶完成率", "mean"), 序时进度=("序时进度", "mean"),
+                                   已报送指标数=("完成率", "count"))
+    counts = frame.groupby(group).agg(指标数=("指标编号", "size"))
+    qual = frame[frame["指标类型"] == S.TYPE_QUALITATIVE].groupby(group)["状态"].agg(lambda s: worst(list(s)))
+    reported_qual = frame[(frame["指标类型"] == S.TYPE_QUALITATIVE) & (frame["状态"] != S.STATUS_MISSING)].groupby(group).size()
+    out = counts.join(agg, how="left").join(qual.rename("定性状态"), how="left")
+    out["已报送指标数"] = (out["已报送指标数"].fillna(0) + reported_qual.reindex(out.index).fillna(0)).astype(int)
+    out["序时进度"] = out["序时进度"].fillna(month / 12)
+    status = classify_series(out["完成率"], out["序时进度"], targets.lag_threshold, targets.severe_threshold)
+    qualitative_only = out["完成率"].isna() & out["定性状态"].notna()
+    status[qualitative_only] = out.loc[qualitative_only, "定性状态"]
+    out["状态"] = status
+    out["差距"] = (out["完成率"] - out["序时进度"]) * 100
+    out["项目数"] = 1
+    for s in S.STATUSES:
+        out[s] = (out["状态"] == s).astype(int)
+    return out.drop(columns=["定性状态"]).reset_index()
+
+
+def project_table(targets: Targets, rows: pd.DataFrame, month: int, table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per project: mean of its quantitative indicators' capped rates (city level)."""
+    table = detail(targets, rows, month) if table is None else table
+    city = table[table["层级"] == LEVEL_CITY]
+    out = _project_rows(targets, city, month, ["项目序号"])
+    info = targets.projects[["项目序号", "类别", "项目名称", "牵头单位"]]
+    return info.merge(out, on="项目序号", how="left")[["项目序号", "类别", "项目名称", "牵头单位"] + AGGREGATE_COLUMNS]
+
+
+def _roll_up(targets: Targets, projects: pd.DataFrame, key: str, month: int) -> pd.DataFrame:
+    """Aggregate project rows by ``key``: mean of project rates, counts of project statuses."""
+    agg = projects.groupby(key, sort=False).agg(
+        完成率=("完成率", "mean"), 序时进度=("序时进度", "mean"), 项目数=("项目数", "sum"), 指标数=("指标数", "sum"),
+        已报送指标数=("已报送指标数", "sum"), **{s: (s, "sum") for s in S.STATUSES})
+    agg["序时进度"] = agg["序时进度"].fillna(month / 12)
+    agg["差距"] = (agg["完成率"] - agg["序时进度"]) * 100
+    statuses = classify_series(agg["完成率"], agg["序时进度"], targets.lag_threshold, targets.severe_threshold)
+    # A group with only qualitative projects takes their worst status.
+    no_rate = agg["完成率"].isna()
+    if no_rate.any():
+        worst_of = projects.groupby(key, sort=False)["状态"].agg(lambda s: worst(list(s)))
+        statuses[no_rate] = worst_of[no_rate[no_rate].index]
+    agg["状态"] = statuses
+    return agg.reset_index()[[key] + AGGREGATE_COLUMNS]
+
+
+def category_table(targets, rows, month, projects: pd.DataFrame | None = None) -> pd.DataFrame:
+    projects = project_table(targets, rows, month) if projects is None else projects
+    return _roll_up(targets, projects, "类别", month)
+
+
+def unit_table(targets, rows, month, projects: pd.DataFrame | None = None) -> pd.DataFrame:
+    """By lead unit (牵头单位)."""
+    projects = project_table(targets, rows, month) if projects is None else projects
+    return _roll_up(targets, projects, "牵头单位", month)
+
+
+def city_table(targets, rows, month, projects: pd.DataFrame | None = None) -> pd.DataFrame:
+    projects = project_table(targets, rows, month) if projects is None else projects
+    return _roll_up(targets, projects.assign(范围="全市"), "范围", month)
+
+
+def county_table(targets, rows, month, table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """By 县市区, over the indicators split to that county (projects = those with a split there)."""
+    table = detail(targets, rows, month) if table is None else table
+    county = table[table["层级"] == LEVEL_COUNTY]
+    per_project = _project_rows(targets, county, month, ["项目序号", "县市区"])
+    out = _roll_up(targets, per_project, "县市区", month)
+    order = {c: i for i, c in enumerate(targets.counties)}
+    return out.sort_values("县市区", key=lambda s: s.map(order)).reset_index(drop=True)
+
+
+def county_project_matrix(targets, rows, month, table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """县市区 × 项目 gap (percentage points) for the county heatmap."""
+    table = detail(targets, rows, month) if table is None else table
+    county = table[table["层级"] == LEVEL_COUNTY]
+    per_project = _project_rows(targets, county, month, ["项目序号", "县市区"])
+    names = targets.projects.set_index("项目序号")["项目名称"]
+    per_project["项目"] = per_project["项目序号"].map(lambda n: f"{n}. {names[n]}")
+    matrix = per_project.pivot(index="县市区", columns="项目", values="差距")
+    return matrix.reindex(index=[c for c in targets.counties if c in matrix.index])
+
+
+# --- trend, projection, changes -----------------------------------------------------
+
+def trend(targets: Targets, rows: pd.DataFrame, month: int, level: str = "city") -> pd.DataFrame:
+    """The level's table for every month 1..month, stacked with a 月份 column (plus the plan line)."""
+    frames = []
+    for m in range(1, month + 1):
+        table = detail(targets, rows, m)
+        projects = project_table(targets, rows, m, table)
+        if level == "project":
+            out = projects
+        elif level == "category":
+            out = category_table(targets, rows, m, projects)
+        elif level == "unit":
+            out = unit_table(targets, rows, m, projects)
+        elif level == "county":
+            out = county_table(targets, rows, m, table)
+        elif level == "indicator":
+            out = table
+        else:
+            out = city_table(targets, rows, m, projects)
+        frames.append(out.assign(月份=m))
+    return pd.concat(frames, ignore_index=True)
+
+
+def monthly_values(targets: Targets, rows: pd.DataFrame, month: int) -> pd.DataFrame:
+    """City-level 累计完成 of each quantitative indicator for months 1..month (wide: 指标编号 × 月份)."""
+    values = {m: detail(targets, rows, m).query("层级 == @LEVEL_CITY").set_index("指标编号")["累计完成"] for m in range(1, month + 1)}
+    return pd.DataFrame(values)
+
+
+def projection(targets: Targets, rows: pd.DataFrame, month: int) -> pd.DataFrame:
+    """Projected year-end completion of each 累计数量 indicator (city level), and the monthly amount still needed.
+
+    A projection, not a forecast: the pace of the last RECENT_MONTHS months
+    (cumulative values start the year at 0) is assumed to hold until December.
+    比率/提高幅度 levels are not extrapolated.
+    """
+    wide = monthly_values(targets, rows, month)
+    ind = _indicator_frame(targets).set_index("指标编号")
+    counts = ind.index[ind["指标类型"] == S.TYPE_COUNT]
+    wide = wide.reindex(counts)
+    start = max(0, month - RECENT_MONTHS)
+    current = wide[month]
+    previous = wide[start].fillna(0.0) if start else pd.Series(0.0, index=wide.index)
+    pace = (current - previous) / (month - start)
+    remaining = 12 - month
+    target = ind.loc[counts, "年度目标"].astype("float64")
+    projected = current + pace.clip(lower=0) * remaining
+    need = (target - current).clip(lower=0)
+    return pd.DataFrame({
+        "指标编号": counts,
+        "累计完成": current.to_numpy(),
+        "近期月均完成": pace.to_numpy(),
+        "预计年末完成": projected.to_numpy(),
+        "预计年末完成率": (projected / target).to_numpy(),
+        "剩余月均需完成": (need / remaining).to_numpy() if remaining else np.where(need > 0, np.nan, 0.0),
+    })
+
+
+def status_changes(targets: Targets, rows: pd.DataFrame, month_from: int, month_to: int) -> pd.DataFrame:
+    """Projects whose status changed between two months, with the kind of change."""
+    before = project_table(targets, rows, month_from)[["项目序号", "项目名称", "状态", "完成率"]]
+    after = project_table(targets, rows, month_to)[["项目序号", "状态", "完成率"]]
+    both = before.merge(after, on="项目序号", suffixes=("（前）", "（后）"))
+    both = both[both["状态（前）"] != both["状态（后）"]].copy()
+    behind = {S.STATUS_LAGGING, S.STATUS_SEVERE}
+
+    def kind(row):
+        was, now = row["状态（前）"] in behind, row["状态（后）"] in behind
+        if now and not was:
+            return "新增滞后"
+        if was and not now:
+            return "恢复正常"
+        if now and was:
+            return "加重" if row["状态（后）"] == S.STATUS_SEVERE else "减轻"
+        return "其他变化"
+    both["变化"] = both.apply(kind, axis=1) if len(both) else pd.Series(dtype="object")
+    return both.reset_index(drop=True)
+
+
+# --- compliance -----------------------------------------------------------------------
+
+def compliance(targets: Targets, submissions: pd.DataFrame, month: int, today: date | None = None) -> pd.DataFrame:
+    """填报单位 × 月份 -> 按时 / 逾期 / 未报 / 未到期 (first accepted version decides timeliness)."""
+    from lib.store import deadline  # the store owns the deadline rule
+
+    today = today or date.today()
+    subs = submissions[submissions["year"] == targets.year] if len(submissions) else submissions
+    first = (subs.sort_values("received_at").drop_duplicates(["unit", "month"]).set_index(["unit", "month"])
+             if len(subs) else pd.DataFrame(columns=["received_at", "late"]))
+    records = []
+    for unit in targets.reporting_units:
+        for m in range(1, month + 1):
+            due = deadline(targets.year, m, targets.deadline_day)
+            if (unit, m) in first.index:
+                received = first.loc[(unit, m), "received_at"]
+                received = datetime.fromisoformat(received) if isinstance(received, str) else received
+                state = LATE if received > due else ON_TIME
+            else:
+                received = None
+                state = NOT_DUE if datetime.combine(today, datetime.min.time()) <= due else MISSING
+            records.append({"填报单位": unit, "月份": m, "报送情况": state, "截止时间": due, "首次接收时间": received})
+    return pd.DataFrame(records)
+
+
+def chase_list(targets: Targets, submissions: pd.DataFrame, month: int, today: date | None = None) -> pd.DataFrame:
+    """催报名单: units with nothing accepted for ``month``, with their lead projects."""
+    table = compliance(targets, submissions, month, today)
+    pending = table[(table["月份"] == month) & table["报送情况"].isin([MISSING, NOT_DUE])]
+    projects = targets.projects.groupby("牵头单位")["项目序号"].agg(lambda s: "、".join(str(n) for n in s))
+    out = pending[["填报单位", "报送情况", "截止时间"]].copy()
+    out["牵头项目"] = out["填报单位"].map(projects).fillna("")
+    return out.reset_index(drop=True)
+
+
+def latest_month(rows: pd.DataFrame, year: int) -> int | None:
+    """The latest month with any accepted data in ``year``."""
+    months = rows.loc[rows["年度"] == year, "月份"] if len(rows) else pd.Series(dtype="int64")
+    return int(months.max()) if len(months) else None
+
+
+def level_table(targets: Targets, rows: pd.DataFrame, submissions: pd.DataFrame, month: int, level: str,
+                today: date | None = None) -> pd.DataFrame:
+    """The table the dashboard shows at a level (as used by the CLI)."""
+    if level == "indicator":
+        return detail(targets, rows, month)
+    if level == "compliance":
+        return compliance(targets, submissions, month, today)
+    if level == "county":
+        return county_table(targets, rows, month)
+    projects = project_table(targets, rows, month)
+    if level == "project":
+        return projects
+    roll_up = {"category": category_table, "unit": unit_table, "city": city_table}[level]
+    return roll_up(targets, rows, month, projects)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from lib.export import to_csv_bytes
+    from lib.store import Store
+
+    parser = argparse.ArgumentParser(description="按月份与层级输出进展表（CSV，UTF-8 BOM）")
+    parser.add_argument("--as-of", required=True, help="截至月份，如 2024-06")
+    parser.add_argument("--level", choices=LEVELS, default="project")
+    args = parser.parse_args(argv)
+    store = Store()
+    targets = store.targets()
+    try:
+        year, month = (int(x) for x in args.as_of.split("-"))
+    except ValueError:
+        parser.error("--as-of 应为 YYYY-MM")
+    if year != targets.year or not 1 <= month <= 12:
+        parser.error(f"--as-of 应在 {targets.year}-01 至 {targets.year}-12 之间")
+    table = level_table(targets, store.current_rows(), store.submissions(), month, args.level)
+    sys.stdout.buffer.write(to_csv_bytes(table))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

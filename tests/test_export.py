@@ -1,0 +1,51 @@
+"""Exports open in Excel/WPS and never carry a live formula."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+from openpyxl import load_workbook
+
+from lib.export import export_filename, neutralise, to_csv_bytes, to_xlsx_bytes
+
+HOSTILE = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\t=x", "=cmd|' /C calc'!A0", "正常文本", "-"]
+
+
+def frame():
+    return pd.DataFrame({"项目名称": HOSTILE, "完成率": [0.5] * len(HOSTILE), "累计完成": range(len(HOSTILE))})
+
+
+def test_neutralise():
+    assert neutralise("=1+1") == "'=1+1"
+    assert neutralise("正常") == "正常"
+    assert neutralise(-3) == -3  # numbers stay numbers
+
+
+def test_csv_has_bom_crlf_chinese_and_no_formula():
+    data = to_csv_bytes(frame())
+    assert data.startswith(b"\xef\xbb\xbf")
+    text = data.decode("utf-8-sig")
+    lines = text.split("\r\n")
+    assert lines[0] == "项目名称,完成率,累计完成"
+    cells = [line.split(",")[0] for line in lines[1:] if line]
+    for cell in cells:
+        assert not cell.lstrip('"').startswith(("=", "+", "-", "@", "\t")), cell
+    assert "'=1+1" in text and "正常文本" in text
+
+
+def test_xlsx_has_header_style_frozen_panes_and_text_not_formulas():
+    wb = load_workbook(io.BytesIO(to_xlsx_bytes(frame(), sheet="明细", title="2024-06 明细")))
+    ws = wb["明细"]
+    assert ws["A1"].value == "2024-06 明细"
+    assert [c.value for c in ws[2]] == ["项目名称", "完成率", "累计完成"]
+    assert ws["A2"].font.b and ws.freeze_panes == "A3"
+    values = [ws.cell(row=r, column=1).value for r in range(3, 3 + len(HOSTILE))]
+    assert all(ws.cell(row=r, column=1).data_type == "s" for r in range(3, 3 + len(HOSTILE)))
+    assert values[0] == "'=1+1" and values[6] == "正常文本"
+    assert ws["B3"].number_format == "0.0%" and ws["B3"].value == 0.5
+
+
+def test_filename_carries_filters_and_is_safe():
+    name = export_filename("明细", "2024-06", {"类别": ["教育服务"], "县市区": [], "状态": "滞后/严重"}, "csv")
+    assert name == "明细_2024-06_类别-教育服务_状态-滞后严重.csv"

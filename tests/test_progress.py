@@ -1,0 +1,259 @@
+"""The progress engine against figures computed by hand on a small target table."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from openpyxl import Workbook
+
+from lib import progress as P
+from lib import schema as S
+from lib.status import classify
+from lib.store import Store
+from lib.targets import load_targets
+from lib.template import build_template, fill_template
+
+TODAY = date(2024, 7, 1)
+
+
+def small_table(path):
+    """Two projects, two units, two counties: a split count, a rate, a qualitative item."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    sheets = {
+        S.SHEET_PROJECTS: [S.PROJECT_COLUMNS,
+                           [1, "类一", "项目一", "内容一", "单位甲", S.ALL_COUNTIES, "是"],
+                           [2, "类二", "项目二", "内容二", "单位乙", "", "否"]],
+        S.SHEET_INDICATORS: [S.INDICATOR_COLUMNS,
+                             ["P01-1", 1, "建设数量", "个", 100, S.TYPE_COUNT, "是", "单位甲"],
+                             ["P01-2", 1, "覆盖率", "%", 62, S.TYPE_RATE, "否", "单位甲"],
+                             ["P02-1", 2, "机制建设", "", None, S.TYPE_QUALITATIVE, "否", "单位乙"]],
+        S.SHEET_SPLITS: [S.SPLIT_COLUMNS, ["P01-1", "县A", 60, "示例"], ["P01-1", "县B", 40, "示例"]],
+        S.SHEET_UNITS: [S.UNIT_COLUMNS, ["单位甲", S.UNIT_TYPE_CITY, "是"], ["单位乙", S.UNIT_TYPE_CITY, "是"],
+                        [S.ALL_COUNTIES, S.UNIT_TYPE_COUNTY, "否"], ["县A", S.UNIT_TYPE_COUNTY, "否"],
+                        ["县B", S.UNIT_TYPE_COUNTY, "否"]],
+        S.SHEET_SETTINGS: [S.SETTINGS_COLUMNS, [S.SETTING_YEAR, 2024], [S.SETTING_DEADLINE_DAY, 5],
+                           [S.SETTING_LAG, 10], [S.SETTING_SEVERE, 30]],
+    }
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+    wb.save(path)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("small")
+    small_table(folder / "targets.xlsx")
+    store = Store(folder)
+    targets = load_targets(folder / "targets.xlsx")
+
+    def send(unit, month, entries, received):
+        data = fill_template(build_template(targets, unit), f"2024-{month:02d}", entries)
+        outcome = store.ingest(data, f"{unit}{month}.xlsx", targets=targets, received_at=received, today=TODAY)
+        assert outcome.stored, [str(f) for f in outcome.result.findings]
+        return outcome
+
+    def jia(a, b, rate):
+        return {("P01-1", "县A"): {"累计完成": a}, ("P01-1", "县B"): {"累计完成": b},
+                ("P01-2", S.CITY): {"累计完成": rate}}
+
+    send("单位甲", 3, jia(30, 10, 50), datetime(2024, 4, 3))  # superseded below
+    send("单位甲", 3, jia(15, 10, 50), datetime(2024, 4, 4))
+    send("单位甲", 5, jia(30, 20, 60), datetime(2024, 6, 10))  # late; April missing
+    send("单位乙", 3, {("P02-1", S.CITY): {"进展状态": "正常推进"}}, datetime(2024, 4, 6))
+    send("单位乙", 5, {("P02-1", S.CITY): {"进展状态": "滞后", "存在问题": "审批慢", "下步计划": "加快"}},
+         datetime(2024, 6, 2))
+    return targets, store.current_rows(), store.submissions()
+
+
+def row(frame, **where):
+    sel = frame
+    for k, v in where.items():
+        sel = sel[sel[k] == v]
+    assert len(sel) == 1, sel
+    return sel.iloc[0]
+
+
+def test_detail_uses_latest_value_and_county_sum(world):
+    targets, rows, _ = world
+    table = P.detail(targets, rows, 4)
+    city = row(table, 指标编号="P01-1", 县市区=S.CITY)
+    assert city["累计完成"] == 25 and city["数据月份"] == 3  # superseded 30 not used; April missing -> March
+    assert city["完成率"] == 0.25 and city["序时进度"] == pytest.approx(4 / 12)
+    assert city["差距"] == pytest.approx(-8.3333, abs=1e-3) and city["状态"] == S.STATUS_ON_TRACK
+    county_a = row(table, 指标编号="P01-1", 县市区="县A")
+    assert county_a["完成率"] == 0.25 and county_a["年度目标"] == 60
+    rate = row(table, 指标编号="P01-2")
+    assert rate["完成率"] == pytest.approx(50 / 62) and rate["层级"] == P.LEVEL_CITY
+    assert row(table, 指标编号="P02-1")["状态"] == S.STATUS_ON_TRACK
+    assert len(table) == 3 + 2  # three city rows, two county rows
+
+
+def test_nothing_reported_yet_is_missing(world):
+    targets, rows, _ = world
+    table = P.detail(targets, rows, 2)
+    assert set(table["状态"]) == {S.STATUS_MISSING}
+    assert P.project_table(targets, rows, 2)["状态"].tolist() == [S.STATUS_MISSING, S.STATUS_MISSING]
+
+
+def test_project_is_mean_of_capped_rates(world):
+    targets, rows, _ = world
+    projects = P.project_table(targets, rows, 5).set_index("项目序号")
+    assert projects.at[1, "完成率"] == pytest.approx((0.5 + 60 / 62) / 2)
+    assert projects.at[1, "状态"] == S.STATUS_ON_TRACK
+    assert projects.at[1, "指标数"] == 2 and projects.at[1, "已报送指标数"] == 2
+    assert projects.at[2, "状态"] == S.STATUS_LAGGING  # qualitative-only: the reported state
+    assert math.isnan(projects.at[2, "完成率"])
+
+
+def test_behind_schedule_in_september(world):
+    targets, rows, _ = world
+    table = P.detail(targets, rows, 9)
+    assert row(table, 指标编号="P01-1", 县市区=S.CITY)["状态"] == S.STATUS_LAGGING  # 50% vs 75%: −25 points
+    assert row(table, 指标编号="P01-1", 县市区="县A")["差距"] == pytest.approx(-25)
+    projects = P.project_table(targets, rows, 9).set_index("项目序号")
+    assert projects.at[1, "差距"] == pytest.approx(((0.5 + 60 / 62) / 2 - 0.75) * 100)
+    assert projects.at[1, "状态"] == S.STATUS_ON_TRACK
+
+
+def test_category_unit_city_county_levels(world):
+    targets, rows, _ = world
+    cat = P.category_table(targets, rows, 5).set_index("类别")
+    assert list(cat.columns) == P.AGGREGATE_COLUMNS
+    assert cat.at["类一", "完成率"] == pytest.approx((0.5 + 60 / 62) / 2)
+    assert cat.at["类二", "状态"] == S.STATUS_LAGGING and cat.at["类二", S.STATUS_LAGGING] == 1
+    unit = P.unit_table(targets, rows, 5).set_index("牵头单位")
+    assert unit.at["单位甲", S.STATUS_ON_TRACK] == 1
+    city = P.city_table(targets, rows, 5).iloc[0]
+    assert city["项目数"] == 2 and city[S.STATUS_LAGGING] == 1 and city[S.STATUS_ON_TRACK] == 1
+    assert city["完成率"] == pytest.approx((0.5 + 60 / 62) / 2)  # the qualitative project has no rate
+    county = P.county_table(targets, rows, 5).set_index("县市区")
+    assert county.index.tolist() == ["县A", "县B"]
+    assert county.at["县A", "完成率"] == 0.5 and county.at["县B", "完成率"] == 0.5
+    assert county.at["县A", "项目数"] == 1
+
+
+def test_rates_never_summed(world):
+    targets, rows, _ = world
+    table = P.detail(targets, rows, 5)
+    assert (table.loc[table["指标编号"] == "P01-2", "层级"] == P.LEVEL_CITY).all()
+    assert row(table, 指标编号="P01-2")["累计完成"] == 60
+
+
+def test_trend_has_every_month_and_the_plan_line(world):
+    targets, rows, _ = world
+    trend = P.trend(targets, rows, 5, level="project")
+    assert sorted(trend["月份"].unique()) == [1, 2, 3, 4, 5]
+    one = trend[trend["项目序号"] == 1].set_index("月份")
+    assert one.at[3, "完成率"] == pytest.approx((0.25 + 50 / 62) / 2)
+    assert one.at[5, "序时进度"] == pytest.approx(5 / 12)
+
+
+def test_projection(world):
+    targets, rows, _ = world
+    proj = P.projection(targets, rows, 5).set_index("指标编号")
+    assert proj.index.tolist() == ["P01-1"]  # only 累计数量 is extrapolated
+    # pace over March..May: (50 − 0 at end of February) / 3
+    assert proj.at["P01-1", "近期月均完成"] == pytest.approx(50 / 3)
+    assert proj.at["P01-1", "预计年末完成"] == pytest.approx(50 + 50 / 3 * 7)
+    assert proj.at["P01-1", "剩余月均需完成"] == pytest.approx(50 / 7)
+
+
+def test_compliance_and_chase_list(world):
+    targets, _, submissions = world
+    table = P.compliance(targets, submissions, 6, today=TODAY).set_index(["填报单位", "月份"])["报送情况"]
+    assert table[("单位甲", 1)] == P.MISSING
+    assert table[("单位甲", 3)] == P.ON_TIME  # the first version was on time
+    assert table[("单位甲", 4)] == P.MISSING
+    assert table[("单位甲", 5)] == P.LATE
+    assert table[("单位乙", 3)] == P.LATE and table[("单位乙", 5)] == P.ON_TIME
+    assert table[("单位甲", 6)] == P.NOT_DUE  # due 5 July
+    chase = P.chase_list(targets, submissions, 4, today=TODAY)
+    assert chase["填报单位"].tolist() == ["单位甲", "单位乙"] and chase["牵头项目"].tolist() == ["1", "2"]
+
+
+def test_status_changes(world):
+    targets, rows, _ = world
+    changes = P.status_changes(targets, rows, 4, 5).set_index("项目序号")
+    assert changes.at[2, "变化"] == "新增滞后"
+    assert 1 not in changes.index
+
+
+def test_cli_prints_csv_with_bom(world, monkeypatch, capsysbinary):
+    targets, _, _ = world
+    monkeypatch.setenv("LIVELIHOOD_DATA_DIR", str(targets.source).rsplit("/", 1)[0])
+    assert P.main(["--as-of", "2024-05", "--level", "project"]) == 0
+    out = capsysbinary.readouterr().out
+    assert out.startswith(b"\xef\xbb\xbf")
+    text = out.decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("项目序号,类别,项目名称,牵头单位,完成率,序时进度,差距,状态")
+    assert "项目二" in text and "滞后" in text
+
+
+def test_whole_2024_table_with_a_synthetic_store(targets):
+    """Every reporting unit at 40% in June: all on track, 30 projects counted."""
+    records = []
+    for unit in targets.reporting_units:
+        for r in targets.expected_rows(unit).itertuples(index=False):
+            if r.城市合计行:
+                continue
+            value = float(r.年度目标) * 0.4 if r.指标类型 != S.TYPE_QUALITATIVE else None
+            records.append({"填报单位": unit, "年度": 2024, "月份": 6, "指标编号": r.指标编号, "县市区": r.县市区,
+                            "累计完成": value, "进展状态": "正常推进", "进展情况": "", "存在问题": "", "下步计划": ""})
+    rows = pd.DataFrame(records)
+    city = P.city_table(targets, rows, 6).iloc[0]
+    assert city["项目数"] == 30 and city[S.STATUS_ON_TRACK] == 30
+    assert city["完成率"] == pytest.approx(0.4)
+    assert len(P.category_table(targets, rows, 6)) == 14
+    counties = P.county_table(targets, rows, 6)
+    assert len(counties) == 14 and counties["完成率"].round(6).eq(0.4).all()
+    table = P.detail(targets, rows, 6)
+    # 全市 rows of split indicators are the county sums
+    assert row(table, 指标编号="P26-1", 县市区=S.CITY)["累计完成"] == pytest.approx(20)
+
+
+# --- properties ---------------------------------------------------------------------
+
+values = st.floats(min_value=0, max_value=1e7, allow_nan=False)
+targets_ = st.floats(min_value=0.01, max_value=1e7, allow_nan=False)
+months = st.integers(min_value=1, max_value=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values, targets_, months)
+def test_completion_never_negative_and_capping_never_raises(value, target, month):
+    rate = value / target
+    assert rate >= 0 and min(rate, 1) <= rate
+
+
+@settings(max_examples=200, deadline=None)
+@given(values, values, targets_, months)
+def test_status_is_monotone_in_value(a, b, target, month):
+    order = [S.STATUS_SEVERE, S.STATUS_LAGGING, S.STATUS_ON_TRACK, S.STATUS_DONE]
+    low, high = sorted((a, b))
+    s_low, s_high = (classify(v / target, month / 12) for v in (low, high))
+    assert order.index(s_low) <= order.index(s_high)
+
+
+@settings(max_examples=60, deadline=None)
+@given(value=st.floats(min_value=0, max_value=300, allow_nan=False), month=months)
+def test_aggregate_of_one_item_equals_the_item(world, value, month):
+    targets, _, _ = world
+    rows = pd.DataFrame([{"填报单位": "单位乙", "年度": 2024, "月份": month, "指标编号": "P02-1", "县市区": S.CITY,
+                          "累计完成": None, "进展状态": "正常推进", "进展情况": "", "存在问题": "", "下步计划": ""},
+                         {"填报单位": "单位甲", "年度": 2024, "月份": month, "指标编号": "P01-2", "县市区": S.CITY,
+                          "累计完成": value, "进展状态": "", "进展情况": "", "存在问题": "", "下步计划": ""}])
+    item = row(P.detail(targets, rows, month), 指标编号="P01-2")
+    project = P.project_table(targets, rows, month).set_index("项目序号").loc[1]
+    category = P.category_table(targets, rows, month).set_index("类别").loc["类一"]
+    assert project["完成率"] == pytest.approx(min(item["完成率"], 1))
+    assert category["完成率"] == pytest.approx(project["完成率"])
+    if item["完成率"] < 1:
+        assert project["状态"] == item["状态"] == category["状态"]
