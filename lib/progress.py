@@ -53,7 +53,8 @@ def _skeleton(targets: Targets) -> pd.DataFrame:
         return targets._cache[key]
     ind = _indicator_frame(targets)
     city = ind.assign(县市区=S.CITY, 层级=LEVEL_CITY)
-    split = targets.splits[["指标编号", "县市区", "分解目标"]].rename(columns={"分解目标": "年度目标"})
+    split = targets.splits.loc[targets.splits["分解目标"] > 0, ["指标编号", "县市区", "分解目标"]]
+    split = split.rename(columns={"分解目标": "年度目标"})
     county = split.merge(ind.drop(columns=["年度目标"]), on="指标编号", how="inner").assign(层级=LEVEL_COUNTY)
     frame = pd.concat([city, county], ignore_index=True)
     frame["年度目标"] = frame["年度目标"].astype("float64")

@@ -43,6 +43,8 @@ from lib.targets import Targets, load_targets
 STATE_CURRENT = "当前"
 STATE_REPLACED = "已被替换"
 DB_NAME = "store.sqlite"
+# Uploader name of generated demo files: the store is "demo" while any is present.
+DEMO_UPLOADER = "示例数据"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -185,6 +187,11 @@ class Store:
             row = con.execute("SELECT value FROM meta WHERE key='version'").fetchone()
         stat = (self.folder / "targets.xlsx").stat()
         return f"{row[0] if row else 0}:{stat.st_mtime_ns}:{stat.st_size}"
+
+    def is_demo(self) -> bool:
+        """True while the store holds generated demo submissions (derived from the files' sidecars)."""
+        with closing(self._connect()) as con:
+            return con.execute("SELECT 1 FROM submissions WHERE uploader=? LIMIT 1", (DEMO_UPLOADER,)).fetchone() is not None
 
     def submissions(self) -> pd.DataFrame:
         """Every stored submission (history), newest first."""

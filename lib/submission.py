@@ -394,7 +394,7 @@ def _validate(data, file_name, targets, store, today, result):
 
 
 def _read_rows(form, first, targets, unit, expected, result, stale) -> pd.DataFrame:
-    exp = expected.set_index(["指标编号", "县市区"])
+    exp = targets.expected_map(unit)
     all_codes = dict(zip(targets.indicators["指标编号"], targets.indicators["填报单位"]))
     counties = set(targets.counties) | {S.CITY}
     seen: dict[tuple, int] = {}
@@ -419,16 +419,16 @@ def _read_rows(form, first, targets, unit, expected, result, stale) -> pd.DataFr
             _finding(result, S.LEVEL_ERROR, f"县市区“{county}”不是有效的县市区名称。", cell=f"{letter['县市区']}{excel_row}", **where)
             continue
         key = (code, county)
-        if key not in exp.index:
+        if key not in exp:
             _finding(result, S.LEVEL_ERROR, f"目标表中“{code}”没有“{county}”这一行。请不要新增行。", cell=f"{letter['县市区']}{excel_row}", **where)
             continue
         if key in seen:
             _finding(result, S.LEVEL_ERROR, f"与第 {seen[key]} 行重复（同一指标、同一县市区）。请删除重复行。", cell=f"{letter['指标编号']}{excel_row}", **where)
             continue
         seen[key] = excel_row
-        want = exp.loc[key]
+        want = exp[key]
         for name in LOCKED_CHECKED:
-            got, should = values[name], want[name] if name != "项目序号" else want["项目序号"]
+            got, should = values[name], want[name]
             if name == "年度目标":
                 same = (pd.isna(should) and _cell_text(got) == "") or (
                     not pd.isna(should) and isinstance(got, (int, float)) and not isinstance(got, bool) and abs(float(got) - float(should)) < 1e-9)
@@ -466,7 +466,7 @@ def _read_rows(form, first, targets, unit, expected, result, stale) -> pd.DataFr
             _finding(result, S.LEVEL_ERROR, "定性指标须选择进展状态。", cell=f"{letter['进展状态']}{excel_row}", **where)
         out.append([code, county, value, state, _clean_text(values["进展情况"]), _clean_text(values["存在问题"]),
                     _clean_text(values["下步计划"]), excel_row])
-    missing = [k for k in exp.index if k not in seen]
+    missing = [k for k in exp if k not in seen]
     for code, county in missing:
         _finding(result, S.LEVEL_ERROR, f"缺少指标行“{code} {county}”。请不要删除模板中的行（不涉及的请填 0 并在进展情况中说明）。",
                  sheet=S.SHEET_FORM, indicator=code, county=county)
@@ -491,13 +491,14 @@ def _check_history(rows, expected, targets, store, result) -> None:
     """Warnings that need the target and the unit's previous accepted month."""
     month = result.month
     planned_by_code = {code: targets.planned_share(code, month) for code in expected["指标编号"].unique()}
-    exp = expected.set_index(["指标编号", "县市区"])
-    previous = None
+    exp = targets.expected_map(result.unit)
+    previous = {}
     if store is not None:
-        previous = store.previous_values(result.unit, targets.year, month)
+        prev = store.previous_values(result.unit, targets.year, month)
+        previous = dict(zip(prev.index, zip(prev["累计完成"], prev["月份"])))
     letter = COLUMN_LETTER
     for rec in rows.itertuples(index=False):
-        want = exp.loc[(rec.指标编号, rec.县市区)]
+        want = exp[(rec.指标编号, rec.县市区)]
         target = want["年度目标"]
         where = dict(sheet=S.SHEET_FORM, indicator=rec.指标编号, county=rec.县市区)
         value_cell = f"{letter['累计完成']}{rec.行号}"
@@ -510,21 +511,18 @@ def _check_history(rows, expected, targets, store, result) -> None:
         if rate > 1.5:
             _finding(result, S.LEVEL_WARNING, f"累计完成 {rec.累计完成:g} 超过年度目标 {float(target):g} 的 150%，请核实是否多填了位数或填成了其他口径。",
                      cell=value_cell, **where)
-        if previous is not None:
-            key = (rec.指标编号, rec.县市区)
-            if key in previous.index:
-                prev_value, prev_month = previous.loc[key, "累计完成"], int(previous.loc[key, "月份"])
-                if pd.notna(prev_value):
-                    if rec.累计完成 < prev_value and not rec.存在问题:
-                        _finding(result, S.LEVEL_WARNING, f"累计完成 {rec.累计完成:g} 低于 {prev_month} 月已报的 {prev_value:g}。累计数一般不应减少，如属核减请在“存在问题”中说明。",
-                                 cell=value_cell, **where)
-                    if rec.累计完成 - prev_value > 0.5 * float(target):
-                        _finding(result, S.LEVEL_WARNING, f"比 {prev_month} 月增加 {rec.累计完成 - prev_value:g}，超过年度目标的 50%，请核实。",
-                                 cell=value_cell, **where)
+        prev_value, prev_month = previous.get((rec.指标编号, rec.县市区), (None, None))
+        if prev_value is not None and pd.notna(prev_value):
+            if rec.累计完成 < prev_value and not rec.存在问题:
+                _finding(result, S.LEVEL_WARNING, f"累计完成 {rec.累计完成:g} 低于 {int(prev_month)} 月已报的 {prev_value:g}。累计数一般不应减少，如属核减请在“存在问题”中说明。",
+                         cell=value_cell, **where)
+            if rec.累计完成 - prev_value > 0.5 * float(target):
+                _finding(result, S.LEVEL_WARNING, f"比 {int(prev_month)} 月增加 {rec.累计完成 - prev_value:g}，超过年度目标的 50%，请核实。",
+                         cell=value_cell, **where)
         if rec.进展状态 == S.STATUS_DONE and rate < 1:
             _finding(result, S.LEVEL_WARNING, f"进展状态为“已完成”，但完成率仅 {rate:.1%}。请核对累计完成或进展状态。",
                      cell=f"{letter['进展状态']}{rec.行号}", **where)
-        status = classify(min(rate, 1.0) if rate >= 1 else rate, planned_by_code[rec.指标编号], targets.lag_threshold, targets.severe_threshold)
+        status = classify(rate, planned_by_code[rec.指标编号], targets.lag_threshold, targets.severe_threshold)
         if (rec.进展状态 == "滞后" or is_behind(status)) and not (rec.存在问题 and rec.下步计划):
             _finding(result, S.LEVEL_WARNING,
                      f"完成率 {rate:.1%} 落后于序时进度 {planned_by_code[rec.指标编号]:.0%}（或状态为滞后），请在“存在问题”和“下步计划”中说明原因与措施。",

@@ -85,8 +85,8 @@ class Targets:
     def expected_rows(self, unit: str) -> pd.DataFrame:
         """The rows a unit's template holds, in order.
 
-        One row per (indicator × county) for split indicators, followed by an
-        optional 全市 row; one 全市 row for indicators not split.
+        One row per (indicator × county with a non-zero share) for split
+        indicators, followed by an optional 全市 row; one 全市 row for indicators not split.
         Columns: LOCKED_FORM_COLUMNS plus 指标类型 and 城市合计行 (bool: the
         optional city total of a split indicator).
         """
@@ -108,6 +108,8 @@ class Targets:
             }
             if rec.分解到县 == S.YES:
                 for s in splits.get_group(rec.指标编号).itertuples(index=False):
+                    if not s.分解目标:
+                        continue  # a county with no share of the target has nothing to report
                     rows.append({**base, "县市区": s.县市区, "年度目标": s.分解目标, "城市合计行": False})
                 rows.append({**base, "县市区": S.CITY, "年度目标": rec.年度目标, "城市合计行": True})
             else:
@@ -115,6 +117,14 @@ class Targets:
         frame = pd.DataFrame(rows, columns=S.LOCKED_FORM_COLUMNS + ["指标类型", "城市合计行"])
         self._cache[key] = frame
         return frame
+
+    def expected_map(self, unit: str) -> dict[tuple[str, str], dict]:
+        """``expected_rows`` as {(指标编号, 县市区): row dict}, for fast lookups."""
+        key = ("expected_map", unit)
+        if key not in self._cache:
+            rows = self.expected_rows(unit)
+            self._cache[key] = {(r["指标编号"], r["县市区"]): r for r in rows.to_dict("records")}
+        return self._cache[key]
 
     def planned_share(self, indicator: str, month: int) -> float:
         """序时进度: share of the year's work planned by the end of ``month``."""

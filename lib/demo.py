@@ -1,0 +1,214 @@
+"""Believable demo data, made and ingested exactly as real uploads are.
+
+``python -m lib.demo`` fills every reporting unit's real template for each
+month of the year (seeded, so the same every time), writes the workbooks to
+``<data>/demo/`` and ingests them with ``Store.ingest``. Figures are examples:
+the store is flagged as demo and every page says so.
+
+Story: S-shaped progress over the year; a few projects finish early, a few lag
+or lag seriously; some units report late or miss a month; one county's
+cumulative value is corrected downwards once, with an explanation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from lib import schema as S
+from lib.store import DEMO_UPLOADER, Store, deadline
+from lib.template import build_template, fill_template
+
+SEED = 2024
+PROBLEMS = [
+    "部分县区资金拨付滞后，项目开工时间推迟。",
+    "用地、规划等前期手续办理周期较长。",
+    "施工受雨季影响，工期有所延误。",
+    "部分点位选址需与群众反复沟通，推进偏慢。",
+    "设备招标采购流程尚未完成。",
+]
+PLANS = [
+    "倒排工期、挂图作战，每周调度一次。",
+    "协调相关部门加快审批，月底前完成前期手续。",
+    "开展专项督导，对进度慢的县区约谈提醒。",
+    "加快资金拨付，确保下月集中开工。",
+    "增加施工力量，争取下季度追上序时进度。",
+]
+PROGRESS = [
+    "已累计完成{value}{unit}，占年度目标的{rate:.0%}。",
+    "本月新增{delta}{unit}，累计完成{value}{unit}（{rate:.0%}）。",
+    "各县市区按计划推进，累计完成{value}{unit}。",
+]
+QUALITATIVE = {
+    "未启动": "正在制定实施方案。",
+    "正常推进": "已印发实施方案，按月调度推进。",
+    "滞后": "方案尚在征求意见，推进偏慢。",
+    "已完成": "已全面完成并建立长效机制。",
+}
+
+
+def s_curve(month: float, midpoint: float = 6.5, steepness: float = 0.65) -> float:
+    """Share of the year's work done by the end of ``month`` (0 at month 0, 1 at month 12)."""
+    f = lambda m: 1 / (1 + math.exp(-steepness * (m - midpoint)))  # noqa: E731
+    return max(0.0, (f(month) - f(0)) / (f(12) - f(0)))
+
+
+class DemoPlan:
+    """Seeded choices: which projects lag, which units are late, which value is corrected."""
+
+    def __init__(self, targets, seed: int = SEED):
+        rng = random.Random(seed)
+        projects = list(targets.projects["项目序号"])
+        picks = rng.sample(projects, 9)
+        self.early = set(picks[:3])  # finish by autumn
+        self.lagging = set(picks[3:7])  # about 15–25 points behind
+        self.severe = set(picks[7:9])  # more than 30 points behind
+        self.final = {p: rng.uniform(1.0, 1.06) for p in projects}
+        units = list(targets.reporting_units)
+        rng.shuffle(units)
+        self.missing = {(units[0], 5), (units[1], 8)}  # no report that month
+        self.late = {(units[2], 3), (units[3], 6), (units[4], 9), (units[0], 10)}
+        self.county_factor = {c: rng.uniform(0.85, 1.12) for c in targets.counties}
+        splits = targets.indicators[targets.indicators["分解到县"] == S.YES]
+        row = splits.iloc[rng.randrange(len(splits))]
+        self.correction = (row["填报单位"], row["指标编号"], targets.counties[rng.randrange(len(targets.counties))], 6)
+        self.rng = rng
+
+    def share(self, project: int, month: int, county: str | None = None) -> float:
+        """Cumulative share of the target reached by the end of ``month``."""
+        if project in self.early:
+            base = min(1.02, s_curve(month, midpoint=4.5, steepness=0.9) * 1.02)
+        elif project in self.severe:
+            base = s_curve(month, midpoint=8.5) * 0.55
+        elif project in self.lagging:
+            base = s_curve(month, midpoint=7.5) * 0.8
+        else:
+            base = s_curve(month) * self.final[project]
+        if county is not None:
+            # Counties differ, but all converge towards the plan by December.
+            factor = self.county_factor[county]
+            base = base * (factor + (1 - factor) * month / 12)
+        return base
+
+    def state(self, project: int, month: int) -> str:
+        if project in self.early and month >= 9:
+            return "已完成"
+        if project in self.severe or (project in self.lagging and month >= 5):
+            return "滞后"
+        if month <= 1:
+            return "未启动"
+        if month == 12:
+            return "已完成"
+        return "正常推进"
+
+
+def _value(kind: str, target: float, share: float, month: int) -> float:
+    if kind == S.TYPE_RATE:
+        # Levels such as 录取率 start near the target and reach it by the year end.
+        return round(target * (0.9 + 0.1 * min(1.0, share)), 1)
+    if kind == S.TYPE_INCREASE:
+        # Standards are raised once, from February.
+        return target if month >= 2 else 0.0
+    whole = target >= 50
+    value = target * share
+    return float(round(value)) if whole else round(value, 1)
+
+
+def month_entries(targets, plan: DemoPlan, unit: str, month: int, previous: dict) -> dict:
+    """Input columns for every row of ``unit``'s template in ``month``."""
+    rng = plan.rng
+    entries = {}
+    for r in targets.expected_rows(unit).itertuples(index=False):
+        if r.城市合计行:
+            continue
+        key = (r.指标编号, r.县市区)
+        project = int(r.项目序号)
+        state = plan.state(project, month)
+        if r.指标类型 == S.TYPE_QUALITATIVE:
+            entries[key] = {"进展状态": state, "进展情况": QUALITATIVE[state]}
+            if state == "滞后":
+                entries[key] |= {"存在问题": rng.choice(PROBLEMS), "下步计划": rng.choice(PLANS)}
+            continue
+        county = None if r.县市区 == S.CITY else r.县市区
+        share = plan.share(project, month, county)
+        value = _value(r.指标类型, float(r.年度目标), share, month)
+        if r.指标类型 == S.TYPE_COUNT:
+            value = max(value, previous.get(key, 0.0))  # cumulative: never down, except the correction below
+        row = {"累计完成": value, "进展状态": "已完成" if value >= float(r.年度目标) else (state if state != "已完成" else "正常推进")}
+        if (unit, r.指标编号, r.县市区, month) == plan.correction and previous.get(key, 0) > 0:
+            value = round(previous[key] * 0.85, 1 if float(r.年度目标) < 50 else None)
+            row["累计完成"] = float(value)
+            row["存在问题"] = f"经复核，前期重复统计 {previous[key] - value:g}{r.计量单位}，本月核减。"
+            row["下步计划"] = "建立台账逐项核对，确保数据准确。"
+        elif row["进展状态"] == "滞后" or plan.share(project, month) < month / 12 - 0.1:
+            row["存在问题"] = rng.choice(PROBLEMS)
+            row["下步计划"] = rng.choice(PLANS)
+        rate = value / float(r.年度目标)
+        delta = value - previous.get(key, 0.0)
+        row["进展情况"] = rng.choice(PROGRESS).format(value=f"{value:g}", unit=r.计量单位, rate=rate, delta=f"{delta:g}")
+        previous[key] = value
+        entries[key] = row
+    return entries
+
+
+def build_demo(store: Store, months: int = 12, seed: int = SEED, progress=None) -> int:
+    """Fill, write and ingest every unit's template for months 1..``months``. Returns files stored."""
+    targets = store.targets()
+    plan = DemoPlan(targets, seed)
+    out_dir = store.folder / "demo"
+    out_dir.mkdir(exist_ok=True)
+    templates = {unit: build_template(targets, unit) for unit in targets.reporting_units}
+    previous: dict[str, dict] = {unit: {} for unit in targets.reporting_units}
+    total, stored = len(templates) * months, 0
+    done = 0
+    for month in range(1, months + 1):
+        for unit, template in templates.items():
+            done += 1
+            if (unit, month) in plan.missing:
+                continue
+            entries = month_entries(targets, plan, unit, month, previous[unit])
+            due = deadline(targets.year, month, targets.deadline_day)
+            late = (unit, month) in plan.late
+            received = due + timedelta(days=plan.rng.randint(1, 6)) if late else due - timedelta(days=plan.rng.randint(0, 5),
+                                                                                                      hours=plan.rng.randint(1, 12))
+            header = {S.HEADER_FILLER: "示例填报人", S.HEADER_PHONE: "0537-0000000", S.HEADER_DATE: received.strftime("%Y-%m-%d")}
+            data = fill_template(template, f"{targets.year}-{month:02d}", entries, header)
+            name = f"{targets.year}-{month:02d}_{unit}.xlsx"
+            (out_dir / name).write_bytes(data)
+            outcome = store.ingest(data, name, uploader=DEMO_UPLOADER, targets=targets, received_at=received.replace(second=0),
+                                   today=datetime(targets.year + 1, 1, 31).date())
+            if not outcome.stored:
+                raise RuntimeError("demo file rejected: " + "; ".join(str(f) for f in outcome.result.errors[:3]))
+            stored += 1
+            if progress:
+                progress(done / total)
+    return stored
+
+
+def ensure_demo(folder: str | Path | None = None, progress=None) -> bool:
+    """Build the demo into an empty data folder. Returns True if it was built now."""
+    store = Store(folder)
+    if len(store.submissions()):
+        return False
+    build_demo(store, progress=progress)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="生成并导入示例数据（各填报单位 1–12 月报表）")
+    parser.add_argument("--months", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=SEED)
+    args = parser.parse_args(argv)
+    store = Store()
+    if len(store.submissions()):
+        parser.error(f"数据目录 {store.folder} 已有报送数据；示例数据只生成到空的数据目录（可设置 LIVELIHOOD_DATA_DIR）。")
+    n = build_demo(store, months=args.months, seed=args.seed)
+    print(f"已生成并导入 {n} 份示例报表：{store.folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
