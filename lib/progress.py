@@ -193,7 +193,8 @@ def county_project_matrix(targets, rows, month, table: pd.DataFrame | None = Non
     names = targets.projects.set_index("项目序号")["项目名称"]
     per_project["项目"] = per_project["项目序号"].map(lambda n: f"{n}. {names[n]}")
     matrix = per_project.pivot(index="县市区", columns="项目", values="差距")
-    return matrix.reindex(index=[c for c in targets.counties if c in matrix.index])
+    columns = sorted(matrix.columns, key=lambda c: int(c.split(".", 1)[0]))
+    return matrix.reindex(index=[c for c in targets.counties if c in matrix.index], columns=columns)
 
 
 # --- trend, projection, changes -----------------------------------------------------

@@ -34,3 +34,23 @@ def data_dir(tmp_path, monkeypatch):
     shutil.copy(BUNDLED_TARGETS, folder / "targets.xlsx")
     monkeypatch.setenv("LIVELIHOOD_DATA_DIR", str(folder))
     return folder
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory):
+    """A data folder with six months of demo submissions (built once per test session)."""
+    from lib.demo import build_demo
+    from lib.store import Store
+
+    folder = tmp_path_factory.mktemp("demo") / "data"
+    build_demo(Store(folder), months=6)
+    return folder
+
+
+@pytest.fixture()
+def demo_copy(demo_dir, tmp_path, monkeypatch):
+    """A private copy of the demo folder for tests that change data; LIVELIHOOD_DATA_DIR points at it."""
+    folder = tmp_path / "data"
+    shutil.copytree(demo_dir, folder)
+    monkeypatch.setenv("LIVELIHOOD_DATA_DIR", str(folder))
+    return folder

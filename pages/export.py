@@ -1,0 +1,33 @@
+"""数据导出: the filtered detail table, chosen columns, CSV (Excel/WPS-safe) and xlsx."""
+
+import streamlit as st
+
+import ui
+from lib.export import export_filename, to_csv_bytes, to_xlsx_bytes
+from lib.progress import DETAIL_COLUMNS
+
+folder, version, bundle, f = ui.frame()
+v = ui.view()
+t = bundle.targets
+
+ui.page_start("数据导出")
+table = f.detail(v.detail)
+st.caption(f"截至 {t.year} 年 {f.month} 月 · 按侧栏筛选共 {len(table)} 行（每个指标 × 县市区一行，另含全市行）。")
+default = ["指标编号", "项目名称", "指标名称", "县市区", "年度目标", "累计完成", "完成率", "序时进度", "差距", "状态", "存在问题"]
+columns = st.multiselect("导出列", DETAIL_COLUMNS, default=default, key="export_columns")
+columns = columns or DETAIL_COLUMNS
+shown = table[columns]
+st.dataframe(shown, hide_index=True, key="export_table", height=420, column_config={
+    "完成率": st.column_config.NumberColumn("完成率", format="percent"),
+    "序时进度": st.column_config.NumberColumn("序时进度", format="percent"),
+    "差距": st.column_config.NumberColumn("差距（百分点）", format="%.1f"),
+})
+month = f"{t.year}-{f.month:02d}"
+a, b = st.columns(2)
+# Deferred: the bytes are built only when the button is clicked.
+a.download_button("下载 CSV（Excel/WPS 可直接打开）", lambda: to_csv_bytes(shown), key="export_csv", on_click="ignore",
+                  file_name=export_filename("进展明细", month, f.for_names(), "csv"), mime="text/csv",
+                  icon=":material/download:")
+b.download_button("下载 Excel（.xlsx）", lambda: to_xlsx_bytes(shown, sheet="进展明细", title=f"重点民生实事进展明细（截至 {month}）"),
+                  key="export_xlsx", on_click="ignore", file_name=export_filename("进展明细", month, f.for_names(), "xlsx"),
+                  mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", icon=":material/download:")

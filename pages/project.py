@@ -1,0 +1,89 @@
+"""项目详情: one project's indicators, trend, projection, counties and narrative history."""
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from lib import charts
+from lib import progress as P
+from lib import schema as S
+from lib.formatting import fmt_number, fmt_pct, fmt_points
+
+folder, version, bundle, f = ui.frame()
+v = ui.view()
+t = bundle.targets
+
+ui.page_start(None)  # the title names the chosen project, below the picker
+numbers = t.projects["项目序号"].tolist()
+names = dict(zip(t.projects["项目序号"], t.projects["项目名称"]))
+wanted = st.query_params.get("project")
+if wanted and wanted.isdigit() and int(wanted) in numbers and "project_pick" not in st.session_state:
+    st.session_state["project_pick"] = int(wanted)
+number = st.selectbox("项目", numbers, key="project_pick", format_func=lambda n: f"{n}. {names[n]}")
+st.query_params["project"] = str(number)
+
+info = t.projects.set_index("项目序号").loc[number]
+summary = v.projects.set_index("项目序号").loc[number]
+st.title(f"{number}. {info['项目名称']}")
+st.markdown(f"{ui.status_chip(summary['状态'])} **{info['类别']}** · 牵头单位 **{info['牵头单位']}** · "
+            f"完成率 {fmt_pct(summary['完成率'])}（{fmt_points(summary['差距'])}）")
+with st.expander("实施内容及工作目标、协办单位"):
+    st.text(info["实施内容及工作目标"])
+    st.caption("协办单位：" + (info["协办单位"] or "无"))
+
+city = v.detail[(v.detail["项目序号"] == number) & (v.detail["层级"] == P.LEVEL_CITY)]
+quantitative = city[city["指标类型"] != S.TYPE_QUALITATIVE]
+left, right = st.columns(2)
+with left:
+    if len(quantitative):
+        bars = quantitative.assign(指标=quantitative["指标编号"] + " " + quantitative["指标名称"])
+        ui.chart(charts.completion_bars(bars, "指标", "各指标完成率"), key="project_indicators")
+    qualitative = city[city["指标类型"] == S.TYPE_QUALITATIVE]
+    for rec in qualitative.itertuples(index=False):
+        st.markdown(f"{ui.status_chip(rec.状态)} {rec.指标编号} {rec.指标名称}（定性）")
+with right:
+    trend = ui.trend_view(folder, version, f.month, "project")
+    mine = trend[trend["项目序号"] == number]
+    projection = ui.projection_view(folder, version, f.month)
+    proj = projection[projection["指标编号"].isin(quantitative["指标编号"])]
+    projected_rate = proj["预计年末完成率"].clip(upper=1).mean() if len(proj) else None
+    if len(quantitative) and len(mine):
+        ui.chart(charts.trend_chart(mine, "月度完成率与序时进度", projected_rate, f.month), key="project_trend")
+
+st.subheader("指标明细")
+table = quantitative.merge(proj[["指标编号", "预计年末完成率", "剩余月均需完成"]], on="指标编号", how="left")
+shown = pd.DataFrame({
+    "指标": table["指标编号"] + " " + table["指标名称"],
+    "年度目标": [fmt_number(x, u) for x, u in zip(table["年度目标"], table["计量单位"])],
+    "累计完成": [fmt_number(x, u) for x, u in zip(table["累计完成"], table["计量单位"])],
+    "完成率": table["完成率"],
+    "序时进度": table["序时进度"],
+    "状态": table["状态"],
+    "预计年末完成率": table["预计年末完成率"],
+    "剩余月均需完成": [fmt_number(x, u) for x, u in zip(table["剩余月均需完成"], table["计量单位"])],
+})
+st.dataframe(shown, hide_index=True, key="project_table", column_config={
+    "完成率": st.column_config.ProgressColumn("完成率", format="percent", min_value=0, max_value=1),
+    "序时进度": st.column_config.NumberColumn("序时进度", format="percent"),
+    "预计年末完成率": st.column_config.NumberColumn("预计年末完成率（外推）", format="percent",
+                                              help="按近三个月的月均进度外推到 12 月，仅供参考"),
+})
+
+county_rows = v.detail[(v.detail["项目序号"] == number) & (v.detail["层级"] == P.LEVEL_COUNTY)]
+if f.counties:
+    county_rows = county_rows[county_rows["县市区"].isin(f.counties)]
+if len(county_rows):
+    st.subheader("分县市区")
+    split_codes = list(dict.fromkeys(county_rows["指标编号"]))
+    labels = dict(zip(city["指标编号"], city["指标名称"]))
+    code = st.selectbox("指标", split_codes, key="project_split_pick", format_func=lambda c: f"{c} {labels.get(c, '')}")
+    ui.chart(charts.county_breakdown(county_rows[county_rows["指标编号"] == code], "各县市区完成率"),
+                    key="project_counties")
+
+st.subheader("进展记录（按月）")
+codes = set(city["指标编号"])
+history = bundle.rows[bundle.rows["指标编号"].isin(codes) & (bundle.rows["月份"] <= f.month)]
+history = history[(history["进展情况"] != "") | (history["存在问题"] != "") | (history["下步计划"] != "")]
+history = history.sort_values(["月份", "指标编号", "县市区"], ascending=[False, True, True])
+st.dataframe(history[["月份", "指标编号", "县市区", "进展状态", "进展情况", "存在问题", "下步计划"]], hide_index=True,
+             key="project_history", height=320)

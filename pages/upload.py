@@ -1,0 +1,108 @@
+"""数据上报: templates out, filled workbooks in — checked cell by cell, stored only when clean."""
+
+import hashlib
+from datetime import datetime
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from lib.annotate import annotated_copy
+from lib.store import read_zip_of_workbooks
+from lib.submission import display_name, validate
+
+folder, version, bundle, f = ui.frame()
+t = bundle.targets
+store = ui.store()
+
+ui.page_start("数据上报")
+
+with st.container(border=True):
+    st.markdown("**① 下载标准模板**（各单位每月填写后报送）")
+    a, b, c = st.columns([2, 1, 1])
+    unit = a.selectbox("填报单位", t.reporting_units, key="upload_template_unit", label_visibility="collapsed")
+    b.download_button("下载该单位模板", ui.template_bytes(folder, t.version, unit), file_name=f"{unit}.xlsx",
+                      key="upload_template_one", on_click="ignore", icon=":material/download:",
+                      mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    c.download_button("全部模板（.zip）", lambda: ui.template_bytes(folder, t.version, None), file_name=f"{t.year}年报表模板.zip",
+                      key="upload_template_all", on_click="ignore", icon=":material/folder_zip:", mime="application/zip")
+
+st.markdown("**② 上传填好的报表**：可一次选择多个 .xlsx，或把多个文件打包成 .zip 上传。系统逐单元格检查，"
+            "有“错误”的文件不会入库；只有“提醒”的文件确认后入库。")
+uploaded = st.file_uploader("选择文件", accept_multiple_files=True, key="upload_files")
+uploader = st.text_input("上传人", key="upload_who", placeholder="请填写您的姓名（记录在报送历史中）")
+
+checked = st.session_state.setdefault("upload_checked", {})  # sha256 -> (name, data, result)
+done = st.session_state.setdefault("upload_done", {})  # sha256 -> summary of the ingest
+
+files = []
+for item in uploaded or []:
+    data = item.getvalue()
+    if item.name.lower().endswith(".zip") and data[:2] == b"PK":
+        try:
+            files += read_zip_of_workbooks(data, item.name)
+            continue
+        except Exception:
+            pass  # not a zip of workbooks: validate() names the problem
+    files.append((display_name(item.name), data))
+
+if files:
+    todo = [(n, d) for n, d in files if hashlib.sha256(d).hexdigest() not in checked]
+    if todo:
+        bar = st.progress(0.0, text="正在检查…")
+        for i, (name, data) in enumerate(todo, start=1):
+            checked[hashlib.sha256(data).hexdigest()] = (name, data, validate(data, name, t, store))
+            bar.progress(i / len(todo), text=f"正在检查 {i}/{len(todo)}：{name}")
+        bar.empty()
+    current = [hashlib.sha256(d).hexdigest() for _, d in files]
+    acceptable = [s for s in current if checked[s][2].accepted and s not in done]
+    rejected = [s for s in current if not checked[s][2].accepted]
+    st.markdown(f"共 {len(current)} 个文件：可接收 **{len(acceptable)}** 个，需退回修改 **{len(rejected)}** 个。")
+    for sha in current:
+        name, data, result = checked[sha]
+        state = "已入库" if sha in done else ("可接收" if result.accepted else "退回")
+        icon = ":material/check_circle:" if result.accepted else ":material/error:"
+        title = f"{name} — {result.unit or '未识别单位'} {result.period} · {state} · 错误 {len(result.errors)} · 提醒 {len(result.warnings)}"
+        with st.expander(title, icon=icon, expanded=not result.accepted):
+            if sha in done:
+                st.success(done[sha])
+            if result.findings:
+                st.dataframe(result.findings_frame().drop(columns=["文件"]), hide_index=True, key=f"upload_findings_{sha[:12]}")
+                st.download_button("下载标注版（退回填报单位）", lambda data=data, result=result: annotated_copy(data, result), key=f"upload_annotated_{sha[:12]}",
+                                   file_name=f"校验结果_{name.rsplit('.', 1)[0]}.xlsx", on_click="ignore",
+                                   icon=":material/download:",
+                                   mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            else:
+                st.write("未发现问题。")
+    if acceptable:
+        if st.button(f"确认接收 {len(acceptable)} 个文件", type="primary", key="upload_accept", icon=":material/done_all:"):
+            who = uploader.strip() or "督查室"
+            for sha in acceptable:
+                name, data, _ = checked[sha]
+                outcome = store.ingest(data, name, uploader=who, targets=t)
+                done[sha] = outcome.summary()
+            st.rerun()
+
+st.divider()
+st.markdown("**③ 报送历史**（每个版本都保留；同一单位同一月份再次报送会替换为当前版本，可随时恢复）")
+subs = bundle.submissions
+if subs.empty:
+    st.info("尚无报送。")
+else:
+    history = pd.DataFrame({
+        "编号": subs["id"], "填报单位": subs["unit"], "月份": subs["year"].astype(str) + "-" + subs["month"].map("{:02d}".format),
+        "状态": subs["state"], "逾期": subs["late"].map({True: "逾期", False: ""}),
+        "接收时间": subs["received_at"].str.slice(0, 16).str.replace("T", " "), "上传人": subs["uploader"],
+        "原文件名": subs["file_name"], "行数": subs["n_rows"],
+    })
+    st.dataframe(history, hide_index=True, key="upload_history", height=300)
+    replaced = subs[subs["state"] != "当前"]
+    if len(replaced):
+        a, b = st.columns([3, 1])
+        pick = a.selectbox("恢复早先版本", replaced["id"], key="upload_restore_pick",
+                           format_func=lambda i: f"第 {i} 号 · {subs.set_index('id').at[i, 'unit']} "
+                                                 f"{subs.set_index('id').at[i, 'month']} 月 · {subs.set_index('id').at[i, 'received_at'][:16]}")
+        if b.button("恢复为当前版本", key="upload_restore", icon=":material/history:"):
+            store.restore(int(pick), who=uploader.strip() or "督查室")
+            st.toast(f"已恢复第 {pick} 号为当前版本（{datetime.now():%H:%M}）")
+            st.rerun()

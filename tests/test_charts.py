@@ -1,0 +1,111 @@
+"""Figure tests: traces, colours and values of each chart function."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from lib import charts
+from lib import progress as P
+from lib import schema as S
+from lib.config import GEOJSON
+from lib.store import Store
+
+
+@pytest.fixture(scope="module")
+def tables(demo_dir):
+    store = Store(demo_dir)
+    targets, rows = store.targets(), store.current_rows()
+    detail = P.detail(targets, rows, 6)
+    projects = P.project_table(targets, rows, 6, detail)
+    return {
+        "targets": targets, "rows": rows, "detail": detail, "projects": projects,
+        "categories": P.category_table(targets, rows, 6, projects),
+        "counties": P.county_table(targets, rows, 6, detail),
+        "compliance": P.compliance(targets, store.submissions(), 6),
+    }
+
+
+def test_completion_bars_colour_by_status_and_mark_the_plan(tables):
+    cats = tables["categories"]
+    fig = charts.completion_bars(cats, "类别", "类别")
+    bars, plan = fig.data
+    assert bars.type == "bar" and plan.name == "序时进度"
+    by_label = dict(zip(bars.y, bars.marker.color))
+    for rec in cats.itertuples(index=False):
+        assert by_label[rec.类别] == S.STATUS_COLORS[rec.状态]
+    assert max(bars.x) <= 100  # capped
+    assert set(plan.x) == {50.0}
+    assert list(bars.customdata[:, 0]) == list(bars.y)  # click selection carries the label
+
+
+def test_status_donut_uses_status_colours():
+    fig = charts.status_donut({S.STATUS_DONE: 3, S.STATUS_LAGGING: 2})
+    pie = fig.data[0]
+    assert list(pie.labels) == [S.STATUS_DONE, S.STATUS_LAGGING]
+    assert list(pie.marker.colors) == [S.STATUS_COLORS[S.STATUS_DONE], S.STATUS_COLORS[S.STATUS_LAGGING]]
+
+
+def test_county_map_draws_eleven_polygons_and_the_zones_beside(tables):
+    fig = charts.county_map(tables["counties"], GEOJSON)
+    polygons = [t for t in fig.data if t.fill == "toself"]
+    assert len(polygons) == 11
+    assert {t.name for t in polygons} == set(tables["targets"].counties[:11])
+    zones = next(t for t in fig.data if t.name == "功能区")
+    assert [z.split("  ")[0] for z in zones.text] == ["济宁高新区", "太白湖新区", "济宁经济技术开发区"]
+    counties = tables["counties"].set_index("县市区")
+    renzheng = next(t for t in polygons if t.name == "任城区")
+    assert renzheng.fillcolor == charts.gap_color(counties.at["任城区", "差距"])
+    assert fig.layout.yaxis.scaleanchor == "x"  # no geo axes: nothing to fetch from a CDN
+    assert not fig.layout.geo.to_plotly_json()
+
+
+def test_gap_colour_scale_runs_red_to_green():
+    assert charts.gap_color(-40) != charts.gap_color(20)
+    assert charts.gap_color(-100) == charts.gap_color(-40)  # clipped
+    assert charts.gap_color(float("nan")) == S.STATUS_COLORS[S.STATUS_MISSING]
+
+
+def test_compliance_heatmap_cells(tables):
+    comp = tables["compliance"]
+    fig = charts.compliance_heatmap(comp)
+    heat = fig.data[0]
+    assert len(heat.y) == len(tables["targets"].reporting_units) and len(heat.x) == 6
+    texts = {t for row in heat.text for t in row}
+    assert texts <= {"按时", "逾期", "未报", "未到期"} and "逾期" in texts
+
+
+def test_county_project_heatmap(tables):
+    matrix = P.county_project_matrix(tables["targets"], tables["rows"], 6, tables["detail"])
+    fig = charts.county_project_heatmap(matrix)
+    assert fig.data[0].z.shape == matrix.shape
+    assert fig.layout.xaxis.type == "category"
+    assert list(fig.data[0].x)[:2] == ["1", "2"]
+
+
+def test_treemap_sizes_by_indicators(tables):
+    fig = charts.category_treemap(tables["projects"])
+    tree = fig.data[0]
+    assert len(tree.ids) == 14 + 30
+    values = dict(zip(tree.ids, tree.values))
+    assert values["安全"] == sum(tables["projects"].loc[tables["projects"]["类别"] == "安全", "指标数"])
+
+
+def test_trend_chart_has_plan_actual_and_projection():
+    trend = pd.DataFrame({"月份": [1, 2, 3], "完成率": [0.05, 0.12, 0.2], "序时进度": [1 / 12, 2 / 12, 3 / 12]})
+    fig = charts.trend_chart(trend, "t", projection=0.8, month=3)
+    names = [t.name for t in fig.data]
+    assert names == ["序时进度（计划）", "完成率", "预计（按近三月进度外推）"]
+    assert list(fig.data[2].x) == [3, 12] and fig.data[2].y[-1] == pytest.approx(80)
+
+
+def test_lagging_bars(tables):
+    fig = charts.lagging_bars(P.unit_table(tables["targets"], tables["rows"], 6), "牵头单位")
+    assert [t.name for t in fig.data] == [S.STATUS_SEVERE, S.STATUS_LAGGING]
+    assert fig.data[0].marker.color == S.STATUS_COLORS[S.STATUS_SEVERE]
+
+
+def test_charts_use_a_chinese_font_and_fit_a_laptop(tables):
+    fig = charts.completion_bars(tables["categories"], "类别", "类别")
+    assert "Noto Sans CJK SC" in fig.layout.font.family
+    assert fig.layout.height <= 560

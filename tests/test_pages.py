@@ -1,0 +1,162 @@
+"""Every page through AppTest on demo data: smoke, filters that hold across pages, the upload flow."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lib import schema as S
+from lib.store import Store
+from tests.factory import filled
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGES = {
+    "pages/overview.py": ("总览", ["overview_categories", "overview_donut"]),
+    "pages/category.py": ("分类进展", ["category_chart", "category_projects", "category_treemap"]),
+    "pages/unit.py": ("单位进展", ["unit_rank", "unit_lagging", "unit_compliance"]),
+    "pages/county.py": ("县区进展", ["county_map", "county_rank", "county_heatmap"]),
+    "pages/project.py": ("1. 改造2000户困难老年人家庭设施", ["project_indicators", "project_trend", "project_counties"]),
+    "pages/upload.py": ("数据上报", []),
+    "pages/export.py": ("数据导出", []),
+}
+
+
+@pytest.fixture(autouse=True)
+def navigation_mode(request, monkeypatch):
+    """Run pages the way a live server does once app.py has called st.navigation.
+
+    AppTest resets Streamlit's legacy "pages/ folder" flag before every run, so
+    with a folder named pages/ every switched-to page would run without app.py
+    (legacy mode). A live server clears that flag for good at the first
+    st.navigation call. Tests marked ``legacy_pages`` keep AppTest's behaviour,
+    which is also what a server does for a first request straight to a page URL.
+    """
+    if request.node.get_closest_marker("legacy_pages"):
+        return
+    from streamlit.runtime.pages_manager import PagesManager
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+def open_page(page: str | None = None, query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def chart_keys(at) -> set[str]:
+    keys = set()
+    for element in at.get("plotly_chart"):
+        match = re.search(r"-(\w+)$", getattr(element.proto, "id", "") or "")
+        if match:
+            keys.add(match.group(1))
+    return keys
+
+
+def test_every_registered_page_has_a_smoke_test():
+    registered = re.findall(r'st\.Page\("([^"]+)"', Path(APP).read_text(encoding="utf-8"))
+    assert sorted(registered) == sorted(PAGES)
+
+
+@pytest.fixture()
+def on_demo(demo_dir, monkeypatch):
+    monkeypatch.setenv("LIVELIHOOD_DATA_DIR", str(demo_dir))
+    return demo_dir
+
+
+@pytest.mark.parametrize("page", list(PAGES), ids=[p.split("/")[1][:-3] for p in PAGES])
+def test_page_smoke(on_demo, page):
+    title, charts = PAGES[page]
+    at = open_page(page)
+    assert any(title in t.value for t in at.title), [t.value for t in at.title]
+    assert any("示例数据" in w.body for w in at.warning)  # the demo banner, on every page
+    assert len(at.get("plotly_chart")) >= len(charts)
+    assert at.selectbox(key="f_month").value == 6  # latest month with data
+
+
+@pytest.mark.legacy_pages
+def test_a_page_opened_first_by_its_url_still_has_data_and_filters(on_demo):
+    """First request after a server start straight to /county: Streamlit runs the page without app.py."""
+    at = open_page("pages/county.py")
+    assert at.title[0].value.startswith("县区进展")
+    assert at.selectbox(key="f_month") is not None and any("示例数据" in w.body for w in at.warning)
+
+
+def test_overview_counts_thirty_projects(on_demo):
+    at = open_page("pages/overview.py")
+    html = " ".join(m.body for m in at.markdown)
+    assert "项目总数" in html and ">30<" in html
+    assert any("报表已收" in m.label for m in at.metric)
+
+
+def test_filter_holds_across_pages_and_is_in_the_url(on_demo):
+    at = open_page("pages/overview.py")
+    at.multiselect(key="f_category").set_value(["教育服务"]).run()
+    assert at.query_params["category"] == ["教育服务"] or at.query_params["category"] == "教育服务"
+    at.switch_page("pages/category.py").run()
+    assert not at.exception
+    assert at.multiselect(key="f_category").value == ["教育服务"]
+    table = at.dataframe[0].value
+    assert set(table["类别"]) == {"教育服务"} and len(table) == 3
+
+
+def test_shared_link_sets_the_view(on_demo):
+    at = open_page("pages/export.py", query={"month": "3", "county": "任城区,曲阜市", "status": "滞后"})
+    assert at.selectbox(key="f_month").value == 3
+    assert at.multiselect(key="f_county").value == ["任城区", "曲阜市"]
+    table = at.dataframe[0].value
+    assert set(table["县市区"]) <= {"任城区", "曲阜市"} and set(table["状态"]) <= {"滞后"}
+
+
+def test_project_page_from_a_link(on_demo):
+    at = open_page("pages/project.py", query={"project": "12"})
+    assert at.title[0].value.startswith("12. 方便群众新能源汽车充电")
+    assert len(at.dataframe[0].value) == 5  # P12's five quantitative indicators
+
+
+def test_upload_flow_checks_then_accepts_once(demo_copy, targets):
+    at = open_page("pages/upload.py")
+    before = len(Store(demo_copy).submissions())
+    good = filled(targets, "市体育局", month="2024-06", share=0.55, problems="无", plan="按计划")
+    bad = filled(targets, "市医保局", month="2024-06", overrides={("P19-1", S.CITY): {"累计完成": "约300万"}})
+    at.file_uploader(key="upload_files").set_value([("体育局6月.xlsx", good, "application/octet-stream"),
+                                                    ("医保局6月.xlsx", bad, "application/octet-stream")])
+    at.run()
+    assert not at.exception
+    titles = [e.label for e in at.expander]
+    assert any("体育局6月.xlsx" in t and "可接收" in t for t in titles)
+    assert any("医保局6月.xlsx" in t and "退回" in t for t in titles)
+    findings = [d.value for d in at.dataframe if "单元格" in d.value.columns]
+    assert any((f["单元格"] == "H7").any() and f["问题与修改方法"].str.contains("约300万").any() for f in findings)
+    assert len(Store(demo_copy).submissions()) == before  # nothing stored by checking
+    at.button(key="upload_accept").click().run()
+    assert not at.exception
+    assert len(Store(demo_copy).submissions()) == before + 1
+    at.run()
+    at.run()  # reruns never ingest again
+    assert len(Store(demo_copy).submissions()) == before + 1
+    assert any("已入库" in e.label for e in at.expander)
+
+
+def test_restore_an_earlier_version(demo_copy, targets):
+    store = Store(demo_copy)
+    first = store.ingest(filled(targets, "市体育局", month="2024-06", share=0.5), "a.xlsx", targets=targets)
+    store.ingest(filled(targets, "市体育局", month="2024-06", share=0.56), "b.xlsx", targets=targets)
+    at = open_page("pages/upload.py")
+    at.selectbox(key="upload_restore_pick").set_value(first.submission_id).run()
+    at.button(key="upload_restore").click().run()
+    assert not at.exception
+    states = Store(demo_copy).submissions().set_index("id")["state"]
+    assert states[first.submission_id] == "当前"

@@ -1,0 +1,328 @@
+"""Streamlit glue shared by app.py and the pages: cached loaders, global filters, banner.
+
+Everything that computes lives in lib/; this module only caches and renders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from lib import progress as P
+from lib import schema as S
+from lib.config import data_dir
+from lib.demo import ensure_demo
+from lib.store import Store
+from lib.targets import Targets
+
+
+@st.cache_resource
+def get_store(folder: str) -> Store:
+    """One Store per data folder for the server's lifetime (it opens a connection per call)."""
+    return Store(folder)
+
+
+def store() -> Store:
+    return get_store(str(data_dir()))
+
+
+@dataclass(frozen=True, eq=False)
+class Bundle:
+    """Everything read from disk for one store version. Treated as read-only."""
+    targets: Targets
+    rows: pd.DataFrame
+    submissions: pd.DataFrame
+    latest_month: int | None
+    is_demo: bool
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def load_bundle(folder: str, version: str) -> Bundle:
+    """Read the target table and the store once per store version (version = cache key)."""
+    s = get_store(folder)
+    targets = s.targets()
+    rows = s.current_rows()
+    return Bundle(targets, rows, s.submissions(), P.latest_month(rows, targets.year), s.is_demo())
+
+
+@dataclass(frozen=True, eq=False)
+class MonthView:
+    detail: pd.DataFrame
+    projects: pd.DataFrame
+    categories: pd.DataFrame
+    units: pd.DataFrame
+    counties: pd.DataFrame
+    city: pd.Series
+    compliance: pd.DataFrame
+
+
+@st.cache_resource(max_entries=48, show_spinner=False)
+def month_view(folder: str, version: str, month: int) -> MonthView:
+    """All tables of one as-of month, computed once per store version."""
+    b = load_bundle(folder, version)
+    t, rows = b.targets, b.rows
+    detail = P.detail(t, rows, month)
+    projects = P.project_table(t, rows, month, detail)
+    return MonthView(
+        detail=detail,
+        projects=projects,
+        categories=P.category_table(t, rows, month, projects),
+        units=P.unit_table(t, rows, month, projects),
+        counties=P.county_table(t, rows, month, detail),
+        city=P.city_table(t, rows, month, projects).iloc[0],
+        compliance=P.compliance(t, b.submissions, month),
+    )
+
+
+@st.cache_resource(max_entries=24, show_spinner=False)
+def changes_view(folder: str, version: str, month: int) -> pd.DataFrame:
+    """Projects whose status changed since the previous month."""
+    if month <= 1:
+        return pd.DataFrame(columns=["项目序号", "项目名称", "状态（前）", "完成率（前）", "状态（后）", "完成率（后）", "变化"])
+    b = load_bundle(folder, version)
+    return P.status_changes(b.targets, b.rows, month - 1, month)
+
+
+@st.cache_resource(max_entries=24, show_spinner=False)
+def trend_view(folder: str, version: str, month: int, level: str) -> pd.DataFrame:
+    b = load_bundle(folder, version)
+    return P.trend(b.targets, b.rows, month, level)
+
+
+@st.cache_resource(max_entries=24, show_spinner=False)
+def projection_view(folder: str, version: str, month: int) -> pd.DataFrame:
+    b = load_bundle(folder, version)
+    return P.projection(b.targets, b.rows, month)
+
+
+def current() -> tuple[str, str, Bundle]:
+    """(folder, version, bundle) for this rerun; builds the demo on an empty store first."""
+    s = store()
+    if not len(s.submissions()) and not st.session_state.get("demo_checked"):
+        bar = st.progress(0.0, text="首次启动：正在生成示例数据（约半分钟）…")
+        ensure_demo(s.folder, progress=lambda x: bar.progress(min(x, 1.0), text=f"首次启动：正在生成示例数据 {x:.0%}"))
+        bar.empty()
+        st.session_state["demo_checked"] = True
+    version = s.version()
+    folder = str(s.folder)
+    return folder, version, load_bundle(folder, version)
+
+
+# --- global filters (sidebar, mirrored in the URL) ------------------------------------
+
+FILTER_KEYS = {"f_month": "month", "f_category": "category", "f_unit": "unit", "f_county": "county", "f_status": "status"}
+
+
+@dataclass(frozen=True)
+class Filters:
+    month: int
+    categories: tuple[str, ...]
+    units: tuple[str, ...]
+    counties: tuple[str, ...]
+    statuses: tuple[str, ...]
+
+    def for_names(self) -> dict:
+        return {"类别": list(self.categories), "牵头单位": list(self.units), "县市区": list(self.counties),
+                "状态": list(self.statuses)}
+
+    def projects(self, projects: pd.DataFrame) -> pd.DataFrame:
+        sel = projects
+        if self.categories:
+            sel = sel[sel["类别"].isin(self.categories)]
+        if self.units:
+            sel = sel[sel["牵头单位"].isin(self.units)]
+        if self.statuses:
+            sel = sel[sel["状态"].isin(self.statuses)]
+        return sel
+
+    def detail(self, detail: pd.DataFrame) -> pd.DataFrame:
+        sel = detail
+        if self.categories:
+            sel = sel[sel["类别"].isin(self.categories)]
+        if self.units:
+            sel = sel[sel["牵头单位"].isin(self.units)]
+        if self.counties:
+            sel = sel[sel["县市区"].isin(self.counties)]
+        if self.statuses:
+            sel = sel[sel["状态"].isin(self.statuses)]
+        return sel
+
+
+def _from_url(key: str, options: list, multi: bool):
+    raw = st.query_params.get(FILTER_KEYS[key])
+    if raw is None:
+        return None
+    if multi:
+        return [v for v in raw.split(",") if v in options]
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    return value if value in options else None
+
+
+def sidebar_filters(bundle: Bundle) -> Filters:
+    """Global filters shared by every page; read from and written to the query string."""
+    t = bundle.targets
+    months = list(range(1, 13))
+    categories = list(dict.fromkeys(t.projects["类别"]))
+    units = list(dict.fromkeys(t.projects["牵头单位"]))
+    counties = t.counties
+    options = {"f_month": months, "f_category": categories, "f_unit": units, "f_county": counties, "f_status": S.STATUSES}
+    if "filters_loaded" not in st.session_state:
+        # A shared link sets the view once; after that the widgets own the state.
+        for key, opts in options.items():
+            value = _from_url(key, opts, multi=key != "f_month")
+            if value is not None:
+                st.session_state[key] = value
+        st.session_state["filters_loaded"] = True
+    default_month = bundle.latest_month or 1
+    if st.session_state.get("f_month") not in months:
+        st.session_state["f_month"] = default_month
+    with st.sidebar:
+        st.markdown("#### 筛选")
+        st.selectbox("截至月份", months, key="f_month", format_func=lambda m: f"{t.year} 年 {m} 月",
+                     help="默认为最新有数据的月份")
+        st.multiselect("类别", categories, key="f_category", placeholder="全部类别")
+        st.multiselect("牵头单位", units, key="f_unit", placeholder="全部单位")
+        st.multiselect("县市区", counties, key="f_county", placeholder="全部县市区",
+                       help="作用于县区进展、项目详情的分县数据与明细导出")
+        st.multiselect("状态", S.STATUSES, key="f_status", placeholder="全部状态")
+    for key, param in FILTER_KEYS.items():
+        value = st.session_state.get(key)
+        text = ",".join(value) if isinstance(value, list) else (str(value) if value else "")
+        if text:
+            if st.query_params.get(param) != text:
+                st.query_params[param] = text
+        elif param in st.query_params:
+            del st.query_params[param]
+    return Filters(
+        month=int(st.session_state["f_month"]),
+        categories=tuple(st.session_state.get("f_category") or ()),
+        units=tuple(st.session_state.get("f_unit") or ()),
+        counties=tuple(st.session_state.get("f_county") or ()),
+        statuses=tuple(st.session_state.get("f_status") or ()),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    folder: str
+    version: str
+    bundle: Bundle
+    filters: Filters
+
+    def __iter__(self):
+        return iter((self.folder, self.version, self.bundle, self.filters))
+
+
+def setup_frame() -> Frame:
+    """Data and sidebar filters for one rerun (app.py calls this before the page runs)."""
+    folder, version, bundle = current()
+    chosen = sidebar_filters(bundle)
+    st.sidebar.caption(f"{bundle.targets.year} 年度 · 目标表 {bundle.targets.version[:8]} · 数据版本 {version.split(':')[0]}")
+    return Frame(folder, version, bundle, chosen)
+
+
+def frame() -> Frame:
+    """The frame app.py set up for this rerun.
+
+    Streamlit runs a page file without app.py when it starts in its legacy
+    pages/-folder mode (the first request after a server start that lands on a
+    page URL, and AppTest.switch_page): the page then sets the frame up itself.
+    """
+    current_frame = st.session_state.pop("_frame", None) or setup_frame()
+    st.session_state["_current_frame"] = current_frame
+    return current_frame
+
+
+def filters() -> Filters:
+    return st.session_state["_current_frame"].filters
+
+
+def page_start(title: str | None) -> None:
+    """What every page shows first: compact spacing, the demo banner, the title."""
+    compact()
+    banner(data()[2])
+    if title:
+        st.title(title)
+
+
+def banner(bundle: Bundle) -> None:
+    if bundle.is_demo:
+        st.warning("**示例数据**：当前显示的是系统生成的演示数据，数字仅供体验功能，不代表真实进展。", icon=":material/science:")
+
+
+def status_legend(targets: Targets) -> None:
+    with st.expander("图例与口径：序时进度、状态颜色", icon=":material/info:"):
+        chips = " ".join(
+            f"<span style='background:{S.STATUS_COLORS[s]};color:white;padding:2px 8px;border-radius:10px;margin-right:4px'>{s}</span>"
+            for s in S.STATUSES)
+        st.markdown(chips, unsafe_allow_html=True)  # our own constant markup, no user data
+        st.markdown(
+            f"- **完成率** = 累计完成 ÷ 年度目标（汇总时每项封顶 100%）。\n"
+            f"- **序时进度** = 截至月末应完成的比例，默认“月份 ÷ 12”；目标表“序时计划”中的指标按其计划。\n"
+            f"- **差距** = 完成率 − 序时进度（个百分点）。落后不超过 {targets.lag_threshold:g} 个百分点为正常推进，"
+            f"超过 {targets.lag_threshold:g} 为滞后，超过 {targets.severe_threshold:g} 为严重滞后；完成率 ≥ 100% 为已完成。\n"
+            "- 定性指标按填报单位选择的进展状态；“未启动”在一季度内视为正常推进。"
+        )
+
+
+def status_chip(status: str) -> str:
+    """Coloured status label for st.markdown (our constant colours only)."""
+    return f":{'green' if status == S.STATUS_DONE else 'blue' if status == S.STATUS_ON_TRACK else 'orange' if status == S.STATUS_LAGGING else 'red' if status == S.STATUS_SEVERE else 'gray'}-background[{status}]"
+
+
+PLOTLY_CONFIG = {"displaylogo": False, "locale": "zh-CN", "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
+
+def chart(fig, key: str, **kwargs):
+    """st.plotly_chart with our colours (theme=None) and config; every chart has a key for tests."""
+    return st.plotly_chart(fig, key=key, theme=None, config=PLOTLY_CONFIG, **kwargs)
+
+
+COMPACT_CSS = """
+<style>
+  .block-container {padding-top: 1.2rem; padding-bottom: 1rem;}
+  h1 {font-size: 1.7rem !important; padding-top: 0.2rem !important;}
+</style>
+"""
+
+
+def compact() -> None:
+    """Less empty space so a 1366×768 screen shows the key figures without scrolling (constant CSS only)."""
+    st.markdown(COMPACT_CSS, unsafe_allow_html=True)
+
+
+def status_cards(counts: dict[str, int], total: int) -> None:
+    """One coloured card per status (numbers and our constant labels only)."""
+    cells = "".join(
+        f"<div style='flex:1;border-left:6px solid {S.STATUS_COLORS[s]};background:#f6f8fa;padding:6px 10px;border-radius:6px'>"
+        f"<div style='font-size:0.85rem;color:#57606a'>{s}</div>"
+        f"<div style='font-size:1.6rem;font-weight:600'>{int(counts.get(s, 0))}<span style='font-size:0.9rem'> 个</span></div></div>"
+        for s in S.STATUSES)
+    head = (f"<div style='flex:1;background:#f6f8fa;padding:6px 10px;border-radius:6px'><div style='font-size:0.85rem;color:#57606a'>"
+            f"项目总数</div><div style='font-size:1.6rem;font-weight:600'>{int(total)}<span style='font-size:0.9rem'> 个</span></div></div>")
+    st.markdown(f"<div style='display:flex;gap:8px;margin-bottom:8px'>{head}{cells}</div>", unsafe_allow_html=True)
+
+
+def data() -> tuple[str, str, Bundle]:
+    """(folder, version, bundle) of this rerun's frame."""
+    fr = st.session_state["_current_frame"]
+    return fr.folder, fr.version, fr.bundle
+
+
+def view(month: int | None = None) -> MonthView:
+    folder, version, _ = data()
+    return month_view(folder, version, month or filters().month)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def template_bytes(folder: str, targets_version: str, unit: str | None) -> bytes:
+    """One unit's template, or all of them zipped (unit=None). Keyed on the target table version."""
+    from lib.template import build_template, templates_zip
+
+    targets = get_store(folder).targets()
+    return templates_zip(targets) if unit is None else build_template(targets, unit)
