@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import multiprocessing
 import sqlite3
+import subprocess
+import sys
 import zipfile
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -155,28 +157,24 @@ def test_rebuild_from_files_gives_the_same_state(targets, store):
     assert fingerprint(fresh) == before
 
 
-def _ingest_many(folder: str, jobs: list[tuple[str, str, float]]) -> int:
-    from lib.store import Store
-    from lib.targets import load_targets
-    from tests.factory import filled as make
-    s = Store(folder)
-    t = load_targets(s.folder / "targets.xlsx")
-    stored = 0
-    for unit, month, share in jobs:
-        outcome = s.ingest(make(t, unit, month=month, share=share), f"{unit}{month}.xlsx", targets=t,
-                           received_at=datetime(2024, int(month[-2:]) + 1, 1))
-        stored += outcome.stored
-    return stored
+def run_workers(folder, job_lists: list[list[str]]) -> list[int]:
+    """Start one `python -m tests.worker` process per job list, at once; return how many each stored."""
+    root = Path(__file__).resolve().parent.parent
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.worker", str(folder), *jobs], cwd=root,
+                              stdout=subprocess.PIPE, text=True) for jobs in job_lists]
+    counts = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=600)
+        assert proc.returncode == 0
+        counts.append(int(out.strip().splitlines()[-1].split()[-1]))
+    return counts
 
 
 def test_two_processes_ingesting_at_once_both_land(targets, store):
     units = ["市体育局", "市医保局", "市应急局", "市交警支队"]
-    jobs_a = [(u, f"2024-{m:02d}", 0.1 * m / 2) for u in units[:2] for m in range(1, 4)]
-    jobs_b = [(u, f"2024-{m:02d}", 0.1 * m / 2) for u in units[2:] for m in range(1, 4)]
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(2) as pool:
-        counts = pool.starmap(_ingest_many, [(str(store.folder), jobs_a), (str(store.folder), jobs_b)])
-    assert counts == [6, 6]
+    jobs_a = [f"{u}:2024-{m:02d}:{0.05 * m}" for u in units[:2] for m in range(1, 4)]
+    jobs_b = [f"{u}:2024-{m:02d}:{0.05 * m}" for u in units[2:] for m in range(1, 4)]
+    assert run_workers(store.folder, [jobs_a, jobs_b]) == [6, 6]
     subs = store.submissions()
     assert len(subs) == 12 and subs["sha256"].is_unique
     con = sqlite3.connect(store.db_path)
