@@ -34,7 +34,7 @@ class Bundle:
     targets: Targets
     rows: pd.DataFrame
     submissions: pd.DataFrame
-    latest_month: int | None
+    latest_month: int | None  # the month the dashboard opens on (lib.progress.default_month)
     is_demo: bool
 
 
@@ -44,7 +44,7 @@ def load_bundle(folder: str, version: str) -> Bundle:
     s = get_store(folder)
     targets = s.targets()
     rows = s.current_rows()
-    return Bundle(targets, rows, s.submissions(), P.latest_month(rows, targets.year), s.is_demo())
+    return Bundle(targets, rows, s.submissions(), P.default_month(targets, rows), s.is_demo())
 
 
 @dataclass(frozen=True, eq=False)
@@ -184,7 +184,7 @@ def sidebar_filters(bundle: Bundle) -> Filters:
     with st.sidebar:
         st.markdown("#### 筛选")
         st.selectbox("截至月份", months, key="f_month", format_func=lambda m: f"{t.year} 年 {m} 月",
-                     help="默认为最新有数据的月份")
+                     help="默认为多数单位已报送的最新月份")
         st.multiselect("类别", categories, key="f_category", placeholder="全部类别")
         st.multiselect("牵头单位", units, key="f_unit", placeholder="全部单位")
         st.multiselect("县市区", counties, key="f_county", placeholder="全部县市区",

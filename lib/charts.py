@@ -231,9 +231,11 @@ def trend_chart(trend: pd.DataFrame, title: str, projection: float | None = None
             fig.add_scatter(x=[month, 12], y=[last.iloc[0] * 100, min(projection, 1.5) * 100], mode="lines+markers",
                             name="预计（按近三月进度外推）", line=dict(color="#8c959f", dash="dot", width=2),
                             hovertemplate="预计 %{x}月 %{y:.1f}%<extra></extra>")
-    fig.update_xaxes(range=[0.5, 12.5], dtick=1, ticksuffix="月", gridcolor="#eee")
-    fig.update_yaxes(ticksuffix="%", rangemode="tozero", gridcolor="#eee")
-    return _base(fig, title, 340)
+    fig.update_xaxes(range=[0.5, 12.5], dtick=1, ticksuffix="月", gridcolor="#eee", automargin=True)
+    fig.update_yaxes(ticksuffix="%", rangemode="tozero", gridcolor="#eee", automargin=True)
+    _base(fig, title, 360)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
+    return fig
 
 
 def county_breakdown(rows: pd.DataFrame, title: str) -> go.Figure:

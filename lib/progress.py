@@ -318,6 +318,21 @@ def latest_month(rows: pd.DataFrame, year: int) -> int | None:
     return int(months.max()) if len(months) else None
 
 
+def default_month(targets: Targets, rows: pd.DataFrame) -> int | None:
+    """The as-of month the dashboard opens on: the latest month most reporting units have reported.
+
+    One early report must not move the whole dashboard to a month the other
+    units have not reached yet (their June values would all look behind July's
+    plan). Falls back to the latest month with any data.
+    """
+    sel = rows[rows["年度"] == targets.year] if len(rows) else rows
+    if not len(sel):
+        return None
+    reported = sel.groupby("月份")["填报单位"].nunique()
+    enough = reported[reported * 2 >= len(targets.reporting_units)]
+    return int(enough.index.max()) if len(enough) else int(reported.index.max())
+
+
 def level_table(targets: Targets, rows: pd.DataFrame, submissions: pd.DataFrame, month: int, level: str,
                 today: date | None = None) -> pd.DataFrame:
     """The table the dashboard shows at a level (as used by the CLI)."""

@@ -257,3 +257,12 @@ def test_aggregate_of_one_item_equals_the_item(world, value, month):
     assert category["完成率"] == pytest.approx(project["完成率"])
     if item["完成率"] < 1:
         assert project["状态"] == item["状态"] == category["状态"]
+
+
+def test_default_month_is_the_latest_most_units_reported(world):
+    targets, rows, _ = world
+    assert P.default_month(targets, rows) == 5  # both units reported in May
+    early = pd.concat([rows, rows[rows["填报单位"] == "单位甲"].assign(月份=6)])
+    assert P.default_month(targets, early) == 6  # one of two units is half of them
+    assert P.latest_month(early, 2024) == 6
+    assert P.default_month(targets, rows.iloc[0:0]) is None

@@ -1,0 +1,193 @@
+"""The monthly workflow in a real headless Chromium against `streamlit run app.py`.
+
+Download a template, fill it, upload it, accept it, see the overview change,
+filter, export CSV and check its bytes; upload a broken workbook and see the
+cell; check the county map draws its 11 polygons with no network. Screenshots
+of every page go to test-artifacts/ (and to docs/ with UPDATE_SCREENSHOTS=1).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lib import progress as P
+from lib.store import Store
+from lib.template import fill_template
+from tests.conftest import require_tool
+from tests.factory import entries_for
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run", "--disable-quic"]
+UNIT = "市民政局"
+DOC_SHOTS = {"overview", "county", "project", "upload-rejected"}  # the ones README shows
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(demo_dir, tmp_path_factory):
+    require_tool(CHROMIUM)
+    folder = tmp_path_factory.mktemp("browser") / "data"
+    shutil.copytree(demo_dir, folder)
+    port = free_port()
+    env = dict(os.environ, LIVELIHOOD_DATA_DIR=str(folder))
+    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
+                             f"--server.port={port}", "--server.address=127.0.0.1"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start")
+    yield url, folder
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        context = browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True, locale="zh-CN")
+        # No network beyond the app itself: anything else is refused, so the map must draw offline.
+        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server[0])
+                      else route.abort())
+        yield context.new_page()
+        browser.close()
+
+
+def open_path(page, server, path: str):
+    page.goto(f"{server[0]}/{path}")
+    page.wait_for_selector("[data-testid='stMain'] h1", timeout=120_000)
+    page.wait_for_load_state("networkidle")
+
+
+def shot(page, name: str):
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    if os.environ.get("UPDATE_SCREENSHOTS") and name in DOC_SHOTS:
+        (ROOT / "docs").mkdir(exist_ok=True)
+        page.screenshot(path=str(ROOT / "docs" / f"screenshot-{name}.png"))
+
+
+def upload(page, path: Path):
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(path))
+
+
+def test_monthly_workflow(page, server, targets, tmp_path):
+    url, folder = server
+    # 1. the overview before: June is the latest month
+    open_path(page, server, "")
+    assert "截至 2024 年 6 月" in page.locator("h1").first.inner_text()
+    shot(page, "overview-before")
+
+    # 2. download the unit's template from the upload page
+    open_path(page, server, "upload")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="下载该单位模板").click()
+    template = Path(download.value.path()).read_bytes()
+    assert download.value.suggested_filename == f"{UNIT}.xlsx"
+
+    # 3. fill it as a clerk would and upload it
+    filled_path = tmp_path / f"{UNIT}7月.xlsx"
+    filled_path.write_bytes(fill_template(template, "2024-07", entries_for(targets, UNIT, share=0.6, problems="无",
+                                                                                  plan="按计划推进")))
+    upload(page, filled_path)
+    page.get_by_text("可接收").first.wait_for(timeout=60_000)
+    shot(page, "upload-checked")
+    page.get_by_role("button", name="确认接收 1 个文件").click()
+    page.get_by_text("已入库").first.wait_for(timeout=60_000)
+    assert len(Store(folder).submissions().query("month == 7")) == 1
+
+    # 4. one early report does not move the default month; July shows one unit's report received
+    open_path(page, server, "")
+    assert "截至 2024 年 6 月" in page.locator("h1").first.inner_text()
+    open_path(page, server, "?month=7")
+    assert "截至 2024 年 7 月" in page.locator("h1").first.inner_text()
+    page.get_by_text(f"1 / {len(targets.reporting_units)} 个单位").wait_for(timeout=30_000)
+    shot(page, "overview")
+
+    # 5. filter by a category in the sidebar, then export the detail table as CSV
+    open_path(page, server, "export?month=7")
+    sidebar = page.locator("[data-testid='stSidebar']")
+    sidebar.locator("[data-testid='stMultiSelect']").first.click()
+    page.keyboard.type("老年人保障")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    page.wait_for_url("**category=*", timeout=30_000)
+    page.wait_for_timeout(1500)
+    shot(page, "export")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="下载 CSV（Excel/WPS 可直接打开）").click()
+    data = Path(download.value.path()).read_bytes()
+    assert download.value.suggested_filename == "进展明细_2024-07_类别-老年人保障.csv"
+    assert data.startswith(b"\xef\xbb\xbf")
+    frame = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig")
+    assert list(frame.columns)[:4] == ["指标编号", "项目名称", "指标名称", "县市区"]
+    store = Store(folder)
+    expected = P.detail(store.targets(), store.current_rows(), 7)
+    expected = expected[expected["类别"] == "老年人保障"]
+    assert len(frame) == len(expected) and set(frame["项目名称"]) == set(expected["项目名称"])
+
+
+def test_broken_workbook_shows_the_cell(page, server, targets, tmp_path):
+    open_path(page, server, "upload")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="下载该单位模板").click()
+    entries = entries_for(targets, UNIT, share=0.5)
+    entries[("P01-1", "任城区")]["累计完成"] = "约300"
+    bad = tmp_path / "坏表.xlsx"
+    bad.write_bytes(fill_template(Path(download.value.path()).read_bytes(), "2024-08", entries))
+    upload(page, bad)
+    page.get_by_text("退回").first.wait_for(timeout=60_000)
+    table_text = page.locator("[data-testid='stExpander']").filter(has_text="坏表.xlsx").inner_text()
+    assert "退回" in table_text
+    grid = page.locator("[data-testid='stExpander']").filter(has_text="坏表.xlsx").locator("[data-testid='stDataFrame']")
+    grid.wait_for(timeout=30_000)
+    shot(page, "upload-rejected")
+    assert page.get_by_role("button", name="下载标注版（退回填报单位）").count() >= 1
+    assert len(Store(server[1]).submissions().query("month == 8")) == 0
+
+
+def test_county_map_draws_offline_and_pages_render_chinese(page, server):
+    open_path(page, server, "county")
+    chart = page.locator("[data-testid='stPlotlyChart']").first
+    chart.wait_for(timeout=60_000)
+    page.wait_for_timeout(2000)
+    fills = chart.locator("path.js-fill")
+    assert fills.count() == 11
+    shot(page, "county")
+    for path in ("category", "unit", "project?project=12"):
+        open_path(page, server, path)
+        page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=60_000)
+        shot(page, path.split("?")[0])
+    # Chinese renders with a real CJK font (fonts-noto-cjk), not tofu boxes.
+    fonts = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True).stdout
+    assert "Noto Sans CJK SC" in fonts
