@@ -16,7 +16,7 @@ MAX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024  # sum of a workbook's parts once infl
 MAX_PART_BYTES = 20 * 1024 * 1024
 MAX_ZIP_PARTS = 200
 MAX_COMPRESSION_RATIO = 200
-MAX_SHEET_ROWS = 5000
+MAX_SHEET_ROWS = 9999  # 5-digit row references are refused by one regex pass
 MAX_SHEET_COLUMNS = 50
 
 

@@ -285,17 +285,20 @@ class Store:
 
     def _insert(self, con, meta: dict, rel: str, rows: pd.DataFrame, late: bool) -> tuple[int, int | None]:
         """Insert one submission and its rows; supersede the unit-month's current one."""
+        # The current version of a unit-month is the latest activated (ties: the larger sha256), whatever
+        # order processes commit in; rebuild() applies the same rule, so files alone give the same state.
         prev = con.execute(
-            "SELECT id FROM submissions WHERE unit=? AND year=? AND month=? AND state=?",
+            "SELECT id, activated_at, sha256 FROM submissions WHERE unit=? AND year=? AND month=? AND state=?",
             (meta["unit"], meta["year"], meta["month"], STATE_CURRENT)).fetchone()
+        newer = prev is None or (meta["activated_at"], meta["sha256"]) > (prev[1], prev[2])
         cur = con.execute(
             "INSERT INTO submissions(unit, year, month, received_at, activated_at, uploader, file_name, sha256, path, n_rows, "
             "findings, state, late, targets_version, filler, phone) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (meta["unit"], meta["year"], meta["month"], meta["received_at"], meta["activated_at"], meta["uploader"],
              meta["file_name"], meta["sha256"], rel, len(rows), meta["findings"],
-             STATE_CURRENT, int(late), meta["targets_version"], meta["filler"], meta["phone"]))
+             STATE_CURRENT if newer else STATE_REPLACED, int(late), meta["targets_version"], meta["filler"], meta["phone"]))
         sub_id = cur.lastrowid
-        if prev:
+        if prev and newer:
             con.execute("UPDATE submissions SET state=? WHERE id=?", (STATE_REPLACED, prev[0]))
         con.executemany(
             "INSERT INTO rows VALUES (?,?,?,?,?,?,?,?,?)",
@@ -303,7 +306,7 @@ class Store:
               r.存在问题, r.下步计划, int(r.行号)) for r in rows.itertuples(index=False)])
         con.execute("INSERT INTO meta(key, value) VALUES ('version', '1') "
                     "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
-        return sub_id, (prev[0] if prev else None)
+        return sub_id, (prev[0] if prev and newer else None)
 
     @staticmethod
     def _finish(final: Path) -> None:
@@ -385,7 +388,7 @@ class Store:
         con.execute(f"UPDATE submissions SET state='{STATE_REPLACED}'")
         con.execute(
             f"UPDATE submissions SET state='{STATE_CURRENT}' WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER "
-            "(PARTITION BY unit, year, month ORDER BY activated_at DESC, id DESC) AS n FROM submissions) WHERE n = 1)")
+            "(PARTITION BY unit, year, month ORDER BY activated_at DESC, sha256 DESC) AS n FROM submissions) WHERE n = 1)")
         if audit is not None and len(audit):
             con.executemany("INSERT INTO audit(at, who, action, detail) VALUES (?,?,?,?)",
                             audit.iloc[::-1].itertuples(index=False, name=None))

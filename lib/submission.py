@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import unicodedata
 import zipfile
+import zlib
+from collections import namedtuple
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 
@@ -92,6 +95,7 @@ class ValidationResult:
 
 
 ROW_COLUMNS = ["指标编号", "县市区", "累计完成", "进展状态", "进展情况", "存在问题", "下步计划", "行号"]
+_Row = namedtuple("_Row", ROW_COLUMNS)
 
 
 class _Reject(Exception):
@@ -140,7 +144,7 @@ def _open_zip(data: bytes, result: ValidationResult) -> zipfile.ZipFile:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, struct.error, OSError, ValueError, EOFError):
         raise _Reject("文件已损坏或不完整（压缩包无法打开，可能是下载或拷贝中断）。请重新保存原文件后上传。") from None
     if len(infos) > config.MAX_ZIP_PARTS:
         raise _Reject(f"工作簿包含 {len(infos)} 个内部部件，超过上限 {config.MAX_ZIP_PARTS}，不像标准模板。请使用系统下发的模板。")
@@ -159,24 +163,43 @@ def _open_zip(data: bytes, result: ValidationResult) -> zipfile.ZipFile:
     return zf
 
 
-def _read_part(zf: zipfile.ZipFile, name: str) -> bytes:
-    """Inflate one part with a hard cap on the actual (not declared) size."""
-    with zf.open(name) as handle:
-        chunk = handle.read(config.MAX_PART_BYTES + 1)
-    if len(chunk) > config.MAX_PART_BYTES:
-        raise _Reject("工作簿某个部件解压后超过大小上限（疑似“压缩炸弹”），已拒绝。")
-    return chunk
+def _inflate_all(zf: zipfile.ZipFile) -> dict[str, bytes]:
+    """Inflate every part with caps on the actual (not declared) sizes; check CRCs and XML prologues.
+
+    Declared sizes can lie, so each part is read up to its cap and the total
+    is counted as it goes. Any XML part that declares a DOCTYPE is refused:
+    Excel never writes one, and it is how entity-expansion (billion laughs)
+    and external-entity attacks start, whatever the reader downstream.
+    """
+    parts, total = {}, 0
+    for info in zf.infolist():
+        try:
+            with zf.open(info) as handle:
+                body = handle.read(config.MAX_PART_BYTES + 1)
+        except (zipfile.BadZipFile, zlib.error, struct.error, OSError, EOFError, ValueError, NotImplementedError):
+            raise _Reject("文件已损坏（压缩数据校验失败），可能是下载或拷贝中断。请重新保存原文件后上传。") from None
+        total += len(body)
+        if len(body) > config.MAX_PART_BYTES or total > config.MAX_UNCOMPRESSED_BYTES:
+            raise _Reject("工作簿解压后体积超过上限（疑似“压缩炸弹”），已拒绝。请使用系统下发的模板重新填写。")
+        if info.filename.endswith((".xml", ".rels")) and b"<!DOCTYPE" in body[:4096].upper():
+            raise _Reject("工作簿内部的 XML 含有 DOCTYPE/实体声明（Excel 不会生成这种内容，可能是恶意文件），已拒绝。")
+        parts[info.filename] = body
+    return parts
+
+
+def _read_part(parts: dict[str, bytes], name: str) -> bytes:
+    return parts[name]
 
 
 _SHEET_REL = re.compile(rb'<sheet\b[^>]*?name="([^"]*)"[^>]*?r:id="([^"]*)"')
 _REL = re.compile(rb'<Relationship\b[^>]*?Id="([^"]*)"[^>]*?Target="([^"]*)"|<Relationship\b[^>]*?Target="([^"]*)"[^>]*?Id="([^"]*)"')
 
 
-def _sheet_part(zf: zipfile.ZipFile, sheet: str) -> str | None:
+def _sheet_part(parts: dict[str, bytes], sheet: str) -> str | None:
     """Zip part name of a sheet, from workbook.xml and its relationships."""
     try:
-        workbook = _read_part(zf, "xl/workbook.xml")
-        rels = _read_part(zf, "xl/_rels/workbook.xml.rels")
+        workbook = _read_part(parts, "xl/workbook.xml")
+        rels = _read_part(parts, "xl/_rels/workbook.xml.rels")
     except KeyError:
         return None
     wanted = _xml_escape(sheet).encode("utf-8")
@@ -200,17 +223,15 @@ _BIG_REF = re.compile(rb'<c\b[^>]*?\br="(?:[A-Z]{3}|[B-Z][A-Z]|A[Y-Z])\d+"|<c\b[
 _FORMULA_CELL = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3})(\d+)"[^>]*?(?<!/)>\s*<f[ >/]')
 
 
-def _scan_form_xml(zf: zipfile.ZipFile, result: ValidationResult) -> None:
+def _scan_form_xml(parts: dict[str, bytes], result: ValidationResult) -> None:
     """Bound the sheet's size and find formulas typed into input cells."""
-    part = _sheet_part(zf, S.SHEET_FORM)
+    part = _sheet_part(parts, S.SHEET_FORM)
     if part is None:
         return
     try:
-        xml = _read_part(zf, part)
+        xml = _read_part(parts, part)
     except KeyError:
         raise _Reject("工作簿结构不完整（找不到“进展填报”表的数据）。请重新保存原文件后上传。") from None
-    if b"<!DOCTYPE" in xml[:4096] or b"<!ENTITY" in xml:
-        raise _Reject("工作簿的“进展填报”表含有 XML 实体声明（DOCTYPE/ENTITY），Excel 不会生成这种内容，已拒绝。")
     if _BIG_REF.search(xml):
         raise _Reject(f"“进展填报”表的行或列超出合理范围（超过 {config.MAX_SHEET_ROWS} 行或 {config.MAX_SHEET_COLUMNS} 列），"
                       "不像标准模板。请删除多余内容或重新使用模板。")
@@ -323,7 +344,8 @@ def display_name(file_name: str) -> str:
 def _validate(data, file_name, targets, store, today, result):
     _sniff(data, file_name, result)
     zf = _open_zip(data, result)
-    _scan_form_xml(zf, result)
+    parts = _inflate_all(zf)
+    _scan_form_xml(parts, result)
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
         form = _sheet_rows(wb, S.SHEET_FORM)
@@ -390,7 +412,7 @@ def _validate(data, file_name, targets, store, today, result):
                                                    else "，指标行与现行目标表不一致（见各行提示）。请下载新模板重新填写。"))
     result.rows = rows
     if month is not None:  # warnings too, so the unit can fix everything in one round
-        _check_history(rows, expected, targets, store, result)
+        _check_history(rows, targets, store, result)
 
 
 def _read_rows(form, first, targets, unit, expected, result, stale) -> pd.DataFrame:
@@ -404,8 +426,8 @@ def _read_rows(form, first, targets, unit, expected, result, stale) -> pd.DataFr
         excel_row = first + offset + 1
         raw = list(raw) + [None] * (len(S.FORM_COLUMNS) - len(raw))
         values = {name: raw[i] for name, i in COL_INDEX.items()}
-        if all(_cell_text(v) == "" for v in raw):
-            continue
+        if not any(v is not None and v != "" and not (isinstance(v, str) and not v.strip()) for v in raw):
+            continue  # blank row
         code, county = _cell_text(values["指标编号"]), _cell_text(values["县市区"])
         where = dict(sheet=S.SHEET_FORM, indicator=code, county=county)
         if code not in all_codes:
@@ -434,7 +456,7 @@ def _read_rows(form, first, targets, unit, expected, result, stale) -> pd.DataFr
                     not pd.isna(should) and isinstance(got, (int, float)) and not isinstance(got, bool) and abs(float(got) - float(should)) < 1e-9)
                 shown = "（空）" if pd.isna(should) else f"{float(should):g}"
             else:
-                same = _cell_text(got) == _cell_text(should)
+                same = got == should or _cell_text(got) == _cell_text(should)
                 shown = _cell_text(should)
             if not same:
                 level = S.LEVEL_ERROR
@@ -473,31 +495,37 @@ def _read_rows(form, first, targets, unit, expected, result, stale) -> pd.DataFr
     frame = pd.DataFrame(out, columns=ROW_COLUMNS)
     frame["累计完成"] = frame["累计完成"].astype("float64")
     # City total rows of split indicators: optional, but must add up when given.
-    totals = expected[expected["城市合计行"]]
-    for rec in totals.itertuples(index=False):
-        sel = frame[frame["指标编号"] == rec.指标编号]
-        city = sel[sel["县市区"] == S.CITY]
-        parts = sel[sel["县市区"] != S.CITY]["累计完成"]
-        if city.empty or pd.isna(city["累计完成"].iloc[0]) or parts.isna().any():
+    city_rows, parts, incomplete = {}, {}, set()
+    for code, county, value, *_rest, excel_row in out:
+        if exp[(code, county)]["城市合计行"]:
+            city_rows[code] = (value, excel_row)
+        elif county != S.CITY:
+            if value is None:
+                incomplete.add(code)
+            parts[code] = parts.get(code, 0.0) + (value or 0.0)
+    for code, (value, excel_row) in city_rows.items():
+        if value is None or code in incomplete or code not in parts:
             continue
-        if abs(float(city["累计完成"].iloc[0]) - float(parts.sum())) > 1e-6:
+        if abs(value - parts[code]) > 1e-6:
             _finding(result, S.LEVEL_ERROR,
-                     f"全市合计 {city['累计完成'].iloc[0]:g} 与各县市区之和 {parts.sum():g} 不一致。请核对，或清空全市行由系统合计。",
-                     sheet=S.SHEET_FORM, cell=f"{letter['累计完成']}{int(city['行号'].iloc[0])}", indicator=rec.指标编号, county=S.CITY)
+                     f"全市合计 {value:g} 与各县市区之和 {parts[code]:g} 不一致。请核对，或清空全市行由系统合计。",
+                     sheet=S.SHEET_FORM, cell=f"{letter['累计完成']}{excel_row}", indicator=code, county=S.CITY)
     return frame
 
 
-def _check_history(rows, expected, targets, store, result) -> None:
+def _check_history(rows: pd.DataFrame, targets, store, result) -> None:
     """Warnings that need the target and the unit's previous accepted month."""
     month = result.month
-    planned_by_code = {code: targets.planned_share(code, month) for code in expected["指标编号"].unique()}
+    planned_by_code = {code: targets.planned_share(code, month) for code, _ in targets.expected_map(result.unit)}
     exp = targets.expected_map(result.unit)
     previous = {}
     if store is not None:
         prev = store.previous_values(result.unit, targets.year, month)
         previous = dict(zip(prev.index, zip(prev["累计完成"], prev["月份"])))
     letter = COLUMN_LETTER
-    for rec in rows.itertuples(index=False):
+    # Plain tuples: iterating arrow-backed string columns row by row is slow.
+    records = zip(*(rows[c].tolist() for c in ROW_COLUMNS))
+    for rec in (_Row(*values) for values in records):
         want = exp[(rec.指标编号, rec.县市区)]
         target = want["年度目标"]
         where = dict(sheet=S.SHEET_FORM, indicator=rec.指标编号, county=rec.县市区)

@@ -74,13 +74,17 @@ class Targets:
     @property
     def counties(self) -> list[str]:
         """The county-level units targets are split to, in table order."""
-        units = self.units
-        mask = (units["类型"] == S.UNIT_TYPE_COUNTY) & (units["单位名称"] != S.ALL_COUNTIES)
-        return units.loc[mask, "单位名称"].tolist()
+        if "counties" not in self._cache:
+            units = self.units
+            mask = (units["类型"] == S.UNIT_TYPE_COUNTY) & (units["单位名称"] != S.ALL_COUNTIES)
+            self._cache["counties"] = units.loc[mask, "单位名称"].tolist()
+        return list(self._cache["counties"])
 
     @property
     def reporting_units(self) -> list[str]:
-        return list(dict.fromkeys(self.indicators["填报单位"]))
+        if "reporting_units" not in self._cache:
+            self._cache["reporting_units"] = list(dict.fromkeys(self.indicators["填报单位"]))
+        return list(self._cache["reporting_units"])
 
     def expected_rows(self, unit: str) -> pd.DataFrame:
         """The rows a unit's template holds, in order.

@@ -1,12 +1,15 @@
 """A separate ingesting process for the concurrency and crash tests.
 
-python -m tests.worker FOLDER UNIT:MONTH:SHARE [...]  -> prints the number of files stored
+python -m tests.worker STORE UNIT:MONTH:SHARE [...]   fill and ingest those workbooks
+python -m tests.worker STORE --dir INBOX              ingest every file in INBOX (sorted)
+Prints "ready" once imported, one line per stored file, then "total N".
 """
 
 from __future__ import annotations
 
 import sys
 from datetime import datetime
+from pathlib import Path
 
 from lib.store import Store
 from lib.targets import load_targets
@@ -17,14 +20,22 @@ def main(argv: list[str]) -> int:
     folder, jobs = argv[0], argv[1:]
     store = Store(folder)
     targets = load_targets(store.folder / "targets.xlsx")
+    print("ready", flush=True)
     stored = 0
-    for job in jobs:
-        unit, month, share = job.split(":")
-        data = filled(targets, unit, month=month, share=float(share))
-        outcome = store.ingest(data, f"{unit}{month}.xlsx", targets=targets,
-                               received_at=datetime(2024, int(month[-2:]) + 1, 1))
-        stored += outcome.stored
-        print(f"stored {unit} {month}", flush=True)
+    if jobs[:1] == ["--dir"]:
+        for path in sorted(Path(jobs[1]).iterdir()):
+            outcome = store.ingest(path.read_bytes(), path.name, uploader="worker", targets=targets,
+                                   received_at=datetime(2024, 12, 1))
+            stored += outcome.stored
+            print(f"stored {path.name}", flush=True)
+    else:
+        for job in jobs:
+            unit, month, share = job.split(":")
+            data = filled(targets, unit, month=month, share=float(share))
+            outcome = store.ingest(data, f"{unit}{month}.xlsx", targets=targets,
+                                   received_at=datetime(2024, int(month[-2:]) + 1, 1))
+            stored += outcome.stored
+            print(f"stored {unit} {month}", flush=True)
     print(f"total {stored}", flush=True)
     return 0
 

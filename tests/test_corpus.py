@@ -1,0 +1,123 @@
+"""Hostile and broken uploads: one clear Chinese message each, nothing stored on rejection, nothing run."""
+
+from __future__ import annotations
+
+import hashlib
+import resource
+import time
+from datetime import date, datetime
+
+import openpyxl.xml
+import pytest
+
+from lib import schema as S
+from lib.store import Store
+from lib.submission import validate
+from tests.corpus.make_corpus import ACCEPTED, build
+
+TODAY = date(2024, 12, 31)
+
+
+@pytest.fixture(scope="module")
+def corpus(targets):
+    return {case.name: case for case in build(targets)}
+
+
+def store_fingerprint(folder) -> str:
+    """Hash of the store's data: raw files plus submissions and rows (the audit log may grow)."""
+    digest = hashlib.sha256()
+    for path in sorted((folder / "submissions").rglob("*")):
+        digest.update(str(path.relative_to(folder)).encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    store = Store(folder)
+    digest.update(store.submissions().drop(columns=["id"]).to_json().encode())
+    digest.update(store.current_rows().to_json().encode())
+    return digest.hexdigest()
+
+
+def case_ids():
+    from lib.config import BUNDLED_TARGETS
+    from lib.targets import load_targets
+    return [c.name for c in build(load_targets(BUNDLED_TARGETS))]
+
+
+CASES = case_ids()
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_case(name, corpus, targets, data_dir):
+    case = corpus[name]
+    store = Store(data_dir)
+    store.ingest(corpus["hidden-rows"].data if name != "hidden-rows" else corpus["rows-reordered"].data, "earlier.xlsx",
+                 targets=targets, received_at=datetime(2024, 4, 2))  # something precious already stored
+    before = store_fingerprint(data_dir)
+    started = time.perf_counter()
+    outcome = store.ingest(case.data, case.file_name, targets=targets, received_at=datetime(2024, 4, 3), today=TODAY)
+    elapsed = time.perf_counter() - started
+    result = outcome.result
+    assert elapsed < 30  # a sanity bound only (the process stays up and answers); speed is measured in bench/
+    if case.expect == ACCEPTED:
+        assert result.accepted, [str(f) for f in result.findings]
+        assert outcome.submission_id is not None
+        stored = store.submissions().set_index("id").loc[outcome.submission_id]
+        assert stored["path"].startswith("submissions/2024/03/市体育局/")
+        assert "/" not in stored["file_name"] and "\x00" not in stored["file_name"] and len(stored["file_name"]) <= 81
+        assert not list(data_dir.parent.glob("etc")) and not (data_dir / "etc").exists()
+    else:
+        errors = result.errors
+        assert errors, [str(f) for f in result.findings]
+        assert case.expect in " ".join(f.message for f in errors)
+        for finding in errors:
+            assert "Traceback" not in finding.message and finding.message.strip()
+        assert store_fingerprint(data_dir) == before  # nothing under data/ changed
+
+
+def test_script_and_markdown_are_kept_verbatim(corpus, targets, data_dir):
+    store = Store(data_dir)
+    store.ingest(corpus["script-in-narrative"].data, "x.xlsx", targets=targets, received_at=datetime(2024, 4, 3))
+    text = store.current_rows().set_index(["指标编号", "县市区"]).loc[("P26-1", "任城区"), "进展情况"]
+    assert text.startswith("<script>alert('x')</script> **粗体**")
+
+
+def test_control_characters_dropped_long_text_kept_whole(corpus, targets, data_dir):
+    store = Store(data_dir)
+    store.ingest(corpus["control-emoji-long"].data, "x.xlsx", targets=targets, received_at=datetime(2024, 4, 3))
+    text = store.current_rows().set_index(["指标编号", "县市区"]).loc[("P26-1", "任城区"), "存在问题"]
+    assert "\x07" not in text and "😀" in text and len(text) > 12000
+
+
+def test_huge_sheet_is_rejected_quickly_in_bounded_memory(corpus, targets):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for name in ("million-rows", "16384-columns", "zip-bomb"):
+        result = validate(corpus[name].data, name, targets, None, today=TODAY)
+        assert not result.accepted
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 200  # nothing was inflated to gigabytes
+
+
+def test_openpyxl_parses_with_defusedxml():
+    """The annotated copy opens uploads with openpyxl: it must use defusedxml."""
+    assert openpyxl.xml.DEFUSEDXML is True
+
+
+def test_calamine_does_not_expand_entities(targets, corpus):
+    """Even past our DOCTYPE check, the Rust data reader does not expand entities (checked directly)."""
+    import io
+
+    from python_calamine import CalamineWorkbook
+
+    from tests.corpus.make_corpus import _sheet_xml, _with_sheet
+    good = corpus["hidden-rows"].data
+    sheet = _sheet_xml(good)
+    laughs = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;">'
+              b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;">]>')
+    assert "按计划推进".encode() in sheet
+    hostile = _with_sheet(good, laughs + sheet.split(b"?>", 1)[-1].replace("按计划推进".encode(), b"&lol3;", 1))
+    try:
+        rows = CalamineWorkbook.from_filelike(io.BytesIO(hostile)).get_sheet_by_name(S.SHEET_FORM).to_python()
+    except Exception:
+        return  # refusing the sheet is safe
+    text = "".join(str(v) for row in rows for v in row)
+    assert "lollollol" not in text
+    assert validate(hostile, "x.xlsx", targets, None, today=TODAY).errors  # and we refuse it anyway

@@ -1,0 +1,171 @@
+"""Fuzzing the validator, killing ingestion mid-write, and several processes ingesting at once."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from datetime import date
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lib.store import Store
+from lib.submission import validate
+from tests.corpus.make_corpus import _sheet_xml, _with_sheet
+from tests.factory import filled
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "500"))
+TODAY = date(2024, 12, 31)
+GENERIC = "读取工作簿时出错"  # validate()'s last-resort message: seeing it means a bug in our code
+
+
+@pytest.fixture(scope="module")
+def bases(targets):
+    return [filled(targets, unit, month="2024-05", share=0.4) for unit in ("市体育局", "市医保局", "市能源局")]
+
+
+def mutate_cell(data: bytes, draw) -> bytes:
+    sheet = _sheet_xml(data)
+    values = [m for m in __import__("re").finditer(rb"<(v|t)>([^<]*)</\1>", sheet)]
+    if not values:
+        return data
+    m = values[draw(st.integers(0, len(values) - 1))]
+    new = draw(st.one_of(st.text(max_size=30), st.integers(-10**9, 10**9).map(str),
+                         st.floats(allow_nan=True, allow_infinity=True).map(repr), st.sampled_from(["", "TRUE", "#N/A", "1e999"])))
+    escaped = new.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    escaped = "".join(ch for ch in escaped if ch in "\t\n\r" or ord(ch) >= 32)
+    return _with_sheet(data, sheet[: m.start(2)] + escaped.encode("utf-8", "ignore") + sheet[m.end(2):])
+
+
+def mutate_rows(data: bytes, draw) -> bytes:
+    sheet = _sheet_xml(data)
+    import re
+    rows = list(re.finditer(rb"<row\b.*?</row>", sheet, re.S))
+    if not rows:
+        return data
+    m = rows[draw(st.integers(0, len(rows) - 1))]
+    if draw(st.booleans()):
+        return _with_sheet(data, sheet[: m.start()] + sheet[m.end():])  # delete a row
+    return _with_sheet(data, sheet[: m.end()] + m.group(0) + sheet[m.end():])  # duplicate it
+
+
+def mutate_bytes(data: bytes, draw) -> bytes:
+    out = bytearray(data)
+    for _ in range(draw(st.integers(1, 8))):
+        i = draw(st.integers(0, len(out) - 1))
+        out[i] = draw(st.integers(0, 255))
+    if draw(st.booleans()):
+        out = out[: draw(st.integers(0, len(out)))]
+    return bytes(out)
+
+
+def mutate_xml(data: bytes, draw) -> bytes:
+    with zipfile.ZipFile(__import__("io").BytesIO(data)) as zf:
+        names = [n for n in zf.namelist() if n.endswith((".xml", ".rels"))]
+        name = names[draw(st.integers(0, len(names) - 1))]
+        body = zf.read(name)
+    cut = draw(st.integers(0, len(body)))
+    junk = draw(st.sampled_from([b"", b"<", b"</x>", b"&", b"<c r=\"ZZ99999\"/>", b"\xff\xfe", b"<![CDATA["]))
+    from tests.factory import rezip
+    return rezip(data, replace={name: body[:cut] + junk + body[cut:]})
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_validation_never_raises_on_mutated_templates(bases, targets, data):
+    base = bases[data.draw(st.integers(0, len(bases) - 1))]
+    mutation = data.draw(st.sampled_from([mutate_cell, mutate_rows, mutate_bytes, mutate_xml]))
+    mutated = mutation(base, data.draw)
+    result = validate(mutated, "fuzz.xlsx", targets, None, today=TODAY)
+    assert result.accepted or result.errors
+    assert not any(GENERIC in f.message for f in result.findings), [str(f) for f in result.findings]
+    for finding in result.findings:
+        assert finding.message and finding.level in ("错误", "提醒")
+
+
+# --- crashes and concurrency ------------------------------------------------------------
+
+def variants(targets, count: int, tag: str) -> list[bytes]:
+    """``count`` distinct valid workbooks (same content, a unique narrative each), cheap to make."""
+    units = ["市体育局", "市医保局", "市应急局", "市交警支队", "市城市管理局"]
+    bases = [filled(targets, u, month=f"2024-{m:02d}", share=0.05 * m) for u in units for m in (1, 2)]
+    out = []
+    for i in range(count):
+        base = bases[i % len(bases)]
+        sheet = _sheet_xml(base)
+        out.append(_with_sheet(base, sheet.replace("按计划推进".encode(), f"按计划推进{tag}-{i}".encode(), 1)))
+    return out
+
+
+def write_inbox(folder: Path, files: list[bytes]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, data in enumerate(files):
+        (folder / f"{i:03d}.xlsx").write_bytes(data)
+    return folder
+
+
+def check_consistent(folder: Path) -> dict:
+    """Every submission fully present or absent; files and database agree; rebuild gives the same state."""
+    store = Store(folder)  # runs recovery
+    subs = store.submissions()
+    assert not list((folder / "submissions").rglob("*.pending"))
+    on_disk = {str(p.relative_to(folder)) for p in (folder / "submissions").rglob("*.xlsx")}
+    assert set(subs["path"]) == on_disk
+    for rel in subs["path"]:
+        assert (folder / rel).with_suffix(".json").exists()
+    con = sqlite3.connect(store.db_path)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert con.execute("SELECT COUNT(*) FROM rows WHERE submission_id NOT IN (SELECT id FROM submissions)").fetchone()[0] == 0
+    con.close()
+    before = store.snapshot()
+    copy = folder.parent / (folder.name + "-rebuilt")
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(folder, copy)
+    rebuilt = Store(copy)
+    rebuilt.rebuild()
+    after = rebuilt.snapshot()
+    assert before["submissions"].drop(columns=["path"]).equals(after["submissions"].drop(columns=["path"]))
+    assert before["rows"].equals(after["rows"])
+    return {"submissions": len(subs)}
+
+
+def test_sigkill_during_ingestion_leaves_a_consistent_store(targets, data_dir, tmp_path):
+    inbox = write_inbox(tmp_path / "inbox", variants(targets, 40, "kill"))
+    rng = random.Random(20241128)
+    seen = []
+    for _ in range(20):
+        proc = subprocess.Popen([sys.executable, "-m", "tests.worker", str(data_dir), "--dir", str(inbox)], cwd=ROOT,
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        # Let it store a few files, then kill it at a random moment mid-stream.
+        for _ in range(rng.randint(0, 3)):
+            proc.stdout.readline()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        seen.append(check_consistent(data_dir)["submissions"])
+    assert seen[-1] >= 1 and seen == sorted(seen)  # progress kept, nothing lost
+
+
+@pytest.mark.parametrize("processes", [2, 4])
+def test_processes_ingesting_fifty_files_each(targets, data_dir, tmp_path, processes):
+    inboxes = [write_inbox(tmp_path / f"inbox{p}", variants(targets, 50, f"p{p}")) for p in range(processes)]
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.worker", str(data_dir), "--dir", str(inbox)], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True) for inbox in inboxes]
+    totals = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=900)
+        assert proc.returncode == 0
+        totals.append(int(out.strip().splitlines()[-1].split()[-1]))
+    assert totals == [50] * processes
+    subs = Store(data_dir).submissions()
+    assert len(subs) == 50 * processes and subs["sha256"].is_unique
+    check_consistent(data_dir)
