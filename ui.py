@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from lib import auth
 from lib import progress as P
 from lib import schema as S
 from lib.config import data_dir
@@ -213,17 +214,26 @@ class Frame:
     version: str
     bundle: Bundle
     filters: Filters
+    user: auth.User
 
     def __iter__(self):
         return iter((self.folder, self.version, self.bundle, self.filters))
 
 
-def setup_frame() -> Frame:
+def setup_frame(user: auth.User) -> Frame:
     """Data and sidebar filters for one rerun (app.py calls this before the page runs)."""
     folder, version, bundle = current()
     chosen = sidebar_filters(bundle)
-    st.sidebar.caption(f"{bundle.targets.year} 年度 · 目标表 {bundle.targets.version[:8]} · 数据版本 {version.split(':')[0]}")
-    return Frame(folder, version, bundle, chosen)
+    with st.sidebar:
+        st.caption(f"{bundle.targets.year} 年度 · 目标表 {bundle.targets.version[:8]} · 数据版本 {version.split(':')[0]}")
+        st.caption(f"当前用户：{user.name}（{user.role_name}）")
+        if user.login != auth.DEMO_LOGIN and st.button("退出登录", key="auth_logout", icon=":material/logout:"):
+            store().log(user.name, "退出登录", user.login)
+            st.session_state.pop("auth_user", None)
+            if auth_config().oidc:
+                st.logout()
+            st.rerun()
+    return Frame(folder, version, bundle, chosen, user)
 
 
 def frame() -> Frame:
@@ -231,11 +241,100 @@ def frame() -> Frame:
 
     Streamlit runs a page file without app.py when it starts in its legacy
     pages/-folder mode (the first request after a server start that lands on a
-    page URL, and AppTest.switch_page): the page then sets the frame up itself.
+    page URL, and AppTest.switch_page): the page then signs in and sets the frame up itself.
     """
-    current_frame = st.session_state.pop("_frame", None) or setup_frame()
+    current_frame = st.session_state.pop("_frame", None) or setup_frame(sign_in())
     st.session_state["_current_frame"] = current_frame
     return current_frame
+
+
+def user() -> auth.User:
+    return st.session_state["_current_frame"].user
+
+
+def require(role: str) -> auth.User:
+    """Server-side check before any action: stop the run unless the signed-in user has ``role``."""
+    current_user = user()
+    if not current_user.can(role):
+        st.error(f"您的角色（{current_user.role_name}）无权执行此操作，需要“{auth.ROLE_NAMES[role]}”及以上角色。")
+        st.stop()
+    return current_user
+
+
+# --- sign-in --------------------------------------------------------------------------------
+
+def auth_config() -> auth.AuthConfig:
+    try:
+        secrets = st.secrets.to_dict()
+    except Exception:  # no secrets file at all: same as an empty one
+        secrets = {}
+    return auth.parse_config(secrets)
+
+
+@st.cache_resource
+def rate_limiter() -> auth.RateLimiter:
+    """One limiter per server process: failed sign-ins are counted per user name across sessions."""
+    return auth.RateLimiter()
+
+
+def signed_in_user() -> auth.User | None:
+    """The signed-in user, or None; stops the run with an error when access is refused outright."""
+    try:
+        config = auth_config()
+    except auth.AuthConfigError as exc:
+        st.error(f"登录配置有误，已拒绝访问：{exc}")
+        st.stop()
+    if config.open_demo:
+        return auth.DEMO_USER
+    if config.closed:
+        st.error("未配置任何用户，且已关闭演示模式（demo_mode = false），系统拒绝访问。请管理员在 secrets.toml 中添加用户。")
+        st.stop()
+    signed = st.session_state.get("auth_user")
+    if isinstance(signed, auth.User):
+        return signed
+    if config.oidc and getattr(st.user, "is_logged_in", False):
+        mapped = auth.oidc_user(config, st.user.get("email"), st.user.get("name"))
+        if mapped is None:
+            st.error(f"账号 {st.user.get('email')} 未分配角色，请联系管理员。")
+            st.button("退出", on_click=st.logout, key="auth_oidc_out")
+            st.stop()
+        st.session_state["auth_user"] = mapped
+        store().log(mapped.name, "登录", f"{mapped.login}（统一身份认证，{mapped.role_name}）")
+        return mapped
+    return None
+
+
+def login_form() -> None:
+    """The sign-in form; stops the run (a successful sign-in reruns the same page)."""
+    config = auth_config()
+    st.title("重点民生实事进展看板 · 登录")
+    if config.users:
+        with st.form("auth_form"):
+            login = st.text_input("用户名", key="auth_login")
+            password = st.text_input("密码", type="password", key="auth_password")
+            submitted = st.form_submit_button("登录", type="primary")
+        if submitted:
+            found, message = auth.authenticate(config, rate_limiter(), login, password)
+            if found:
+                st.session_state["auth_user"] = found
+                store().log(found.name, "登录", f"{found.login}（{found.role_name}）")
+                st.rerun()
+            store().log(login or "（空）", "登录失败", message)
+            st.error(message)
+    if config.oidc:
+        st.button("使用统一身份认证登录", on_click=st.login, key="auth_oidc")
+    st.stop()
+
+
+def sign_in() -> auth.User:
+    """The signed-in user; renders the sign-in form and stops the run when there is none."""
+    return signed_in_user() or login_form()
+
+
+def auth_banner() -> None:
+    if auth_config().open_demo:
+        st.info("**演示模式**：未配置用户，任何人都可以上传、恢复数据和修改目标表。生产部署请在 secrets.toml 中配置用户，"
+                "并设置 `demo_mode = false`。", icon=":material/lock_open:")
 
 
 def filters() -> Filters:
@@ -243,9 +342,10 @@ def filters() -> Filters:
 
 
 def page_start(title: str | None) -> None:
-    """What every page shows first: compact spacing, the demo banner, the title."""
+    """What every page shows first: compact spacing, the demo banners, the title."""
     compact()
     banner(data()[2])
+    auth_banner()
     if title:
         st.title(title)
 
@@ -326,3 +426,11 @@ def template_bytes(folder: str, targets_version: str, unit: str | None) -> bytes
 
     targets = get_store(folder).targets()
     return templates_zip(targets) if unit is None else build_template(targets, unit)
+
+
+def logged_export(who: str, file_name: str, n_rows: int, build):
+    """A deferred download that records who exported what when it is clicked."""
+    def run() -> bytes:
+        store().log(who, "导出", f"{file_name}（{n_rows} 行）")
+        return build()
+    return run

@@ -214,15 +214,14 @@ class Store:
         frame["累计完成"] = frame["累计完成"].astype("float64")
         return frame
 
-    def previous_values(self, unit: str, year: int, month: int) -> pd.DataFrame:
-        """Latest accepted value before ``month`` per (指标编号, 县市区), with its month."""
+    def previous_values(self, unit: str, year: int, month: int) -> dict[tuple[str, str], tuple[float | None, int]]:
+        """Latest accepted value before ``month``: {(指标编号, 县市区): (累计完成, 月份)} (plain SQL: on the upload path)."""
         with closing(self._connect()) as con:
-            frame = pd.read_sql_query(
-                "SELECT r.indicator AS 指标编号, r.county AS 县市区, r.value AS 累计完成, s.month AS 月份 "
-                "FROM rows r JOIN submissions s ON s.id = r.submission_id "
+            rows = con.execute(
+                "SELECT r.indicator, r.county, r.value, s.month FROM rows r JOIN submissions s ON s.id = r.submission_id "
                 "WHERE s.state = ? AND s.unit = ? AND s.year = ? AND s.month < ? ORDER BY s.month",
-                con, params=(STATE_CURRENT, unit, year, month))
-        return frame.drop_duplicates(["指标编号", "县市区"], keep="last").set_index(["指标编号", "县市区"])
+                (STATE_CURRENT, unit, year, month)).fetchall()
+        return {(code, county): (value, m) for code, county, value, m in rows}
 
     def audit_log(self) -> pd.DataFrame:
         with closing(self._connect()) as con:
@@ -253,35 +252,72 @@ class Store:
         received_at = received_at or datetime.now()
         if result is None:
             result = validate(data, file_name, targets, self, today=today or received_at.date())
-        if not result.accepted:
-            self.log(uploader, "上传被拒", f"{result.file_name}：" + "；".join(f.message for f in result.errors[:5]))
-            return IngestOutcome(result)
-        sha = hashlib.sha256(data).hexdigest()
-        late = received_at > deadline(result.year, result.month, targets.deadline_day)
-        stamp = received_at.strftime("%Y%m%dT%H%M%S%f")
-        folder = self.submissions_dir / str(result.year) / f"{result.month:02d}" / result.unit
-        rel = folder.relative_to(self.folder) / f"{stamp}-{sha[:12]}.xlsx"
-        sidecar = {
-            "unit": result.unit, "year": result.year, "month": result.month,
-            "received_at": received_at.isoformat(), "activated_at": received_at.isoformat(),
-            "uploader": uploader, "file_name": result.file_name, "sha256": sha,
-            "targets_version": result.targets_version, "filler": result.filler, "phone": result.phone,
-            # Findings depend on the history at upload time: keep them with the file.
-            "findings": result.findings_frame().to_json(orient="records", force_ascii=False),
-        }
+        return self._store_batch([(data, result)], uploader, targets, received_at)[0]
+
+    def ingest_many(self, files: list[tuple[str, bytes]], uploader: str = "系统", targets: Targets | None = None,
+                    received_at: datetime | None = None, today: date | None = None, batch: int = 200,
+                    progress=None) -> list[IngestOutcome]:
+        """Validate and store many files; each is all-or-nothing, and files commit together in batches.
+
+        The same guarantees as ``ingest`` (pending files fsynced before the commit,
+        renamed after it), with one database transaction per ``batch`` files.
+        Files of one batch are validated against the history committed before it.
+        """
+        targets = targets or self.targets()
+        received_at = received_at or datetime.now()
+        outcomes: list[IngestOutcome] = []
+        for start in range(0, len(files), batch):
+            chunk = files[start:start + batch]
+            checked = [(data, validate(data, name, targets, self, today=today or received_at.date())) for name, data in chunk]
+            outcomes += self._store_batch(checked, uploader, targets, received_at)
+            if progress:
+                progress(len(outcomes) / len(files))
+        return outcomes
+
+    def _store_batch(self, checked: list[tuple[bytes, ValidationResult]], uploader: str, targets: Targets,
+                     received_at: datetime) -> list[IngestOutcome]:
+        outcomes: list[IngestOutcome | None] = [None] * len(checked)
+        pending = []
+        for i, (data, result) in enumerate(checked):
+            if not result.accepted:
+                outcomes[i] = IngestOutcome(result)
+            else:
+                pending.append((i, data, result, hashlib.sha256(data).hexdigest()))
+        finals = []
         with self._write() as con:
-            existing = con.execute("SELECT id FROM submissions WHERE sha256=?", (sha,)).fetchone()
-            if existing:
-                self.log(uploader, "重复上传", f"{result.file_name} 与第 {existing[0]} 号相同", con)
-                return IngestOutcome(result, submission_id=existing[0], duplicate_of=existing[0])
-            folder.mkdir(parents=True, exist_ok=True)
-            final = self.folder / rel
-            _fsync_write(final.with_suffix(".xlsx.pending"), data)
-            _fsync_write(final.with_suffix(".json.pending"), json.dumps(sidecar, ensure_ascii=False).encode())
-            sub_id, superseded = self._insert(con, sidecar, str(rel), result.rows, late)
-            self.log(uploader, "上传接收", f"{result.file_name} → 第 {sub_id} 号（{result.unit} {result.period}）", con)
-        self._finish(final)
-        return IngestOutcome(result, submission_id=sub_id, superseded=superseded, late=late)
+            for i, data, result, sha in pending:
+                existing = con.execute("SELECT id FROM submissions WHERE sha256=?", (sha,)).fetchone()
+                if existing:
+                    self.log(uploader, "重复上传", f"{result.file_name} 与第 {existing[0]} 号相同", con)
+                    outcomes[i] = IngestOutcome(result, submission_id=existing[0], duplicate_of=existing[0])
+                    continue
+                late = received_at > deadline(result.year, result.month, targets.deadline_day)
+                folder = self.submissions_dir / str(result.year) / f"{result.month:02d}" / result.unit
+                rel = folder.relative_to(self.folder) / f"{received_at:%Y%m%dT%H%M%S%f}-{sha[:12]}.xlsx"
+                sidecar = {
+                    "unit": result.unit, "year": result.year, "month": result.month,
+                    "received_at": received_at.isoformat(), "activated_at": received_at.isoformat(),
+                    "uploader": uploader, "file_name": result.file_name, "sha256": sha,
+                    "targets_version": result.targets_version, "filler": result.filler, "phone": result.phone,
+                    # Findings depend on the history at upload time: keep them with the file.
+                    "findings": result.findings_json(),
+                }
+                folder.mkdir(parents=True, exist_ok=True)
+                final = self.folder / rel
+                _fsync_write(final.with_suffix(".xlsx.pending"), data)
+                _fsync_write(final.with_suffix(".json.pending"), json.dumps(sidecar, ensure_ascii=False).encode())
+                finals.append(final)
+                sub_id, superseded = self._insert(con, sidecar, str(rel), result.rows, late)
+                self.log(uploader, "上传接收", f"{result.file_name} → 第 {sub_id} 号（{result.unit} {result.period}）", con)
+                outcomes[i] = IngestOutcome(result, submission_id=sub_id, superseded=superseded, late=late)
+        for final in finals:
+            self._finish(final)
+        rejected = [o.result for o in outcomes if o.submission_id is None]
+        if rejected:
+            with self._write() as con:
+                for result in rejected:
+                    self.log(uploader, "上传被拒", f"{result.file_name}：" + "；".join(f.message for f in result.errors[:5]), con)
+        return outcomes
 
     def _insert(self, con, meta: dict, rel: str, rows: pd.DataFrame, late: bool) -> tuple[int, int | None]:
         """Insert one submission and its rows; supersede the unit-month's current one."""
@@ -336,6 +372,26 @@ class Store:
                     if folder != self.submissions_dir and folder.exists() and not any(folder.iterdir()):
                         folder.rmdir()
 
+    def replace_targets(self, data: bytes, who: str) -> list:
+        """Install a new target table if it validates; keep the old one under targets-history/. Returns problems."""
+        from lib.targets import parse_targets
+
+        parsed, problems = parse_targets(data, source="upload")
+        if problems:
+            self.log(who, "目标表被拒", f"{len(problems)} 个问题：" + "；".join(str(p) for p in problems[:3]))
+            return problems
+        current = self.folder / "targets.xlsx"
+        history = self.folder / "targets-history"
+        history.mkdir(exist_ok=True)
+        old = current.read_bytes()
+        old_version = hashlib.sha256(old).hexdigest()[:16]
+        _fsync_write(history / f"{datetime.now():%Y%m%dT%H%M%S}-{old_version}.xlsx", old)
+        tmp = current.with_suffix(".xlsx.tmp")
+        _fsync_write(tmp, data)
+        os.replace(tmp, current)
+        self.log(who, "更换目标表", f"{old_version} → {parsed.version}（{parsed.year} 年度，{len(parsed.indicators)} 项指标）")
+        return []
+
     def restore(self, submission_id: int, who: str = "系统") -> None:
         """Make an earlier version the current one for its unit and month."""
         now = datetime.now().isoformat()
@@ -382,7 +438,7 @@ class Store:
             result = validate(data, meta["file_name"], targets, None, today=received.date())
             late = received > deadline(meta["year"], meta["month"], targets.deadline_day)
             rows = result.rows if result.rows is not None else pd.DataFrame(columns=["指标编号"])
-            meta.setdefault("findings", result.findings_frame().to_json(orient="records", force_ascii=False))
+            meta.setdefault("findings", result.findings_json())
             self._insert(con, meta, str(xlsx.relative_to(self.folder)), rows, late)
         # The current version of each unit-month is the most recently activated one.
         con.execute(f"UPDATE submissions SET state='{STATE_REPLACED}'")
@@ -451,12 +507,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     targets = store.targets()
     files = expand_paths(args.paths)
+
+    def bar(share: float) -> None:
+        print(f"\r[{'#' * int(30 * share):<30}] {share:.0%}", end="", file=sys.stderr, flush=True)
+    outcomes = store.ingest_many(files, uploader=args.uploader, targets=targets, progress=bar, batch=50)
+    print(file=sys.stderr)
     rejected = 0
-    for index, (name, data) in enumerate(files, start=1):
-        outcome = store.ingest(data, name, uploader=args.uploader, targets=targets)
-        bar = "#" * int(30 * index / len(files))
-        print(f"\r[{bar:<30}] {index}/{len(files)}", end="", file=sys.stderr, flush=True)
-        print(("\n" if index == 1 else "") + outcome.summary())
+    for outcome in outcomes:
+        print(outcome.summary())
         for finding in outcome.result.findings:
             print(f"    {finding}")
         rejected += outcome.submission_id is None

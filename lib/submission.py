@@ -13,6 +13,7 @@ cell values. openpyxl is never used on uploads here.
 from __future__ import annotations
 
 import io
+import json
 import re
 import struct
 import unicodedata
@@ -86,6 +87,12 @@ class ValidationResult:
     @property
     def period(self) -> str:
         return f"{self.year}-{self.month:02d}" if self.year and self.month else ""
+
+    def findings_json(self) -> str:
+        """Findings as a JSON list of records (Chinese keys), as kept with each stored file."""
+        keys = {"level": "级别", "file": "文件", "sheet": "工作表", "cell": "单元格", "indicator": "指标编号",
+                "county": "县市区", "message": "问题与修改方法"}
+        return json.dumps([{keys[k]: v for k, v in asdict(f).items()} for f in self.findings], ensure_ascii=False)
 
     def findings_frame(self) -> pd.DataFrame:
         cols = ["level", "file", "sheet", "cell", "indicator", "county", "message"]
@@ -518,10 +525,7 @@ def _check_history(rows: pd.DataFrame, targets, store, result) -> None:
     month = result.month
     planned_by_code = {code: targets.planned_share(code, month) for code, _ in targets.expected_map(result.unit)}
     exp = targets.expected_map(result.unit)
-    previous = {}
-    if store is not None:
-        prev = store.previous_values(result.unit, targets.year, month)
-        previous = dict(zip(prev.index, zip(prev["累计完成"], prev["月份"])))
+    previous = store.previous_values(result.unit, targets.year, month) if store is not None else {}
     letter = COLUMN_LETTER
     # Plain tuples: iterating arrow-backed string columns row by row is slow.
     records = zip(*(rows[c].tolist() for c in ROW_COLUMNS))

@@ -23,11 +23,14 @@ st.dataframe(shown, hide_index=True, key="export_table", height=420, column_conf
     "差距": st.column_config.NumberColumn("差距（百分点）", format="%.1f"),
 })
 month = f"{t.year}-{f.month:02d}"
+csv_name = export_filename("进展明细", month, f.for_names(), "csv")
+xlsx_name = export_filename("进展明细", month, f.for_names(), "xlsx")
+who = ui.user().name
 a, b = st.columns(2)
-# Deferred: the bytes are built only when the button is clicked.
-a.download_button("下载 CSV（Excel/WPS 可直接打开）", lambda: to_csv_bytes(shown), key="export_csv", on_click="ignore",
-                  file_name=export_filename("进展明细", month, f.for_names(), "csv"), mime="text/csv",
-                  icon=":material/download:")
-b.download_button("下载 Excel（.xlsx）", lambda: to_xlsx_bytes(shown, sheet="进展明细", title=f"重点民生实事进展明细（截至 {month}）"),
-                  key="export_xlsx", on_click="ignore", file_name=export_filename("进展明细", month, f.for_names(), "xlsx"),
+# Deferred: the bytes are built (and the export logged) only when the button is clicked.
+a.download_button("下载 CSV（Excel/WPS 可直接打开）", ui.logged_export(who, csv_name, len(shown), lambda: to_csv_bytes(shown)),
+                  key="export_csv", on_click="ignore", file_name=csv_name, mime="text/csv", icon=":material/download:")
+b.download_button("下载 Excel（.xlsx）", ui.logged_export(who, xlsx_name, len(shown), lambda: to_xlsx_bytes(
+                  shown, sheet="进展明细", title=f"重点民生实事进展明细（截至 {month}）")),
+                  key="export_xlsx", on_click="ignore", file_name=xlsx_name,
                   mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", icon=":material/download:")

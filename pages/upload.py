@@ -11,7 +11,10 @@ from lib.annotate import annotated_copy
 from lib.store import read_zip_of_workbooks
 from lib.submission import display_name, validate
 
+from lib.auth import ANALYST
+
 folder, version, bundle, f = ui.frame()
+user = ui.require(ANALYST)  # server-side: the page is also absent from a viewer's navigation
 t = bundle.targets
 store = ui.store()
 
@@ -30,7 +33,7 @@ with st.container(border=True):
 st.markdown("**② 上传填好的报表**：可一次选择多个 .xlsx，或把多个文件打包成 .zip 上传。系统逐单元格检查，"
             "有“错误”的文件不会入库；只有“提醒”的文件确认后入库。")
 uploaded = st.file_uploader("选择文件", accept_multiple_files=True, key="upload_files")
-uploader = st.text_input("上传人", key="upload_who", placeholder="请填写您的姓名（记录在报送历史中）")
+st.caption(f"上传人：{user.name}（记录在报送历史与审计日志中）")
 
 checked = st.session_state.setdefault("upload_checked", {})  # sha256 -> (name, data, result)
 done = st.session_state.setdefault("upload_done", {})  # sha256 -> summary of the ingest
@@ -76,7 +79,7 @@ if files:
                 st.write("未发现问题。")
     if acceptable:
         if st.button(f"确认接收 {len(acceptable)} 个文件", type="primary", key="upload_accept", icon=":material/done_all:"):
-            who = uploader.strip() or "督查室"
+            who = ui.require(ANALYST).name
             for sha in acceptable:
                 name, data, _ = checked[sha]
                 outcome = store.ingest(data, name, uploader=who, targets=t)
@@ -103,6 +106,6 @@ else:
                            format_func=lambda i: f"第 {i} 号 · {subs.set_index('id').at[i, 'unit']} "
                                                  f"{subs.set_index('id').at[i, 'month']} 月 · {subs.set_index('id').at[i, 'received_at'][:16]}")
         if b.button("恢复为当前版本", key="upload_restore", icon=":material/history:"):
-            store.restore(int(pick), who=uploader.strip() or "督查室")
+            store.restore(int(pick), who=ui.require(ANALYST).name)
             st.toast(f"已恢复第 {pick} 号为当前版本（{datetime.now():%H:%M}）")
             st.rerun()

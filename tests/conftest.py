@@ -54,3 +54,24 @@ def demo_copy(demo_dir, tmp_path, monkeypatch):
     shutil.copytree(demo_dir, folder)
     monkeypatch.setenv("LIVELIHOOD_DATA_DIR", str(folder))
     return folder
+
+
+@pytest.fixture(autouse=True)
+def navigation_mode(request, monkeypatch):
+    """Run pages the way a live server does once app.py has called st.navigation.
+
+    AppTest resets Streamlit's legacy "pages/ folder" flag before every run, so
+    with a folder named pages/ every switched-to page would run without app.py
+    (legacy mode). A live server clears that flag for good at the first
+    st.navigation call. Tests marked ``legacy_pages`` keep AppTest's behaviour,
+    which is also what a server does for a first request straight to a page URL.
+    """
+    if request.node.get_closest_marker("legacy_pages"):
+        return
+    from streamlit.runtime.pages_manager import PagesManager
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+    monkeypatch.setattr(PagesManager, "__init__", init)

@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 
 from lib import progress as P
+from lib.auth import ANALYST, hash_password, write_user
 from lib.store import Store
 from lib.template import fill_template
 from tests.conftest import require_tool
@@ -33,6 +34,7 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run", "--disable-quic"]
 UNIT = "市民政局"
+LOGIN, PASSWORD = "clerk", "browser-test-password"
 DOC_SHOTS = {"overview", "county", "project", "upload-rejected"}  # the ones README shows
 
 
@@ -49,9 +51,13 @@ def server(demo_dir, tmp_path_factory):
     shutil.copytree(demo_dir, folder)
     port = free_port()
     env = dict(os.environ, LIVELIHOOD_DATA_DIR=str(folder))
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
+    logs = tmp_path_factory.mktemp("log")
+    # A real deployment: sign-in required, one analyst (the password is only stored as its bcrypt hash).
+    secrets = logs / "secrets.toml"
+    write_user(secrets, LOGIN, "李科员", ANALYST, hash_password(PASSWORD))
+    log = open(logs / "streamlit.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
-                             f"--server.port={port}", "--server.address=127.0.0.1"],
+                             f"--server.port={port}", "--server.address=127.0.0.1", f"--secrets.files={secrets}"],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
@@ -84,8 +90,14 @@ def page(server):
 
 
 def open_path(page, server, path: str):
+    """Open a URL as a user would: a new browser session signs in first, then lands on that page."""
     page.goto(f"{server[0]}/{path}")
-    page.wait_for_selector("[data-testid='stMain'] h1", timeout=120_000)
+    heading = page.wait_for_selector("[data-testid='stMain'] h1", timeout=120_000)
+    if "登录" in heading.inner_text():
+        page.get_by_label("用户名").fill(LOGIN)
+        page.get_by_label("密码").fill(PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        page.wait_for_selector("[data-testid='stMain'] h1:not(:has-text('登录'))", timeout=120_000)
     page.wait_for_load_state("networkidle")
 
 

@@ -1,0 +1,160 @@
+"""Dashboard benchmark: AppTest runs of every page on a large store, exports, peak memory.
+
+    python bench/dashboard.py --years 5 --scale 10
+
+Builds a data folder with a target table K times the real one (every indicator and
+split repeated K times) and a store holding Y years × 12 months × every reporting unit
+(rows inserted through the store's own insert path, without generating workbooks),
+then times, in one process:
+
+  cold   first AppTest run of each page (data read, tables computed, caches filled)
+  warm   a rerun of the same page (everything cached)
+  filter a sidebar filter changed (类别), then rerun
+  export CSV and xlsx of the full detail table
+and prints peak RSS. Not a test: nothing asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import pandas as pd  # noqa: E402
+from openpyxl import load_workbook  # noqa: E402
+
+from lib import schema as S  # noqa: E402
+from lib.config import BUNDLED_TARGETS  # noqa: E402
+from lib.store import Store  # noqa: E402
+from lib.targets import load_targets  # noqa: E402
+
+PAGES = ["overview", "category", "unit", "county", "project", "upload", "export"]
+
+
+def scaled_targets(path: Path, scale: int) -> None:
+    """The bundled table with every indicator (and its split) repeated ``scale`` times."""
+    wb = load_workbook(BUNDLED_TARGETS)
+    if scale > 1:
+        for sheet, code_col in ((S.SHEET_INDICATORS, 0), (S.SHEET_SPLITS, 0)):
+            ws = wb[sheet]
+            rows = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
+            for k in range(2, scale + 1):
+                for row in rows:
+                    copy = list(row)
+                    copy[code_col] = f"{row[code_col]}x{k}"
+                    ws.append(copy)
+    wb.save(path)
+
+
+def build_store(folder: Path, years: int, scale: int) -> tuple[Store, int]:
+    folder.mkdir(parents=True)
+    scaled_targets(folder / "targets.xlsx", scale)
+    store = Store(folder)
+    targets = store.targets()
+    n = 0
+    with store._write() as con:
+        for year in range(targets.year - years + 1, targets.year + 1):
+            for month in range(1, 13):
+                for unit in targets.reporting_units:
+                    expected = targets.expected_rows(unit)
+                    share = min(1.0, month / 12 * 0.95)
+                    values = [None if (k == S.TYPE_QUALITATIVE or city) else float(t) * share
+                              for k, t, city in zip(expected["指标类型"], expected["年度目标"], expected["城市合计行"])]
+                    rows = pd.DataFrame({
+                        "指标编号": expected["指标编号"], "县市区": expected["县市区"], "累计完成": values,
+                        "进展状态": "正常推进", "进展情况": "按计划推进", "存在问题": "", "下步计划": "", "行号": range(7, 7 + len(expected)),
+                    })
+                    when = datetime(year + (month == 12), month % 12 + 1, 3)
+                    meta = {"unit": unit, "year": year, "month": month, "received_at": when.isoformat(),
+                            "activated_at": when.isoformat(), "uploader": "bench", "file_name": "bench.xlsx",
+                            "sha256": f"{year}{month:02d}{unit}", "targets_version": targets.version, "filler": "",
+                            "phone": "", "findings": "[]"}
+                    store._insert(con, meta, f"submissions/bench/{year}-{month}-{unit}.xlsx", rows, False)
+                    n += len(rows)
+    assert (store.submissions()["state"] == "当前").sum() == years * 12 * len(targets.reporting_units)
+    return store, n
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--years", type=int, default=5)
+    parser.add_argument("--scale", type=int, default=10)
+    args = parser.parse_args(argv)
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-dash-")) / "data"
+    t0 = time.perf_counter()
+    store, n_rows = build_store(folder, args.years, args.scale)
+    targets = load_targets(folder / "targets.xlsx")
+    print(f"store: {args.years} years × 12 months × {len(targets.reporting_units)} units, "
+          f"{len(targets.indicators)} indicators (scale {args.scale}), {n_rows} rows; built in {time.perf_counter() - t0:.1f} s")
+    os.environ["LIVELIHOOD_DATA_DIR"] = str(folder)
+
+    t_import = time.perf_counter()
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.testing.v1 import AppTest
+
+    original = PagesManager.__init__
+
+    def init(self, *a, **kw):  # as a live server after its first st.navigation call (see tests/test_pages.py)
+        original(self, *a, **kw)
+        PagesManager.uses_pages_directory = False
+    PagesManager.__init__ = init
+    import ui  # noqa: F401  (imports counted apart from the first run)
+    imports = time.perf_counter() - t_import
+
+    def check(at):
+        assert not at.exception, [e.message for e in at.exception]
+
+    results = []
+    first = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+    cold_first = timed(lambda: first.run())
+    check(first)
+    for page in PAGES:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+        at.run()
+        cold = timed(lambda at=at, page=page: at.switch_page(f"pages/{page}.py").run())  # noqa: B023
+        check(at)
+        warm = min(timed(lambda at=at: at.run()) for _ in range(3))  # noqa: B023
+        check(at)
+        at.multiselect(key="f_category").set_value(["教育服务"])
+        flt = timed(lambda at=at: at.run())  # noqa: B023
+        check(at)
+        results.append((page, cold, warm, flt))
+
+    from lib.export import to_csv_bytes, to_xlsx_bytes
+    from lib.progress import default_month, detail
+    rows = store.current_rows()
+    month = default_month(targets, rows)
+    table = detail(targets, rows, month)
+    csv_s = timed(lambda: to_csv_bytes(table))
+    xlsx_s = timed(lambda: to_xlsx_bytes(table))
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    print(f"\nimports {imports:.2f} s; first run of app.py (data read + overview) {cold_first * 1000:.0f} ms")
+    print(f"\n{'page':<10}{'cold ms':>10}{'warm ms':>10}{'filter ms':>11}")
+    for page, cold, warm, flt in results:
+        print(f"{page:<10}{cold * 1000:>10.0f}{warm * 1000:>10.0f}{flt * 1000:>11.0f}")
+    print(f"\nexport of the full detail table ({len(table)} rows): CSV {csv_s * 1000:.0f} ms, xlsx {xlsx_s * 1000:.0f} ms")
+    print(f"peak RSS {rss:.0f} MB")
+    print("goals at Y=5, K=10: warm ≤ 150 ms, filter ≤ 200 ms, cold ≤ 1500 ms, CSV ≤ 500 ms, RSS ≤ 600 MB")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, pandas {pd.__version__}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

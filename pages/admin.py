@@ -1,0 +1,32 @@
+"""用户与审计 (admin): who may do what, and the record of who did what."""
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from lib.auth import ADMIN, ROLE_NAMES
+from lib.export import to_csv_bytes
+
+folder, version, bundle, f = ui.frame()
+admin = ui.require(ADMIN)
+store = ui.store()
+
+ui.page_start("用户与审计")
+config = ui.auth_config()
+st.subheader("用户")
+if config.users:
+    st.dataframe(pd.DataFrame([{"用户名": login, "姓名": name, "角色": ROLE_NAMES[role]}
+                               for login, (name, role, _hash) in config.users.items()]), hide_index=True, key="admin_users")
+else:
+    st.info("未配置用户（演示模式）。用 `python -m lib.auth add-user 用户名 --name 姓名 --role analyst` 添加用户。")
+if config.oidc_roles:
+    st.caption("统一身份认证角色映射：" + "、".join(f"{e} → {ROLE_NAMES[r]}" for e, r in config.oidc_roles.items()))
+
+st.subheader("审计日志")
+log = store.audit_log()
+actions = st.multiselect("操作", sorted(log["操作"].unique()), key="admin_actions", placeholder="全部操作")
+shown = log[log["操作"].isin(actions)] if actions else log
+st.dataframe(shown, hide_index=True, key="admin_audit", height=420)
+st.download_button("导出审计日志（CSV）", ui.logged_export(admin.name, "审计日志.csv", len(shown), lambda: to_csv_bytes(shown)),
+                   file_name="审计日志.csv", key="admin_audit_csv", on_click="ignore", mime="text/csv",
+                   icon=":material/download:")
