@@ -44,7 +44,7 @@ def load_bundle(folder: str, version: str) -> Bundle:
     """Read the target table and the store once per store version (version = cache key)."""
     s = get_store(folder)
     targets = s.targets()
-    rows = s.current_rows()
+    rows = s.current_rows(targets.year)  # the dashboard shows the target table's year; older years stay on disk
     return Bundle(targets, rows, s.submissions(), P.default_month(targets, rows), s.is_demo())
 
 
@@ -59,12 +59,23 @@ class MonthView:
     compliance: pd.DataFrame
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def detail_view(folder: str, version: str, month: int) -> pd.DataFrame:
+    """The indicator × county table of one month: computed once, shared by every page, trend and projection."""
+    b = load_bundle(folder, version)
+    return P.detail(b.targets, b.rows, month)
+
+
+def details_until(folder: str, version: str, month: int) -> dict[int, pd.DataFrame]:
+    return {m: detail_view(folder, version, m) for m in range(1, month + 1)}
+
+
 @st.cache_resource(max_entries=48, show_spinner=False)
 def month_view(folder: str, version: str, month: int) -> MonthView:
     """All tables of one as-of month, computed once per store version."""
     b = load_bundle(folder, version)
     t, rows = b.targets, b.rows
-    detail = P.detail(t, rows, month)
+    detail = detail_view(folder, version, month)
     projects = P.project_table(t, rows, month, detail)
     return MonthView(
         detail=detail,
@@ -83,19 +94,29 @@ def changes_view(folder: str, version: str, month: int) -> pd.DataFrame:
     if month <= 1:
         return pd.DataFrame(columns=["项目序号", "项目名称", "状态（前）", "完成率（前）", "状态（后）", "完成率（后）", "变化"])
     b = load_bundle(folder, version)
-    return P.status_changes(b.targets, b.rows, month - 1, month)
+    return P.status_changes(b.targets, b.rows, month - 1, month, month_view(folder, version, month - 1).projects,
+                            month_view(folder, version, month).projects)
+
+
+@st.cache_resource(max_entries=48, show_spinner=False)
+def county_matrix_view(folder: str, version: str, month: int, categories: tuple, units: tuple) -> pd.DataFrame:
+    """县市区 × 项目 gaps, narrowed by the category and unit filters."""
+    b = load_bundle(folder, version)
+    detail = month_view(folder, version, month).detail
+    narrowed = Filters(month, categories, units, (), ()).detail(detail)
+    return P.county_project_matrix(b.targets, b.rows, month, narrowed)
 
 
 @st.cache_resource(max_entries=24, show_spinner=False)
 def trend_view(folder: str, version: str, month: int, level: str) -> pd.DataFrame:
     b = load_bundle(folder, version)
-    return P.trend(b.targets, b.rows, month, level)
+    return P.trend(b.targets, b.rows, month, level, details_until(folder, version, month))
 
 
 @st.cache_resource(max_entries=24, show_spinner=False)
 def projection_view(folder: str, version: str, month: int) -> pd.DataFrame:
     b = load_bundle(folder, version)
-    return P.projection(b.targets, b.rows, month)
+    return P.projection(b.targets, b.rows, month, details_until(folder, version, month))
 
 
 def current() -> tuple[str, str, Bundle]:
@@ -378,8 +399,20 @@ def status_chip(status: str) -> str:
 PLOTLY_CONFIG = {"displaylogo": False, "locale": "zh-CN", "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
-def chart(fig, key: str, **kwargs):
-    """st.plotly_chart with our colours (theme=None) and config; every chart has a key for tests."""
+@st.cache_resource(max_entries=512, show_spinner=False)
+def _cached_figure(cache_key: tuple, _build):
+    return _build()
+
+
+def chart(build, key: str, depends: tuple = (), **kwargs):
+    """st.plotly_chart with our colours (theme=None) and config; every chart has a key for tests.
+
+    ``build`` returns the figure. Building Plotly figures costs tens of milliseconds, so
+    a figure is built once per (chart, store version, filters, ``depends``) and reused
+    read-only on later reruns.
+    """
+    folder, version, _ = data()
+    fig = _cached_figure((key, folder, version, filters(), tuple(depends)), build)
     return st.plotly_chart(fig, key=key, theme=None, config=PLOTLY_CONFIG, **kwargs)
 
 

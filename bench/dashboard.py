@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import sys
 import tempfile
@@ -32,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 import pandas as pd  # noqa: E402
 from openpyxl import load_workbook  # noqa: E402
 
+from bench.common import machine, timed  # noqa: E402
 from lib import schema as S  # noqa: E402
 from lib.config import BUNDLED_TARGETS  # noqa: E402
 from lib.store import Store  # noqa: E402
@@ -84,12 +84,6 @@ def build_store(folder: Path, years: int, scale: int) -> tuple[Store, int]:
     return store, n
 
 
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--years", type=int, default=5)
@@ -138,7 +132,7 @@ def main(argv=None) -> int:
 
     from lib.export import to_csv_bytes, to_xlsx_bytes
     from lib.progress import default_month, detail
-    rows = store.current_rows()
+    rows = store.current_rows(targets.year)
     month = default_month(targets, rows)
     table = detail(targets, rows, month)
     csv_s = timed(lambda: to_csv_bytes(table))
@@ -152,7 +146,7 @@ def main(argv=None) -> int:
     print(f"\nexport of the full detail table ({len(table)} rows): CSV {csv_s * 1000:.0f} ms, xlsx {xlsx_s * 1000:.0f} ms")
     print(f"peak RSS {rss:.0f} MB")
     print("goals at Y=5, K=10: warm ≤ 150 ms, filter ≤ 200 ms, cold ≤ 1500 ms, CSV ≤ 500 ms, RSS ≤ 600 MB")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, pandas {pd.__version__}")
+    print(machine())
     return 0
 
 

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -34,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 import pandas as pd  # noqa: E402
 
+from bench.common import machine, timed  # noqa: E402
 from lib import schema as S  # noqa: E402
 from lib.config import BUNDLED_TARGETS  # noqa: E402
 from lib.store import Store  # noqa: E402
@@ -87,12 +86,6 @@ def variant(data: bytes, index: int) -> bytes:
 
 def sheet_part(data: bytes) -> str:
     return "xl/worksheets/sheet1.xml"
-
-
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def main(argv=None) -> int:
@@ -155,8 +148,7 @@ def main(argv=None) -> int:
     print(f"\nours / floor      = {ours / floor_s:6.1f}×   (goal ≤ 8×)")
     print(f"baseline / ours   = {base_s / ours:6.1f}×   (goal ≥ 8×)")
     print(f"validate / floor  = {results['ours: validate only'] / floor_s:6.1f}×")
-    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"pandas {pd.__version__}")
+    print("\n" + machine())
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

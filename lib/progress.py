@@ -199,11 +199,15 @@ def county_project_matrix(targets, rows, month, table: pd.DataFrame | None = Non
 
 # --- trend, projection, changes -----------------------------------------------------
 
-def trend(targets: Targets, rows: pd.DataFrame, month: int, level: str = "city") -> pd.DataFrame:
-    """The level's table for every month 1..month, stacked with a 月份 column (plus the plan line)."""
+def trend(targets: Targets, rows: pd.DataFrame, month: int, level: str = "city",
+          details: dict[int, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """The level's table for every month 1..month, stacked with a 月份 column (plus the plan line).
+
+    ``details`` may hold already computed ``detail`` tables by month (the dashboard caches them).
+    """
     frames = []
     for m in range(1, month + 1):
-        table = detail(targets, rows, m)
+        table = details[m] if details and m in details else detail(targets, rows, m)
         projects = project_table(targets, rows, m, table)
         if level == "project":
             out = projects
@@ -221,20 +225,25 @@ def trend(targets: Targets, rows: pd.DataFrame, month: int, level: str = "city")
     return pd.concat(frames, ignore_index=True)
 
 
-def monthly_values(targets: Targets, rows: pd.DataFrame, month: int) -> pd.DataFrame:
+def monthly_values(targets: Targets, rows: pd.DataFrame, month: int,
+                   details: dict[int, pd.DataFrame] | None = None) -> pd.DataFrame:
     """City-level 累计完成 of each quantitative indicator for months 1..month (wide: 指标编号 × 月份)."""
-    values = {m: detail(targets, rows, m).query("层级 == @LEVEL_CITY").set_index("指标编号")["累计完成"] for m in range(1, month + 1)}
+    values = {}
+    for m in range(1, month + 1):
+        table = details[m] if details and m in details else detail(targets, rows, m)
+        values[m] = table[table["层级"] == LEVEL_CITY].set_index("指标编号")["累计完成"]
     return pd.DataFrame(values)
 
 
-def projection(targets: Targets, rows: pd.DataFrame, month: int) -> pd.DataFrame:
+def projection(targets: Targets, rows: pd.DataFrame, month: int,
+               details: dict[int, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Projected year-end completion of each 累计数量 indicator (city level), and the monthly amount still needed.
 
     A projection, not a forecast: the pace of the last RECENT_MONTHS months
     (cumulative values start the year at 0) is assumed to hold until December.
     比率/提高幅度 levels are not extrapolated.
     """
-    wide = monthly_values(targets, rows, month)
+    wide = monthly_values(targets, rows, month, details)
     ind = _indicator_frame(targets).set_index("指标编号")
     counts = ind.index[ind["指标类型"] == S.TYPE_COUNT]
     wide = wide.reindex(counts)
@@ -256,10 +265,13 @@ def projection(targets: Targets, rows: pd.DataFrame, month: int) -> pd.DataFrame
     })
 
 
-def status_changes(targets: Targets, rows: pd.DataFrame, month_from: int, month_to: int) -> pd.DataFrame:
+def status_changes(targets: Targets, rows: pd.DataFrame, month_from: int, month_to: int,
+                   projects_from: pd.DataFrame | None = None, projects_to: pd.DataFrame | None = None) -> pd.DataFrame:
     """Projects whose status changed between two months, with the kind of change."""
-    before = project_table(targets, rows, month_from)[["项目序号", "项目名称", "状态", "完成率"]]
-    after = project_table(targets, rows, month_to)[["项目序号", "状态", "完成率"]]
+    before = project_table(targets, rows, month_from) if projects_from is None else projects_from
+    after = project_table(targets, rows, month_to) if projects_to is None else projects_to
+    before = before[["项目序号", "项目名称", "状态", "完成率"]]
+    after = after[["项目序号", "状态", "完成率"]]
     both = before.merge(after, on="项目序号", suffixes=("（前）", "（后）"))
     both = both[both["状态（前）"] != both["状态（后）"]].copy()
     behind = {S.STATUS_LAGGING, S.STATUS_SEVERE}

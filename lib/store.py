@@ -202,14 +202,23 @@ class Store:
         frame["late"] = frame["late"].astype(bool)
         return frame
 
-    def current_rows(self) -> pd.DataFrame:
-        """Rows of every current submission: one row per (unit, month, indicator, county)."""
+    def current_rows(self, year: int | None = None) -> pd.DataFrame:
+        """Rows of every current submission (of ``year`` if given): one row per (unit, month, indicator, county)."""
+        where, params = "s.state = ?", [STATE_CURRENT]
+        if year is not None:
+            where, params = where + " AND s.year = ?", params + [year]
+        columns = ["submission_id", "填报单位", "年度", "月份", "接收时间", "逾期", "indicator", "county", "value",
+                   "reported_state", "progress", "problems", "plan"]
         with closing(self._connect()) as con:
-            frame = pd.read_sql_query(
-                "SELECT s.id AS submission_id, s.unit AS 填报单位, s.year AS 年度, s.month AS 月份, s.received_at AS 接收时间, "
-                "s.late AS 逾期, r.indicator, r.county, r.value, r.reported_state, r.progress, r.problems, r.plan "
-                "FROM rows r JOIN submissions s ON s.id = r.submission_id WHERE s.state = ?", con, params=(STATE_CURRENT,))
+            records = con.execute(
+                "SELECT s.id, s.unit, s.year, s.month, s.received_at, s.late, r.indicator, r.county, r.value, "
+                "r.reported_state, r.progress, r.problems, r.plan "
+                f"FROM rows r JOIN submissions s ON s.id = r.submission_id WHERE {where}", params).fetchall()
+        # Column-wise construction: several times faster than read_sql_query on large stores.
+        frame = pd.DataFrame(dict(zip(columns, zip(*records)))) if records else pd.DataFrame(columns=columns)
         frame = frame.rename(columns=ROW_COLUMN_NAMES)
+        for col in ("submission_id", "年度", "月份"):
+            frame[col] = frame[col].astype("int64")
         frame["逾期"] = frame["逾期"].astype(bool)
         frame["累计完成"] = frame["累计完成"].astype("float64")
         return frame

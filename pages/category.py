@@ -15,9 +15,8 @@ st.caption("点击左图中的类别，可只看该类别的项目；再次点�
 
 left, right = st.columns([2, 3])
 with left:
-    event = ui.chart(
-        charts.completion_bars(categories, "类别", "各类别完成率"), key="category_chart", on_select="rerun",
-        selection_mode="points")
+    event = ui.chart(lambda: charts.completion_bars(categories, "类别", "各类别完成率"), key="category_chart",
+                     on_select="rerun", selection_mode="points")
 picked = None
 points = (event or {}).get("selection", {}).get("points", []) if event else []
 for point in points:
@@ -36,10 +35,10 @@ with right:
         picked = chosen
     shown = projects[projects["类别"] == picked] if picked else projects
     label = shown["项目序号"].astype(str) + ". " + shown["项目名称"]
-    ui.chart(charts.completion_bars(shown.assign(项目=label), "项目", f"{picked or '全部类别'}：各项目完成率"),
-                    key="category_projects")
+    ui.chart(lambda: charts.completion_bars(shown.assign(项目=label), "项目", f"{picked or '全部类别'}：各项目完成率"),
+                    key="category_projects", depends=(picked,))
 
-ui.chart(charts.category_treemap(projects if not picked else shown), key="category_treemap")
+ui.chart(lambda: charts.category_treemap(projects if not picked else shown), key="category_treemap", depends=(picked,))
 table = shown[["项目序号", "类别", "项目名称", "牵头单位", "完成率", "序时进度", "差距", "状态", "指标数"]]
 st.dataframe(table, hide_index=True, key="category_table", column_config={
     "完成率": st.column_config.ProgressColumn("完成率", format="percent", min_value=0, max_value=1),

@@ -1,12 +1,9 @@
 """县区进展: a map of the county-level divisions, their ranking, and county × project gaps."""
 
-from dataclasses import replace
-
 import streamlit as st
 
 import ui
 from lib import charts
-from lib import progress as P
 from lib.config import GEOJSON
 
 folder, version, bundle, f = ui.frame()
@@ -19,16 +16,15 @@ st.caption("按分解到各县市区的指标计算（每个县市区内各项�
            "济宁高新区、太白湖新区、济宁经济技术开发区为功能区，无行政边界，列于地图右侧。")
 left, right = st.columns([3, 2])
 with left:
-    ui.chart(charts.county_map(counties, GEOJSON), key="county_map")
+    ui.chart(lambda: charts.county_map(counties, GEOJSON), key="county_map")
 with right:
-    ui.chart(charts.completion_bars(counties, "县市区", "县市区完成率排名", height=460), key="county_rank")
+    ui.chart(lambda: charts.completion_bars(counties, "县市区", "县市区完成率排名", height=460), key="county_rank")
 
 # Category and unit filters narrow the projects; county and status filters act on rows below.
-detail = replace(f, counties=(), statuses=()).detail(v.detail)
-matrix = P.county_project_matrix(t, bundle.rows, f.month, detail)
+matrix = ui.county_matrix_view(folder, version, f.month, f.categories, f.units)
 if f.counties:
     matrix = matrix.loc[[c for c in matrix.index if c in f.counties]]
-ui.chart(charts.county_project_heatmap(matrix), key="county_heatmap")
+ui.chart(lambda: charts.county_project_heatmap(matrix), key="county_heatmap")
 st.dataframe(counties, hide_index=True, key="county_table", column_config={
     "完成率": st.column_config.ProgressColumn("完成率", format="percent", min_value=0, max_value=1),
     "序时进度": st.column_config.NumberColumn("序时进度", format="percent"),

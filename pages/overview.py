@@ -34,10 +34,10 @@ c3.metric("本月新增滞后", f"{len(newly)} 个项目", help="与上月相比
 left, right = st.columns([3, 2])
 with left:
     categories = v.categories[v.categories["类别"].isin(projects["类别"].unique())]
-    ui.chart(charts.completion_bars(categories, "类别", f"{len(categories)} 个类别：完成率与序时进度"),
+    ui.chart(lambda: charts.completion_bars(categories, "类别", f"{len(categories)} 个类别：完成率与序时进度"),
                     key="overview_categories")
 with right:
-    ui.chart(charts.status_donut(counts.to_dict(), "项目状态分布"), key="overview_donut")
+    ui.chart(lambda: charts.status_donut(counts.to_dict(), "项目状态分布"), key="overview_donut")
 
 st.subheader("滞后项目与存在问题")
 behind = projects[projects["状态"].isin([S.STATUS_SEVERE, S.STATUS_LAGGING])].sort_values("差距")

@@ -24,7 +24,7 @@ with st.container(border=True):
     st.markdown("**① 下载标准模板**（各单位每月填写后报送）")
     a, b, c = st.columns([2, 1, 1])
     unit = a.selectbox("填报单位", t.reporting_units, key="upload_template_unit", label_visibility="collapsed")
-    b.download_button("下载该单位模板", ui.template_bytes(folder, t.version, unit), file_name=f"{unit}.xlsx",
+    b.download_button("下载该单位模板", lambda: ui.template_bytes(folder, t.version, unit), file_name=f"{unit}.xlsx",
                       key="upload_template_one", on_click="ignore", icon=":material/download:",
                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     c.download_button("全部模板（.zip）", lambda: ui.template_bytes(folder, t.version, None), file_name=f"{t.year}年报表模板.zip",

@@ -66,3 +66,23 @@ def rezip(data: bytes, replace: dict[str, bytes] | None = None, drop: set[str] |
         for name, body in (add or {}).items():
             dst.writestr(name, body)
     return out.getvalue()
+
+
+def store_fingerprint(folder) -> str:
+    """Hash of a store's data: raw files under submissions/ plus the submissions and current rows.
+
+    The audit log is left out on purpose: it records rejections too.
+    """
+    import hashlib
+
+    from lib.store import Store
+
+    digest = hashlib.sha256()
+    for path in sorted((folder / "submissions").rglob("*")):
+        digest.update(str(path.relative_to(folder)).encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    snap = Store(folder).snapshot()
+    digest.update(snap["submissions"].to_json().encode())
+    digest.update(snap["rows"].to_json().encode())
+    return digest.hexdigest()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import resource
 import time
 from datetime import date, datetime
@@ -14,6 +13,7 @@ from lib import schema as S
 from lib.store import Store
 from lib.submission import validate
 from tests.corpus.make_corpus import ACCEPTED, build
+from tests.factory import store_fingerprint
 
 TODAY = date(2024, 12, 31)
 
@@ -21,19 +21,6 @@ TODAY = date(2024, 12, 31)
 @pytest.fixture(scope="module")
 def corpus(targets):
     return {case.name: case for case in build(targets)}
-
-
-def store_fingerprint(folder) -> str:
-    """Hash of the store's data: raw files plus submissions and rows (the audit log may grow)."""
-    digest = hashlib.sha256()
-    for path in sorted((folder / "submissions").rglob("*")):
-        digest.update(str(path.relative_to(folder)).encode())
-        if path.is_file():
-            digest.update(path.read_bytes())
-    store = Store(folder)
-    digest.update(store.submissions().drop(columns=["id"]).to_json().encode())
-    digest.update(store.current_rows().to_json().encode())
-    return digest.hexdigest()
 
 
 def case_ids():

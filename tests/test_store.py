@@ -17,24 +17,13 @@ import pytest
 
 from lib import store as store_module
 from lib.store import STATE_CURRENT, STATE_REPLACED, Store, deadline
-from tests.factory import filled
+from tests.factory import filled, store_fingerprint
 
 UNIT = "市体育局"
 
 
-def tree_hash(folder) -> str:
-    """Hash of every raw file under submissions/ (names and bytes)."""
-    digest = hashlib.sha256()
-    for path in sorted((folder / "submissions").rglob("*")):
-        digest.update(str(path.relative_to(folder)).encode())
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def fingerprint(store) -> tuple:
-    snap = store.snapshot()
-    return tree_hash(store.folder), snap["submissions"].to_json(), snap["rows"].to_json()
+def fingerprint(store) -> str:
+    return store_fingerprint(store.folder)
 
 
 @pytest.fixture()
@@ -210,3 +199,9 @@ def test_current_rows_frame_shape(targets, store):
     assert list(rows.columns) == ["submission_id", "填报单位", "年度", "月份", "接收时间", "逾期", "指标编号", "县市区",
                                   "累计完成", "进展状态", "进展情况", "存在问题", "下步计划"]
     assert rows["累计完成"].dtype == "float64" and pd.api.types.is_bool_dtype(rows["逾期"])
+
+
+def test_current_rows_of_one_year(targets, store):
+    store.ingest(filled(targets, UNIT), "a", targets=targets, received_at=datetime(2024, 4, 1))
+    assert len(store.current_rows(2024)) == len(store.current_rows()) > 0
+    assert store.current_rows(2023).empty
