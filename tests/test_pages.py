@@ -141,3 +141,20 @@ def test_restore_an_earlier_version(demo_copy, targets):
     assert not at.exception
     states = Store(demo_copy).submissions().set_index("id")["state"]
     assert states[first.submission_id] == "当前"
+
+
+def test_hostile_narrative_is_shown_as_plain_text(demo_copy, targets):
+    """HTML/script and Markdown typed into a narrative cell never become markup on a page."""
+    hostile = "<script>alert('x')</script> **粗体** <img src=x onerror=alert(1)>"
+    store = Store(demo_copy)
+    outcome = store.ingest(filled(targets, "市体育局", month="2024-06", share=0.55,
+                                  overrides={("P26-1", "任城区"): {"存在问题": hostile, "下步计划": "按计划"}}),
+                           "x.xlsx", targets=targets)
+    assert outcome.stored
+    for page, query in (("pages/project.py", {"project": "26"}), ("pages/overview.py", {"status": "正常推进,滞后,严重滞后"})):
+        at = open_page(page, query=query)
+        markup = " ".join(m.body for m in at.markdown) + " ".join(c.body for c in at.caption)
+        assert "<script>" not in markup and "onerror" not in markup
+    at = open_page("pages/project.py", query={"project": "26"})
+    history = next(d.value for d in at.dataframe if "存在问题" in d.value.columns and "月份" in d.value.columns)
+    assert hostile in set(history["存在问题"])  # shown verbatim, as text in a table
