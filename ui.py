@@ -132,6 +132,21 @@ def current() -> tuple[str, str, Bundle]:
     return folder, version, load_bundle(folder, version)
 
 
+# (file, title, icon, least role): pages a role may not use are not in its navigation at all.
+PAGES = [
+    ("pages/overview.py", "总览", ":material/dashboard:", auth.VIEWER),
+    ("pages/category.py", "分类进展", ":material/category:", auth.VIEWER),
+    ("pages/unit.py", "单位进展", ":material/apartment:", auth.VIEWER),
+    ("pages/county.py", "县区进展", ":material/map:", auth.VIEWER),
+    ("pages/project.py", "项目详情", ":material/description:", auth.VIEWER),
+    ("pages/export.py", "数据导出", ":material/download:", auth.VIEWER),
+    ("pages/upload.py", "数据上报", ":material/upload_file:", auth.ANALYST),
+    ("pages/targets.py", "目标表", ":material/table_edit:", auth.ADMIN),
+    ("pages/admin.py", "用户与审计", ":material/admin_panel_settings:", auth.ADMIN),
+]
+DEFAULT_PAGE = "pages/overview.py"
+
+
 # --- global filters (sidebar, mirrored in the URL) ------------------------------------
 
 FILTER_KEYS = {"f_month": "month", "f_category": "category", "f_unit": "unit", "f_county": "county", "f_status": "status"}
@@ -260,11 +275,22 @@ def setup_frame(user: auth.User) -> Frame:
 def frame() -> Frame:
     """The frame app.py set up for this rerun.
 
-    Streamlit runs a page file without app.py when it starts in its legacy
-    pages/-folder mode (the first request after a server start that lands on a
-    page URL, and AppTest.switch_page): the page then signs in and sets the frame up itself.
+    Streamlit runs a page file without app.py while it is in its legacy
+    pages/-folder mode: on the first request after a server start that lands on a
+    page URL (until some run has called st.navigation). The page then registers the
+    navigation itself and reruns once, so app.py takes over with this same URL; if
+    that is not possible (AppTest resets the mode every run) it signs in and sets
+    the frame up itself.
     """
-    current_frame = st.session_state.pop("_frame", None) or setup_frame(sign_in())
+    from streamlit.runtime.pages_manager import PagesManager  # the legacy-mode flag has no public accessor
+
+    current_frame = st.session_state.pop("_frame", None)
+    legacy = bool(getattr(PagesManager, "uses_pages_directory", False))
+    if current_frame is None and legacy and not st.session_state.get("_navigation_claimed"):
+        st.session_state["_navigation_claimed"] = True
+        st.navigation([st.Page(path, title=title) for path, title, _, _ in PAGES], position="hidden")
+        st.rerun()
+    current_frame = current_frame or setup_frame(sign_in())
     st.session_state["_current_frame"] = current_frame
     return current_frame
 

@@ -115,6 +115,12 @@ def upload(page, path: Path):
 
 def test_monthly_workflow(page, server, targets, tmp_path):
     url, folder = server
+    # 0. the first request after the server starts lands on a page URL (a shared link): the app's own
+    #    navigation (Chinese titles, per role) must take over, not Streamlit's pages/-folder listing.
+    open_path(page, server, "county")
+    assert page.locator("h1").first.inner_text().startswith("县区进展")
+    page.get_by_role("link", name="总览").wait_for(timeout=30_000)
+    assert page.get_by_role("link", name="targets").count() == 0
     # 1. the overview before: June is the latest month
     open_path(page, server, "")
     assert "截至 2024 年 6 月" in page.locator("h1").first.inner_text()
