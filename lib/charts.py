@@ -247,11 +247,13 @@ def county_breakdown(rows: pd.DataFrame, title: str) -> go.Figure:
 def lagging_bars(frame: pd.DataFrame, label: str, title: str = "滞后项目数") -> go.Figure:
     """Stacked bars of 严重滞后 and 滞后 project counts per row (an aggregate level)."""
     data = frame.assign(_behind=frame[S.STATUS_LAGGING] + frame[S.STATUS_SEVERE]).sort_values("_behind")
+    data = data[data["_behind"] > 0]  # rows with nothing behind are left out (the title says so)
+    title = f"{title}（其余 {len(frame) - len(data)} 个无滞后项目）" if len(data) < len(frame) else title
     fig = go.Figure()
     for status in (S.STATUS_SEVERE, S.STATUS_LAGGING):
         fig.add_bar(y=data[label], x=data[status], orientation="h", name=status, marker_color=S.STATUS_COLORS[status],
                     hovertemplate="%{y}：%{x} 个" + status + "项目<extra></extra>")
     fig.update_layout(barmode="stack")
-    fig.update_xaxes(dtick=1, gridcolor="#eee", rangemode="tozero")
+    fig.update_xaxes(dtick=1, gridcolor="#eee", rangemode="tozero", range=[0, max(2, int(data["_behind"].max() if len(data) else 1)) + 0.5])
     fig.update_yaxes(automargin=True)
-    return _base(fig, title, max(260, 34 * len(data) + 80))
+    return _base(fig, title, max(200, 34 * len(data) + 90))

@@ -100,9 +100,13 @@ def test_trend_chart_has_plan_actual_and_projection():
 
 
 def test_lagging_bars(tables):
-    fig = charts.lagging_bars(P.unit_table(tables["targets"], tables["rows"], 6), "牵头单位")
+    units = P.unit_table(tables["targets"], tables["rows"], 6)
+    fig = charts.lagging_bars(units, "牵头单位")
     assert [t.name for t in fig.data] == [S.STATUS_SEVERE, S.STATUS_LAGGING]
     assert fig.data[0].marker.color == S.STATUS_COLORS[S.STATUS_SEVERE]
+    behind = units[units[S.STATUS_LAGGING] + units[S.STATUS_SEVERE] > 0]
+    assert set(fig.data[0].y) == set(behind["牵头单位"])  # units with nothing behind are left out
+    assert f"其余 {len(units) - len(behind)} 个无滞后项目" in fig.layout.title.text
 
 
 def test_charts_use_a_chinese_font_and_fit_a_laptop(tables):
