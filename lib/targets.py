@@ -313,7 +313,8 @@ def parse_targets(data: bytes, source: str = "") -> tuple[Targets | None, list[T
     kind_of = dict(zip(indicators["指标编号"], indicators["指标类型"]))
     split_flag = dict(zip(indicators["指标编号"], indicators["分解到县"]))
     values = []
-    for row, rec in splits.iterrows():
+    # Plain dicts, not iterrows: a scaled or multi-year table has thousands of split rows.
+    for row, rec in zip(splits.index, splits[S.SPLIT_COLUMNS].to_dict("records")):
         v = _number(rec["分解目标"])
         values.append(v)
         if rec["指标编号"] not in kind_of:
