@@ -93,7 +93,6 @@ def test_old_xls(targets, tmp_path):
 
 def test_xlsm_values_read_macro_never_run(targets):
     data = filled(targets, UNIT)
-    content_types = rezip  # noqa: F841  (documenting: the part list is what marks a macro workbook)
     import zipfile
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         types = zf.read("[Content_Types].xml")
