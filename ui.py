@@ -430,15 +430,16 @@ def _cached_figure(cache_key: tuple, _build):
     return _build()
 
 
-def chart(build, key: str, depends: tuple = (), **kwargs):
+def chart(build, key: str, depends: tuple = (), all_filters: bool = True, **kwargs):
     """st.plotly_chart with our colours (theme=None) and config; every chart has a key for tests.
 
     ``build`` returns the figure. Building Plotly figures costs tens of milliseconds, so
     a figure is built once per (chart, store version, filters, ``depends``) and reused
-    read-only on later reruns.
+    read-only on later reruns. A chart that depends on only some filters passes
+    ``all_filters=False`` and names them in ``depends``, so other filters do not rebuild it.
     """
     folder, version, _ = data()
-    fig = _cached_figure((key, folder, version, filters(), tuple(depends)), build)
+    fig = _cached_figure((key, folder, version, filters() if all_filters else None, tuple(depends)), build)
     return st.plotly_chart(fig, key=key, theme=None, config=PLOTLY_CONFIG, **kwargs)
 
 

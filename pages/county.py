@@ -16,9 +16,11 @@ st.caption("按分解到各县市区的指标计算（每个县市区内各项�
            "济宁高新区、太白湖新区、济宁经济技术开发区为功能区，无行政边界，列于地图右侧。")
 left, right = st.columns([3, 2])
 with left:
-    ui.chart(lambda: charts.county_map(counties, GEOJSON), key="county_map")
+    # The map and the ranking depend only on the month and the county filter.
+    ui.chart(lambda: charts.county_map(counties, GEOJSON), key="county_map", depends=(f.month, f.counties), all_filters=False)
 with right:
-    ui.chart(lambda: charts.completion_bars(counties, "县市区", "县市区完成率排名", height=460), key="county_rank")
+    ui.chart(lambda: charts.completion_bars(counties, "县市区", "县市区完成率排名", height=460), key="county_rank",
+             depends=(f.month, f.counties), all_filters=False)
 
 # Category and unit filters narrow the projects; county and status filters act on rows below.
 matrix = ui.county_matrix_view(folder, version, f.month, f.categories, f.units)
