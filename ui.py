@@ -55,7 +55,6 @@ class MonthView:
     categories: pd.DataFrame
     units: pd.DataFrame
     counties: pd.DataFrame
-    city: pd.Series
     compliance: pd.DataFrame
 
 
@@ -83,7 +82,6 @@ def month_view(folder: str, version: str, month: int) -> MonthView:
         categories=P.category_table(t, rows, month, projects),
         units=P.unit_table(t, rows, month, projects),
         counties=P.county_table(t, rows, month, detail),
-        city=P.city_table(t, rows, month, projects).iloc[0],
         compliance=P.compliance(t, b.submissions, month),
     )
 
@@ -164,27 +162,22 @@ class Filters:
         return {"类别": list(self.categories), "牵头单位": list(self.units), "县市区": list(self.counties),
                 "状态": list(self.statuses)}
 
+    def _apply(self, frame: pd.DataFrame, by_county: bool) -> pd.DataFrame:
+        pairs = [("类别", self.categories), ("牵头单位", self.units), ("状态", self.statuses)]
+        if by_county:
+            pairs.append(("县市区", self.counties))
+        for column, chosen in pairs:
+            if chosen:
+                frame = frame[frame[column].isin(chosen)]
+        return frame
+
     def projects(self, projects: pd.DataFrame) -> pd.DataFrame:
-        sel = projects
-        if self.categories:
-            sel = sel[sel["类别"].isin(self.categories)]
-        if self.units:
-            sel = sel[sel["牵头单位"].isin(self.units)]
-        if self.statuses:
-            sel = sel[sel["状态"].isin(self.statuses)]
-        return sel
+        """Project-level rows (the county filter does not apply: projects are city-wide)."""
+        return self._apply(projects, by_county=False)
 
     def detail(self, detail: pd.DataFrame) -> pd.DataFrame:
-        sel = detail
-        if self.categories:
-            sel = sel[sel["类别"].isin(self.categories)]
-        if self.units:
-            sel = sel[sel["牵头单位"].isin(self.units)]
-        if self.counties:
-            sel = sel[sel["县市区"].isin(self.counties)]
-        if self.statuses:
-            sel = sel[sel["状态"].isin(self.statuses)]
-        return sel
+        """Indicator × county rows, every filter applied."""
+        return self._apply(detail, by_county=True)
 
 
 def _from_url(key: str, options: list, multi: bool):

@@ -236,13 +236,6 @@ class Store:
         with closing(self._connect()) as con:
             return pd.read_sql_query("SELECT at AS 时间, who AS 操作人, action AS 操作, detail AS 详情 FROM audit ORDER BY id DESC", con)
 
-    def file_bytes(self, submission_id: int) -> bytes:
-        with closing(self._connect()) as con:
-            row = con.execute("SELECT path FROM submissions WHERE id=?", (submission_id,)).fetchone()
-        if row is None:
-            raise KeyError(submission_id)
-        return (self.folder / row[0]).read_bytes()
-
     # --- writing ---------------------------------------------------------------
     def log(self, who: str, action: str, detail: str, con: sqlite3.Connection | None = None) -> None:
         stmt = "INSERT INTO audit(at, who, action, detail) VALUES (?,?,?,?)"

@@ -410,9 +410,8 @@ def _validate(data, file_name, targets, store, today, result):
     header = [_cell_text(v) for v in form[header_row]] if len(form) > header_row else []
     if header[: len(S.FORM_COLUMNS)] != S.FORM_COLUMNS:
         raise _Reject(f"第 {S.FORM_HEADER_ROW} 行的列标题被改动或移动了位置，应为：{'、'.join(S.FORM_COLUMNS)}。请使用原模板，不要插入或删除列。")
-    expected = targets.expected_rows(unit)
     stale = bool(result.targets_version) and result.targets_version != targets.version
-    rows = _read_rows(form, header_row + 1, targets, unit, expected, result, stale)
+    rows = _read_rows(form, header_row + 1, targets, unit, result, stale)
     if stale:
         level = S.LEVEL_ERROR if any(f.level == S.LEVEL_ERROR and f.indicator for f in result.findings) else S.LEVEL_WARNING
         _finding(result, level, "该模板由旧版目标表生成" + ("，指标行与现行目标表一致，可以接收；下月起请使用新模板。" if level == S.LEVEL_WARNING
@@ -422,7 +421,7 @@ def _validate(data, file_name, targets, store, today, result):
         _check_history(rows, targets, store, result)
 
 
-def _read_rows(form, first, targets, unit, expected, result, stale) -> pd.DataFrame:
+def _read_rows(form, first, targets, unit, result, stale) -> pd.DataFrame:
     exp = targets.expected_map(unit)
     all_codes = dict(zip(targets.indicators["指标编号"], targets.indicators["填报单位"]))
     counties = set(targets.counties) | {S.CITY}

@@ -21,6 +21,7 @@ from lib.store import Store
 from lib.submission import validate
 from tests.corpus.make_corpus import _sheet_xml, _with_sheet
 from tests.factory import filled
+from tests.worker import run_workers
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "500"))
@@ -158,14 +159,7 @@ def test_sigkill_during_ingestion_leaves_a_consistent_store(targets, data_dir, t
 @pytest.mark.parametrize("processes", [2, 4])
 def test_processes_ingesting_fifty_files_each(targets, data_dir, tmp_path, processes):
     inboxes = [write_inbox(tmp_path / f"inbox{p}", variants(targets, 50, f"p{p}")) for p in range(processes)]
-    procs = [subprocess.Popen([sys.executable, "-m", "tests.worker", str(data_dir), "--dir", str(inbox)], cwd=ROOT,
-                              stdout=subprocess.PIPE, text=True) for inbox in inboxes]
-    totals = []
-    for proc in procs:
-        out, _ = proc.communicate(timeout=900)
-        assert proc.returncode == 0
-        totals.append(int(out.strip().splitlines()[-1].split()[-1]))
-    assert totals == [50] * processes
+    assert run_workers(data_dir, [["--dir", str(inbox)] for inbox in inboxes]) == [50] * processes
     subs = Store(data_dir).submissions()
     assert len(subs) == 50 * processes and subs["sha256"].is_unique
     check_consistent(data_dir)

@@ -6,11 +6,8 @@ import hashlib
 import io
 import json
 import sqlite3
-import subprocess
-import sys
 import zipfile
 from datetime import datetime
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -18,6 +15,7 @@ import pytest
 from lib import store as store_module
 from lib.store import STATE_CURRENT, STATE_REPLACED, Store, deadline
 from tests.factory import filled, store_fingerprint
+from tests.worker import run_workers
 
 UNIT = "市体育局"
 
@@ -144,19 +142,6 @@ def test_rebuild_from_files_gives_the_same_state(targets, store):
     fresh = Store(store.folder)
     assert fresh.rebuild() == 4
     assert fingerprint(fresh) == before
-
-
-def run_workers(folder, job_lists: list[list[str]]) -> list[int]:
-    """Start one `python -m tests.worker` process per job list, at once; return how many each stored."""
-    root = Path(__file__).resolve().parent.parent
-    procs = [subprocess.Popen([sys.executable, "-m", "tests.worker", str(folder), *jobs], cwd=root,
-                              stdout=subprocess.PIPE, text=True) for jobs in job_lists]
-    counts = []
-    for proc in procs:
-        out, _ = proc.communicate(timeout=600)
-        assert proc.returncode == 0
-        counts.append(int(out.strip().splitlines()[-1].split()[-1]))
-    return counts
 
 
 def test_two_processes_ingesting_at_once_both_land(targets, store):

@@ -7,6 +7,7 @@ Prints "ready" once imported, one line per stored file, then "total N".
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +15,20 @@ from pathlib import Path
 from lib.store import Store
 from lib.targets import load_targets
 from tests.factory import filled
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_workers(folder, argument_lists: list[list[str]], timeout: float = 900) -> list[int]:
+    """Start one worker process per argument list, all at once; return how many files each stored."""
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.worker", str(folder), *args], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True) for args in argument_lists]
+    counts = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=timeout)
+        assert proc.returncode == 0
+        counts.append(int(out.strip().splitlines()[-1].split()[-1]))
+    return counts
 
 
 def main(argv: list[str]) -> int:
