@@ -28,7 +28,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import pandas as pd  # noqa: E402
 from openpyxl import load_workbook  # noqa: E402
 
 from bench.common import machine, timed  # noqa: E402
@@ -69,10 +68,8 @@ def build_store(folder: Path, years: int, scale: int) -> tuple[Store, int]:
                     share = min(1.0, month / 12 * 0.95)
                     values = [None if (k == S.TYPE_QUALITATIVE or city) else float(t) * share
                               for k, t, city in zip(expected["指标类型"], expected["年度目标"], expected["城市合计行"])]
-                    rows = pd.DataFrame({
-                        "指标编号": expected["指标编号"], "县市区": expected["县市区"], "累计完成": values,
-                        "进展状态": "正常推进", "进展情况": "按计划推进", "存在问题": "", "下步计划": "", "行号": range(7, 7 + len(expected)),
-                    })
+                    rows = [(code, county, value, "正常推进", "按计划推进", "", "", 7 + i)  # as ValidationResult.row_records
+                            for i, (code, county, value) in enumerate(zip(expected["指标编号"], expected["县市区"], values))]
                     when = datetime(year + (month == 12), month % 12 + 1, 3)
                     meta = {"unit": unit, "year": year, "month": month, "received_at": when.isoformat(),
                             "activated_at": when.isoformat(), "uploader": "bench", "file_name": "bench.xlsx",

@@ -15,7 +15,7 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 
 from lib import schema as S
-from lib.submission import ValidationResult
+from lib.submission import ValidationResult, check_package
 
 FILL = {
     S.LEVEL_ERROR: PatternFill("solid", fgColor="FFC7CE"),
@@ -28,6 +28,8 @@ def annotated_copy(data: bytes, result: ValidationResult) -> bytes:
     wb = None
     if result.is_workbook:
         try:
+            # Validation inflated only the parts it reads; openpyxl reads them all, so check them all first.
+            check_package(data)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 # keep_vba=False: macros are dropped from the copy we send back.

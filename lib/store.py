@@ -37,7 +37,7 @@ from pathlib import Path
 import pandas as pd
 
 from lib import config
-from lib.submission import ValidationResult, display_name, validate
+from lib.submission import ValidationResult, add_history_warnings, display_name, validate, validate_many
 from lib.targets import Targets, load_targets
 
 STATE_CURRENT = "当前"
@@ -129,6 +129,43 @@ def _fsync_write(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def _make_durable(paths: list[Path]) -> None:
+    """Flush freshly written files to disk: one fsync each for a few, one system-wide sync for a batch."""
+    if len(paths) > 8 and hasattr(os, "sync"):
+        os.sync()  # Linux waits for the writeback to finish; far cheaper than an fsync per file
+        return
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class _History:
+    """The values earlier months hold, for the batch path's history warnings, kept up to date in file order."""
+
+    def __init__(self, year_values: list[tuple]):
+        self.values: dict[str, dict[int, dict]] = {}
+        for unit, month, code, county, value in year_values:
+            self.values.setdefault(unit, {}).setdefault(month, {})[(code, county)] = value
+
+    def previous(self, unit: str, month: int) -> dict[tuple[str, str], tuple[float | None, int]]:
+        """As Store.previous_values: the latest value before ``month`` of each row."""
+        out = {}
+        for m in sorted(self.values.get(unit, {})):
+            if m < month:
+                out.update({key: (value, m) for key, value in self.values[unit][m].items()})
+        return out
+
+    def add_warnings(self, result: ValidationResult, targets: Targets) -> None:
+        if result.month is None or result.row_records is None:
+            return
+        add_history_warnings(result, targets, self.previous(result.unit, result.month))
+        if result.accepted:
+            self.values.setdefault(result.unit, {})[result.month] = {(r[0], r[1]): r[2] for r in result.row_records}
 
 
 def _replace_if_present(src: Path, dst: Path) -> None:
@@ -258,23 +295,38 @@ class Store:
 
     def ingest_many(self, files: list[tuple[str, bytes]], uploader: str = "系统", targets: Targets | None = None,
                     received_at: datetime | None = None, today: date | None = None, batch: int = 200,
-                    progress=None) -> list[IngestOutcome]:
+                    progress=None, workers: int = 1) -> list[IngestOutcome]:
         """Validate and store many files; each is all-or-nothing, and files commit together in batches.
 
-        The same guarantees as ``ingest`` (pending files fsynced before the commit,
-        renamed after it), with one database transaction per ``batch`` files.
-        Files of one batch are validated against the history committed before it.
+        The same guarantees as ``ingest``: a batch's pending files are made durable
+        (one sync for the batch) before its transaction commits, and renamed after.
+        Parsing and every per-file rule run on ``workers`` processes; the warnings
+        that compare with earlier months are then added in file order, against the
+        stored history plus the files accepted before in the same call.
         """
         targets = targets or self.targets()
         received_at = received_at or datetime.now()
+        history = _History(self._year_values(targets.year))
         outcomes: list[IngestOutcome] = []
-        for start in range(0, len(files), batch):
-            chunk = files[start:start + batch]
-            checked = [(data, validate(data, name, targets, self, today=today or received_at.date())) for name, data in chunk]
-            outcomes += self._store_batch(checked, uploader, targets, received_at)
-            if progress:
-                progress(len(outcomes) / len(files))
+        checked: list[tuple[bytes, ValidationResult]] = []
+        results = validate_many(files, targets, today or received_at.date(), workers=workers)
+        for (_name, data), result in zip(files, results):
+            history.add_warnings(result, targets)
+            checked.append((data, result))
+            if len(checked) == batch or len(outcomes) + len(checked) == len(files):
+                outcomes += self._store_batch(checked, uploader, targets, received_at)
+                checked = []
+                if progress:
+                    progress(len(outcomes) / len(files))
         return outcomes
+
+    def _year_values(self, year: int) -> list[tuple]:
+        """(unit, month, 指标编号, 县市区, 累计完成) of every current submission of ``year``."""
+        with closing(self._connect()) as con:
+            return con.execute(
+                "SELECT s.unit, s.month, r.indicator, r.county, r.value FROM rows r "
+                "JOIN submissions s ON s.id = r.submission_id WHERE s.state = ? AND s.year = ?",
+                (STATE_CURRENT, year)).fetchall()
 
     def _store_batch(self, checked: list[tuple[bytes, ValidationResult]], uploader: str, targets: Targets,
                      received_at: datetime) -> list[IngestOutcome]:
@@ -285,7 +337,7 @@ class Store:
                 outcomes[i] = IngestOutcome(result)
             else:
                 pending.append((i, data, result, hashlib.sha256(data).hexdigest()))
-        finals = []
+        finals, written = [], []
         with self._write() as con:
             for i, data, result, sha in pending:
                 existing = con.execute("SELECT id FROM submissions WHERE sha256=?", (sha,)).fetchone()
@@ -306,12 +358,15 @@ class Store:
                 }
                 folder.mkdir(parents=True, exist_ok=True)
                 final = self.folder / rel
-                _fsync_write(final.with_suffix(".xlsx.pending"), data)
-                _fsync_write(final.with_suffix(".json.pending"), json.dumps(sidecar, ensure_ascii=False).encode())
+                for path, body in ((final.with_suffix(".xlsx.pending"), data),
+                                   (final.with_suffix(".json.pending"), json.dumps(sidecar, ensure_ascii=False).encode())):
+                    path.write_bytes(body)
+                    written.append(path)
                 finals.append(final)
-                sub_id, superseded = self._insert(con, sidecar, str(rel), result.rows, late)
+                sub_id, superseded = self._insert(con, sidecar, str(rel), result.row_records, late)
                 self.log(uploader, "上传接收", f"{result.file_name} → 第 {sub_id} 号（{result.unit} {result.period}）", con)
                 outcomes[i] = IngestOutcome(result, submission_id=sub_id, superseded=superseded, late=late)
+            _make_durable(written)  # before COMMIT: a committed row always has its file on disk
         for final in finals:
             self._finish(final)
         rejected = [o.result for o in outcomes if o.submission_id is None]
@@ -321,8 +376,8 @@ class Store:
                     self.log(uploader, "上传被拒", f"{result.file_name}：" + "；".join(f.message for f in result.errors[:5]), con)
         return outcomes
 
-    def _insert(self, con, meta: dict, rel: str, rows: pd.DataFrame, late: bool) -> tuple[int, int | None]:
-        """Insert one submission and its rows; supersede the unit-month's current one."""
+    def _insert(self, con, meta: dict, rel: str, rows: list[tuple], late: bool) -> tuple[int, int | None]:
+        """Insert one submission and its rows (ValidationResult.row_records); supersede the unit-month's current one."""
         # The current version of a unit-month is the latest activated (ties: the larger sha256), whatever
         # order processes commit in; rebuild() applies the same rule, so files alone give the same state.
         prev = con.execute(
@@ -338,10 +393,7 @@ class Store:
         sub_id = cur.lastrowid
         if prev and newer:
             con.execute("UPDATE submissions SET state=? WHERE id=?", (STATE_REPLACED, prev[0]))
-        con.executemany(
-            "INSERT INTO rows VALUES (?,?,?,?,?,?,?,?,?)",
-            [(sub_id, r.指标编号, r.县市区, None if pd.isna(r.累计完成) else float(r.累计完成), r.进展状态, r.进展情况,
-              r.存在问题, r.下步计划, int(r.行号)) for r in rows.itertuples(index=False)])
+        con.executemany("INSERT INTO rows VALUES (?,?,?,?,?,?,?,?,?)", [(sub_id, *row) for row in rows])
         con.execute("INSERT INTO meta(key, value) VALUES ('version', '1') "
                     "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
         return sub_id, (prev[0] if prev and newer else None)
@@ -439,9 +491,8 @@ class Store:
             received = datetime.fromisoformat(meta["received_at"])
             result = validate(data, meta["file_name"], targets, None, today=received.date())
             late = received > deadline(meta["year"], meta["month"], targets.deadline_day)
-            rows = result.rows if result.rows is not None else pd.DataFrame(columns=["指标编号"])
             meta.setdefault("findings", result.findings_json())
-            self._insert(con, meta, str(xlsx.relative_to(self.folder)), rows, late)
+            self._insert(con, meta, str(xlsx.relative_to(self.folder)), result.row_records or [], late)
         # The current version of each unit-month is the most recently activated one.
         con.execute(f"UPDATE submissions SET state='{STATE_REPLACED}'")
         con.execute(

@@ -190,3 +190,42 @@ def test_current_rows_of_one_year(targets, store):
     store.ingest(filled(targets, UNIT), "a", targets=targets, received_at=datetime(2024, 4, 1))
     assert len(store.current_rows(2024)) == len(store.current_rows()) > 0
     assert store.current_rows(2023).empty
+
+
+def _batch(targets) -> list[tuple[str, bytes]]:
+    """Two units × three months, one broken file and one file with an error, in upload order."""
+    files = [(f"{u}-{m}.xlsx", filled(targets, u, month=f"2024-{m:02d}", share=0.1 * m))
+             for m in (1, 2, 3) for u in (UNIT, "市医保局")]
+    files.insert(2, ("坏.xlsx", b"PK\x03\x04 broken"))
+    files.append(("错.xlsx", filled(targets, UNIT, month="2024-04", overrides={("P26-1", "任城区"): {"累计完成": "约3个"}})))
+    return files
+
+
+def test_ingest_many_on_two_processes_stores_what_one_by_one_ingest_stores(targets, data_dir, tmp_path):
+    files = _batch(targets)
+    received = datetime(2024, 5, 3)
+    parallel = Store(data_dir)
+    # A batch smaller than the files, and enough files for the process pool to start.
+    outcomes = parallel.ingest_many(files * 6, targets=targets, received_at=received, batch=5, workers=2)
+    assert [o.stored for o in outcomes[:len(files)]] == [True, True, False, True, True, True, True, False]
+    assert all(o.duplicate_of for o in outcomes[len(files):] if o.result.accepted)
+    one_by_one = Store(tmp_path / "serial")
+    for name, data in files:
+        one_by_one.ingest(data, name, targets=targets, received_at=received)
+    assert parallel.snapshot()["rows"].equals(one_by_one.snapshot()["rows"])
+    mine = parallel.submissions().sort_values("sha256")[["unit", "month", "findings", "state"]].reset_index(drop=True)
+    theirs = one_by_one.submissions().sort_values("sha256")[["unit", "month", "findings", "state"]].reset_index(drop=True)
+    assert mine.equals(theirs)  # the same warnings too: history is applied in file order
+    assert not list(parallel.submissions_dir.rglob("*.pending"))
+
+
+def test_ingest_many_compares_each_file_with_the_files_before_it(targets, store):
+    r = ("P26-1", "任城区")
+    march = filled(targets, UNIT, month="2024-03", overrides={r: {"累计完成": 5}})
+    april = filled(targets, UNIT, month="2024-04", overrides={r: {"累计完成": 3}})  # lower than March, unexplained
+    outcomes = store.ingest_many([("3月.xlsx", march), ("4月.xlsx", april)], targets=targets,
+                                 received_at=datetime(2024, 5, 3))
+    assert all(o.stored for o in outcomes)
+    lower = [f for f in outcomes[1].result.warnings if f.indicator == "P26-1" and f.county == "任城区"]
+    assert any("低于 3 月已报的 5" in f.message for f in lower)
+    assert not any("已报" in f.message for f in outcomes[0].result.warnings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+import zipfile
 from datetime import date, datetime
 
 import pytest
@@ -12,7 +13,7 @@ from openpyxl import load_workbook
 from lib import schema as S
 from lib.annotate import annotated_copy
 from lib.store import Store
-from lib.submission import parse_number, validate
+from lib.submission import check_package, parse_number, validate
 from lib.template import HEADER_CELLS
 from tests.conftest import require_tool
 from tests.factory import edit, filled, rezip, row_of
@@ -350,6 +351,36 @@ def test_annotated_copy_of_a_non_workbook(targets):
     wb = load_workbook(io.BytesIO(annotated_copy(b"%PDF-1.4", result)))
     assert wb.sheetnames == [S.SHEET_FINDINGS]
     assert "PDF" in wb[S.SHEET_FINDINGS]["F2"].value
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_parts_stored_or_compressed_another_way_are_read_the_same(targets, method):
+    good = filled(targets, UNIT)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(good)) as src, zipfile.ZipFile(out, "w", method) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info.filename))
+    result = check(targets, out.getvalue())
+    assert result.accepted and result.rows.equals(check(targets, good).rows)
+
+
+def test_annotated_copy_checks_the_parts_validation_never_read(targets):
+    """Validation inflates only what it reads; openpyxl reads every part, so a damaged unused part is caught first."""
+    good = filled(targets, UNIT, overrides={("P26-1", "微山县"): {"累计完成": "约300"}})
+    marker = b"DAMAGED-PART-MARKER"
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(good)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info.filename), zipfile.ZIP_DEFLATED)
+        dst.writestr("docProps/custom.xml", b"<Properties>" + marker + b"</Properties>", zipfile.ZIP_STORED)
+    damaged = out.getvalue().replace(marker, marker.lower())  # stored bytes changed: the CRC no longer matches
+    result = check(targets, damaged)
+    assert result.is_workbook and [f.cell for f in result.errors] == [f"H{row_of(targets, UNIT, 'P26-1', '微山县')}"]
+    with pytest.raises(ValueError, match="损坏"):
+        check_package(damaged)
+    check_package(good)
+    wb = load_workbook(io.BytesIO(annotated_copy(damaged, result)))
+    assert wb.sheetnames == [S.SHEET_FINDINGS]  # findings only, never a half-read workbook
 
 
 def test_libreoffice_saved_file_is_still_read(targets, tmp_path):

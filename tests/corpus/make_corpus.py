@@ -79,6 +79,11 @@ def build(targets) -> list[Case]:
                                                                        b"<v>1</v></c></row></sheetData>")), "超出合理范围"),
         Case("16384-columns", "万列.xlsx", _with_sheet(good, sheet.replace(b"</sheetData>", b'<row r="9"><c r="XFD9" t="n"><v>1</v>'
                                                                       b"</c></row></sheetData>")), "超出合理范围"),
+        Case("cells-without-position", "无位置.xlsx", _with_sheet(good, sheet.replace(b"</sheetData>", b'<row r="9000">' +
+                                                                          b"<c><v>1</v></c>" * 5000 + b"</row></sheetData>")),
+             "超出合理范围", "cells without r go to the next column: 5,000 of them would make calamine build 45 M cells"),
+        Case("far-cell-other-quoting", "单引号.xlsx", _with_sheet(good, sheet.replace(b"</sheetData>", b"<row r='9'><c t='n' r = 'XFD9'>"
+                                                                              b"<v>1</v></c></row></sheetData>")), "超出合理范围"),
         Case("formula-injection", "公式.xlsx", filled(targets, UNIT, overrides={("P26-1", "任城区"): {"进展情况": "=cmd|' /C calc'!A0"}}),
              "含公式"),
         Case("script-in-narrative", "脚本.xlsx", filled(targets, UNIT, overrides={("P26-1", "任城区"): {
