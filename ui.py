@@ -6,6 +6,7 @@ Everything that computes lives in lib/; this module only caches and renders.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
 import streamlit as st
@@ -48,14 +49,33 @@ def load_bundle(folder: str, version: str) -> Bundle:
     return Bundle(targets, rows, s.submissions(), P.default_month(targets, rows), s.is_demo())
 
 
-@dataclass(frozen=True, eq=False)
 class MonthView:
-    detail: pd.DataFrame
-    projects: pd.DataFrame
-    categories: pd.DataFrame
-    units: pd.DataFrame
-    counties: pd.DataFrame
-    compliance: pd.DataFrame
+    """All tables of one as-of month. Each is computed on first use (a page needs only some), then kept."""
+
+    def __init__(self, folder: str, version: str, month: int):
+        b = load_bundle(folder, version)
+        self._targets, self._rows, self._submissions, self.month = b.targets, b.rows, b.submissions, month
+        self.detail = detail_view(folder, version, month)
+
+    @cached_property
+    def projects(self) -> pd.DataFrame:
+        return P.project_table(self._targets, self._rows, self.month, self.detail)
+
+    @cached_property
+    def categories(self) -> pd.DataFrame:
+        return P.category_table(self._targets, self._rows, self.month, self.projects)
+
+    @cached_property
+    def units(self) -> pd.DataFrame:
+        return P.unit_table(self._targets, self._rows, self.month, self.projects)
+
+    @cached_property
+    def counties(self) -> pd.DataFrame:
+        return P.county_table(self._targets, self._rows, self.month, self.detail)
+
+    @cached_property
+    def compliance(self) -> pd.DataFrame:
+        return P.compliance(self._targets, self._submissions, self.month)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -65,25 +85,17 @@ def detail_view(folder: str, version: str, month: int) -> pd.DataFrame:
     return P.detail(b.targets, b.rows, month)
 
 
-def details_until(folder: str, version: str, month: int) -> dict[int, pd.DataFrame]:
-    return {m: detail_view(folder, version, m) for m in range(1, month + 1)}
+@st.cache_resource(max_entries=24, show_spinner=False)
+def details_until(folder: str, version: str, month: int) -> pd.DataFrame:
+    """The detail tables of months 1..month, stacked (one vectorised pass): for trends and the projection."""
+    b = load_bundle(folder, version)
+    return P.detail_months(b.targets, b.rows, range(1, month + 1))
 
 
 @st.cache_resource(max_entries=48, show_spinner=False)
 def month_view(folder: str, version: str, month: int) -> MonthView:
-    """All tables of one as-of month, computed once per store version."""
-    b = load_bundle(folder, version)
-    t, rows = b.targets, b.rows
-    detail = detail_view(folder, version, month)
-    projects = P.project_table(t, rows, month, detail)
-    return MonthView(
-        detail=detail,
-        projects=projects,
-        categories=P.category_table(t, rows, month, projects),
-        units=P.unit_table(t, rows, month, projects),
-        counties=P.county_table(t, rows, month, detail),
-        compliance=P.compliance(t, b.submissions, month),
-    )
+    """All tables of one as-of month, each computed once per store version when a page first needs it."""
+    return MonthView(folder, version, month)
 
 
 @st.cache_resource(max_entries=24, show_spinner=False)

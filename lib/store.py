@@ -7,9 +7,10 @@ Layout of the data folder::
     submissions/<年度>/<月份>/<单位>/<received>-<sha12>.xlsx   accepted files, verbatim
     submissions/<年度>/<月份>/<单位>/<received>-<sha12>.json   who/when/which version is current
     store.sqlite                                                 parsed rows (WAL)
+    cache/rows-<year>-<generation>-<version>.arrow               derived snapshot of the current rows
 
 Writing protocol (crash-safe): the .xlsx and .json are first written as
-``*.pending`` files and fsynced, then the database transaction commits, then
+``*.pending`` files and made durable (fsync; one sync for a batch), then the database transaction commits, then
 both are renamed to their final names. On open, ``recover()`` finishes
 renames for committed submissions and deletes pending files that never
 committed. So a final-named file exists exactly for each committed
@@ -28,12 +29,14 @@ import os
 import shutil
 import sqlite3
 import sys
+import uuid
 import zipfile
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from lib import config
@@ -43,6 +46,7 @@ from lib.targets import Targets, load_targets
 STATE_CURRENT = "当前"
 STATE_REPLACED = "已被替换"
 DB_NAME = "store.sqlite"
+CACHE_DIR = "cache"  # derived snapshots, rebuilt from the database when missing
 # Uploader name of generated demo files: the store is "demo" while any is present.
 DEMO_UPLOADER = "示例数据"
 
@@ -131,6 +135,26 @@ def _fsync_write(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
+def _set_generation(con: sqlite3.Connection) -> None:
+    """A random id per database file: with the version counter it names one state, even across rebuilds."""
+    con.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', ?)", (uuid.uuid4().hex,))
+
+
+def _write_snapshot(frame: pd.DataFrame, path: Path) -> None:
+    """Write a derived snapshot atomically and drop older ones of the same kind; failures only cost speed."""
+    try:
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+        frame.to_feather(tmp)
+        os.replace(tmp, path)
+        kind = path.name.split("-")[1]
+        for old in path.parent.glob(f"rows-{kind}-*.arrow"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
 def _make_durable(paths: list[Path]) -> None:
     """Flush freshly written files to disk: one fsync each for a few, one system-wide sync for a batch."""
     if len(paths) > 8 and hasattr(os, "sync"):
@@ -189,6 +213,7 @@ class Store:
         self.db_path = self.folder / DB_NAME
         with closing(self._connect()) as con:
             con.executescript(SCHEMA)
+            _set_generation(con)
         self.recover()
 
     # --- connections -----------------------------------------------------------
@@ -240,19 +265,54 @@ class Store:
         return frame
 
     def current_rows(self, year: int | None = None) -> pd.DataFrame:
-        """Rows of every current submission (of ``year`` if given): one row per (unit, month, indicator, county)."""
+        """Rows of every current submission (of ``year`` if given): one row per (unit, month, indicator, county).
+
+        Read from SQLite once per database state, then from a columnar snapshot
+        (cache/rows-*.arrow, ~30 ms where the query takes ~0.8 s at 60,000 rows):
+        a dashboard started on an existing store does not pay the query again.
+        The snapshot is derived data: deleted or damaged, it is simply rebuilt.
+        """
         where, params = "s.state = ?", [STATE_CURRENT]
         if year is not None:
             where, params = where + " AND s.year = ?", params + [year]
-        columns = ["submission_id", "填报单位", "年度", "月份", "接收时间", "逾期", "indicator", "county", "value",
-                   "reported_state", "progress", "problems", "plan"]
         with closing(self._connect()) as con:
+            con.execute("BEGIN")  # one read snapshot: the key and the rows belong to the same state
+            key = dict(con.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'version')").fetchall())
+            cached = self.folder / CACHE_DIR / f"rows-{year or 'all'}-{key.get('generation', '')}-{key.get('version', 0)}.arrow"
+            try:
+                return pd.read_feather(cached)
+            except Exception:  # missing (the usual miss), or damaged by a crash: read the database
+                pass
+            # The few submissions and their many rows apart, joined here by position: fetching the
+            # submission's columns once per row made Python objects for every one of them.
+            subs = con.execute(f"SELECT s.id, s.unit, s.year, s.month, s.received_at, s.late FROM submissions s "
+                               f"WHERE {where} ORDER BY s.id", params).fetchall()
             records = con.execute(
-                "SELECT s.id, s.unit, s.year, s.month, s.received_at, s.late, r.indicator, r.county, r.value, "
-                "r.reported_state, r.progress, r.problems, r.plan "
-                f"FROM rows r JOIN submissions s ON s.id = r.submission_id WHERE {where}", params).fetchall()
-        # Column-wise construction: several times faster than read_sql_query on large stores.
-        frame = pd.DataFrame(dict(zip(columns, zip(*records)))) if records else pd.DataFrame(columns=columns)
+                "SELECT r.submission_id, r.indicator, r.county, r.value, r.reported_state, r.progress, r.problems, r.plan "
+                f"FROM rows r WHERE r.submission_id IN (SELECT s.id FROM submissions s WHERE {where}) "
+                "ORDER BY r.submission_id, r.rowid", params).fetchall()
+            con.execute("COMMIT")
+        frame = self._rows_frame(subs, records)
+        if records:
+            _write_snapshot(frame, cached)
+        return frame
+
+    @staticmethod
+    def _rows_frame(subs: list[tuple], records: list[tuple]) -> pd.DataFrame:
+        sub_columns = ["submission_id", "填报单位", "年度", "月份", "接收时间", "逾期"]
+        row_columns = ["indicator", "county", "value", "reported_state", "progress", "problems", "plan"]
+        if not records:
+            frame = pd.DataFrame(columns=sub_columns + row_columns)
+        else:
+            rows = list(zip(*records))
+            ids = np.asarray(rows[0], dtype="int64")
+            sub_ids = np.asarray([s[0] for s in subs], dtype="int64")
+            at = np.searchsorted(sub_ids, ids)  # subs are ordered by id
+            data = {"submission_id": ids}
+            for i, name in enumerate(sub_columns[1:], 1):
+                data[name] = np.asarray([s[i] for s in subs], dtype=object)[at]
+            data.update({name: rows[i] for i, name in enumerate(row_columns, 1)})
+            frame = pd.DataFrame(data)
         frame = frame.rename(columns=ROW_COLUMN_NAMES)
         for col in ("submission_id", "年度", "月份"):
             frame[col] = frame[col].astype("int64")
@@ -485,6 +545,7 @@ class Store:
         audit = self.audit_log() if self.db_path.exists() else None
         con = sqlite3.connect(tmp_db, isolation_level=None)
         con.executescript(SCHEMA)
+        _set_generation(con)
         con.execute("BEGIN")
         for meta, xlsx in entries:
             data = xlsx.read_bytes()
@@ -552,6 +613,7 @@ def main(argv: list[str] | None = None) -> int:
     ingest = sub.add_parser("ingest", help="批量导入报表（文件、文件夹或 .zip）")
     ingest.add_argument("paths", nargs="+")
     ingest.add_argument("--uploader", default="命令行")
+    ingest.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="校验进程数（默认：全部 CPU 核）")
     sub.add_parser("rebuild", help="由原始文件重建数据库")
     args = parser.parse_args(argv)
     store = Store()
@@ -563,7 +625,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def bar(share: float) -> None:
         print(f"\r[{'#' * int(30 * share):<30}] {share:.0%}", end="", file=sys.stderr, flush=True)
-    outcomes = store.ingest_many(files, uploader=args.uploader, targets=targets, progress=bar, batch=50)
+    outcomes = store.ingest_many(files, uploader=args.uploader, targets=targets, progress=bar, batch=50,
+                                 workers=args.workers)
     print(file=sys.stderr)
     rejected = 0
     for outcome in outcomes:

@@ -5,9 +5,12 @@ problem becomes a Finding (错误 blocks the file, 提醒 does not) naming the
 file, sheet, cell and row, with a Chinese message saying what to fix.
 
 Reading is done in three cheap passes: zip-level checks on the raw bytes
-(size caps before anything inflates), one scan of the form sheet's XML for
-formulas and out-of-range cell references, and python-calamine (Rust) for the
-cell values. openpyxl is never used on uploads here.
+(size caps before anything inflates; only the parts the reader needs are
+inflated, with caps on their actual sizes), one scan of the sheets' XML for
+formulas and for cells outside the allowed extent, and python-calamine (Rust),
+handed an uncompressed package of just those parts, for the cell values.
+openpyxl is never used on uploads here. ``validate_many`` spreads files over
+processes for the batch path.
 """
 
 from __future__ import annotations

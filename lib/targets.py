@@ -178,10 +178,10 @@ def _frame(sheet: str, rows: list[list], required: list[str], problems: list) ->
         return None
     body = [r + [None] * (len(header) - len(r)) for r in rows[1:]]
     # Drop trailing fully blank rows Excel leaves after deletions.
-    records = [r for r in body if not all(_blank(v) for v in r)]
-    frame = pd.DataFrame(records, columns=header)
+    kept = [i for i, r in enumerate(body) if not all(_blank(v) for v in r)]
+    frame = pd.DataFrame([body[i] for i in kept], columns=header)
     frame = frame.loc[:, [c for c in header if c]]
-    frame.index = [i + 2 for i, r in enumerate(body) if not all(_blank(v) for v in r)]
+    frame.index = [i + 2 for i in kept]  # Excel row numbers, for messages
     return frame
 
 
@@ -265,7 +265,8 @@ def parse_targets(data: bytes, source: str = "") -> tuple[Targets | None, list[T
             indicators[col] = indicators[col].map(_text)
     lead = dict(zip(projects["项目序号"], projects["牵头单位"]))
     targets_col, pids = [], []
-    for row, rec in indicators.iterrows():
+    # Plain dicts, not iterrows (a Series per row): a scaled table has hundreds of indicators.
+    for row, rec in zip(indicators.index, indicators.to_dict("records")):
         code = rec["指标编号"]
         if not code:
             bad(S.SHEET_INDICATORS, row, "指标编号", "指标编号不能为空。")
@@ -302,8 +303,9 @@ def parse_targets(data: bytes, source: str = "") -> tuple[Targets | None, list[T
     indicators["年度目标"] = pd.array(targets_col, dtype="Float64")
     for row in indicators.index[indicators["指标编号"].duplicated() & (indicators["指标编号"] != "")]:
         bad(S.SHEET_INDICATORS, row, "指标编号", f"指标编号“{indicators.at[row, '指标编号']}”重复。")
+    used_projects = set(indicators["项目序号"].dropna())
     for row, rec in projects.iterrows():
-        if pd.notna(rec["项目序号"]) and rec["项目序号"] not in set(indicators["项目序号"].dropna()):
+        if pd.notna(rec["项目序号"]) and rec["项目序号"] not in used_projects:
             bad(S.SHEET_PROJECTS, row, "项目序号", f"项目 {rec['项目序号']} 没有任何指标，请在“指标”表中至少列一项（可为定性）。")
 
     # --- splits
@@ -331,7 +333,7 @@ def parse_targets(data: bytes, source: str = "") -> tuple[Targets | None, list[T
     for row in splits.index[splits.duplicated(["指标编号", "县市区"])]:
         bad(S.SHEET_SPLITS, row, "县市区", f"“{splits.at[row, '指标编号']}”在“{splits.at[row, '县市区']}”的分解重复。")
     sums = splits.groupby("指标编号")["分解目标"].sum()
-    for row, rec in indicators.iterrows():
+    for row, rec in zip(indicators.index, indicators.to_dict("records")):
         if rec["分解到县"] != S.YES or rec["指标类型"] != S.TYPE_COUNT:
             continue
         code = rec["指标编号"]

@@ -37,7 +37,8 @@ left, right = st.columns(2)
 with left:
     if len(quantitative):
         bars = quantitative.assign(指标=quantitative["指标编号"] + " " + quantitative["指标名称"])
-        ui.chart(lambda: charts.completion_bars(bars, "指标", "各指标完成率"), key="project_indicators", depends=(number,))
+        ui.chart(lambda: charts.completion_bars(bars, "指标", "各指标完成率"), key="project_indicators",
+                 depends=(f.month, number), all_filters=False)  # other filters only narrow the project picker
     qualitative = city[city["指标类型"] == S.TYPE_QUALITATIVE]
     for rec in qualitative.itertuples(index=False):
         st.markdown(f"{ui.status_chip(rec.状态)} {rec.指标编号} {rec.指标名称}（定性）")
@@ -48,7 +49,8 @@ with right:
     proj = projection[projection["指标编号"].isin(quantitative["指标编号"])]
     projected_rate = proj["预计年末完成率"].clip(upper=1).mean() if len(proj) else None
     if len(quantitative) and len(mine):
-        ui.chart(lambda: charts.trend_chart(mine, "月度完成率与序时进度", projected_rate, f.month), key="project_trend", depends=(number,))
+        ui.chart(lambda: charts.trend_chart(mine, "月度完成率与序时进度", projected_rate, f.month), key="project_trend",
+                 depends=(f.month, number), all_filters=False)
 
 st.subheader("指标明细")
 table = quantitative.merge(proj[["指标编号", "预计年末完成率", "剩余月均需完成"]], on="指标编号", how="left")
@@ -78,7 +80,7 @@ if len(county_rows):
     labels = dict(zip(city["指标编号"], city["指标名称"]))
     code = st.selectbox("指标", split_codes, key="project_split_pick", format_func=lambda c: f"{c} {labels.get(c, '')}")
     ui.chart(lambda: charts.county_breakdown(county_rows[county_rows["指标编号"] == code], "各县市区完成率"),
-             key="project_counties", depends=(number, code))
+             key="project_counties", depends=(f.month, number, code, f.counties), all_filters=False)
 
 st.subheader("进展记录（按月）")
 codes = set(city["指标编号"])

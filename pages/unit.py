@@ -15,13 +15,14 @@ units = v.units if not f.units else v.units[v.units["牵头单位"].isin(f.units
 ui.page_start(f"单位进展 · {t.year} 年 {f.month} 月")
 left, right = st.columns(2)
 with left:
-    ui.chart(lambda: charts.completion_bars(units, "牵头单位", "牵头单位完成率排名"), key="unit_rank")
+    ui.chart(lambda: charts.completion_bars(units, "牵头单位", "牵头单位完成率排名"), key="unit_rank",
+             depends=(f.month, f.units), all_filters=False)  # only the month and unit filters change it
 with right:
-    ui.chart(lambda: charts.lagging_bars(units, "牵头单位"), key="unit_lagging")
+    ui.chart(lambda: charts.lagging_bars(units, "牵头单位"), key="unit_lagging", depends=(f.month, f.units), all_filters=False)
 
 st.subheader("报送情况")
 compliance = v.compliance
-ui.chart(lambda: charts.compliance_heatmap(compliance), key="unit_compliance")
+ui.chart(lambda: charts.compliance_heatmap(compliance), key="unit_compliance", depends=(f.month,), all_filters=False)
 
 st.subheader(f"催报名单 · {f.month} 月")
 chase = P.chase_list(t, bundle.submissions, f.month)

@@ -96,6 +96,38 @@ def test_detail_uses_latest_value_and_county_sum(world):
     assert len(table) == 3 + 2  # three city rows, two county rows
 
 
+def test_all_months_at_once_equal_month_by_month(world):
+    targets, rows, _ = world
+    stacked = P.detail_months(targets, rows, range(1, 13))
+    assert sorted(stacked["月份"].unique()) == list(range(1, 13))
+    for month in range(1, 13):
+        one = stacked[stacked["月份"] == month].drop(columns="月份").reset_index(drop=True)
+        pd.testing.assert_frame_equal(one, P.detail(targets, rows, month))
+    # April has no report of its own: March's values carry over, and May's replace them.
+    city = stacked[(stacked["指标编号"] == "P01-1") & (stacked["县市区"] == S.CITY)].set_index("月份")
+    assert city.loc[4, "累计完成"] == 25 and city.loc[5, "累计完成"] == 50 and pd.isna(city.loc[2, "累计完成"])
+
+
+def test_milestone_schedule_sets_time_progress(world, tmp_path):
+    from openpyxl import load_workbook
+
+    targets, rows, _ = world
+    path = tmp_path / "targets.xlsx"
+    small_table(path)
+    wb = load_workbook(path)
+    ws = wb.create_sheet(S.SHEET_SCHEDULE)
+    ws.append(["指标编号"] + [f"{m}月" for m in range(1, 13)])
+    ws.append(["P01-1"] + [0, 0, 10, 20, 40, 60, 70, 80, 90, 95, 100, 100])
+    wb.save(path)
+    scheduled = load_targets(path)
+    table = P.detail_months(scheduled, rows, [3, 5])
+    p01 = table[(table["指标编号"] == "P01-1") & (table["县市区"] == S.CITY)].set_index("月份")
+    assert p01.loc[3, "序时进度"] == pytest.approx(0.10) and p01.loc[5, "序时进度"] == pytest.approx(0.40)
+    assert p01.loc[5, "完成率"] == 0.5 and p01.loc[5, "差距"] == pytest.approx(10.0)  # 50 of 100 against a 40 % plan
+    other = table[table["指标编号"] == "P01-2"].set_index("月份")
+    assert other.loc[5, "序时进度"] == pytest.approx(5 / 12)  # not in the plan: month / 12
+
+
 def test_nothing_reported_yet_is_missing(world):
     targets, rows, _ = world
     table = P.detail(targets, rows, 2)

@@ -229,3 +229,28 @@ def test_ingest_many_compares_each_file_with_the_files_before_it(targets, store)
     lower = [f for f in outcomes[1].result.warnings if f.indicator == "P26-1" and f.county == "任城区"]
     assert any("低于 3 月已报的 5" in f.message for f in lower)
     assert not any("已报" in f.message for f in outcomes[0].result.warnings)
+
+
+def test_current_rows_snapshot_follows_every_write_and_survives_damage(targets, store):
+    store.ingest(filled(targets, UNIT, month="2024-02"), "a", targets=targets, received_at=datetime(2024, 3, 1))
+    first = store.current_rows(2024)
+    snapshots = list((store.folder / store_module.CACHE_DIR).glob("rows-2024-*.arrow"))
+    assert len(snapshots) == 1
+    pd.testing.assert_frame_equal(store.current_rows(2024), first)  # read back from the snapshot, same dtypes
+    store.ingest(filled(targets, UNIT, month="2024-03"), "b", targets=targets, received_at=datetime(2024, 4, 1))
+    second = store.current_rows(2024)
+    assert sorted(second["月份"].unique()) == [2, 3]
+    assert list((store.folder / store_module.CACHE_DIR).glob("rows-2024-*.arrow")) != snapshots  # replaced, not added
+    (only,) = (store.folder / store_module.CACHE_DIR).glob("rows-2024-*.arrow")
+    only.write_bytes(b"torn write")
+    pd.testing.assert_frame_equal(store.current_rows(2024), second)
+
+
+def test_rebuilt_database_never_reads_an_older_snapshot(targets, store):
+    store.ingest(filled(targets, UNIT, month="2024-02"), "a", targets=targets, received_at=datetime(2024, 3, 1))
+    store.current_rows(2024)
+    (only,) = (store.folder / store_module.CACHE_DIR).glob("rows-2024-*.arrow")
+    stale = store.current_rows(2024).assign(累计完成=-1.0)
+    stale.to_feather(only)  # as if it held another state under the same version number
+    store.rebuild()  # a new database: same version counter, new generation
+    assert (store.current_rows(2024)["累计完成"].dropna() >= 0).all()
