@@ -94,6 +94,7 @@ def main(argv=None) -> int:
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--no-libreoffice", action="store_true")
     parser.add_argument("--month", default="2024-06")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each of our paths and the floor; the best is shown")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="validation processes for the full path (default: all cores)")
     args = parser.parse_args(argv)
@@ -132,26 +133,37 @@ def main(argv=None) -> int:
     def validate_parallel():
         assert all(r.accepted for r in validate_many(files, targets, today, workers=args.workers))
 
-    store_dir = work / "store"
-    store = Store(store_dir)
+    stores = iter(range(args.repeat))
 
     def full():
+        store = Store(work / f"store-{next(stores)}")  # an empty store each time, or every file is a duplicate
         outcomes = store.ingest_many(files, uploader="bench", targets=targets, received_at=datetime(targets.year, 7, 3),
                                      today=today, workers=args.workers)
         assert sum(o.stored for o in outcomes) == len(files)
 
+    def best(fn) -> float:
+        # Best of --repeat runs: this shared VM's noise is mostly slowdowns, and the floor's
+        # ~0.25 s is short enough for one hiccup to move every ratio by a third. Dirty pages
+        # left by the file generation (and earlier runs) are flushed first, so that writeback
+        # does not land inside a timed run.
+        times = []
+        for _ in range(args.repeat):
+            os.sync()
+            times.append(timed(fn))
+        return min(times)
+
     results = {}
-    results["floor: unzip sheet XML"] = timed(floor)
-    results["ours: validate only, 1 process"] = timed(validate_only)
-    results[f"ours: validate only, {args.workers} processes"] = timed(validate_parallel)
-    results[f"ours: parse + validate + store, {args.workers} proc."] = timed(full)
-    results["baseline: pandas.read_excel(openpyxl)"] = timed(baseline)
+    results["floor: unzip sheet XML"] = best(floor)
+    results["ours: validate only, 1 process"] = best(validate_only)
+    results[f"ours: validate only, {args.workers} processes"] = best(validate_parallel)
+    results[f"ours: parse + validate + store, {args.workers} proc."] = best(full)
+    results["baseline: pandas.read_excel(openpyxl) (once)"] = timed(baseline)
     n = len(files)
-    print(f"\n{'path':<46}{'total s':>10}{'ms/file':>10}")
+    print(f"\n{'path (best of ' + str(args.repeat) + ' unless said)':<52}{'total s':>10}{'ms/file':>10}")
     for label, seconds in results.items():
-        print(f"{label:<46}{seconds:>10.2f}{seconds / n * 1000:>10.2f}")
+        print(f"{label:<52}{seconds:>10.2f}{seconds / n * 1000:>10.2f}")
     ours, floor_s, base_s = results[f"ours: parse + validate + store, {args.workers} proc."], \
-        results["floor: unzip sheet XML"], results["baseline: pandas.read_excel(openpyxl)"]
+        results["floor: unzip sheet XML"], results["baseline: pandas.read_excel(openpyxl) (once)"]
     print(f"\nours / floor      = {ours / floor_s:6.1f}×   (goal ≤ 8×)")
     print(f"baseline / ours   = {base_s / ours:6.1f}×   (goal ≥ 8×)")
     print(f"validate (1 process) / floor = {results['ours: validate only, 1 process'] / floor_s:6.1f}×")

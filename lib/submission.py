@@ -24,7 +24,6 @@ import struct
 import unicodedata
 import zipfile
 import zlib
-from collections import namedtuple
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -122,7 +121,6 @@ class ValidationResult:
 
 
 ROW_COLUMNS = ["指标编号", "县市区", "累计完成", "进展状态", "进展情况", "存在问题", "下步计划", "行号"]
-_Row = namedtuple("_Row", ROW_COLUMNS)
 
 
 class _Reject(Exception):
@@ -765,36 +763,43 @@ def add_history_warnings(result: ValidationResult, targets: Targets, previous: d
     month = result.month
     if month is None or result.row_records is None:
         return
-    exp = targets.expected_map(result.unit)
-    planned_by_code = {code: targets.planned_share(code, month) for code, _ in exp}
+    rules = _unit_rules(targets, result.unit)
+    lag, severe = targets.lag_threshold, targets.severe_threshold
+    planned_by_code: dict[str, float] = {}
     letter = COLUMN_LETTER
-    for rec in map(_Row._make, result.row_records):
-        want = exp[(rec.指标编号, rec.县市区)]
-        target = want["年度目标"]
-        where = dict(sheet=S.SHEET_FORM, indicator=rec.指标编号, county=rec.县市区)
-        value_cell = f"{letter['累计完成']}{rec.行号}"
-        if rec.累计完成 is None or pd.isna(target) or not target:
-            if want["指标类型"] == S.TYPE_QUALITATIVE and rec.进展状态 == "滞后" and not (rec.存在问题 and rec.下步计划):
-                _finding(result, S.LEVEL_WARNING, "进展状态为“滞后”，请在“存在问题”和“下步计划”中说明原因与措施。",
-                         cell=f"{letter['存在问题']}{rec.行号}", **where)
+
+    def warn(message: str, column: str, at: tuple) -> None:
+        excel_row, code, county = at
+        _finding(result, S.LEVEL_WARNING, message, sheet=S.SHEET_FORM, cell=f"{letter[column]}{excel_row}",
+                 indicator=code, county=county)
+
+    # Plain tuples and no per-row allocations unless there is something to say: on the batch
+    # path this runs in the one process that also stores, for every file.
+    for code, county, value, state, _progress, problems, plan, excel_row in result.row_records:
+        locked, kind, _unit, _city_total = rules[(code, county)]
+        at = (excel_row, code, county)
+        target = locked[4]  # 年度目标
+        explained = bool(problems and plan)
+        if value is None or target is None or target != target or not target:
+            if kind == S.TYPE_QUALITATIVE and state == "滞后" and not explained:
+                warn("进展状态为“滞后”，请在“存在问题”和“下步计划”中说明原因与措施。", "存在问题", at)
             continue
-        rate = float(rec.累计完成) / float(target)
+        target = float(target)
+        rate = value / target
         if rate > 1.5:
-            _finding(result, S.LEVEL_WARNING, f"累计完成 {rec.累计完成:g} 超过年度目标 {float(target):g} 的 150%，请核实是否多填了位数或填成了其他口径。",
-                     cell=value_cell, **where)
-        prev_value, prev_month = previous.get((rec.指标编号, rec.县市区), (None, None))
-        if prev_value is not None and pd.notna(prev_value):
-            if rec.累计完成 < prev_value and not rec.存在问题:
-                _finding(result, S.LEVEL_WARNING, f"累计完成 {rec.累计完成:g} 低于 {int(prev_month)} 月已报的 {prev_value:g}。累计数一般不应减少，如属核减请在“存在问题”中说明。",
-                         cell=value_cell, **where)
-            if rec.累计完成 - prev_value > 0.5 * float(target):
-                _finding(result, S.LEVEL_WARNING, f"比 {int(prev_month)} 月增加 {rec.累计完成 - prev_value:g}，超过年度目标的 50%，请核实。",
-                         cell=value_cell, **where)
-        if rec.进展状态 == S.STATUS_DONE and rate < 1:
-            _finding(result, S.LEVEL_WARNING, f"进展状态为“已完成”，但完成率仅 {rate:.1%}。请核对累计完成或进展状态。",
-                     cell=f"{letter['进展状态']}{rec.行号}", **where)
-        status = classify(rate, planned_by_code[rec.指标编号], targets.lag_threshold, targets.severe_threshold)
-        if (rec.进展状态 == "滞后" or is_behind(status)) and not (rec.存在问题 and rec.下步计划):
-            _finding(result, S.LEVEL_WARNING,
-                     f"完成率 {rate:.1%} 落后于序时进度 {planned_by_code[rec.指标编号]:.0%}（或状态为滞后），请在“存在问题”和“下步计划”中说明原因与措施。",
-                     cell=f"{letter['存在问题']}{rec.行号}", **where)
+            warn(f"累计完成 {value:g} 超过年度目标 {target:g} 的 150%，请核实是否多填了位数或填成了其他口径。", "累计完成", at)
+        prev_value, prev_month = previous.get((code, county), (None, None))
+        if prev_value is not None and prev_value == prev_value:
+            if value < prev_value and not problems:
+                warn(f"累计完成 {value:g} 低于 {int(prev_month)} 月已报的 {prev_value:g}。累计数一般不应减少，如属核减请在“存在问题”中说明。",
+                     "累计完成", at)
+            if value - prev_value > 0.5 * target:
+                warn(f"比 {int(prev_month)} 月增加 {value - prev_value:g}，超过年度目标的 50%，请核实。", "累计完成", at)
+        if state == S.STATUS_DONE and rate < 1:
+            warn(f"进展状态为“已完成”，但完成率仅 {rate:.1%}。请核对累计完成或进展状态。", "进展状态", at)
+        if code not in planned_by_code:
+            planned_by_code[code] = targets.planned_share(code, month)
+        planned = planned_by_code[code]
+        if (state == "滞后" or is_behind(classify(rate, planned, lag, severe))) and not explained:
+            warn(f"完成率 {rate:.1%} 落后于序时进度 {planned:.0%}（或状态为滞后），请在“存在问题”和“下步计划”中说明原因与措施。",
+                 "存在问题", at)
