@@ -132,7 +132,7 @@ def projection_view(folder: str, version: str, month: int) -> pd.DataFrame:
 def current() -> tuple[str, str, Bundle]:
     """(folder, version, bundle) for this rerun; builds the demo on an empty store first."""
     s = store()
-    if not len(s.submissions()) and not st.session_state.get("demo_checked"):
+    if not st.session_state.get("demo_checked") and s.is_empty():
         bar = st.progress(0.0, text="首次启动：正在生成示例数据（约半分钟）…")
         ensure_demo(s.folder, progress=lambda x: bar.progress(min(x, 1.0), text=f"首次启动：正在生成示例数据 {x:.0%}"))
         bar.empty()

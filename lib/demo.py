@@ -191,7 +191,7 @@ def build_demo(store: Store, months: int = 12, seed: int = SEED, progress=None) 
 def ensure_demo(folder: str | Path | None = None, progress=None) -> bool:
     """Build the demo into an empty data folder. Returns True if it was built now."""
     store = Store(folder)
-    if len(store.submissions()):
+    if not store.is_empty():
         return False
     build_demo(store, progress=progress)
     return True
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
     store = Store()
-    if len(store.submissions()):
+    if not store.is_empty():
         parser.error(f"数据目录 {store.folder} 已有报送数据；示例数据只生成到空的数据目录（可设置 LIVELIHOOD_DATA_DIR）。")
     n = build_demo(store, months=args.months, seed=args.seed)
     print(f"已生成并导入 {n} 份示例报表：{store.folder}")

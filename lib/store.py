@@ -250,6 +250,11 @@ class Store:
         stat = (self.folder / "targets.xlsx").stat()
         return f"{row[0] if row else 0}:{stat.st_mtime_ns}:{stat.st_size}"
 
+    def is_empty(self) -> bool:
+        """No submission stored yet (one indexed lookup: asked on every rerun)."""
+        with closing(self._connect()) as con:
+            return con.execute("SELECT 1 FROM submissions LIMIT 1").fetchone() is None
+
     def is_demo(self) -> bool:
         """True while the store holds generated demo submissions (derived from the files' sidecars)."""
         with closing(self._connect()) as con:
