@@ -177,7 +177,7 @@ class _History:
             self.values.setdefault(unit, {}).setdefault(month, {})[(code, county)] = value
 
     def previous(self, unit: str, month: int) -> dict[tuple[str, str], tuple[float | None, int]]:
-        """As Store.previous_values: the latest value before ``month`` of each row."""
+        """The latest value before ``month`` of each row of ``unit`` (the rule Store.previous_values uses too)."""
         out = {}
         for m in sorted(self.values.get(unit, {})):
             if m < month:
@@ -329,10 +329,10 @@ class Store:
         """Latest accepted value before ``month``: {(指标编号, 县市区): (累计完成, 月份)} (plain SQL: on the upload path)."""
         with closing(self._connect()) as con:
             rows = con.execute(
-                "SELECT r.indicator, r.county, r.value, s.month FROM rows r JOIN submissions s ON s.id = r.submission_id "
-                "WHERE s.state = ? AND s.unit = ? AND s.year = ? AND s.month < ? ORDER BY s.month",
+                "SELECT s.unit, s.month, r.indicator, r.county, r.value FROM rows r JOIN submissions s "
+                "ON s.id = r.submission_id WHERE s.state = ? AND s.unit = ? AND s.year = ? AND s.month < ?",
                 (STATE_CURRENT, unit, year, month)).fetchall()
-        return {(code, county): (value, m) for code, county, value, m in rows}
+        return _History(rows).previous(unit, month)
 
     def audit_log(self) -> pd.DataFrame:
         with closing(self._connect()) as con:

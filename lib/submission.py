@@ -227,22 +227,21 @@ def _inflate(data: bytes, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     return body
 
 
-def _check_xml_prologue(name: str, body: bytes) -> None:
+def _keep(parts: dict[str, bytes], name: str, body: bytes) -> None:
+    """Add an inflated part, within the cap on the workbook's total and with an XML prologue Excel would write."""
+    if len(body) + sum(map(len, parts.values())) > config.MAX_UNCOMPRESSED_BYTES:
+        raise _Reject(_TOO_BIG)
     # Excel never writes a DOCTYPE; it is how entity-expansion (billion laughs) and external-entity attacks start.
     if name.endswith((".xml", ".rels", ".vml")) and b"<!DOCTYPE" in body[:4096].upper():
         raise _Reject("工作簿内部的 XML 含有 DOCTYPE/实体声明（Excel 不会生成这种内容，可能是恶意文件），已拒绝。")
+    parts[name] = body
 
 
 def _inflate_all(zf: zipfile.ZipFile, data: bytes) -> dict[str, bytes]:
     """Every part, capped and checked: for readers (openpyxl) that open the whole package."""
-    parts, total = {}, 0
+    parts: dict[str, bytes] = {}
     for info in zf.infolist():
-        body = _inflate(data, zf, info)
-        total += len(body)
-        if total > config.MAX_UNCOMPRESSED_BYTES:
-            raise _Reject(_TOO_BIG)
-        _check_xml_prologue(info.filename, body)
-        parts[info.filename] = body
+        _keep(parts, info.filename, _inflate(data, zf, info))
     return parts
 
 
@@ -256,28 +255,18 @@ _PACKAGE_PARTS = ("[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_
 def _needed_parts(zf: zipfile.ZipFile, data: bytes) -> tuple[dict[str, bytes], dict[str, str]]:
     """({part name: bytes} of the package parts and the form and meta sheets, {sheet: part name})."""
     infos = {info.filename: info for info in zf.infolist()}  # a repeated name: the last wins, as in zipfile
-    parts, total = {}, 0
-
-    def take(name: str) -> None:
-        nonlocal total
-        if name in parts or name not in infos:
-            return
-        body = _inflate(data, zf, infos[name])
-        total += len(body)
-        if total > config.MAX_UNCOMPRESSED_BYTES:
-            raise _Reject(_TOO_BIG)
-        _check_xml_prologue(name, body)
-        parts[name] = body
-
+    parts: dict[str, bytes] = {}
     for name in _PACKAGE_PARTS:
-        take(name)
+        if name in infos:
+            _keep(parts, name, _inflate(data, zf, infos[name]))
     sheets = {}
     for sheet in (S.SHEET_FORM, S.SHEET_META):
         part = _sheet_part(parts, sheet)
         if part is not None:
             if part not in infos:
                 raise _Reject(f"工作簿结构不完整（找不到“{sheet}”表的数据）。请重新保存原文件后上传。")
-            take(part)
+            if part not in parts:
+                _keep(parts, part, _inflate(data, zf, infos[part]))
             sheets[sheet] = part
     return parts, sheets
 
