@@ -193,20 +193,34 @@ def _roll_up(targets: Targets, projects: pd.DataFrame, key, month: int | None) -
     return agg.reset_index()[keys + AGGREGATE_COLUMNS]
 
 
+# Roll-up levels of project rows and the column each groups by (the city level groups everything).
+ROLL_UP_KEYS = {"category": "类别", "unit": "牵头单位", "city": "范围"}
+
+
+def _level_roll_up(targets: Targets, projects: pd.DataFrame, level: str, month: int | None) -> pd.DataFrame:
+    """The category / unit / city table from project rows; ``month`` None: stacked months, 月份 kept last."""
+    key = ROLL_UP_KEYS[level]
+    if level == "city":
+        projects = projects.assign(范围="全市")
+    if month is not None:
+        return _roll_up(targets, projects, key, month)
+    return _roll_up(targets, projects, ["月份", key], None)[[key] + AGGREGATE_COLUMNS + ["月份"]]
+
+
 def category_table(targets, rows, month, projects: pd.DataFrame | None = None) -> pd.DataFrame:
     projects = project_table(targets, rows, month) if projects is None else projects
-    return _roll_up(targets, projects, "类别", month)
+    return _level_roll_up(targets, projects, "category", month)
 
 
 def unit_table(targets, rows, month, projects: pd.DataFrame | None = None) -> pd.DataFrame:
     """By lead unit (牵头单位)."""
     projects = project_table(targets, rows, month) if projects is None else projects
-    return _roll_up(targets, projects, "牵头单位", month)
+    return _level_roll_up(targets, projects, "unit", month)
 
 
 def city_table(targets, rows, month, projects: pd.DataFrame | None = None) -> pd.DataFrame:
     projects = project_table(targets, rows, month) if projects is None else projects
-    return _roll_up(targets, projects.assign(范围="全市"), "范围", month)
+    return _level_roll_up(targets, projects, "city", month)
 
 
 def county_table(targets, rows, month, table: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -255,11 +269,7 @@ def trend(targets: Targets, rows: pd.DataFrame, month: int, level: str = "city",
     projects = project_tables(targets, stacked)
     if level == "project":
         return projects
-    key = {"category": "类别", "unit": "牵头单位"}.get(level)
-    if key is None:  # city
-        projects, key = projects.assign(范围="全市"), "范围"
-    out = _roll_up(targets, projects, ["月份", key], None)
-    return out[[key] + AGGREGATE_COLUMNS + ["月份"]]
+    return _level_roll_up(targets, projects, level if level in ROLL_UP_KEYS else "city", None)
 
 
 def monthly_values(targets: Targets, rows: pd.DataFrame, month: int,

@@ -642,7 +642,6 @@ def _same_locked(name: str, got, should) -> bool:
     return got == should or _cell_text(got) == _cell_text(should)
 
 
-_I = {name: COL_INDEX[name] for name in S.FORM_COLUMNS}
 _LOCKED_INDEX = [COL_INDEX[n] for n in LOCKED_CHECKED]
 _NUMBER_TYPES = (int, float)
 
@@ -655,8 +654,8 @@ def _read_rows(form, first, targets, unit, result, stale) -> list[tuple]:
     out = []
     letter = COLUMN_LETTER
     width = len(S.FORM_COLUMNS)
-    i_code, i_county, i_value, i_state = _I["指标编号"], _I["县市区"], _I["累计完成"], _I["进展状态"]
-    i_progress, i_problems, i_plan = _I["进展情况"], _I["存在问题"], _I["下步计划"]
+    i_code, i_county, i_value, i_state = (COL_INDEX[c] for c in ("指标编号", "县市区", "累计完成", "进展状态"))
+    i_progress, i_problems, i_plan = (COL_INDEX[c] for c in ("进展情况", "存在问题", "下步计划"))
     for offset, raw in enumerate(form[first:]):
         excel_row = first + offset + 1
         if len(raw) < width:
