@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,3 +28,20 @@ def test_dashboard_benchmark_runs():
     for page in ("overview", "category", "unit", "county", "project", "upload", "export"):
         assert f"\n{page}" in out
     assert "peak RSS" in out and "CSV" in out
+
+
+def test_load_benchmark_measures_real_reruns():
+    """Two sessions against a live server: every timed rerun ended in a script_finished message, none failed."""
+    out = run("bench/load.py", "--sessions", "2", "--warm", "1", "--pages", "overview", "county", "--soak", "8",
+              "--step-timeout", "120", "--deadline", "500")
+    counts = {label: tuple(int(x) for x in m) for label, *m in re.findall(
+        r"  (\S+): (\d+) reruns timed, (\d+) script_finished messages .*filter applied in (\d+) filter steps, "
+        r"errors: (\d+)", out)}
+    assert counts["cold"][:2] == (4, 4)             # two pages, opened and rerun once
+    assert counts["warm"][:2] == (4, 4)
+    reruns, finished, filtered, errors = counts["N=2"]
+    assert (reruns, filtered, errors) == (8, 2, 0)  # 2 sessions × 4 steps; the filter reached the URL both times
+    assert finished >= reruns
+    assert counts["soak"][0] == 8 and counts["soak"][3] == 0
+    assert "errors in all phases: 0" in out
+    assert re.search(r"server peak RSS \(VmHWM\) \d+ MB", out)

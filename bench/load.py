@@ -1,0 +1,427 @@
+"""Live-server load bench: N concurrent dashboard sessions over Streamlit's own websocket protocol.
+
+    python bench/load.py --years 1 --scale 1                  # starts its own server on a free localhost port
+    python bench/load.py --years 5 --scale 10 --sessions 1 10 50
+    python bench/load.py --url http://127.0.0.1:8501 --url http://127.0.0.1:8502   # running servers, round-robin
+
+A session is what a browser tab does: it opens ``/_stcore/stream`` and sends a ``BackMsg``
+``rerun_script`` (a ``ClientState`` with the page's URL name, the query string, the widget
+states and the hashes of the messages it has cached); the server runs app.py and the page and
+streams ``ForwardMsg``s back until ``script_finished``. One rerun is timed from sending the
+``BackMsg`` to the ``script_finished`` that is not ``FINISHED_EARLY_FOR_RERUN``.
+
+Every session opens the overview, changes the 类别 filter (the multiselect's widget state and the
+query string, as the browser sends them), then opens the county page and the project page
+("rounds" times). Phases:
+
+  warm   one session: every page opened, then rerun ``--warm`` times unchanged (p50 per page)
+  N      N sessions at once, each doing the four steps: p50/p95/max per step, reruns per second
+  soak   ``--soak`` reruns by visitors that connect, do the four steps and leave, 10 at a time;
+         the server's RSS sampled as it goes (flat = no leak)
+
+The server (started here with ``streamlit run app.py`` exactly as the README says, on a data
+folder built like bench/dashboard.py's) is stopped at the end; its peak RSS (VmHWM) is reported.
+Only 127.0.0.1; every phase is bounded by ``--step-timeout`` per rerun and ``--deadline`` overall.
+Not a test: nothing asserts a time. tests/test_bench.py runs it tiny and checks it measured real reruns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
+from websockets.asyncio.client import connect  # noqa: E402
+
+from bench.common import machine  # noqa: E402
+
+FILTER_CATEGORY = "教育服务"  # the 类别 the filter step chooses (as bench/dashboard.py does)
+# (step, page URL name, filtered?): the overview is the default page, its URL name is "".
+STEPS = [("overview", "", False), ("filter", "", True), ("county", "county", True), ("project", "project", True)]
+PAGES = {"overview": "", "category": "category", "unit": "unit", "county": "county", "project": "project",
+         "export": "export", "upload": "upload"}
+EARLY = ForwardMsg.FINISHED_EARLY_FOR_RERUN
+
+
+class BenchError(RuntimeError):
+    """The server did not answer as a browser expects (timeout, exception on the page, page not found)."""
+
+
+@dataclass
+class Counts:
+    """What the sessions saw, summed: the proof that real reruns were measured."""
+    reruns: int = 0               # timed reruns (one per BackMsg)
+    script_finished: int = 0      # script_finished ForwardMsgs, early ones included
+    early: int = 0                # FINISHED_EARLY_FOR_RERUN (a st.rerun inside the run)
+    deltas: int = 0               # elements sent (full or as a cached reference)
+    refs: int = 0                 # elements sent as references to ones the client cached
+    bytes: int = 0
+    filter_applied: int = 0       # filter steps after which the server wrote category=… into the URL
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: Counts) -> None:
+        for name in ("reruns", "script_finished", "early", "deltas", "refs", "bytes", "filter_applied"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors.extend(other.errors)
+
+
+class Session:
+    """One browser tab: a websocket, the widget ids it was sent, the message hashes it caches."""
+
+    def __init__(self, url: str, timeout: float):
+        parts = urlsplit(url)
+        self.ws_url = f"ws://{parts.netloc}{parts.path.rstrip('/')}/_stcore/stream"
+        self.timeout = timeout
+        self.ws = None
+        self.widget_ids: dict[str, str] = {}   # user key -> widget id ("$$ID-<hash>-<key>")
+        self.cached: set[str] = set()
+        self.counts = Counts()
+        self.query = ""
+
+    async def __aenter__(self) -> Session:
+        # No Origin header (allowed for non-browser clients); "streamlit" is the subprotocol the frontend asks for.
+        self.ws = await connect(self.ws_url, subprotocols=["streamlit"], max_size=None, ping_interval=None,
+                                open_timeout=self.timeout)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.ws.close()
+
+    def _back_msg(self, page_name: str, widgets: dict) -> bytes:
+        msg = BackMsg()
+        state = msg.rerun_script
+        state.query_string = self.query
+        state.page_name = page_name
+        state.cached_message_hashes.extend(sorted(self.cached))
+        for key, values in widgets.items():
+            widget_id = self.widget_ids.get(key)
+            if widget_id is None:
+                raise BenchError(f"widget {key!r} was never sent to this session")
+            w = state.widget_states.widgets.add()
+            w.id = widget_id
+            w.string_array_value.data.extend(values)
+        return msg.SerializeToString()
+
+    async def rerun(self, page_name: str, widgets: dict | None = None) -> float:
+        """Rerun ``page_name`` with ``widgets`` (user key -> list of strings); seconds until script_finished."""
+        data = self._back_msg(page_name, widgets or {})
+        start = time.perf_counter()
+        await self.ws.send(data)
+        self.counts.reruns += 1
+        while True:
+            try:
+                raw = await asyncio.wait_for(self.ws.recv(), self.timeout)
+            except TimeoutError:
+                raise BenchError(f"no script_finished within {self.timeout:.0f} s (page {page_name or 'overview'!r})") from None
+            msg = ForwardMsg()
+            msg.ParseFromString(raw)
+            self.counts.bytes += len(raw)
+            kind = msg.WhichOneof("type")
+            if msg.metadata.cacheable and msg.hash:
+                self.cached.add(msg.hash)
+            if kind == "script_finished":
+                self.counts.script_finished += 1
+                if msg.script_finished == EARLY:
+                    self.counts.early += 1
+                    continue
+                elapsed = time.perf_counter() - start
+                if msg.script_finished != ForwardMsg.FINISHED_SUCCESSFULLY:
+                    raise BenchError(f"script finished with status {msg.script_finished} on {page_name!r}")
+                return elapsed
+            if kind == "ref_hash":
+                self.counts.deltas += 1
+                self.counts.refs += 1
+            elif kind == "delta":
+                self.counts.deltas += 1
+                self._note_element(msg, page_name)
+            elif kind == "page_info_changed":
+                self.query = msg.page_info_changed.query_string
+            elif kind == "page_not_found":
+                raise BenchError(f"page not found: {page_name!r}")
+
+    def _note_element(self, msg: ForwardMsg, page_name: str) -> None:
+        if msg.delta.WhichOneof("type") != "new_element":
+            return
+        element = msg.delta.new_element
+        kind = element.WhichOneof("type")
+        if kind == "exception":
+            raise BenchError(f"exception on {page_name or 'overview'!r}: {element.exception.type}: "
+                             f"{element.exception.message[:200]}")
+        widget_id = getattr(getattr(element, kind), "id", "") if kind else ""
+        if widget_id.startswith("$$ID-"):
+            self.widget_ids[widget_id.rsplit("-", 1)[-1]] = widget_id
+
+
+async def visit(url: str, timeout: float, rounds: int, times: dict[str, list[float]]) -> Counts:
+    """One leader: overview, the 类别 filter, county, project (``rounds`` times), then leave."""
+    async with Session(url, timeout) as s:
+        for _ in range(rounds):
+            for step, page_name, filtered in STEPS:
+                widgets = {}
+                if step == "filter":
+                    widgets = {"f_category": [FILTER_CATEGORY]}
+                elif not filtered:
+                    widgets = {"f_category": []} if "f_category" in s.widget_ids else {}
+                elif "f_category" in s.widget_ids:
+                    widgets = {"f_category": [FILTER_CATEGORY]}  # the browser keeps sending the chosen value
+                times[step].append(await s.rerun(page_name, widgets))
+                if step == "filter" and "category=" in s.query:
+                    s.counts.filter_applied += 1
+    return s.counts
+
+
+async def guarded(coro, counts: Counts):
+    try:
+        return await coro
+    except (TimeoutError, BenchError, OSError) as exc:
+        counts.errors.append(str(exc) or type(exc).__name__)
+    except Exception as exc:  # a closed connection and the like: counted, never hidden
+        counts.errors.append(f"{type(exc).__name__}: {exc}")
+    return None
+
+
+async def concurrent(urls: list[str], n: int, rounds: int, timeout: float) -> tuple[dict, Counts, float]:
+    """``n`` sessions at once (session i on urls[i % len(urls)]): step times, counts, wall seconds."""
+    times: dict[str, list[float]] = {step: [] for step, _, _ in STEPS}
+    total = Counts()
+
+    async def one(i: int) -> None:
+        c = await guarded(visit(urls[i % len(urls)], timeout, rounds, times), total)
+        if c is not None:
+            total.add(c)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(n)))
+    return times, total, time.perf_counter() - start
+
+
+async def warm_reruns(url: str, pages: dict[str, str], repeats: int, timeout: float) -> tuple[dict, Counts]:
+    """One session: each page opened once, then rerun ``repeats`` times unchanged (seconds per rerun)."""
+    out: dict[str, list[float]] = {}
+    async with Session(url, timeout) as s:
+        for name, page_name in pages.items():
+            await s.rerun(page_name)
+            out[name] = [await s.rerun(page_name) for _ in range(repeats)]
+    return out, s.counts
+
+
+async def soak(urls: list[str], reruns: int, timeout: float, sample, at_once: int = 10) -> tuple[list, Counts, float]:
+    """Visitors (connect, four steps, leave), ``at_once`` at a time, until ``reruns`` reruns; RSS sampled."""
+    total = Counts()
+    samples = [(0, sample())]
+    visits = max(1, reruns // len(STEPS))
+    queue = iter(range(visits))
+    every = max(len(STEPS), reruns // 8)
+
+    async def worker(w: int) -> None:
+        times = {step: [] for step, _, _ in STEPS}
+        for i in queue:
+            c = await guarded(visit(urls[i % len(urls)], timeout, 1, times), total)
+            if c is not None:
+                total.add(c)
+            done = total.reruns
+            if done // every > samples[-1][0] // every:
+                samples.append((done, sample()))
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(at_once)))
+    samples.append((total.reruns, sample()))
+    return samples, total, time.perf_counter() - start
+
+
+# --- the server ---------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_status(pid: int) -> dict[str, float]:
+    """VmRSS / VmHWM (peak) of a process, in MB (Linux /proc)."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            out[name] = int(value.split()[0]) / 1024
+    return out
+
+
+@dataclass
+class Server:
+    url: str
+    proc: subprocess.Popen
+    log: Path
+
+    def rss(self) -> float:
+        return proc_status(self.proc.pid)["VmRSS"]
+
+    def peak(self) -> float:
+        return proc_status(self.proc.pid)["VmHWM"]
+
+
+@contextlib.contextmanager
+def live_server(folder: Path, extra: list[str] = (), start_timeout: float = 120):
+    """``streamlit run app.py`` on ``folder`` (no users: demo sign-in), on a free 127.0.0.1 port; stopped after."""
+    port = free_port()
+    logs = Path(tempfile.mkdtemp(prefix="bench-load-log-"))
+    secrets = logs / "secrets.toml"
+    secrets.write_text("")  # no users: the open demo mode, so sessions need no sign-in
+    log_path = logs / "streamlit.log"
+    log = open(log_path, "w")
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true", f"--server.port={port}",
+           "--server.address=127.0.0.1", f"--secrets.files={secrets}", *extra]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, LIVELIHOOD_DATA_DIR=str(folder)),
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"streamlit did not start; log: {log_path}") from None
+                time.sleep(0.3)
+        yield Server(url, proc, log_path)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+# --- report -------------------------------------------------------------------------------------
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def load_average() -> str:
+    try:
+        return "load average " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "load average unknown"
+
+
+def report_counts(label: str, c: Counts) -> None:
+    print(f"  {label}: {c.reruns} reruns timed, {c.script_finished} script_finished messages "
+          f"({c.early} early for a rerun), {c.deltas} elements ({c.refs} as cached references), "
+          f"{c.bytes / 1e6:.1f} MB received, filter applied in {c.filter_applied} filter steps, "
+          f"errors: {len(c.errors)}")
+    for e in c.errors[:5]:
+        print(f"    error: {e}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--years", type=int, default=1)
+    parser.add_argument("--scale", type=int, default=1)
+    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--rounds", type=int, default=1, help="the four steps per session (1 = one visit)")
+    parser.add_argument("--warm", type=int, default=10, help="unchanged reruns per page in the warm phase")
+    parser.add_argument("--pages", nargs="+", default=list(PAGES), choices=list(PAGES), help="pages of the warm phase")
+    parser.add_argument("--soak", type=int, default=2000, help="reruns of the RSS soak (0 = none)")
+    parser.add_argument("--url", action="append", default=[],
+                        help="drive running servers (repeat for several, round-robin) instead of starting one")
+    parser.add_argument("--server-arg", action="append", default=[],
+                        help="extra `streamlit run` option, e.g. --server-arg=--runner.postScriptGC=true")
+    parser.add_argument("--step-timeout", type=float, default=120)
+    parser.add_argument("--deadline", type=float, default=900, help="stop (with an error) after this many seconds")
+    args = parser.parse_args(argv)
+    if any(n < 1 for n in args.sessions) or args.rounds < 1 or args.warm < 1 or args.soak < 0:
+        parser.error("sizes must be positive")
+    for u in args.url:
+        if urlsplit(u).hostname not in ("127.0.0.1", "localhost", "::1"):
+            parser.error(f"localhost only: {u}")
+    try:
+        return asyncio.run(asyncio.wait_for(run(args), args.deadline))
+    except TimeoutError:
+        print(f"stopped: over the {args.deadline:.0f} s deadline", file=sys.stderr)
+        return 2
+
+
+async def run(args) -> int:
+    print(machine())
+    with contextlib.ExitStack() as stack:
+        server = None
+        urls = args.url
+        if not urls:
+            from bench.dashboard import build_store
+            folder = Path(tempfile.mkdtemp(prefix="bench-load-")) / "data"
+            t0 = time.perf_counter()
+            store, n_rows = build_store(folder, args.years, args.scale)
+            print(f"store: Y={args.years} K={args.scale}, {n_rows} rows, built in {time.perf_counter() - t0:.1f} s")
+            server = stack.enter_context(live_server(folder, args.server_arg))
+            urls = [server.url]
+            print(f"server: {server.url} pid {server.proc.pid} {' '.join(args.server_arg)}")
+        errors = 0
+
+        # First visit after the start: caches empty (data read, tables computed, figures built).
+        t0 = time.perf_counter()
+        pages = {name: PAGES[name] for name in args.pages}
+        first, c = await warm_reruns(urls[0], pages, 1, args.step_timeout)
+        print(f"\nfirst session after start (cold then one rerun per page) {time.perf_counter() - t0:.1f} s; "
+              f"{load_average()}")
+        report_counts("cold", c)
+        errors += len(c.errors)
+
+        warm, c = await warm_reruns(urls[0], pages, args.warm, args.step_timeout)
+        print(f"\nwarm rerun, one session, {args.warm} reruns per page ({load_average()})")
+        print(f"{'page':<10}{'p50 ms':>9}{'min ms':>9}{'max ms':>9}")
+        for page, values in warm.items():
+            print(f"{page:<10}{statistics.median(values) * 1000:>9.0f}{min(values) * 1000:>9.0f}"
+                  f"{max(values) * 1000:>9.0f}")
+        report_counts("warm", c)
+        errors += len(c.errors)
+
+        for n in args.sessions:
+            times, c, wall = await concurrent(urls, n, args.rounds, args.step_timeout)
+            rss = f", server RSS {server.rss():.0f} MB" if server else ""
+            print(f"\nN={n} sessions at once × {args.rounds} round(s) of 4 steps on {len(urls)} server(s): "
+                  f"wall {wall:.1f} s, {c.reruns / wall:.1f} reruns/s{rss} ({load_average()})")
+            print(f"{'step':<10}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'count':>7}")
+            for step, values in times.items():
+                if values:
+                    print(f"{step:<10}{pct(values, .5) * 1000:>9.0f}{pct(values, .95) * 1000:>9.0f}"
+                          f"{max(values) * 1000:>9.0f}{len(values):>7}")
+            report_counts(f"N={n}", c)
+            errors += len(c.errors)
+
+        if args.soak:
+            sample = server.rss if server else (lambda: float("nan"))
+            samples, c, wall = await soak(urls, args.soak, args.step_timeout, sample)
+            print(f"\nsoak: {c.reruns} reruns by {c.reruns // len(STEPS)} visits (10 at a time) in {wall:.1f} s "
+                  f"({load_average()})")
+            print("  server RSS MB after n reruns: " + ", ".join(f"{n}: {r:.0f}" for n, r in samples))
+            report_counts("soak", c)
+            errors += len(c.errors)
+        if server:
+            print(f"\nserver peak RSS (VmHWM) {server.peak():.0f} MB, RSS at the end {server.rss():.0f} MB")
+        print(f"errors in all phases: {errors}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
