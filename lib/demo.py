@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from lib import schema as S
-from lib.store import DEMO_UPLOADER, Store, deadline
+from lib.calendar import deadline
+from lib.store import DEMO_UPLOADER, Store
 from lib.template import build_template, fill_template
 
 SEED = 2024

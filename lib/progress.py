@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from lib import schema as S
+from lib.calendar import deadline
 from lib.status import classify_reported, classify_series, worst
 from lib.targets import Targets
 
@@ -339,8 +340,6 @@ def status_changes(targets: Targets, rows: pd.DataFrame, month_from: int, month_
 
 def compliance(targets: Targets, submissions: pd.DataFrame, month: int, today: date | None = None) -> pd.DataFrame:
     """填报单位 × 月份 -> 按时 / 逾期 / 未报 / 未到期 (first accepted version decides timeliness)."""
-    from lib.store import deadline  # the store owns the deadline rule
-
     today = today or date.today()
     subs = submissions[submissions["year"] == targets.year] if len(submissions) else submissions
     first = {}  # (unit, month) -> first received_at; a dict: one .loc per cell cost more than the rest

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from lib import config
+from lib.calendar import deadline
 from lib.submission import ValidationResult, add_history_warnings, display_name, validate, validate_many
 from lib.targets import Targets, load_targets
 
@@ -120,12 +121,6 @@ class IngestOutcome:
         extra = "（逾期）" if self.late else ""
         replaced = f"，替换了第 {self.superseded} 号" if self.superseded else ""
         return f"{r.file_name}：已接收为第 {self.submission_id} 号 — {r.unit} {r.period}{extra}{replaced}，{len(r.warnings)} 个提醒。"
-
-
-def deadline(year: int, month: int, day: int) -> datetime:
-    """The end of the day a month's report is due (day ``day`` of the next month)."""
-    y, m = (year + 1, 1) if month == 12 else (year, month + 1)
-    return datetime(y, m, day, 23, 59, 59)
 
 
 def _fsync_write(path: Path, data: bytes) -> None:

@@ -5,6 +5,7 @@ import streamlit as st
 
 import ui
 from lib.auth import ADMIN, ROLE_NAMES
+from lib.calendar import KNOWN_YEARS, coverage_note, describe
 from lib.export import to_csv_bytes
 
 folder, version, bundle, f = ui.frame()
@@ -30,3 +31,12 @@ st.dataframe(shown, hide_index=True, key="admin_audit", height=420)
 st.download_button("导出审计日志（CSV）", ui.logged_export(admin.name, "审计日志.csv", len(shown), lambda: to_csv_bytes(shown)),
                    file_name="审计日志.csv", key="admin_audit_csv", on_click="ignore", mime="text/csv",
                    icon=":material/download:")
+
+st.subheader("工作日历")
+calendar_note = coverage_note(bundle.targets.year)
+if calendar_note:
+    st.warning(calendar_note, icon=":material/event_busy:")
+else:
+    st.caption(f"报送截止日遇法定节假日、周末顺延至下一个工作日（国务院办公厅节假日安排，已收录 {KNOWN_YEARS.start}–"
+               f"{KNOWN_YEARS.stop - 1} 年）。例：{bundle.targets.year} 年 9 月报表截止 "
+               f"{describe(bundle.targets.year, 9, bundle.targets.deadline_day)}。")

@@ -67,7 +67,7 @@ def world(tmp_path_factory):
     send("单位甲", 3, jia(30, 10, 50), datetime(2024, 4, 3))  # superseded below
     send("单位甲", 3, jia(15, 10, 50), datetime(2024, 4, 4))
     send("单位甲", 5, jia(30, 20, 60), datetime(2024, 6, 10))  # late; April missing
-    send("单位乙", 3, {("P02-1", S.CITY): {"进展状态": "正常推进"}}, datetime(2024, 4, 6))
+    send("单位乙", 3, {("P02-1", S.CITY): {"进展状态": "正常推进"}}, datetime(2024, 4, 8))
     send("单位乙", 5, {("P02-1", S.CITY): {"进展状态": "滞后", "存在问题": "审批慢", "下步计划": "加快"}},
          datetime(2024, 6, 2))
     return targets, store.current_rows(), store.submissions()
