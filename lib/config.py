@@ -19,6 +19,11 @@ MAX_COMPRESSION_RATIO = 200
 MAX_SHEET_ROWS = 9999  # 5-digit row references are refused by one regex pass
 MAX_SHEET_COLUMNS = 50
 
+# On-site photos attached to ledger items (lib/ledger.py): PNG/JPG only, re-encoded as JPEG.
+MAX_PHOTO_BYTES = 8 * 1024 * 1024  # per photo as uploaded (a phone camera's JPEG is 2-6 MB)
+MAX_PHOTO_PIXELS = 50_000_000  # decoded size cap (a decompression bomb is refused before decoding)
+PHOTO_EDGE = 1600  # longest side kept, in pixels
+
 
 def data_dir() -> Path:
     """The data folder: $LIVELIHOOD_DATA_DIR if set, else the repository's data/."""

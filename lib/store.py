@@ -16,7 +16,8 @@ renames for committed submissions and deletes pending files that never
 committed. So a final-named file exists exactly for each committed
 submission, and ``rebuild()`` from the files reproduces the database.
 
-CLI: ``python -m lib.store ingest PATH...`` and ``python -m lib.store rebuild``.
+CLI: ``python -m lib.store ingest PATH...``, ``python -m lib.store rebuild`` (keeps the ledger tables, which
+are not derivable from the files) and ``python -m lib.store backup NEW_FOLDER``.
 """
 
 from __future__ import annotations
@@ -93,6 +94,75 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT NOT NULL
 );
 """
+
+# 问题督办台账 (lib/ledger.py). Written by people, not derivable from the raw files: rebuild() carries these
+# tables over and backup() copies them. Submissions are referred to by sha256, which survives a rebuild (ids do not).
+LEDGER_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger_items (
+    id INTEGER PRIMARY KEY,
+    year INTEGER NOT NULL,
+    project INTEGER NOT NULL,
+    indicator TEXT NOT NULL DEFAULT '',
+    county TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL,
+    source TEXT NOT NULL,
+    source_detail TEXT NOT NULL DEFAULT '',
+    raised_on TEXT NOT NULL,
+    responsible TEXT NOT NULL,
+    coordinating TEXT NOT NULL DEFAULT '',
+    due TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    closure_requested_by TEXT NOT NULL DEFAULT '',
+    closure_requested_at TEXT NOT NULL DEFAULT '',
+    closed_on TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ledger_items_key ON ledger_items(project, indicator, county, status);
+CREATE TABLE IF NOT EXISTS ledger_reports (
+    id INTEGER PRIMARY KEY,
+    item_id INTEGER NOT NULL REFERENCES ledger_items(id),
+    sha256 TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    year INTEGER NOT NULL,
+    month INTEGER NOT NULL,
+    indicator TEXT NOT NULL,
+    county TEXT NOT NULL,
+    cell TEXT NOT NULL,
+    text TEXT NOT NULL,
+    similarity REAL,
+    matched_text TEXT NOT NULL DEFAULT '',
+    added_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ledger_reports_item ON ledger_reports(item_id);
+CREATE INDEX IF NOT EXISTS ledger_reports_key ON ledger_reports(unit, year, month, indicator, county);
+CREATE TABLE IF NOT EXISTS ledger_followups (
+    id INTEGER PRIMARY KEY,
+    item_id INTEGER NOT NULL REFERENCES ledger_items(id),
+    on_date TEXT NOT NULL,
+    at TEXT NOT NULL,
+    who TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ledger_followups_item ON ledger_followups(item_id);
+CREATE TABLE IF NOT EXISTS ledger_photos (
+    id INTEGER PRIMARY KEY,
+    item_id INTEGER NOT NULL REFERENCES ledger_items(id),
+    name TEXT NOT NULL,
+    data BLOB NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    added_at TEXT NOT NULL,
+    added_by TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ledger_photos_item ON ledger_photos(item_id);
+CREATE TABLE IF NOT EXISTS ledger_seen (sha256 TEXT PRIMARY KEY, seen_at TEXT NOT NULL);
+"""
+# Tables rebuild() copies from the old database (everything else is derived from the raw files).
+KEPT_TABLES = ("ledger_items", "ledger_reports", "ledger_followups", "ledger_photos", "ledger_seen")
 
 ROW_COLUMN_NAMES = {
     "indicator": "指标编号", "county": "县市区", "value": "累计完成", "reported_state": "进展状态",
@@ -207,7 +277,7 @@ class Store:
         self.submissions_dir.mkdir(exist_ok=True)
         self.db_path = self.folder / DB_NAME
         with closing(self._connect()) as con:
-            con.executescript(SCHEMA)
+            con.executescript(SCHEMA + LEDGER_SCHEMA)
             _set_generation(con)
         self.recover()
 
@@ -544,9 +614,18 @@ class Store:
         entries.sort(key=lambda e: (e[0]["received_at"], e[0]["sha256"]))
         audit = self.audit_log() if self.db_path.exists() else None
         con = sqlite3.connect(tmp_db, isolation_level=None)
-        con.executescript(SCHEMA)
+        con.executescript(SCHEMA + LEDGER_SCHEMA)
         _set_generation(con)
+        kept = self.db_path.exists()
+        if kept:  # the office's own records (ledger) are not in the raw files: carry them over
+            con.execute("ATTACH DATABASE ? AS old", (str(self.db_path),))
+            present = {row[0] for row in con.execute("SELECT name FROM old.sqlite_master WHERE type='table'")}
         con.execute("BEGIN")
+        for table in KEPT_TABLES if kept else ():
+            if table in present:  # a database from before the ledger existed has none
+                columns = [r[1] for r in con.execute(f"PRAGMA old.table_info({table})")]
+                names = ", ".join(c for c in columns if c in {r[1] for r in con.execute(f"PRAGMA main.table_info({table})")})
+                con.execute(f"INSERT INTO main.{table}({names}) SELECT {names} FROM old.{table}")
         for meta, xlsx in entries:
             data = xlsx.read_bytes()
             received = datetime.fromisoformat(meta["received_at"])
@@ -563,12 +642,37 @@ class Store:
             con.executemany("INSERT INTO audit(at, who, action, detail) VALUES (?,?,?,?)",
                             audit.iloc[::-1].itertuples(index=False, name=None))
         con.execute("COMMIT")
+        if kept:
+            con.execute("DETACH DATABASE old")
         con.close()
         for suffix in ("-wal", "-shm"):
             Path(str(self.db_path) + suffix).unlink(missing_ok=True)
         os.replace(tmp_db, self.db_path)
         self.log("系统", "重建索引", f"由原始文件重建，共 {len(entries)} 份报送")
         return len(entries)
+
+    def backup(self, dest: str | Path) -> Path:
+        """Copy the whole data folder to ``dest`` (a new folder) while the app may keep running.
+
+        The database goes through SQLite's online backup (a consistent copy of every table: submissions' index,
+        audit log, the ledger and its photos); the raw files, the target table and its history are copied as
+        they are (pending files of an unfinished write are left out). ``LIVELIHOOD_DATA_DIR=dest`` opens the copy.
+        """
+        dest = Path(dest)
+        if dest.exists() and any(dest.iterdir()):
+            raise FileExistsError(f"备份目标 {dest} 已存在且不为空，请换一个新文件夹。")
+        dest.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as src, closing(sqlite3.connect(dest / DB_NAME)) as dst:
+            src.backup(dst)
+        for name in ("targets.xlsx", "targets-history"):
+            path = self.folder / name
+            if path.is_dir():
+                shutil.copytree(path, dest / name)
+            elif path.exists():
+                shutil.copy2(path, dest / name)
+        shutil.copytree(self.submissions_dir, dest / "submissions", ignore=shutil.ignore_patterns("*.pending", "*.tmp"))
+        self.log("系统", "备份", f"数据文件夹已备份到 {dest}")
+        return dest
 
     def snapshot(self) -> dict:
         """Comparable state: submissions and rows without volatile ids (for tests)."""
@@ -614,11 +718,20 @@ def main(argv: list[str] | None = None) -> int:
     ingest.add_argument("paths", nargs="+")
     ingest.add_argument("--uploader", default="命令行")
     ingest.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="校验进程数（默认：全部 CPU 核）")
-    sub.add_parser("rebuild", help="由原始文件重建数据库")
+    sub.add_parser("rebuild", help="由原始文件重建数据库（督办台账等人工记录保留）")
+    backup = sub.add_parser("backup", help="把整个数据文件夹（含数据库、督办台账、原始报表）备份到一个新文件夹")
+    backup.add_argument("dest")
     args = parser.parse_args(argv)
     store = Store()
     if args.command == "rebuild":
         print(f"已由原始文件重建：{store.rebuild()} 份报送")
+        return 0
+    if args.command == "backup":
+        try:
+            print(f"已备份到 {store.backup(args.dest)}")
+        except FileExistsError as exc:
+            print(exc, file=sys.stderr)
+            return 2
         return 0
     targets = store.targets()
     files = expand_paths(args.paths)
