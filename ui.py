@@ -11,7 +11,7 @@ from functools import cached_property
 import pandas as pd
 import streamlit as st
 
-from lib import auth
+from lib import auth, charts
 from lib import progress as P
 from lib import schema as S
 from lib.config import data_dir
@@ -427,7 +427,7 @@ def status_chip(status: str) -> str:
     return f":{'green' if status == S.STATUS_DONE else 'blue' if status == S.STATUS_ON_TRACK else 'orange' if status == S.STATUS_LAGGING else 'red' if status == S.STATUS_SEVERE else 'gray'}-background[{status}]"
 
 
-PLOTLY_CONFIG = {"displaylogo": False, "locale": "zh-CN", "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
 
 
 @st.cache_resource(max_entries=512, show_spinner=False)
@@ -445,7 +445,7 @@ def chart(build, key: str, depends: tuple = (), all_filters: bool = True, **kwar
     """
     folder, version, _ = data()
     fig = _cached_figure((key, folder, version, filters() if all_filters else None, tuple(depends)), build)
-    return st.plotly_chart(fig, key=key, theme=None, config=PLOTLY_CONFIG, **kwargs)
+    return st.plotly_chart(fig, key=key, theme=None, config=charts.PLOTLY_CONFIG, **kwargs)
 
 
 COMPACT_CSS = """

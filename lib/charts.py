@@ -17,35 +17,93 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
 from lib import schema as S
-from lib.formatting import fmt_pct, fmt_signed_points
+from lib.formatting import fmt_pct, fmt_signed_points, hover_pct
 
 FONT = "Noto Sans CJK SC, Source Han Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
-GAP_SCALE = "RdYlGn"
-GAP_RANGE = (-40.0, 20.0)  # percentage points; beyond is clipped in colour only
+GAP_SCALE = "RdYlGn"  # diverging: red behind, yellow-white at 0 (持平), green ahead
+GAP_STEP = 5.0  # the colour scale's span is the largest |gap| shown, rounded up to this many points
+GAP_LIMIT = 40.0  # ... and at most this (beyond is clipped in colour only)
 PLAN_COLOR = "#444444"
 COMPLIANCE_COLORS = {"按时": "#1a7f37", "逾期": "#f2a900", "未报": "#d1242f", "未到期": "#d0d7de"}
 
+# Plotly's toolbar and number words in Chinese (a leader sees only the buttons below).
+ZH_CN_LOCALE = {
+    "moduleType": "locale", "name": "zh-CN",
+    "dictionary": {
+        "Download plot as a png": "下载图片", "Download plot": "下载图片", "Autoscale": "自动缩放", "Reset axes": "还原",
+        "Zoom": "缩放", "Pan": "平移", "Zoom in": "放大", "Zoom out": "缩小", "Reset view": "还原",
+        "Double-click to zoom back out": "双击还原", "Taking snapshot - this may take a few seconds": "正在生成图片…",
+        "Snapshot succeeded": "图片已生成", "Sorry, there was a problem downloading your snapshot!": "图片生成失败",
+        "Show closest data on hover": "悬停显示最近数据", "Compare data on hover": "悬停比较数据",
+        "Toggle Spike Lines": "参考线", "Box Select": "框选", "Lasso Select": "套索选择", "Produced with Plotly.js": "",
+    },
+    "format": {
+        "days": ["星期日", "星期一", "星期二", "星期三", "星期四", "星期五", "星期六"],
+        "shortDays": ["周日", "周一", "周二", "周三", "周四", "周五", "周六"],
+        "months": [f"{m}月" for m in range(1, 13)], "shortMonths": [f"{m}月" for m in range(1, 13)],
+        "date": "%Y-%m-%d", "decimal": ".", "thousands": ",",
+    },
+}
+PLOTLY_CONFIG = {
+    "displaylogo": False, "locale": "zh-CN", "locales": {"zh-CN": ZH_CN_LOCALE},
+    "modeBarButtons": [["toImage"]],  # charts are for reading: no zoom/pan/select to get lost in
+    "toImageButtonOptions": {"format": "png", "scale": 2},
+    "scrollZoom": False,
+}
+
 
 def _base(fig: go.Figure, title: str, height: int) -> go.Figure:
+    """Title, font, margins and no drag-to-zoom (a phone scrolls the page instead of zooming a chart).
+
+    Axes get ``automargin`` so tick labels (counties, units, 0%…100%) are never cut.
+    """
     fig.update_layout(
-        title=dict(text=title, font=dict(size=15), x=0, xanchor="left"),
+        title=dict(text=title, font=dict(size=15), x=0, xanchor="left", y=1, yref="container", yanchor="top",
+                   pad=dict(t=8, l=2), automargin=True),
         font=dict(family=FONT, size=13),
         height=height,
         margin=dict(l=10, r=10, t=44, b=10),
         plot_bgcolor="white",
         hoverlabel=dict(font=dict(family=FONT)),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
+        dragmode=False,
     )
+    fig.update_xaxes(automargin=True, fixedrange=True)
+    fig.update_yaxes(automargin=True, fixedrange=True)
     return fig
 
 
-def gap_color(gap: float) -> str:
-    """Colour of a gap on the diverging scale (grey when there is no value)."""
+def gap_span(gaps) -> float:
+    """Half-width of the gap colour scale: the largest |gap| there is, rounded up to GAP_STEP (at most GAP_LIMIT).
+
+    0 stays the neutral middle; a spread of −4.5…−6.5 gets a ±10 scale where the worst county shows.
+    """
+    values = np.abs(np.asarray([g for g in gaps if g is not None and g == g], dtype=float))
+    if not len(values):
+        return GAP_STEP
+    return float(min(GAP_LIMIT, max(GAP_STEP, np.ceil(values.max() / GAP_STEP) * GAP_STEP)))
+
+
+def gap_scale_note(span: float) -> str:
+    """The scale in words, shown with every chart coloured by gap."""
+    return f"色标 −{span:g}～+{span:g} 个百分点，0（黄）为与序时进度持平，越红越落后、越绿越超前"
+
+
+def gap_color(gap: float, span: float = GAP_LIMIT) -> str:
+    """Colour of a gap on the diverging scale −span…+span (grey when there is no value)."""
     if gap is None or gap != gap:
         return S.STATUS_COLORS[S.STATUS_MISSING]
-    lo, hi = GAP_RANGE
-    position = (min(max(gap, lo), hi) - lo) / (hi - lo)
+    position = (min(max(gap, -span), span) + span) / (2 * span)
     return sample_colorscale(GAP_SCALE, [position])[0]
+
+
+def _rate_text(rate, status: str) -> str:
+    """A bar's label: the rate, or a qualitative-only row's reported state in words."""
+    if rate == rate and rate is not None:
+        return fmt_pct(rate)
+    if status == S.STATUS_MISSING:
+        return "未报送"
+    return f"定性：{status}"
 
 
 def completion_bars(frame: pd.DataFrame, label: str, title: str, height: int | None = None) -> go.Figure:
@@ -60,7 +118,7 @@ def completion_bars(frame: pd.DataFrame, label: str, title: str, height: int | N
     fig.add_bar(
         x=rate, y=data[label], orientation="h", name="完成率", showlegend=False,  # colours are statuses: see the legend
         marker_color=[S.STATUS_COLORS.get(s, "#999") for s in data["状态"]],
-        text=[fmt_pct(v) for v in data["完成率"]], cliponaxis=False,
+        text=[_rate_text(v, st) for v, st in zip(data["完成率"], data["状态"])], cliponaxis=False,
         textposition=["inside" if r >= 30 else "outside" for r in rate], insidetextanchor="end",
         textfont=dict(color=["white" if r >= 30 else "#333" for r in rate]),
         customdata=np.stack([data[label], data["状态"], [fmt_signed_points(g) for g in data["差距"]]], axis=-1),
@@ -69,22 +127,29 @@ def completion_bars(frame: pd.DataFrame, label: str, title: str, height: int | N
     fig.add_scatter(
         x=data["序时进度"] * 100, y=data[label], mode="markers", name="序时进度",
         marker=dict(symbol="line-ns-open", size=22, color=PLAN_COLOR, line=dict(width=3, color=PLAN_COLOR)),
-        hovertemplate="序时进度 %{x:.1f}%<extra></extra>",
+        hovertemplate=f"序时进度 {hover_pct()}<extra></extra>",
     )
-    fig.update_xaxes(range=[0, 105], ticksuffix="%", gridcolor="#eee", title=None)
+    fig.update_xaxes(range=[0, 105], gridcolor="#eee", title=None, tickvals=[0, 25, 50, 75, 100],
+                     ticktext=["0", "25%", "50%", "75%", "100%"])
     fig.update_yaxes(title=None, automargin=True)
     return _base(fig, title, height or max(170, 30 * len(data) + 90))
 
 
 def status_donut(counts: dict[str, int], title: str = "项目状态") -> go.Figure:
+    """Projects per status: the counts inside the ring, the names in a legend beside it (nothing clipped)."""
     labels = [s for s in S.STATUSES if counts.get(s)]
     fig = go.Figure(go.Pie(
-        labels=labels, values=[counts[s] for s in labels], hole=0.55, sort=False,
-        marker=dict(colors=[S.STATUS_COLORS[s] for s in labels]), textinfo="label+value",
+        labels=labels, values=[counts[s] for s in labels], hole=0.5, sort=False, direction="clockwise",
+        marker=dict(colors=[S.STATUS_COLORS[s] for s in labels], line=dict(color="white", width=1)),
+        texttemplate="%{value}", textposition="inside", insidetextorientation="horizontal",
+        textfont=dict(color="white", size=13),
         hovertemplate="%{label}：%{value} 个项目<extra></extra>",
     ))
-    fig.update_layout(showlegend=False)
-    return _base(fig, title, 300)
+    fig = _base(fig, title, 260)
+    fig.update_layout(showlegend=True, legend=dict(orientation="v", x=1.0, xanchor="left", y=0.5, yanchor="middle"),
+                      margin=dict(l=10, r=10, t=44, b=10))
+    fig.for_each_trace(lambda t: t.update(labels=[f"{s} {counts[s]} 个" for s in labels]))
+    return fig
 
 
 def compliance_heatmap(table: pd.DataFrame, title: str = "报送情况（单位 × 月份）") -> go.Figure:
@@ -102,8 +167,10 @@ def compliance_heatmap(table: pd.DataFrame, title: str = "报送情况（单位 
         colorscale=scale, showscale=False, text=grid.to_numpy(), texttemplate="%{text}", xgap=2, ygap=2,
         hovertemplate="%{y} · %{x}：%{text}<extra></extra>",
     ))
-    fig.update_xaxes(side="top")
-    return _base(fig, title, max(300, 24 * len(grid) + 90))
+    _base(fig, title, max(300, 24 * len(grid) + 110))
+    fig.update_xaxes(side="top", tickangle=0, type="category")
+    fig.update_layout(margin=dict(t=70))  # the month labels sit under the title
+    return fig
 
 
 @lru_cache(maxsize=4)
@@ -130,6 +197,7 @@ def county_map(counties: pd.DataFrame, geojson_path: str | Path, title: str = "�
     """
     shapes = _county_shapes(str(geojson_path))
     values = counties.set_index("县市区")
+    span = gap_span(values["差距"])
     fig = go.Figure()
     all_x, all_y = [], []
     for name, rings in shapes.items():
@@ -144,14 +212,14 @@ def county_map(counties: pd.DataFrame, geojson_path: str | Path, title: str = "�
         status = values.at[name, "状态"] if name in values.index else S.STATUS_MISSING
         fig.add_scatter(
             x=xs[:-1], y=ys[:-1], fill="toself", mode="lines", name=name, showlegend=False,
-            fillcolor=gap_color(gap), line=dict(color="white", width=1.2),
+            fillcolor=gap_color(gap, span), line=dict(color="white", width=1.2),
             hoveron="fills", text=f"{name}<br>完成率 {fmt_pct(rate)}<br>差距 {fmt_signed_points(gap)} 个百分点<br>{status}",
             hoverinfo="text",
         )
         # Label at the centre of the largest ring.
         rx, ry = max(rings, key=lambda r: len(r[0]))
         fig.add_annotation(x=float(np.mean(rx)), y=float(np.mean(ry)), text=f"{name}<br>{fmt_signed_points(gap)}",
-                           showarrow=False, font=dict(size=11, color="#111"))
+                           showarrow=False, font=dict(size=11, color="white" if gap == gap and abs(gap) > 0.6 * span else "#111"))
     zones = [c for c in values.index if c not in shapes]
     if zones and all_x:
         x0 = max(all_x) + 0.12
@@ -160,17 +228,17 @@ def county_map(counties: pd.DataFrame, geojson_path: str | Path, title: str = "�
         ys = [top - 0.18 - i * 0.2 for i in range(len(zones))]
         fig.add_scatter(
             x=[x0] * len(zones), y=ys, mode="markers+text", name="功能区", showlegend=False,
-            marker=dict(symbol="square", size=26, color=[gap_color(g) for g in zone_gaps], line=dict(color="#666", width=1)),
+            marker=dict(symbol="square", size=26, color=[gap_color(g, span) for g in zone_gaps], line=dict(color="#666", width=1)),
             text=[f"{z}  {fmt_signed_points(g)}" for z, g in zip(zones, zone_gaps)], textposition="middle right",
             hovertext=[f"{z}<br>完成率 {fmt_pct(values.at[z, '完成率'])}<br>差距 {fmt_signed_points(values.at[z, '差距'])} 个百分点"
                        for z in zones], hoverinfo="text", cliponaxis=False,
         )
-    lo, hi = GAP_RANGE
     fig.add_scatter(  # colour bar only
         x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
-        marker=dict(colorscale=GAP_SCALE, cmin=lo, cmax=hi, color=[lo], showscale=True,
-                    colorbar=dict(title=dict(text="与序时进度之差（百分点）", side="top"), orientation="h",
-                                  thickness=10, len=0.6, x=0.3, y=-0.02, yanchor="top")),
+        marker=dict(colorscale=GAP_SCALE, cmin=-span, cmax=span, color=[0], showscale=True,
+                    colorbar=dict(title=dict(text=f"与序时进度之差（个百分点，色标 ±{span:g}，0 为持平）", side="top"),
+                                  orientation="h", thickness=10, len=0.8, x=0.4, y=-0.02, yanchor="top",
+                                  tickvals=[-span, -span / 2, 0, span / 2, span], ticksuffix="")),
     )
     fig.update_xaxes(visible=False, range=[min(all_x) - 0.05, max(all_x) + 1.0] if all_x else None)
     # 1° of latitude is longer than 1° of longitude at 35.4°N.
@@ -178,18 +246,20 @@ def county_map(counties: pd.DataFrame, geojson_path: str | Path, title: str = "�
     return _base(fig, title, 460)
 
 
-def county_project_heatmap(matrix: pd.DataFrame, title: str = "县市区 × 项目：与序时进度之差（百分点）") -> go.Figure:
-    lo, hi = GAP_RANGE
+def county_project_heatmap(matrix: pd.DataFrame, title: str = "县市区 × 项目：与序时进度之差（个百分点）") -> go.Figure:
+    """Gap per county and project; 0 is the neutral colour, the scale spans the largest |gap| shown."""
+    span = gap_span(matrix.to_numpy(dtype=float).ravel())
     fig = go.Figure(go.Heatmap(
-        z=matrix.to_numpy(dtype=float), x=[c.split(". ", 1)[0] for c in matrix.columns], y=matrix.index,
+        z=matrix.to_numpy(dtype=float), x=[c.split(". ", 1)[0] for c in matrix.columns], y=list(matrix.index),
         customdata=np.array([list(matrix.columns)] * len(matrix.index)),
-        colorscale=GAP_SCALE, zmin=lo, zmax=hi, xgap=1, ygap=1,
+        colorscale=GAP_SCALE, zmin=-span, zmax=span, zmid=0, xgap=1, ygap=1,
         hovertemplate="%{y} · %{customdata}<br>差距 %{z:.1f} 个百分点<extra></extra>",
-        colorbar=dict(thickness=12),
+        colorbar=dict(thickness=12, title=dict(text=f"色标 ±{span:g}", side="top")),
     ))
-    fig.update_xaxes(title="项目序号", tickangle=0, type="category")  # "1", "11": labels, not numbers
-    fig.update_yaxes(autorange="reversed")
-    return _base(fig, title, max(320, 24 * len(matrix) + 100))
+    _base(fig, title, max(340, 24 * len(matrix) + 120))
+    fig.update_xaxes(title=dict(text="项目序号（悬停看名称）", standoff=6), tickangle=0, type="category", side="bottom")
+    fig.update_yaxes(autorange="reversed", type="category", ticksuffix=" ")
+    return fig
 
 
 def category_treemap(projects: pd.DataFrame, title: str = "类别 → 项目（面积：指标数；颜色：与序时进度之差）") -> go.Figure:
@@ -200,9 +270,10 @@ def category_treemap(projects: pd.DataFrame, title: str = "类别 → 项目（�
     parents = [""] * len(cats) + list(data["类别"])
     values = list(cats["指标数"]) + list(data["指标数"])
     gaps = list(cats["差距"]) + list(data["差距"])
+    span = gap_span(gaps)
     fig = go.Figure(go.Treemap(
         ids=ids, labels=ids, parents=parents, values=values, branchvalues="total",
-        marker=dict(colors=[gap_color(g) for g in gaps], line=dict(color="white", width=1)),
+        marker=dict(colors=[gap_color(g, span) for g in gaps], line=dict(color="white", width=1)),
         customdata=[fmt_signed_points(g) for g in gaps],
         hovertemplate="%{label}<br>指标数 %{value}<br>差距 %{customdata} 个百分点<extra></extra>",
         textfont=dict(family=FONT), maxdepth=2,
@@ -218,22 +289,24 @@ def trend_chart(trend: pd.DataFrame, title: str, projection: float | None = None
     fig = go.Figure()
     months = list(range(0, 13))
     fig.add_scatter(x=months, y=[m / 12 * 100 for m in months], mode="lines", name="序时进度（计划）",
-                    line=dict(color=PLAN_COLOR, dash="dash", width=2), hovertemplate="%{x}月 计划 %{y:.1f}%<extra></extra>")
+                    line=dict(color=PLAN_COLOR, dash="dash", width=2), hovertemplate=f"%{{x}}月 计划 {hover_pct('y')}<extra></extra>")
     if "序时进度" in trend and trend["序时进度"].round(6).ne((trend["月份"] / 12).round(6)).any():
         fig.add_scatter(x=trend["月份"], y=trend["序时进度"] * 100, mode="lines+markers", name="序时进度（本项计划）",
                         line=dict(color="#8250df", dash="dot"))
     fig.add_scatter(x=trend["月份"], y=trend["完成率"].clip(upper=1.2) * 100, mode="lines+markers", name="完成率",
                     line=dict(color=S.STATUS_COLORS[S.STATUS_ON_TRACK], width=3),
-                    hovertemplate="%{x}月 完成率 %{y:.1f}%<extra></extra>")
+                    hovertemplate=f"%{{x}}月 完成率 {hover_pct('y')}<extra></extra>")
     if projection is not None and month is not None and month < 12 and projection == projection:
         last = trend.loc[trend["月份"] == month, "完成率"]
         if len(last) and last.iloc[0] == last.iloc[0]:
             fig.add_scatter(x=[month, 12], y=[last.iloc[0] * 100, min(projection, 1.5) * 100], mode="lines+markers",
                             name="预计（按近三月进度外推）", line=dict(color="#8c959f", dash="dot", width=2),
-                            hovertemplate="预计 %{x}月 %{y:.1f}%<extra></extra>")
-    fig.update_xaxes(range=[0.5, 12.5], dtick=1, ticksuffix="月", gridcolor="#eee", automargin=True)
-    fig.update_yaxes(ticksuffix="%", rangemode="tozero", gridcolor="#eee", automargin=True)
+                            hovertemplate=f"预计 %{{x}}月 {hover_pct('y')}<extra></extra>")
     _base(fig, title, 360)
+    # Every other month labelled and never rotated: fits a phone's width.
+    fig.update_xaxes(range=[0.5, 12.5], tickvals=list(range(1, 13, 1)), ticktext=[f"{m}月" if m % 2 else "" for m in range(1, 13)],
+                     tickangle=0, gridcolor="#eee")
+    fig.update_yaxes(ticksuffix="%", rangemode="tozero", gridcolor="#eee")
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
     return fig
 
@@ -244,11 +317,14 @@ def county_breakdown(rows: pd.DataFrame, title: str) -> go.Figure:
     return completion_bars(data, "名称", title)
 
 
+ROW_NOUNS = {"牵头单位": "个单位", "县市区": "个县市区", "类别": "个类别"}
+
+
 def lagging_bars(frame: pd.DataFrame, label: str, title: str = "滞后项目数") -> go.Figure:
     """Stacked bars of 严重滞后 and 滞后 project counts per row (an aggregate level)."""
     data = frame.assign(_behind=frame[S.STATUS_LAGGING] + frame[S.STATUS_SEVERE]).sort_values("_behind")
     data = data[data["_behind"] > 0]  # rows with nothing behind are left out (the title says so)
-    title = f"{title}（其余 {len(frame) - len(data)} 个无滞后项目）" if len(data) < len(frame) else title
+    title = f"{title}（另有 {len(frame) - len(data)} {ROW_NOUNS.get(label, '个')}无滞后项目）" if len(data) < len(frame) else title
     fig = go.Figure()
     for status in (S.STATUS_SEVERE, S.STATUS_LAGGING):
         fig.add_bar(y=data[label], x=data[status], orientation="h", name=status, marker_color=S.STATUS_COLORS[status],

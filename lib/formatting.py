@@ -1,8 +1,19 @@
-"""Numbers written the Chinese way: 万 for large figures, %, 个百分点."""
+"""Numbers written the Chinese way: 万 for large figures, %, 个百分点.
+
+One rule for percentages everywhere a person reads them (tables, charts, exports):
+``PCT_DIGITS`` decimals. Charts use ``fmt_pct``/``PCT_HOVER``, tables ``display_table``,
+exports ``lib.export.readable``.
+"""
 
 from __future__ import annotations
 
 import math
+
+import pandas as pd
+
+PCT_DIGITS = 1  # 79.3%: one decimal, on every page and in every export
+POINT_DIGITS = 1  # gaps in percentage points
+MISSING = "—"  # what a reader sees where there is no value (never None / NaN)
 
 
 def _missing(value) -> bool:
@@ -12,7 +23,7 @@ def _missing(value) -> bool:
 def fmt_number(value, unit: str = "") -> str:
     """1234 -> '1,234', 61000 -> '6.1万', 6500000 -> '650万'."""
     if _missing(value):
-        return "—"
+        return MISSING
     value = float(value)
     if abs(value) >= 10000:
         text = f"{value / 10000:,.2f}".rstrip("0").rstrip(".") + "万"
@@ -23,27 +34,27 @@ def fmt_number(value, unit: str = "") -> str:
     return text + unit
 
 
-def fmt_pct(value, digits: int = 1) -> str:
+def fmt_pct(value, digits: int = PCT_DIGITS) -> str:
     """0.4567 -> '45.7%'."""
     if _missing(value):
-        return "—"
+        return MISSING
     return f"{float(value) * 100:.{digits}f}%"
 
 
-def fmt_points(value, digits: int = 1) -> str:
+def fmt_points(value, digits: int = POINT_DIGITS) -> str:
     """-8.25 -> '落后 8.3 个百分点', 3 -> '超前 3.0 个百分点'."""
     if _missing(value):
-        return "—"
+        return MISSING
     value = float(value)
     if abs(value) < 0.05:
         return "与序时进度持平"
     return f"{'超前' if value > 0 else '落后'} {abs(value):.{digits}f} 个百分点"
 
 
-def fmt_signed_points(value, digits: int = 1) -> str:
+def fmt_signed_points(value, digits: int = POINT_DIGITS) -> str:
     """Compact form for tables and hover: '+3.0' / '−8.3'."""
     if _missing(value):
-        return "—"
+        return MISSING
     value = float(value)
     return f"{'+' if value >= 0 else '−'}{abs(value):.{digits}f}"
 
@@ -52,3 +63,61 @@ def truncate(text: str, limit: int = 120) -> str:
     """Long narrative shortened for display (the store keeps it whole)."""
     text = text or ""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def hover_pct(axis: str = "x") -> str:
+    """Plotly hover/text template of a value already in percent: '%{x:.1f}%'."""
+    return f"%{{{axis}:.{PCT_DIGITS}f}}%"
+
+
+def fmt_month(month, year: int | None = None) -> str:
+    """6 -> '6月', with a year '2024年6月'."""
+    if _missing(month):
+        return MISSING
+    return f"{year}年{int(month)}月" if year else f"{int(month)}月"
+
+
+def display_table(frame: pd.DataFrame, percent=(), points=(), months=()):
+    """A frame as a person reads it, for st.dataframe: a pandas Styler that keeps numbers sortable.
+
+    ``percent`` columns hold shares (0.793) and show '79.3%'; ``points`` show '−20.7';
+    ``months`` show '6月'; whole numbers show without '.0'; every missing value shows '—'.
+    Text columns are filled with '—' in the data itself (no 'None').
+    """
+    data = frame.copy()
+    formats = {}
+    for col in data.columns:
+        series = data[col]
+        if col in percent:
+            formats[col] = lambda v: fmt_pct(v)
+        elif col in points:
+            formats[col] = lambda v: fmt_signed_points(v)
+        elif col in months:
+            formats[col] = lambda v: fmt_month(v)
+        elif pd.api.types.is_bool_dtype(series):
+            data[col] = series.map({True: "是", False: "否"}).fillna(MISSING)
+        elif pd.api.types.is_numeric_dtype(series):
+            formats[col] = fmt_plain
+        else:
+            data[col] = series.map(lambda v: MISSING if _missing_or_blank(v) else v)
+    return data.style.format(formats, na_rep=MISSING)
+
+
+def fmt_plain(value) -> str:
+    """A number as typed: 10000 -> '10000', 3.25 -> '3.25', 1/3 -> '0.33'; missing -> '—'."""
+    if _missing(value):
+        return MISSING
+    value = float(value)
+    if value.is_integer():
+        return f"{value:.0f}"
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _missing_or_blank(value) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    if value is pd.NA or value is pd.NaT:
+        return True
+    return False

@@ -42,7 +42,8 @@ def test_completion_bars_colour_by_status_and_mark_the_plan(tables):
 def test_status_donut_uses_status_colours():
     fig = charts.status_donut({S.STATUS_DONE: 3, S.STATUS_LAGGING: 2})
     pie = fig.data[0]
-    assert list(pie.labels) == [S.STATUS_DONE, S.STATUS_LAGGING]
+    assert list(pie.labels) == [f"{S.STATUS_DONE} 3 个", f"{S.STATUS_LAGGING} 2 个"]
+    assert pie.textposition == "inside" and fig.layout.showlegend  # names in the legend: nothing clipped
     assert list(pie.marker.colors) == [S.STATUS_COLORS[S.STATUS_DONE], S.STATUS_COLORS[S.STATUS_LAGGING]]
 
 
@@ -55,7 +56,8 @@ def test_county_map_draws_eleven_polygons_and_the_zones_beside(tables):
     assert [z.split("  ")[0] for z in zones.text] == ["济宁高新区", "太白湖新区", "济宁经济技术开发区"]
     counties = tables["counties"].set_index("县市区")
     renzheng = next(t for t in polygons if t.name == "任城区")
-    assert renzheng.fillcolor == charts.gap_color(counties.at["任城区", "差距"])
+    span = charts.gap_span(counties["差距"])
+    assert renzheng.fillcolor == charts.gap_color(counties.at["任城区", "差距"], span)
     assert fig.layout.yaxis.scaleanchor == "x"  # no geo axes: nothing to fetch from a CDN
     assert not fig.layout.geo.to_plotly_json()
 
@@ -64,6 +66,25 @@ def test_gap_colour_scale_runs_red_to_green():
     assert charts.gap_color(-40) != charts.gap_color(20)
     assert charts.gap_color(-100) == charts.gap_color(-40)  # clipped
     assert charts.gap_color(float("nan")) == S.STATUS_COLORS[S.STATUS_MISSING]
+    assert charts.gap_color(0, 10) == charts.gap_color(0, 40)  # 0 is the neutral middle on every span
+
+
+def test_gap_scale_spans_the_differences_that_exist():
+    """Gaps of −4.5…−6.5 on a fixed −40…+20 scale all looked the same pale green."""
+    gaps = [-4.5, -5.0, -6.5, float("nan")]
+    span = charts.gap_span(gaps)
+    assert span == 10
+    assert charts.gap_color(-6.5, span) != charts.gap_color(-4.5, span)
+    assert charts.gap_color(-6.5, span) != charts.gap_color(0, span)
+    assert charts.gap_span([-90]) == charts.GAP_LIMIT and charts.gap_span([]) == charts.GAP_STEP
+    counties = pd.DataFrame({"县市区": ["任城区", "曲阜市"], "差距": [-4.5, -6.5], "完成率": [0.45, 0.43],
+                             "状态": [S.STATUS_ON_TRACK] * 2})
+    fig = charts.county_map(counties, GEOJSON)
+    scale = next(t for t in fig.data if t.marker.showscale)
+    assert (scale.marker.cmin, scale.marker.cmax) == (-10, 10)
+    assert "±10" in scale.marker.colorbar.title.text  # the scale is said
+    fills = {t.name: t.fillcolor for t in fig.data if t.fill == "toself"}
+    assert fills["任城区"] != fills["曲阜市"]
 
 
 def test_compliance_heatmap_cells(tables):
@@ -106,7 +127,35 @@ def test_lagging_bars(tables):
     assert fig.data[0].marker.color == S.STATUS_COLORS[S.STATUS_SEVERE]
     behind = units[units[S.STATUS_LAGGING] + units[S.STATUS_SEVERE] > 0]
     assert set(fig.data[0].y) == set(behind["牵头单位"])  # units with nothing behind are left out
-    assert f"其余 {len(units) - len(behind)} 个无滞后项目" in fig.layout.title.text
+    assert f"另有 {len(units) - len(behind)} 个单位无滞后项目" in fig.layout.title.text
+
+
+def test_every_axis_makes_room_for_its_labels(tables):
+    """Heatmap names and 0%…100% ticks were cut off by fixed 10 px margins."""
+    matrix = P.county_project_matrix(tables["targets"], tables["rows"], 6, tables["detail"])
+    figures = [charts.completion_bars(tables["categories"], "类别", "类别"), charts.county_project_heatmap(matrix),
+               charts.compliance_heatmap(tables["compliance"]), charts.lagging_bars(tables["categories"], "类别")]
+    for fig in figures:
+        assert fig.layout.xaxis.automargin and fig.layout.yaxis.automargin
+        assert fig.layout.dragmode is False  # a phone scrolls the page, not the chart
+    assert len(figures[1].data[0].y) == 14 and len(figures[2].data[0].y) == 19
+
+
+def test_qualitative_only_rows_say_their_state_in_words(tables):
+    projects = tables["projects"]
+    qualitative = projects[projects["完成率"].isna() & (projects["状态"] != S.STATUS_MISSING)]
+    assert len(qualitative)  # the 2024 list has projects with only qualitative indicators
+    fig = charts.completion_bars(projects.assign(项目=projects["项目名称"]), "项目", "t")
+    texts = dict(zip(fig.data[0].y, fig.data[0].text))
+    for rec in qualitative.itertuples(index=False):
+        assert texts[rec.项目名称] == f"定性：{rec.状态}"
+    assert "—" not in texts.values()
+
+
+def test_toolbar_speaks_chinese_and_has_only_the_download_button():
+    config = charts.PLOTLY_CONFIG
+    assert config["modeBarButtons"] == [["toImage"]]
+    assert config["locales"][config["locale"]]["dictionary"]["Download plot as a png"] == "下载图片"
 
 
 def test_charts_use_a_chinese_font_and_fit_a_laptop(tables):
