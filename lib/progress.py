@@ -5,7 +5,7 @@ Pure pandas functions of (targets, current submission rows, as-of month).
 of the current version of each accepted submission.
 
 CLI: ``python -m lib.progress --as-of 2024-06 --level project`` prints the table
-of that level as CSV (UTF-8 with BOM).
+of that level as CSV (UTF-8 with BOM); ``--published [--revision N]`` prints the published one (lib.publish).
 """
 
 from __future__ import annotations
@@ -415,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="按月份与层级输出进展表（CSV，UTF-8 BOM）")
     parser.add_argument("--as-of", required=True, help="截至月份，如 2024-06")
     parser.add_argument("--level", choices=LEVELS, default="project")
+    parser.add_argument("--published", action="store_true", help="输出该月已发布的表（默认最新修订），而非实时数据")
+    parser.add_argument("--revision", type=int, help="与 --published 同用：指定修订号")
     args = parser.parse_args(argv)
     store = Store()
     targets = store.targets()
@@ -424,7 +426,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--as-of 应为 YYYY-MM")
     if year != targets.year or not 1 <= month <= 12:
         parser.error(f"--as-of 应在 {targets.year}-01 至 {targets.year}-12 之间")
-    table = level_table(targets, store.current_rows(), store.submissions(), month, args.level)
+    if args.published:
+        from lib.publish import published_table
+
+        table = published_table(store, year, month, args.level, args.revision)
+        if table is None:
+            which = f"修订 {args.revision}" if args.revision is not None else "任何修订"
+            print(f"{year} 年 {month} 月没有{which}的发布记录。用 python -m lib.publish {year}-{month:02d} 发布。",
+                  file=sys.stderr)
+            return 1
+    else:
+        table = level_table(targets, store.current_rows(), store.submissions(), month, args.level)
     sys.stdout.buffer.write(to_csv_bytes(table))
     return 0
 

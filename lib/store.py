@@ -8,13 +8,16 @@ Layout of the data folder::
     submissions/<年度>/<月份>/<单位>/<received>-<sha12>.json   who/when/which version is current
     store.sqlite                                                 parsed rows (WAL)
     cache/rows-<year>-<generation>-<version>.arrow               derived snapshot of the current rows
+    publications/<年度>/<月份>/r<修订>-<hash12>.json               published revisions, immutable (lib.publish)
+    publications/targets/<sha256>.xlsx                           the target tables they were computed with
 
 Writing protocol (crash-safe): the .xlsx and .json are first written as
 ``*.pending`` files and made durable (fsync; one sync for a batch), then the database transaction commits, then
 both are renamed to their final names. On open, ``recover()`` finishes
 renames for committed submissions and deletes pending files that never
 committed. So a final-named file exists exactly for each committed
-submission, and ``rebuild()`` from the files reproduces the database.
+submission, and ``rebuild()`` from the files reproduces the database, publications included
+(a publication file is written before its row commits; ``lib.publish.verify`` recomputes them).
 
 CLI: ``python -m lib.store ingest PATH...``, ``python -m lib.store rebuild`` (keeps the ledger tables, which
 are not derivable from the files) and ``python -m lib.store backup NEW_FOLDER``.
@@ -48,6 +51,7 @@ from lib.targets import Targets, load_targets
 STATE_CURRENT = "当前"
 STATE_REPLACED = "已被替换"
 DB_NAME = "store.sqlite"
+PUBLICATIONS_DIR = "publications"  # one immutable file per published revision (lib.publish)
 CACHE_DIR = "cache"  # derived snapshots, rebuilt from the database when missing
 # Uploader name of generated demo files: the store is "demo" while any is present.
 DEMO_UPLOADER = "示例数据"
@@ -86,6 +90,36 @@ CREATE TABLE IF NOT EXISTS rows (
 );
 CREATE INDEX IF NOT EXISTS rows_submission ON rows(submission_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS publications (
+    id INTEGER PRIMARY KEY,
+    year INTEGER NOT NULL,
+    month INTEGER NOT NULL,
+    revision INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    published_at TEXT NOT NULL,
+    published_by TEXT NOT NULL,
+    as_of_time TEXT,
+    targets_hash TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    path TEXT NOT NULL,
+    document TEXT NOT NULL,
+    UNIQUE(year, month, revision)
+);
+CREATE TABLE IF NOT EXISTS publication_versions (
+    publication_id INTEGER NOT NULL REFERENCES publications(id),
+    unit TEXT NOT NULL,
+    month INTEGER NOT NULL,
+    sha256 TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS publication_versions_pub ON publication_versions(publication_id);
+CREATE TRIGGER IF NOT EXISTS publications_no_update BEFORE UPDATE ON publications
+    BEGIN SELECT RAISE(ABORT, 'published revisions are immutable'); END;
+CREATE TRIGGER IF NOT EXISTS publications_no_delete BEFORE DELETE ON publications
+    BEGIN SELECT RAISE(ABORT, 'published revisions are immutable'); END;
+CREATE TRIGGER IF NOT EXISTS publication_versions_no_update BEFORE UPDATE ON publication_versions
+    BEGIN SELECT RAISE(ABORT, 'published revisions are immutable'); END;
+CREATE TRIGGER IF NOT EXISTS publication_versions_no_delete BEFORE DELETE ON publication_versions
+    BEGIN SELECT RAISE(ABORT, 'published revisions are immutable'); END;
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY,
     at TEXT NOT NULL,
@@ -390,6 +424,19 @@ class Store:
         frame["累计完成"] = frame["累计完成"].astype("float64")
         return frame
 
+    def rows_of(self, submission_ids) -> pd.DataFrame:
+        """Rows of the given submissions, whatever their state: the same columns as ``current_rows``."""
+        ids = sorted({int(i) for i in submission_ids})
+        with closing(self._connect()) as con:
+            con.execute("CREATE TEMP TABLE wanted(id INTEGER PRIMARY KEY)")
+            con.executemany("INSERT INTO wanted VALUES (?)", [(i,) for i in ids])
+            subs = con.execute("SELECT s.id, s.unit, s.year, s.month, s.received_at, s.late FROM submissions s "
+                               "JOIN wanted w ON w.id = s.id ORDER BY s.id").fetchall()
+            records = con.execute(
+                "SELECT r.submission_id, r.indicator, r.county, r.value, r.reported_state, r.progress, r.problems, r.plan "
+                "FROM rows r JOIN wanted w ON w.id = r.submission_id ORDER BY r.submission_id, r.rowid").fetchall()
+        return self._rows_frame(subs, records)
+
     def previous_values(self, unit: str, year: int, month: int) -> dict[tuple[str, str], tuple[float | None, int]]:
         """Latest accepted value before ``month``: {(指标编号, 县市区): (累计完成, 月份)} (plain SQL: on the upload path)."""
         with closing(self._connect()) as con:
@@ -599,6 +646,82 @@ class Store:
             # the restored version, which is what the user asked for.
             os.replace(tmp, sidecar_path)
 
+    # --- publications (computed and checked by lib.publish; stored here) -------------
+    def publications(self, year: int | None = None, month: int | None = None) -> pd.DataFrame:
+        """Every published revision (without its document), oldest first."""
+        where, params = [], []
+        for column, value in (("year", year), ("month", month)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with closing(self._connect()) as con:
+            frame = pd.read_sql_query(
+                "SELECT id, year, month, revision, reason, published_at, published_by, as_of_time, targets_hash, "
+                f"content_hash, path FROM publications {clause} ORDER BY year, month, revision", con, params=params)
+        frame["as_of_time"] = frame["as_of_time"].astype(object).where(frame["as_of_time"].notna(), None)
+        return frame
+
+    def publication_record(self, publication_id: int) -> tuple[str, list[tuple[str, int, str]]]:
+        """(document, [(unit, month, sha256)]) of one stored revision, as the database holds them."""
+        with closing(self._connect()) as con:
+            con.execute("BEGIN")
+            row = con.execute("SELECT document FROM publications WHERE id = ?", (publication_id,)).fetchone()
+            versions = con.execute("SELECT unit, month, sha256 FROM publication_versions WHERE publication_id = ? "
+                                   "ORDER BY rowid", (publication_id,)).fetchall()
+            con.execute("COMMIT")
+        if row is None:
+            raise KeyError(f"没有编号为 {publication_id} 的发布记录")
+        return row[0], versions
+
+    def add_publication(self, make_document, who: str) -> tuple[int, str]:
+        """Store the next revision of a month, made by ``make_document(revision) -> (meta, versions, document)``.
+
+        Runs under the write lock, so the revision number is the next free one. The document (the exact bytes the
+        content hash is taken over) is written to ``publications/<年>/<月>/r<修订>-<hash12>.json`` and made durable
+        before the database commits; ``rebuild()`` reads these files back. Returns (id, relative path).
+        """
+        with self._write() as con:
+            def next_revision(year: int, month: int) -> int:
+                row = con.execute("SELECT MAX(revision) FROM publications WHERE year=? AND month=?", (year, month)).fetchone()
+                return 0 if row[0] is None else row[0] + 1
+            meta, versions, document = make_document(next_revision)
+            folder = self.folder / PUBLICATIONS_DIR / str(meta["year"]) / f"{meta['month']:02d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            content_hash = hashlib.sha256(document).hexdigest()
+            path = folder / f"r{meta['revision']}-{content_hash[:12]}.json"
+            tmp = path.with_suffix(".json.tmp")
+            _fsync_write(tmp, document)
+            os.replace(tmp, path)
+            try:
+                pub_id = self._insert_publication(con, meta, versions, document, str(path.relative_to(self.folder)))
+                self.log(who, "发布", f"{meta['year']} 年 {meta['month']} 月 修订 {meta['revision']}"
+                         f"（内容哈希 {content_hash[:12]}）" + (f"：{meta['reason']}" if meta["reason"] else ""), con)
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
+        return pub_id, str(path.relative_to(self.folder))
+
+    @staticmethod
+    def _insert_publication(con, meta: dict, versions: list[dict], document: bytes, rel: str) -> int:
+        cur = con.execute(
+            "INSERT INTO publications(year, month, revision, reason, published_at, published_by, as_of_time, "
+            "targets_hash, content_hash, path, document) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (meta["year"], meta["month"], meta["revision"], meta["reason"], meta["published_at"], meta["published_by"],
+             meta["as_of_time"], meta["targets_hash"], hashlib.sha256(document).hexdigest(), rel, document.decode("utf-8")))
+        con.executemany("INSERT INTO publication_versions(publication_id, unit, month, sha256) VALUES (?,?,?,?)",
+                        [(cur.lastrowid, v["unit"], v["month"], v["sha256"]) for v in versions])
+        return cur.lastrowid
+
+    def _restore_publications(self, con) -> int:
+        """Rebuild: every publication file back into the database, as it is on disk (``lib.publish.verify`` checks it)."""
+        paths = sorted((self.folder / PUBLICATIONS_DIR).glob("*/*/r*.json"))
+        for path in paths:
+            document = path.read_bytes()
+            doc = json.loads(document)
+            self._insert_publication(con, doc["meta"], doc["versions"], document, str(path.relative_to(self.folder)))
+        return len(paths)
+
     def rebuild(self) -> int:
         """Recreate the database from the raw files alone. Returns the number of submissions."""
         targets = self.targets()
@@ -641,6 +764,7 @@ class Store:
         if audit is not None and len(audit):
             con.executemany("INSERT INTO audit(at, who, action, detail) VALUES (?,?,?,?)",
                             audit.iloc[::-1].itertuples(index=False, name=None))
+        self._restore_publications(con)  # published revisions survive; lib.publish.verify recomputes them
         con.execute("COMMIT")
         if kept:
             con.execute("DETACH DATABASE old")
