@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from lib import auth, charts
@@ -430,9 +431,26 @@ def status_chip(status: str) -> str:
 
 
 
+class SharedFigure(go.Figure):
+    """A cached figure shared read-only by every session, its dict form computed once.
+
+    st.plotly_chart calls ``to_dict()`` on every rerun: a deep copy of the figure with every
+    array base64-encoded, more than half of what a chart costs the live server per rerun
+    (py-spy, bench/RESULTS.md). A shared figure answers with the dict made when it was cached.
+    """
+
+    def to_dict(self):
+        return self._shared_dict  # never mutated: plotly.io.to_json and Streamlit only read it
+
+
 @st.cache_resource(max_entries=512, show_spinner=False)
 def _cached_figure(cache_key: tuple, _build):
-    return _build()
+    fig = _build()
+    if type(fig) is go.Figure:
+        shared_dict = fig.to_dict()
+        fig.__class__ = SharedFigure  # same layout; only to_dict differs
+        fig._shared_dict = shared_dict
+    return fig
 
 
 def chart(build, key: str, depends: tuple = (), all_filters: bool = True, **kwargs):
