@@ -6,13 +6,14 @@ Everything that computes lives in lib/; this module only caches and renders.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from lib import auth, charts
+from lib import auth, charts, ledger
 from lib import progress as P
 from lib import schema as S
 from lib.config import data_dir
@@ -150,6 +151,7 @@ PAGES = [
     ("pages/unit.py", "单位进展", ":material/apartment:", auth.VIEWER),
     ("pages/county.py", "县区进展", ":material/map:", auth.VIEWER),
     ("pages/project.py", "项目详情", ":material/description:", auth.VIEWER),
+    ("pages/ledger.py", "督办台账", ":material/assignment_late:", auth.VIEWER),
     ("pages/export.py", "数据导出", ":material/download:", auth.VIEWER),
     ("pages/upload.py", "数据上报", ":material/upload_file:", auth.ANALYST),
     ("pages/targets.py", "目标表", ":material/table_edit:", auth.ADMIN),
@@ -509,6 +511,70 @@ def template_bytes(folder: str, targets_version: str, unit: str | None) -> bytes
 
     targets = get_store(folder).targets()
     return templates_zip(targets) if unit is None else build_template(targets, unit)
+
+
+# --- 问题督办台账 -----------------------------------------------------------------------------------
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def ledger_sync(folder: str, version: str) -> ledger.SyncResult:
+    """Candidates from new submissions, once per store version (any upload, restore or rebuild moves it)."""
+    s = get_store(folder)
+    return ledger.sync(s, s.targets())
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _ledger_items(folder: str, version: str, ledger_version: str, today: str) -> pd.DataFrame:
+    return ledger.items(get_store(folder), load_bundle(folder, version).targets, date.fromisoformat(today))
+
+
+def ledger_items() -> pd.DataFrame:
+    """Every ledger item (lib.ledger.items) after syncing new submissions; read once per ledger change and day."""
+    folder, version, _ = data()
+    ledger_sync(folder, version)
+    return _ledger_items(folder, version, ledger.version(get_store(folder)), date.today().isoformat())
+
+
+def ledger_cards(counts: dict[str, int]) -> None:
+    """The ledger's counts as cards (numbers and constant labels only); 逾期 in the overdue colour."""
+    labels = [(ledger.CANDIDATE, "待确认", ledger.STATE_COLORS[ledger.CANDIDATE]),
+              ("在办", "在办（待处理＋协调中）", ledger.STATE_COLORS[ledger.TODO]),
+              ("逾期", "逾期未办结", ledger.OVERDUE_COLOR), ("本月办结", "本月办结", ledger.STATE_COLORS[ledger.DONE])]
+    cells = "".join(
+        f"<div style='flex:1;min-width:120px;border-left:6px solid {color};background:#f6f8fa;padding:6px 10px;"
+        f"border-radius:6px'><div style='font-size:0.85rem;color:#57606a'>{label}</div>"
+        f"<div style='font-size:1.5rem;font-weight:600;color:{color if key == '逾期' and counts[key] else 'inherit'}'>"
+        f"{int(counts[key])}<span style='font-size:0.9rem'> 项</span></div></div>" for key, label, color in labels)
+    st.markdown(f"<div style='display:flex;flex-wrap:wrap;gap:8px;margin-bottom:8px'>{cells}</div>", unsafe_allow_html=True)
+
+
+LEDGER_COLUMNS = ["编号", "状态", "逾期", "项目", "指标编号", "县市区", "问题描述", "责任单位", "提出日期", "办结时限",
+                  "报送次数", "最近进展"]
+
+
+def ledger_table(items: pd.DataFrame):
+    """The ledger as shown on a page: overdue rows highlighted (a Styler for st.dataframe), text never None."""
+    shown = pd.DataFrame({
+        "编号": items["编号"], "状态": items["状态"] + items["申请办结"].map(lambda w: "（申请办结）" if w else ""),
+        "逾期": items["逾期天数"].map(lambda d: f"逾期 {d} 天" if d else ""),
+        "项目": items["项目序号"].astype(str) + ". " + items["项目名称"], "指标编号": items["指标编号"],
+        "县市区": items["县市区"], "问题描述": items["问题描述"], "责任单位": items["责任单位"],
+        "提出日期": items["提出日期"], "办结时限": items["办结时限"], "报送次数": items["报送次数"],
+        "最近进展": items["最近进展"]}, columns=LEDGER_COLUMNS).reset_index(drop=True)
+    overdue = items["逾期"].to_numpy()
+
+    def style(row):
+        if overdue[row.name]:
+            return [f"background-color:{ledger.OVERDUE_BACKGROUND};color:{ledger.OVERDUE_COLOR}"] * len(row)
+        return [""] * len(row)
+    return shown.style.apply(style, axis=1)
+
+
+LEDGER_COLUMN_CONFIG = {
+    "编号": st.column_config.NumberColumn("编号", width="small", format="%d"),
+    "问题描述": st.column_config.TextColumn("问题描述", width="large"),
+    "最近进展": st.column_config.TextColumn("最近进展", width="medium"),
+    "报送次数": st.column_config.NumberColumn("报送次数", width="small", help="单位在不同月份报送同一问题的次数"),
+}
 
 
 def logged_export(who: str, file_name: str, n_rows: int, build):

@@ -37,7 +37,7 @@ import re
 import sys
 import unicodedata
 from collections import Counter
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -247,6 +247,27 @@ def prepare_photos(files: list[tuple[str, bytes]], already: int = 0) -> list[Pho
 
 # --- writing -----------------------------------------------------------------------------------------
 
+def _bump(con) -> None:
+    con.execute("INSERT INTO meta(key, value) VALUES ('ledger_version', '1') "
+                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+
+
+@contextmanager
+def _changing(store: Store):
+    """One write transaction that changes the ledger: its version moves (a cache key for the pages)."""
+    with store._write() as con:
+        yield con
+        _bump(con)
+
+
+def version(store: Store) -> str:
+    """Changes whenever the ledger changes (the store's own version does not move for ledger edits) or the
+    database is rebuilt (the generation is new)."""
+    with closing(store._connect()) as con:
+        key = dict(con.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'ledger_version')").fetchall())
+    return f"{key.get('generation', '')}:{key.get('ledger_version', 0)}"
+
+
 def _item(con, item_id: int) -> dict:
     cur = con.execute("SELECT * FROM ledger_items WHERE id=?", (int(item_id),))
     row = cur.fetchone()
@@ -331,6 +352,7 @@ def sync(store: Store, targets: Targets, who: str = SYSTEM) -> SyncResult:
             result.submissions += 1
         if result.submissions:
             store.log(who, "台账同步", result.summary(), con)
+            _bump(con)
     return result
 
 
@@ -401,7 +423,7 @@ def create_item(store: Store, targets: Targets, actor: Actor, *, project: int, d
         raise LedgerError(f"办结时限 {due} 早于提出日期 {raised_on}，请改正。")
     prepared = prepare_photos(list(photos))
     responsible = responsible or _lead_unit(targets, project)
-    with store._write() as con:
+    with _changing(store) as con:
         item_id = _insert_item(con, year=targets.year, project=project, indicator=indicator, county=county,
                                description=description, source=source, source_detail=source_detail.strip(),
                                raised_on=_iso(raised_on), responsible=responsible,
@@ -421,7 +443,7 @@ def _store_photos(con, item_id: int, photos: list[Photo], actor: Actor) -> None:
 def add_photos(store: Store, item_id: int, actor: Actor, files: list[tuple[str, bytes]]) -> int:
     """Attach on-site photos to an item (analysts). Returns how many were stored."""
     _require(may_manage(actor.role), "添加照片")
-    with store._write() as con:
+    with _changing(store) as con:
         _item(con, item_id)
         already = con.execute("SELECT COUNT(*) FROM ledger_photos WHERE item_id=?", (int(item_id),)).fetchone()[0]
         photos = prepare_photos(files, already)
@@ -438,7 +460,7 @@ def confirm(store: Store, item_ids: list[int], actor: Actor, due: date | None = 
     today = today or date.today()
     due = due or today + timedelta(days=DEFAULT_DUE_DAYS)
     done = []
-    with store._write() as con:
+    with _changing(store) as con:
         for item_id in item_ids:
             item = _item(con, item_id)
             if item["status"] != CANDIDATE:
@@ -456,7 +478,7 @@ def set_status(store: Store, item_id: int, status: str, actor: Actor, note: str 
     _require(may_manage(actor.role), "变更状态（办结需由填报管理人员确认）")
     note = (note or "").strip()
     today = today or date.today()
-    with store._write() as con:
+    with _changing(store) as con:
         item = _item(con, item_id)
         old = item["status"]
         if status not in TRANSITIONS.get(old, ()):
@@ -498,7 +520,7 @@ def add_follow_up(store: Store, item_id: int, actor: Actor, text: str, on: date 
     text = (text or "").strip()
     if not text:
         raise LedgerError("请填写进展内容。")
-    with store._write() as con:
+    with _changing(store) as con:
         item = _item(con, item_id)
         _require(may_follow_up(actor.role, actor.unit, item["responsible"], item["coordinating"]), f"为事项 {item_id} 添加进展")
         if item["status"] in CLOSED_STATES:
@@ -515,7 +537,7 @@ def request_closure(store: Store, item_id: int, actor: Actor, note: str) -> None
     note = (note or "").strip()
     if not note:
         raise LedgerError("申请办结须说明解决情况。")
-    with store._write() as con:
+    with _changing(store) as con:
         item = _item(con, item_id)
         _require(may_request_closure(actor.role, actor.unit, item["responsible"], item["status"]),
                  f"为事项 {item_id} 申请办结（仅责任单位，且事项须为待处理或协调中）")
@@ -529,7 +551,7 @@ def decline_closure(store: Store, item_id: int, actor: Actor, reason: str) -> No
     _require(may_manage(actor.role), "退回办结申请")
     if not (reason or "").strip():
         raise LedgerError("退回办结申请须填写理由。")
-    with store._write() as con:
+    with _changing(store) as con:
         item = _item(con, item_id)
         if not item["closure_requested_by"]:
             raise LedgerError(f"事项 {item_id} 没有待审核的办结申请。")
@@ -554,7 +576,7 @@ def update_item(store: Store, item_id: int, actor: Actor, **changes) -> list[str
         raise LedgerError("问题描述不能为空。")
     if "responsible" in values and not values["responsible"]:
         raise LedgerError("请选择责任单位。")
-    with store._write() as con:
+    with _changing(store) as con:
         item = _item(con, item_id)
         diff = {k: v for k, v in values.items() if item[k] != v}
         if not diff:
@@ -570,7 +592,7 @@ def split_report(store: Store, report_id: int, actor: Actor) -> int:
     """Detach a report that was attached to the wrong item: it becomes a candidate of its own. Returns its 编号."""
     _require(may_manage(actor.role), "拆分报送")
     report_id = int(report_id)  # numpy integers would bind as bytes
-    with store._write() as con:
+    with _changing(store) as con:
         cur = con.execute("SELECT * FROM ledger_reports WHERE id=?", (int(report_id),))
         row = cur.fetchone()
         if row is None:

@@ -4,6 +4,7 @@ import streamlit as st
 
 import ui
 from lib import charts
+from lib import ledger as L
 from lib import progress as P
 from lib import schema as S
 from lib.formatting import fmt_pct, fmt_points, truncate
@@ -30,6 +31,11 @@ c1.metric("平均完成率", fmt_pct(overall), f"{gap:+.1f} 个百分点（较�
           help="各项目完成率（每项封顶 100%）的平均；箭头为与序时进度之差")
 c2.metric(f"{f.month} 月报表已收", f"{len(received)} / {len(t.reporting_units)} 个单位")
 c3.metric("本月新增滞后", f"{len(newly)} 个项目", help="与上月相比，由正常推进/已完成转为滞后或严重滞后的项目")
+
+a, b = st.columns([5, 1], vertical_alignment="center")
+with a:
+    ui.ledger_cards(L.counts(ui.ledger_items()))
+b.page_link("pages/ledger.py", label="督办台账", icon=":material/assignment_late:")
 
 left, right = st.columns([3, 2])
 with left:

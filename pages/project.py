@@ -5,6 +5,7 @@ import streamlit as st
 
 import ui
 from lib import charts
+from lib import ledger as L
 from lib import progress as P
 from lib import schema as S
 from lib.formatting import fmt_number, fmt_pct, fmt_points
@@ -70,6 +71,18 @@ st.dataframe(shown, hide_index=True, key="project_table", column_config={
     "预计年末完成率": st.column_config.NumberColumn("预计年末完成率（外推）", format="percent",
                                               help="按近三个月的月均进度外推到 12 月，仅供参考"),
 })
+
+open_items = ui.ledger_items()
+open_items = open_items[(open_items["项目序号"] == number) & open_items["状态"].isin(L.OPEN_STATES)]
+if len(open_items):
+    with st.container(border=True):
+        a, b = st.columns([4, 1], vertical_alignment="center")
+        overdue = int(open_items["逾期"].sum())
+        a.markdown(f"**督办事项** 未办结 {len(open_items)} 项" + (f"，:red[**逾期 {overdue} 项**]" if overdue else ""))
+        b.page_link("pages/ledger.py", label="在督办台账中处理", icon=":material/arrow_forward:",
+                    query_params={"project": str(number)})
+        st.dataframe(ui.ledger_table(open_items), hide_index=True, key="project_ledger", column_config=ui.LEDGER_COLUMN_CONFIG,
+                     height=min(250, 38 + 35 * len(open_items)))
 
 county_rows = v.detail[(v.detail["项目序号"] == number) & (v.detail["层级"] == P.LEVEL_COUNTY)]
 if f.counties:

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
+from lib import ledger
 from lib.annotate import annotated_copy
 from lib.store import read_zip_of_workbooks
 from lib.submission import display_name, validate
@@ -77,6 +78,8 @@ if files:
                                    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
             else:
                 st.write("未发现问题。")
+    if st.session_state.get("upload_ledger"):
+        st.caption(f"督办台账：{st.session_state['upload_ledger']}")
     if acceptable:
         if st.button(f"确认接收 {len(acceptable)} 个文件", type="primary", key="upload_accept", icon=":material/done_all:"):
             who = ui.require(ANALYST).name
@@ -84,6 +87,8 @@ if files:
                 name, data, _ = checked[sha]
                 outcome = store.ingest(data, name, uploader=who, targets=t)
                 done[sha] = outcome.summary()
+            # 存在问题 of the accepted reports become candidates in the 督办台账 right away.
+            st.session_state["upload_ledger"] = ledger.sync(store, t, who=who).summary()
             st.rerun()
 
 st.divider()

@@ -19,6 +19,7 @@ PAGES = {
     "pages/unit.py": ("单位进展", ["unit_rank", "unit_lagging", "unit_compliance"]),
     "pages/county.py": ("县区进展", ["county_map", "county_rank", "county_heatmap"]),
     "pages/project.py": ("1. 改造2000户困难老年人家庭设施", ["project_indicators", "project_trend", "project_counties"]),
+    "pages/ledger.py": ("督办台账", []),
     "pages/upload.py": ("数据上报", []),
     "pages/export.py": ("数据导出", []),
     "pages/targets.py": ("目标表", []),
