@@ -780,7 +780,8 @@ class Store:
 
         The database goes through SQLite's online backup (a consistent copy of every table: submissions' index,
         audit log, the ledger and its photos); the raw files, the target table and its history are copied as
-        they are (pending files of an unfinished write are left out). ``LIVELIHOOD_DATA_DIR=dest`` opens the copy.
+        they are (pending files of an unfinished write and the derived cache are left out).
+        ``LIVELIHOOD_DATA_DIR=dest`` opens the copy.
         """
         dest = Path(dest)
         if dest.exists() and any(dest.iterdir()):
@@ -788,13 +789,14 @@ class Store:
         dest.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as src, closing(sqlite3.connect(dest / DB_NAME)) as dst:
             src.backup(dst)
-        for name in ("targets.xlsx", "targets-history"):
-            path = self.folder / name
+        skip = shutil.ignore_patterns("*.pending", "*.tmp", "*.rebuild*")
+        for path in self.folder.iterdir():  # raw files, publications, the target table and its history
+            if path.name.startswith(DB_NAME) or path.name == CACHE_DIR or path.resolve() == dest.resolve():
+                continue  # the database is copied above; the cache is derived
             if path.is_dir():
-                shutil.copytree(path, dest / name)
-            elif path.exists():
-                shutil.copy2(path, dest / name)
-        shutil.copytree(self.submissions_dir, dest / "submissions", ignore=shutil.ignore_patterns("*.pending", "*.tmp"))
+                shutil.copytree(path, dest / path.name, ignore=skip)
+            elif not skip(str(self.folder), [path.name]):
+                shutil.copy2(path, dest / path.name)
         self.log("系统", "备份", f"数据文件夹已备份到 {dest}")
         return dest
 
