@@ -77,7 +77,7 @@ else:
     event = st.dataframe(ui.ledger_table(chosen), hide_index=True, key="ledger_table", on_select="rerun",
                          selection_mode="multi-row", height=min(420, 38 + 35 * len(chosen)),
                          column_config=ui.LEDGER_COLUMN_CONFIG)
-    picked_rows = list(event.selection.rows) if event is not None else []
+    picked_rows = [r for r in (event.selection.rows if event is not None else []) if r < len(chosen)]  # after a filter change
 picked = chosen.iloc[picked_rows]
 
 # --- bulk actions (analysts) ---------------------------------------------------------------------------
