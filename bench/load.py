@@ -49,7 +49,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
-from bench.common import machine  # noqa: E402
+from bench.common import load_average, machine  # noqa: E402
 
 FILTER_CATEGORY = "教育服务"  # the 类别 the filter step chooses (as bench/dashboard.py does)
 # (step, page URL name, filtered?): the overview is the default page, its URL name is "".
@@ -316,13 +316,6 @@ def live_server(folder: Path, extra: list[str] = (), start_timeout: float = 120)
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
-def load_average() -> str:
-    try:
-        return "load average " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "load average unknown"
 
 
 def report_counts(label: str, c: Counts) -> None:
