@@ -19,6 +19,9 @@ query string, as the browser sends them), then opens the county page and the pro
   soak   ``--soak`` reruns by visitors that connect, do the four steps and leave, 10 at a time;
          the server's RSS sampled as it goes (flat = no leak)
 
+``--servers 2`` starts two servers on the one data folder and sends session i to server i mod 2, as
+a sticky proxy would (a session is one websocket, so it stays on its server); RSS is their sum.
+
 The server (started here with ``streamlit run app.py`` exactly as the README says, on a data
 folder built like bench/dashboard.py's) is stopped at the end; its peak RSS (VmHWM) is reported.
 Only 127.0.0.1; every phase is bounded by ``--step-timeout`` per rerun and ``--deadline`` overall.
@@ -338,12 +341,14 @@ def main(argv=None) -> int:
     parser.add_argument("--soak", type=int, default=2000, help="reruns of the RSS soak (0 = none)")
     parser.add_argument("--url", action="append", default=[],
                         help="drive running servers (repeat for several, round-robin) instead of starting one")
+    parser.add_argument("--servers", type=int, default=1,
+                        help="start this many servers on the one data folder; sessions round-robin (a sticky proxy)")
     parser.add_argument("--server-arg", action="append", default=[],
                         help="extra `streamlit run` option, e.g. --server-arg=--runner.postScriptGC=true")
     parser.add_argument("--step-timeout", type=float, default=120)
     parser.add_argument("--deadline", type=float, default=900, help="stop (with an error) after this many seconds")
     args = parser.parse_args(argv)
-    if any(n < 1 for n in args.sessions) or args.rounds < 1 or args.warm < 1 or args.soak < 0:
+    if any(n < 1 for n in args.sessions) or min(args.rounds, args.warm, args.servers) < 1 or args.soak < 0:
         parser.error("sizes must be positive")
     for u in args.url:
         if urlsplit(u).hostname not in ("127.0.0.1", "localhost", "::1"):
@@ -358,7 +363,7 @@ def main(argv=None) -> int:
 async def run(args) -> int:
     print(machine())
     with contextlib.ExitStack() as stack:
-        server = None
+        servers: list[Server] = []
         urls = args.url
         if not urls:
             from bench.dashboard import build_store
@@ -366,19 +371,21 @@ async def run(args) -> int:
             t0 = time.perf_counter()
             store, n_rows = build_store(folder, args.years, args.scale)
             print(f"store: Y={args.years} K={args.scale}, {n_rows} rows, built in {time.perf_counter() - t0:.1f} s")
-            server = stack.enter_context(live_server(folder, args.server_arg))
-            urls = [server.url]
-            print(f"server: {server.url} pid {server.proc.pid} {' '.join(args.server_arg)}")
+            servers = [stack.enter_context(live_server(folder, args.server_arg)) for _ in range(args.servers)]
+            urls = [server.url for server in servers]
+            for server in servers:
+                print(f"server: {server.url} pid {server.proc.pid} {' '.join(args.server_arg)}")
         errors = 0
 
         # First visit after the start: caches empty (data read, tables computed, figures built).
-        t0 = time.perf_counter()
         pages = {name: PAGES[name] for name in args.pages}
-        first, c = await warm_reruns(urls[0], pages, 1, args.step_timeout)
-        print(f"\nfirst session after start (cold then one rerun per page) {time.perf_counter() - t0:.1f} s; "
-              f"{load_average()}")
-        report_counts("cold", c)
-        errors += len(c.errors)
+        for url in urls:
+            t0 = time.perf_counter()
+            first, c = await warm_reruns(url, pages, 1, args.step_timeout)
+            print(f"\nfirst session after start on {url} (cold then one rerun per page) "
+                  f"{time.perf_counter() - t0:.1f} s; {load_average()}")
+            report_counts("cold", c)
+            errors += len(c.errors)
 
         warm, c = await warm_reruns(urls[0], pages, args.warm, args.step_timeout)
         print(f"\nwarm rerun, one session, {args.warm} reruns per page ({load_average()})")
@@ -391,7 +398,7 @@ async def run(args) -> int:
 
         for n in args.sessions:
             times, c, wall = await concurrent(urls, n, args.rounds, args.step_timeout)
-            rss = f", server RSS {server.rss():.0f} MB" if server else ""
+            rss = f", server RSS {' + '.join(f'{s.rss():.0f}' for s in servers)} MB" if servers else ""
             print(f"\nN={n} sessions at once × {args.rounds} round(s) of 4 steps on {len(urls)} server(s): "
                   f"wall {wall:.1f} s, {c.reruns / wall:.1f} reruns/s{rss} ({load_average()})")
             print(f"{'step':<10}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'count':>7}")
@@ -403,14 +410,14 @@ async def run(args) -> int:
             errors += len(c.errors)
 
         if args.soak:
-            sample = server.rss if server else (lambda: float("nan"))
+            sample = (lambda: sum(s.rss() for s in servers)) if servers else (lambda: float("nan"))
             samples, c, wall = await soak(urls, args.soak, args.step_timeout, sample)
             print(f"\nsoak: {c.reruns} reruns by {c.reruns // len(STEPS)} visits (10 at a time) in {wall:.1f} s "
                   f"({load_average()})")
             print("  server RSS MB after n reruns: " + ", ".join(f"{n}: {r:.0f}" for n, r in samples))
             report_counts("soak", c)
             errors += len(c.errors)
-        if server:
+        for server in servers:
             print(f"\nserver peak RSS (VmHWM) {server.peak():.0f} MB, RSS at the end {server.rss():.0f} MB")
         print(f"errors in all phases: {errors}")
     return 1 if errors else 0

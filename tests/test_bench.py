@@ -28,6 +28,7 @@ def test_dashboard_benchmark_runs():
     for page in ("overview", "category", "unit", "county", "project", "upload", "export"):
         assert f"\n{page}" in out
     assert "peak RSS" in out and "CSV" in out
+    assert "live warm ms" in out and "live server peak RSS" in out
 
 
 def test_load_benchmark_measures_real_reruns():
