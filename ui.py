@@ -5,7 +5,7 @@ Everything that computes lives in lib/; this module only caches and renders.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import cached_property
 
@@ -15,6 +15,7 @@ import streamlit as st
 
 from lib import auth, charts, ledger
 from lib import progress as P
+from lib import publish as PB
 from lib import schema as S
 from lib.config import data_dir
 from lib.demo import ensure_demo
@@ -40,15 +41,41 @@ class Bundle:
     submissions: pd.DataFrame
     latest_month: int | None  # the month the dashboard opens on (lib.progress.default_month)
     is_demo: bool
+    publication: PB.Publication | None = None  # set when the bundle serves a published revision (read-only)
+
+
+# A published revision is served like a store version: its "version" names it (it never changes), its bundle holds
+# the rows of the submission versions it froze, and MonthView hands out its stored tables for its month. Pages
+# need no branch of their own.
+PUBLISHED_PREFIX = "pub:"
+
+
+def published_version(pub: PB.Publication) -> str:
+    return f"{PUBLISHED_PREFIX}{pub.id}:{pub.content_hash[:16]}"
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
+def _published_targets(folder: str, targets_hash: str) -> Targets:
+    return PB.published_targets(get_store(folder), targets_hash)
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
 def load_bundle(folder: str, version: str) -> Bundle:
-    """Read the target table and the store once per store version (version = cache key)."""
+    """Read the target table and the store once per store version (version = cache key), or a published revision."""
     s = get_store(folder)
+    if version.startswith(PUBLISHED_PREFIX):
+        pub = PB.load_by_id(s, int(version.split(":")[1]))
+        rows = s.rows_of(pub.versions["submission_id"].dropna())
+        return Bundle(_published_targets(folder, pub.targets_hash), rows, s.submissions(), pub.month, s.is_demo(), pub)
     targets = s.targets()
     rows = s.current_rows(targets.year)  # the dashboard shows the target table's year; older years stay on disk
     return Bundle(targets, rows, s.submissions(), P.default_month(targets, rows), s.is_demo())
+
+
+def _frozen(bundle: Bundle, month: int) -> PB.Publication | None:
+    """The publication whose stored tables serve ``month``, if any."""
+    pub = bundle.publication
+    return pub if pub is not None and pub.month == month else None
 
 
 class MonthView:
@@ -57,26 +84,37 @@ class MonthView:
     def __init__(self, folder: str, version: str, month: int):
         b = load_bundle(folder, version)
         self._targets, self._rows, self._submissions, self.month = b.targets, b.rows, b.submissions, month
+        self._frozen = _frozen(b, month)  # a published revision of this month: its stored tables, as published
         self.detail = detail_view(folder, version, month)
 
     @cached_property
     def projects(self) -> pd.DataFrame:
+        if self._frozen:
+            return self._frozen.tables["projects"]
         return P.project_table(self._targets, self._rows, self.month, self.detail)
 
     @cached_property
     def categories(self) -> pd.DataFrame:
+        if self._frozen:
+            return self._frozen.tables["categories"]
         return P.category_table(self._targets, self._rows, self.month, self.projects)
 
     @cached_property
     def units(self) -> pd.DataFrame:
+        if self._frozen:
+            return self._frozen.tables["units"]
         return P.unit_table(self._targets, self._rows, self.month, self.projects)
 
     @cached_property
     def counties(self) -> pd.DataFrame:
+        if self._frozen:
+            return self._frozen.tables["counties"]
         return P.county_table(self._targets, self._rows, self.month, self.detail)
 
     @cached_property
     def compliance(self) -> pd.DataFrame:
+        if self._frozen:
+            return self._frozen.tables["compliance"]
         return P.compliance(self._targets, self._submissions, self.month)
 
 
@@ -84,7 +122,8 @@ class MonthView:
 def detail_view(folder: str, version: str, month: int) -> pd.DataFrame:
     """The indicator × county table of one month: computed once, shared by every page, trend and projection."""
     b = load_bundle(folder, version)
-    return P.detail(b.targets, b.rows, month)
+    frozen = _frozen(b, month)
+    return frozen.tables["detail"] if frozen else P.detail(b.targets, b.rows, month)
 
 
 @st.cache_resource(max_entries=24, show_spinner=False)
@@ -117,6 +156,14 @@ def county_matrix_view(folder: str, version: str, month: int, categories: tuple,
     detail = month_view(folder, version, month).detail
     narrowed = Filters(month, categories, units, (), ()).detail(detail)
     return P.county_project_matrix(b.targets, b.rows, month, narrowed)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def changes_since_view(folder: str, live_version: str, published: str) -> pd.DataFrame:
+    """What changed since a published revision (lib.publish.changes) against the live state of its month."""
+    pub = load_bundle(folder, published).publication
+    live = load_bundle(folder, live_version)
+    return PB.changes(pub, month_view(folder, live_version, pub.month).detail, live.submissions)
 
 
 @st.cache_resource(max_entries=24, show_spinner=False)
@@ -153,6 +200,7 @@ PAGES = [
     ("pages/project.py", "项目详情", ":material/description:", auth.VIEWER),
     ("pages/ledger.py", "督办台账", ":material/assignment_late:", auth.VIEWER),
     ("pages/export.py", "数据导出", ":material/download:", auth.VIEWER),
+    ("pages/publish.py", "发布与修订", ":material/verified:", auth.VIEWER),
     ("pages/upload.py", "数据上报", ":material/upload_file:", auth.ANALYST),
     ("pages/targets.py", "目标表", ":material/table_edit:", auth.ADMIN),
     ("pages/admin.py", "用户与审计", ":material/admin_panel_settings:", auth.ADMIN),
@@ -172,10 +220,11 @@ class Filters:
     units: tuple[str, ...]
     counties: tuple[str, ...]
     statuses: tuple[str, ...]
+    source: str = ""  # "" for live figures, else the published revision shown, e.g. 已发布修订0
 
     def for_names(self) -> dict:
         return {"类别": list(self.categories), "牵头单位": list(self.units), "县市区": list(self.counties),
-                "状态": list(self.statuses)}
+                "状态": list(self.statuses), "口径": self.source}
 
     def _apply(self, frame: pd.DataFrame, by_county: bool) -> pd.DataFrame:
         pairs = [("类别", self.categories), ("牵头单位", self.units), ("状态", self.statuses)]
@@ -252,6 +301,78 @@ def sidebar_filters(bundle: Bundle) -> Filters:
     )
 
 
+# --- 实时 / 已发布 (sidebar, mirrored in the URL) ------------------------------------------------
+
+SOURCE_LIVE, SOURCE_PUBLISHED = "实时", "已发布"
+SOURCE_PARAMS = {SOURCE_LIVE: "live", SOURCE_PUBLISHED: "published"}  # ?source=…&rev=…
+LIVE_LABEL = "实时数据 · 随报送、更正与恢复随时变化"
+
+
+def _revision_options(folder: str, year: int, month: int) -> pd.DataFrame:
+    """The month's published revisions (one small indexed query per rerun: a new revision shows at once)."""
+    return get_store(folder).publications(year, month)
+
+
+def source_picker(folder: str, bundle: Bundle, month: int) -> PB.Publication | None:
+    """The 实时 / 已发布 switch for the chosen month: the publication to show, or None for live figures.
+
+    Default: the latest revision of the month where one exists. The URL carries the choice and the revision, so a
+    shared link shows the same figures even after a later revision.
+    """
+    year = bundle.targets.year
+    revisions = _revision_options(folder, year, month)
+    if "source_loaded" not in st.session_state:
+        raw = st.query_params.get("source")
+        chosen = {v: k for k, v in SOURCE_PARAMS.items()}.get(raw)
+        if chosen:
+            st.session_state["f_source"] = chosen
+        rev = st.query_params.get("rev")
+        if rev and rev.isdigit():
+            st.session_state["f_revision"] = int(rev)
+        st.session_state["source_loaded"] = True
+    if "_show_revision" in st.session_state:  # set by show_published() on the previous run
+        st.session_state["f_source"] = SOURCE_PUBLISHED
+        st.session_state["f_revision"] = st.session_state.pop("_show_revision")
+    st.session_state.setdefault("f_source", SOURCE_PUBLISHED)
+    pub = None
+    with st.sidebar:
+        st.markdown("#### 数据口径")
+        if revisions.empty:
+            st.caption(f"{year} 年 {month} 月尚未发布，显示实时数据。")
+        else:
+            st.radio("数据口径", [SOURCE_PUBLISHED, SOURCE_LIVE], key="f_source", horizontal=True,
+                     label_visibility="collapsed", help="已发布：该月发布时冻结的正式数字；实时：当前库中的最新数据")
+            numbers = revisions["revision"].astype(int).tolist()
+            if st.session_state.get("f_revision") not in numbers:
+                st.session_state["f_revision"] = numbers[-1]
+            if st.session_state["f_source"] == SOURCE_PUBLISHED:
+                if len(numbers) > 1:
+                    st.selectbox("修订", numbers, key="f_revision", format_func=lambda n: f"修订 {n}"
+                                 + ("（最新）" if n == numbers[-1] else ""))
+                row = revisions[revisions["revision"] == st.session_state["f_revision"]].iloc[0]
+                pub = load_bundle(folder, f"{PUBLISHED_PREFIX}{int(row['id'])}:{row['content_hash'][:16]}").publication
+        if pub is not None:
+            st.info(pub.label(), icon=":material/verified:")
+        else:
+            st.caption(LIVE_LABEL)
+    source = SOURCE_PARAMS[SOURCE_PUBLISHED if pub is not None else SOURCE_LIVE]
+    wanted = {"source": source, "rev": str(pub.revision) if pub is not None else None}
+    if revisions.empty and "source" not in st.query_params:
+        wanted["source"] = None  # nothing to choose yet: a link keeps following the default
+    for param, text in wanted.items():
+        if text is None:
+            if param in st.query_params:
+                del st.query_params[param]
+        elif st.query_params.get(param) != text:
+            st.query_params[param] = text
+    return pub
+
+
+def show_published(revision: int) -> None:
+    """Switch the sidebar to a revision of the chosen month from the next rerun on (e.g. just published)."""
+    st.session_state["_show_revision"] = revision
+
+
 @dataclass(frozen=True, eq=False)
 class Frame:
     folder: str
@@ -259,17 +380,31 @@ class Frame:
     bundle: Bundle
     filters: Filters
     user: auth.User
+    live_version: str = ""  # the store version of the live figures (version names a revision when published)
+    live_bundle: Bundle | None = None
 
     def __iter__(self):
         return iter((self.folder, self.version, self.bundle, self.filters))
+
+    def live(self) -> Frame:
+        """The same frame on live data (pages that act on the store: upload, targets, publishing)."""
+        if self.bundle.publication is None:
+            return self
+        return replace(self, version=self.live_version, bundle=self.live_bundle, filters=replace(self.filters, source=""))
 
 
 def setup_frame(user: auth.User) -> Frame:
     """Data and sidebar filters for one rerun (app.py calls this before the page runs)."""
     folder, version, bundle = current()
     chosen = sidebar_filters(bundle)
+    live_version, live_bundle = version, bundle
+    pub = source_picker(folder, bundle, chosen.month)
+    if pub is not None:
+        version = published_version(pub)
+        bundle = load_bundle(folder, version)
+        chosen = replace(chosen, source=f"已发布修订{pub.revision}")
     with st.sidebar:
-        st.caption(f"{bundle.targets.year} 年度 · 目标表 {bundle.targets.version[:8]} · 数据版本 {version.split(':')[0]}")
+        st.caption(f"{bundle.targets.year} 年度 · 目标表 {bundle.targets.version[:8]} · 数据版本 {live_version.split(':')[0]}")
         st.caption(f"当前用户：{user.name}（{user.role_name}）")
         if user.login != auth.DEMO_LOGIN and st.button("退出登录", key="auth_logout", icon=":material/logout:"):
             store().log(user.name, "退出登录", user.login)
@@ -277,11 +412,11 @@ def setup_frame(user: auth.User) -> Frame:
             if auth_config().oidc:
                 st.logout()
             st.rerun()
-    return Frame(folder, version, bundle, chosen, user)
+    return Frame(folder, version, bundle, chosen, user, live_version, live_bundle)
 
 
-def frame() -> Frame:
-    """The frame app.py set up for this rerun.
+def frame(live: bool = False) -> Frame:
+    """The frame app.py set up for this rerun (``live``: on live data whatever the 实时/已发布 switch says).
 
     Streamlit runs a page file without app.py while it is in its legacy
     pages/-folder mode: on the first request after a server start that lands on a
@@ -299,6 +434,13 @@ def frame() -> Frame:
         st.navigation([st.Page(path, title=title) for path, title, _, _ in PAGES], position="hidden")
         st.rerun()
     current_frame = current_frame or setup_frame(sign_in())
+    st.session_state["_current_frame"] = current_frame
+    return live_frame() if live else current_frame
+
+
+def live_frame() -> Frame:
+    """This rerun's frame on live data (after ``frame()``): for what acts on the store or compares with it."""
+    current_frame = st.session_state["_current_frame"].live()
     st.session_state["_current_frame"] = current_frame
     return current_frame
 
@@ -403,6 +545,16 @@ def page_start(title: str | None) -> None:
     auth_banner()
     if title:
         st.title(title)
+    source_badge()
+
+
+def source_badge() -> None:
+    """Which figures the page shows: a published revision (its label) or the live state."""
+    pub = data()[2].publication
+    if pub is not None:
+        st.markdown(f":green-badge[:material/verified: {pub.label()}]")
+    else:
+        st.markdown(f":blue-badge[:material/bolt: {LIVE_LABEL}]")
 
 
 def banner(bundle: Bundle) -> None:

@@ -91,6 +91,8 @@ def main(argv=None) -> int:
     parser.add_argument("--years", type=int, default=5)
     parser.add_argument("--scale", type=int, default=10)
     parser.add_argument("--live-reruns", type=int, default=5, help="warm reruns per page on the live server (0 = none)")
+    parser.add_argument("--published", action="store_true",
+                        help="publish the default month first: every page then opens on the published revision")
     args = parser.parse_args(argv)
 
     folder = Path(tempfile.mkdtemp(prefix="bench-dash-")) / "data"
@@ -100,6 +102,12 @@ def main(argv=None) -> int:
     print(f"store: {args.years} years × 12 months × {len(targets.reporting_units)} units, "
           f"{len(targets.indicators)} indicators (scale {args.scale}), {n_rows} rows; built in {time.perf_counter() - t0:.1f} s")
     os.environ["LIVELIHOOD_DATA_DIR"] = str(folder)
+    if args.published:
+        from lib.progress import default_month
+        from lib.publish import publish
+        month = default_month(targets, store.current_rows(targets.year))
+        print(f"published {targets.year}-{month:02d} in {timed(lambda: publish(store, targets.year, month, 'bench')):.2f} s; "
+              "pages below show the published revision")
 
     t_import = time.perf_counter()
     from streamlit.runtime.pages_manager import PagesManager

@@ -361,9 +361,13 @@ def compliance(targets: Targets, submissions: pd.DataFrame, month: int, today: d
     return pd.DataFrame(records)
 
 
-def chase_list(targets: Targets, submissions: pd.DataFrame, month: int, today: date | None = None) -> pd.DataFrame:
-    """催报名单: units with nothing accepted for ``month``, with their lead projects."""
-    table = compliance(targets, submissions, month, today)
+def chase_list(targets: Targets, submissions: pd.DataFrame, month: int, today: date | None = None,
+               table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """催报名单: units with nothing accepted for ``month``, with their lead projects.
+
+    ``table`` may be the ``compliance`` table already computed (or published) for ``month``.
+    """
+    table = compliance(targets, submissions, month, today) if table is None else table
     pending = table[(table["月份"] == month) & table["报送情况"].isin([MISSING, NOT_DUE])]
     projects = targets.projects.groupby("牵头单位")["项目序号"].agg(lambda s: "、".join(str(n) for n in s))
     out = pending[["填报单位", "报送情况", "截止时间"]].copy()

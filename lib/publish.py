@@ -317,7 +317,7 @@ def _from_row(store: Store, row: dict, submissions: pd.DataFrame | None = None) 
     def document() -> dict:
         text, _ = store.publication_record(int(row["id"]))
         return json.loads(text)
-    _, versions = store.publication_record(int(row["id"]))
+    versions = store.publication_versions(int(row["id"]))
     frame = pd.DataFrame(versions, columns=["unit", "month", "sha256"])
     subs = store.submissions() if submissions is None else submissions
     ids = dict(zip(subs["sha256"], subs["id"]))

@@ -674,6 +674,12 @@ class Store:
             raise KeyError(f"没有编号为 {publication_id} 的发布记录")
         return row[0], versions
 
+    def publication_versions(self, publication_id: int) -> list[tuple[str, int, str]]:
+        """[(unit, month, sha256)] a stored revision froze (without reading its document)."""
+        with closing(self._connect()) as con:
+            return con.execute("SELECT unit, month, sha256 FROM publication_versions WHERE publication_id = ? "
+                               "ORDER BY rowid", (publication_id,)).fetchall()
+
     def add_publication(self, make_document, who: str) -> tuple[int, str]:
         """Store the next revision of a month, made by ``make_document(revision) -> (meta, versions, document)``.
 

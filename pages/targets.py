@@ -7,7 +7,7 @@ from lib import schema as S
 from lib.auth import ADMIN
 from lib.template import write_templates
 
-folder, version, bundle, f = ui.frame()
+folder, version, bundle, f = ui.frame(live=True)  # acts on the store: live data whatever the switch says
 ui.require(ADMIN)
 t = bundle.targets
 store = ui.store()

@@ -25,7 +25,7 @@ compliance = v.compliance
 ui.chart(lambda: charts.compliance_heatmap(compliance), key="unit_compliance", depends=(f.month,), all_filters=False)
 
 st.subheader(f"催报名单 · {f.month} 月")
-chase = P.chase_list(t, bundle.submissions, f.month)
+chase = P.chase_list(t, bundle.submissions, f.month, table=compliance)
 if chase.empty:
     st.success(f"{f.month} 月报表已全部收齐。")
 else:

@@ -14,7 +14,7 @@ from lib.submission import display_name, validate
 
 from lib.auth import ANALYST
 
-folder, version, bundle, f = ui.frame()
+folder, version, bundle, f = ui.frame(live=True)  # acts on the store: live data whatever the switch says
 user = ui.require(ANALYST)  # server-side: the page is also absent from a viewer's navigation
 t = bundle.targets
 store = ui.store()

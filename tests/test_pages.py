@@ -22,6 +22,7 @@ PAGES = {
     "pages/ledger.py": ("督办台账", []),
     "pages/upload.py": ("数据上报", []),
     "pages/export.py": ("数据导出", []),
+    "pages/publish.py": ("发布与修订", []),
     "pages/targets.py": ("目标表", []),
     "pages/admin.py": ("用户与审计", []),
 }
