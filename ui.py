@@ -681,7 +681,8 @@ def _ledger_items(folder: str, version: str, ledger_version: str, today: str) ->
 
 def ledger_items() -> pd.DataFrame:
     """Every ledger item (lib.ledger.items) after syncing new submissions; read once per ledger change and day."""
-    folder, version, _ = data()
+    current_frame = st.session_state["_current_frame"]  # the ledger is live whatever the 实时/已发布 switch says
+    folder, version = current_frame.folder, current_frame.live_version or current_frame.version
     ledger_sync(folder, version)
     return _ledger_items(folder, version, ledger.version(get_store(folder)), date.today().isoformat())
 

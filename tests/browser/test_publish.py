@@ -44,22 +44,18 @@ def test_switch_label_and_url_round_trip(page, server, targets):  # noqa: F811
     page.get_by_text(pub.label()).first.wait_for(timeout=60_000)
     assert "source=published" in page.url
 
-    # The 发布与修订 page, with the change table, at the office's screen and a phone's.
-    open_path(page, server, "publish?month=6&source=published&rev=0")
-    page.get_by_text("发布以来的变化").first.wait_for(timeout=60_000)
-    page.wait_for_timeout(1500)
-    page.screenshot(path=str(ARTIFACTS / "publish-page-1366.png"), full_page=True)
-    open_path(page, server, "?month=6&source=published&rev=0")
-    page.wait_for_timeout(1500)
-    page.screenshot(path=str(ARTIFACTS / "publish-overview-1366.png"))
-    page.set_viewport_size({"width": 390, "height": 844})
+    # The 发布与修订 page, with the change table, and the overview, at the office's screen and a phone's.
     try:
-        open_path(page, server, "publish?month=6&source=published&rev=0")
-        page.get_by_text("发布以来的变化").first.wait_for(timeout=60_000)
-        page.wait_for_timeout(1500)
-        page.screenshot(path=str(ARTIFACTS / "publish-page-390.png"), full_page=True)
-        open_path(page, server, "?month=6&source=published&rev=0")
-        page.wait_for_timeout(1500)
-        page.screenshot(path=str(ARTIFACTS / "publish-overview-390.png"))
+        for width, height in ((1366, 768), (390, 844)):
+            page.set_viewport_size({"width": width, "height": height})
+            for name, path in (("page", "publish"), ("overview", "")):
+                open_path(page, server, f"{path}?month=6&source=published&rev=0")
+                page.get_by_text(pub.label() if name == "overview" else "发布以来的变化").first.wait_for(timeout=60_000)
+                page.wait_for_timeout(3000)
+                page.screenshot(path=str(ARTIFACTS / f"publish-{name}-{width}.png"))
+                if name == "page":  # the change table, further down
+                    page.get_by_text("发布以来的变化").first.scroll_into_view_if_needed()
+                    page.wait_for_timeout(1000)
+                    page.screenshot(path=str(ARTIFACTS / f"publish-changes-{width}.png"))
     finally:
         page.set_viewport_size({"width": 1366, "height": 768})
