@@ -6,7 +6,9 @@ Builds the same store as bench/dashboard.py (Y years × 12 months × every unit,
 one), then times, best of ``--repeat`` runs, each a new revision of the default month:
 
   publish (cold)   ``lib.publish.publish`` as ``python -m lib.publish`` runs it: target table parsed, rows read
-  publish (warm)   as the 发布 button runs it: the dashboard's target table passed in (its caches warm)
+  publish (warm)   the target table already loaded (its caches warm), everything else computed
+  publish (button) as the 发布 button runs it: the dashboard's rows and month tables handed over (only the
+                   compliance table, the canonical document and the write are left)
   as-of-time       publishing the state at the month's deadline (versions chosen by receipt, rows from SQLite)
   load             ``lib.publish.load`` of the latest revision and all its tables (the dashboard's first read)
 and prints the document size. Not a test: nothing asserts a time. Goal: publishing under 2 s.
@@ -52,6 +54,15 @@ def main(argv=None) -> int:
                  for _ in range(args.repeat))
     warm_s = min(timed(lambda: PB.publish(store, targets.year, month, "bench", reason="bench", targets=targets))
                  for _ in range(args.repeat))
+    # The 发布 button: the dashboard has the rows and the month's tables already (its month view).
+    rows = store.current_rows(targets.year)
+    detail = P.detail(targets, rows, month)
+    projects = P.project_table(targets, rows, month, detail)
+    computed = {"detail": detail, "projects": projects, "categories": P.category_table(targets, rows, month, projects),
+                "units": P.unit_table(targets, rows, month, projects),
+                "counties": P.county_table(targets, rows, month, detail)}
+    button_s = min(timed(lambda: PB.publish(store, targets.year, month, "bench", reason="bench", targets=targets,
+                                            rows=rows, computed=computed)) for _ in range(args.repeat))
     due = deadline(targets.year, month, targets.deadline_day)
     as_of_s = min(timed(lambda: PB.publish(store, targets.year, month, "bench", reason="bench", as_of_time=due,
                                            targets=targets)) for _ in range(args.repeat))
@@ -63,10 +74,11 @@ def main(argv=None) -> int:
     load_s = min(timed(read) for _ in range(args.repeat))
     pub = PB.load(store, targets.year, month)
     size = (store.folder / pub.path).stat().st_size
-    print(f"\n{'step':<34}{'ms':>8}")
-    for name, seconds in (("publish, cold (as the CLI)", cold_s), ("publish, warm (as the 发布 button)", warm_s),
+    print(f"\n{'step':<44}{'ms':>8}")
+    for name, seconds in (("publish, cold (as the CLI)", cold_s), ("publish, target table loaded", warm_s),
+                          ("publish as the 发布 button (tables reused)", button_s),
                           ("publish as of the deadline", as_of_s), ("load a revision and its tables", load_s)):
-        print(f"{name:<34}{seconds * 1000:>8.0f}")
+        print(f"{name:<44}{seconds * 1000:>8.0f}")
     calibration = timed(lambda: sum(range(10**7)))  # ~0.15 s on this machine kind when it is quiet
     print(f"\nrevisions written: {pub.revision + 1}; document {size / 1e6:.1f} MB "
           f"({len(pub.tables['detail'])} detail rows); load average {os.getloadavg()[0]:.1f}; "

@@ -253,21 +253,31 @@ def versions_at(submissions: pd.DataFrame, year: int, month: int, at: datetime |
     return out.sort_values(["month", "unit"]).reset_index(drop=True)
 
 
+LEVEL_OF_ROWS = ["detail", "projects", "categories", "units", "counties"]  # the tables computed from the rows alone
+
+
 def compute_tables(targets: Targets, rows: pd.DataFrame, submissions: pd.DataFrame, month: int,
-                   cutoff: datetime) -> dict[str, pd.DataFrame]:
-    """Every level's table from the published rows; compliance counts the receipts up to ``cutoff``."""
-    rows = rows.sort_values(["月份", "填报单位", "指标编号", "县市区"], kind="stable").reset_index(drop=True)
-    detail = P.detail(targets, rows, month)
-    projects = P.project_table(targets, rows, month, detail)
+                   cutoff: datetime, computed: Mapping[str, pd.DataFrame] | None = None) -> dict[str, pd.DataFrame]:
+    """Every level's table from the published rows; compliance counts the receipts up to ``cutoff``.
+
+    ``computed`` may hold the LEVEL_OF_ROWS tables already computed from exactly these rows (the dashboard's month
+    view): they are the same function of the same rows (the tables do not depend on row order), so they are reused.
+    """
+    if computed is not None:
+        tables = {name: computed[name] for name in LEVEL_OF_ROWS}
+    else:
+        rows = rows.sort_values(["月份", "填报单位", "指标编号", "县市区"], kind="stable").reset_index(drop=True)
+        detail = P.detail(targets, rows, month)
+        projects = P.project_table(targets, rows, month, detail)
+        tables = {
+            "detail": detail,
+            "projects": projects,
+            "categories": P.category_table(targets, rows, month, projects),
+            "units": P.unit_table(targets, rows, month, projects),
+            "counties": P.county_table(targets, rows, month, detail),
+        }
     received = submissions[pd.to_datetime(submissions["received_at"], format="ISO8601") <= cutoff]
-    return {
-        "detail": detail,
-        "projects": projects,
-        "categories": P.category_table(targets, rows, month, projects),
-        "units": P.unit_table(targets, rows, month, projects),
-        "counties": P.county_table(targets, rows, month, detail),
-        "compliance": P.compliance(targets, received, month, today=cutoff.date()),
-    }
+    return tables | {"compliance": P.compliance(targets, received, month, today=cutoff.date())}
 
 
 def _document(meta: dict, versions: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> dict:
@@ -281,10 +291,13 @@ def _document(meta: dict, versions: pd.DataFrame, tables: dict[str, pd.DataFrame
 
 
 def publish(store: Store, year: int, month: int, who: str, reason: str = "",
-            as_of_time: datetime | None = None, *, targets: Targets | None = None) -> Publication:
+            as_of_time: datetime | None = None, *, targets: Targets | None = None, rows: pd.DataFrame | None = None,
+            computed: Mapping[str, pd.DataFrame] | None = None) -> Publication:
     """Publish the state of ``year``-``month`` now, or as it was at ``as_of_time``; returns the new revision.
 
-    ``targets`` may be the already loaded current target table (checked against the file's hash).
+    ``targets`` may be the already loaded current target table (checked against the file's hash); with no
+    ``as_of_time``, ``rows`` may be ``Store.current_rows(year)`` as already read and ``computed`` the month's tables
+    computed from those rows (the dashboard's): the revision is then the state those rows belong to.
     Raises PublishError (Chinese message) when the month cannot be published or a revision has no reason.
     """
     reason = (reason or "").strip()
@@ -297,20 +310,21 @@ def publish(store: Store, year: int, month: int, who: str, reason: str = "",
     if year != targets.year:
         raise PublishError(f"目标表为 {targets.year} 年度，不能发布 {year} 年的数据。")
     if as_of_time is None:  # the current state: the dashboard's own rows snapshot, read before the submissions
-        rows = store.current_rows(year)
-        rows = rows[rows["月份"] <= month]
+        rows = store.current_rows(year) if rows is None else rows
+        rows = rows[(rows["年度"] == year) & (rows["月份"] <= month)]
         submissions = store.submissions()
         # The versions are those the rows came from (an upload between the two reads cannot slip in).
         versions = versions_at(submissions[submissions["id"].isin(rows["submission_id"].unique())].assign(
             state=STATE_CURRENT), year, month, None)
     else:
+        computed = None  # the tables of a past moment are always computed here
         submissions = store.submissions()
         versions = versions_at(submissions, year, month, as_of_time)
         rows = store.rows_of(versions["submission_id"])
     if versions.empty:
         raise PublishError(f"{year} 年 1–{month} 月没有任何已接收的报送，无法发布。")
     cutoff = as_of_time or now
-    tables = compute_tables(targets, rows, submissions[submissions["year"] == year], month, cutoff)
+    tables = compute_tables(targets, rows, submissions[submissions["year"] == year], month, cutoff, computed)
 
     def make(next_revision) -> tuple[dict, list[dict], bytes]:
         revision = next_revision(year, month)

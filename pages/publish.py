@@ -51,7 +51,9 @@ if user.can(ANALYST):
         if st.button(f"发布 {t.year} 年 {f.month} 月", type="primary", key="publish_go", icon=":material/verified:"):
             who = ui.require(ANALYST).name
             try:
-                pub = PB.publish(store, t.year, f.month, who, reason, due if when == "deadline" else None, targets=t)
+                live = ui.view()  # this month's live tables as the dashboard computed them: not computed twice
+                pub = PB.publish(store, t.year, f.month, who, reason, due if when == "deadline" else None, targets=t,
+                                 rows=bundle.rows, computed={name: getattr(live, name) for name in PB.LEVEL_OF_ROWS})
             except PB.PublishError as exc:
                 st.error(f"未发布：{exc}")
             else:

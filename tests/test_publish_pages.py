@@ -92,6 +92,7 @@ def test_publish_page_publishes_asks_for_a_reason_and_lists_changes(published):
     assert [r.revision for r in revisions] == [0, 1] and revisions[1].reason == "民政局更正 6 月数据"
     assert at.selectbox(key="f_revision").value == 1 and at.query_params["rev"] == "1"
     assert table_with(at, "变更报送") is None and len(table_with(at, "内容哈希")) == 2
+    assert PB.verify(store) == []  # what the page published (from the dashboard's own tables) recomputes exactly
     assert any("没有任何数字变化" in s.value for s in at.success)
 
 
