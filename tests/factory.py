@@ -47,6 +47,14 @@ def edit(data: bytes, fn, sheet: str = S.SHEET_FORM) -> bytes:
     return buffer.getvalue()
 
 
+def xml_text(sheet: bytes, text: str) -> bytes:
+    """``text`` as it stands in a sheet's XML: UTF-8, or character references when openpyxl serialises with lxml."""
+    for form in (text.encode(), "".join(f"&#{ord(c)};" for c in text).encode()):
+        if form in sheet:
+            return form
+    raise AssertionError(f"{text!r} is not in the sheet")
+
+
 def row_of(targets, unit: str, code: str, county: str = S.CITY) -> int:
     rows = targets.expected_rows(unit)
     idx = rows.index[(rows["指标编号"] == code) & (rows["县市区"] == county)][0]

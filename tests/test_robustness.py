@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from lib.store import Store
 from lib.submission import validate
 from tests.corpus.make_corpus import _sheet_xml, _with_sheet
-from tests.factory import filled
+from tests.factory import filled, xml_text
 from tests.worker import run_workers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,7 +103,8 @@ def variants(targets, count: int, tag: str) -> list[bytes]:
     for i in range(count):
         base = bases[i % len(bases)]
         sheet = _sheet_xml(base)
-        out.append(_with_sheet(base, sheet.replace("按计划推进".encode(), f"按计划推进{tag}-{i}".encode(), 1)))
+        out.append(_with_sheet(base, sheet.replace(xml_text(sheet, "按计划推进"), f"按计划推进{tag}-{i}".encode(), 1)))
+    assert len(set(out)) == count  # distinct files, or the store would rightly keep only one of each
     return out
 
 
