@@ -92,7 +92,8 @@ STATUS_SEVERITY = {
 }
 
 # What a reporting unit may choose in the template's 进展状态 column.
-REPORTED_STATES = ["已完成", "正常推进", "滞后", "未启动"]
+STATE_NOT_STARTED = "未启动"
+REPORTED_STATES = ["已完成", "正常推进", "滞后", STATE_NOT_STARTED]
 
 # --- template / submission columns ----------------------------------------
 TEMPLATE_TITLE = "{year} 年重点民生实事进展情况报表"

@@ -19,8 +19,18 @@ committed. So a final-named file exists exactly for each committed
 submission, and ``rebuild()`` from the files reproduces the database, publications included
 (a publication file is written before its row commits; ``lib.publish.verify`` recomputes them).
 
-CLI: ``python -m lib.store ingest PATH...``, ``python -m lib.store rebuild`` (keeps the ledger tables, which
-are not derivable from the files) and ``python -m lib.store backup NEW_FOLDER``.
+Which version is current: the one activated last (its ``activated_at``; ties, which a batch never makes, by the
+larger sha256). A file's activation is its receipt, or the moment it was restored. One call that stores several
+files (a CLI run, a .zip) gives them receipt times one microsecond apart in the order given, so the last file of
+a unit and month is current. Sending again a file identical to a *replaced* version restores it (audited); one
+identical to the *current* version changes nothing.
+
+A data folder holding generated demo reports refuses real uploads until an administrator clears the demo
+(``clear_demo``: one audited action; demo files and rows removed, database rebuilt).
+
+CLI (``python -m lib.store --help``): ``ingest PATH...``, ``rebuild`` (keeps the ledger tables, which are not
+derivable from the files), ``backup NEW_FOLDER``, ``restore ID``, ``history [--unit U] [--month YYYY-MM]`` (CSV)
+and ``clear-demo``.
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ import uuid
 import zipfile
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +55,8 @@ import pandas as pd
 
 from lib import config
 from lib.calendar import deadline
-from lib.submission import ValidationResult, add_history_warnings, display_name, validate, validate_many
+from lib.export import to_csv_bytes
+from lib.submission import HistoryContext, ValidationResult, add_history_warnings, display_name, validate, validate_many
 from lib.targets import Targets, load_targets
 
 STATE_CURRENT = "当前"
@@ -55,6 +66,12 @@ PUBLICATIONS_DIR = "publications"  # one immutable file per published revision (
 CACHE_DIR = "cache"  # derived snapshots, rebuilt from the database when missing
 # Uploader name of generated demo files: the store is "demo" while any is present.
 DEMO_UPLOADER = "示例数据"
+DEMO_REFUSAL = ("本数据目录中是系统生成的示例数据。为免示例数字与真实报送混在一起，清除示例数据之前不接收真实报表。"
+                "请管理员在“用户与审计”页点击“清除示例数据”（或运行 python -m lib.store clear-demo），一次清除后再上传。")
+
+
+class RebuildError(Exception):
+    """rebuild() could not index every stored file; the database was left as it was."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -211,6 +228,7 @@ class IngestOutcome:
     duplicate_of: int | None = None
     superseded: int | None = None
     late: bool = False
+    restored: bool = False  # an identical re-upload of a replaced version made it current again
 
     @property
     def stored(self) -> bool:
@@ -218,8 +236,11 @@ class IngestOutcome:
 
     def summary(self) -> str:
         r = self.result
+        if self.restored:
+            return (f"{r.file_name}：与已被替换的第 {self.duplicate_of} 号报送完全相同，已恢复第 {self.duplicate_of} 号为 "
+                    f"{r.unit} {r.period} 的当前版本（记入审计日志）。")
         if self.duplicate_of is not None:
-            return f"{r.file_name}：与已存档的第 {self.duplicate_of} 号报送完全相同，未重复存档。"
+            return f"{r.file_name}：与已存档的第 {self.duplicate_of} 号报送（当前版本）完全相同，未重复存档。"
         if self.submission_id is None:
             return f"{r.file_name}：未接收，{len(r.errors)} 个错误、{len(r.warnings)} 个提醒。"
         extra = "（逾期）" if self.late else ""
@@ -268,7 +289,7 @@ def _make_durable(paths: list[Path]) -> None:
 
 
 class _History:
-    """The values earlier months hold, for the batch path's history warnings, kept up to date in file order."""
+    """The values each unit's months hold, for the history warnings, kept up to date in file order."""
 
     def __init__(self, year_values: list[tuple]):
         self.values: dict[str, dict[int, dict]] = {}
@@ -278,15 +299,25 @@ class _History:
     def previous(self, unit: str, month: int) -> dict[tuple[str, str], tuple[float | None, int]]:
         """The latest value before ``month`` of each row of ``unit`` (the rule Store.previous_values uses too)."""
         out = {}
-        for m in sorted(self.values.get(unit, {})):
+        months = self.values.get(unit, {})
+        for m in sorted(months):
             if m < month:
-                out.update({key: (value, m) for key, value in self.values[unit][m].items()})
+                out.update({key: (value, m) for key, value in months[m].items()})
         return out
 
-    def add_warnings(self, result: ValidationResult, targets: Targets) -> None:
+    def context(self, unit: str, month: int) -> HistoryContext:
+        """Before, after and the same month of ``unit``: what ``add_history_warnings`` compares with."""
+        months = self.values.get(unit, {})
+        following = {}
+        for m in sorted(months, reverse=True):
+            if m > month:
+                following.update({key: (value, m) for key, value in months[m].items()})
+        return HistoryContext(self.previous(unit, month), following, months.get(month, {}), frozenset(months))
+
+    def add_warnings(self, result: ValidationResult, targets: Targets, today: date | None = None) -> None:
         if result.month is None or result.row_records is None:
             return
-        add_history_warnings(result, targets, self.previous(result.unit, result.month))
+        add_history_warnings(result, targets, self.context(result.unit, result.month), today)
         if result.accepted:
             self.values.setdefault(result.unit, {})[result.month] = {(r[0], r[1]): r[2] for r in result.row_records}
 
@@ -438,13 +469,44 @@ class Store:
         return self._rows_frame(subs, records)
 
     def previous_values(self, unit: str, year: int, month: int) -> dict[tuple[str, str], tuple[float | None, int]]:
-        """Latest accepted value before ``month``: {(指标编号, 县市区): (累计完成, 月份)} (plain SQL: on the upload path)."""
+        """Latest accepted value before ``month``: {(指标编号, 县市区): (累计完成, 月份)}."""
+        return self.history_context(unit, year, month).previous
+
+    def history_context(self, unit: str, year: int, month: int) -> HistoryContext:
+        """The unit's other current months of ``year`` as ``add_history_warnings`` needs them (plain SQL: upload path)."""
         with closing(self._connect()) as con:
             rows = con.execute(
                 "SELECT s.unit, s.month, r.indicator, r.county, r.value FROM rows r JOIN submissions s "
-                "ON s.id = r.submission_id WHERE s.state = ? AND s.unit = ? AND s.year = ? AND s.month < ?",
-                (STATE_CURRENT, unit, year, month)).fetchall()
-        return _History(rows).previous(unit, month)
+                "ON s.id = r.submission_id WHERE s.state = ? AND s.unit = ? AND s.year = ?",
+                (STATE_CURRENT, unit, year)).fetchall()
+        return _History(rows).context(unit, month)
+
+    def history(self, unit: str | None = None, year: int | None = None, month: int | None = None) -> pd.DataFrame:
+        """Every stored version (of ``unit``, ``year``-``month`` if given), oldest first, with Chinese headings."""
+        subs = self.submissions().sort_values("id")
+        if unit:
+            subs = subs[subs["unit"] == unit]
+        if year:
+            subs = subs[subs["year"] == year]
+        if month:
+            subs = subs[subs["month"] == month]
+        return pd.DataFrame({
+            "编号": subs["id"], "填报单位": subs["unit"],
+            "月份": subs["year"].astype(str) + "-" + subs["month"].map("{:02d}".format),
+            "状态": subs["state"], "逾期": subs["late"].map({True: "逾期", False: ""}),
+            "接收时间": subs["received_at"], "生效时间": subs["activated_at"], "上传人": subs["uploader"],
+            "原文件名": subs["file_name"], "行数": subs["n_rows"], "sha256": subs["sha256"],
+        }).reset_index(drop=True)
+
+    def current_version(self, unit: str, year: int, month: int) -> tuple[int, str] | None:
+        """(id, original file name) of the current version of a unit and month."""
+        with closing(self._connect()) as con:
+            return con.execute("SELECT id, file_name FROM submissions WHERE unit=? AND year=? AND month=? AND state=?",
+                               (unit, year, month, STATE_CURRENT)).fetchone()
+
+    def years(self) -> list[int]:
+        with closing(self._connect()) as con:
+            return [r[0] for r in con.execute("SELECT DISTINCT year FROM submissions ORDER BY year")]
 
     def audit_log(self) -> pd.DataFrame:
         with closing(self._connect()) as con:
@@ -468,30 +530,32 @@ class Store:
         received_at = received_at or datetime.now()
         if result is None:
             result = validate(data, file_name, targets, self, today=today or received_at.date())
-        return self._store_batch([(data, result)], uploader, targets, received_at)[0]
+        return self._store_batch([(data, result, received_at)], uploader, targets)[0]
 
     def ingest_many(self, files: list[tuple[str, bytes]], uploader: str = "系统", targets: Targets | None = None,
                     received_at: datetime | None = None, today: date | None = None, batch: int = 200,
                     progress=None, workers: int = 1) -> list[IngestOutcome]:
         """Validate and store many files; each is all-or-nothing, and files commit together in batches.
 
-        The same guarantees as ``ingest``: a batch's pending files are made durable
-        (one sync for the batch) before its transaction commits, and renamed after.
-        Parsing and every per-file rule run on ``workers`` processes; the warnings
-        that compare with earlier months are then added in file order, against the
-        stored history plus the files accepted before in the same call.
+        The order of ``files`` is the order of receipt: file i is received at ``received_at`` + i µs, so of two
+        versions of one unit and month the later one in the list is current. The same guarantees as ``ingest``:
+        a batch's pending files are made durable (one sync for the batch) before its transaction commits, and
+        renamed after. Parsing and every per-file rule run on ``workers`` processes; the warnings that compare
+        with other months are then added in file order, against the stored history plus the files accepted
+        before in the same call.
         """
         targets = targets or self.targets()
         received_at = received_at or datetime.now()
+        today = today or received_at.date()
         history = _History(self._year_values(targets.year))
         outcomes: list[IngestOutcome] = []
-        checked: list[tuple[bytes, ValidationResult]] = []
-        results = validate_many(files, targets, today or received_at.date(), workers=workers)
-        for (_name, data), result in zip(files, results):
-            history.add_warnings(result, targets)
-            checked.append((data, result))
+        checked: list[tuple[bytes, ValidationResult, datetime]] = []
+        results = validate_many(files, targets, today, workers=workers)
+        for i, ((_name, data), result) in enumerate(zip(files, results)):
+            history.add_warnings(result, targets, today)
+            checked.append((data, result, received_at + timedelta(microseconds=i)))
             if len(checked) == batch or len(outcomes) + len(checked) == len(files):
-                outcomes += self._store_batch(checked, uploader, targets, received_at)
+                outcomes += self._store_batch(checked, uploader, targets)
                 checked = []
                 if progress:
                     progress(len(outcomes) / len(files))
@@ -505,22 +569,27 @@ class Store:
                 "JOIN submissions s ON s.id = r.submission_id WHERE s.state = ? AND s.year = ?",
                 (STATE_CURRENT, year)).fetchall()
 
-    def _store_batch(self, checked: list[tuple[bytes, ValidationResult]], uploader: str, targets: Targets,
-                     received_at: datetime) -> list[IngestOutcome]:
+    def _store_batch(self, checked: list[tuple[bytes, ValidationResult, datetime]], uploader: str,
+                     targets: Targets) -> list[IngestOutcome]:
         outcomes: list[IngestOutcome | None] = [None] * len(checked)
         pending = []
-        for i, (data, result) in enumerate(checked):
+        for i, (data, result, received_at) in enumerate(checked):
             if not result.accepted:
                 outcomes[i] = IngestOutcome(result)
             else:
-                pending.append((i, data, result, hashlib.sha256(data).hexdigest()))
+                pending.append((i, data, result, hashlib.sha256(data).hexdigest(), received_at))
         finals, written = [], []
         with self._write() as con:
-            for i, data, result, sha in pending:
-                existing = con.execute("SELECT id FROM submissions WHERE sha256=?", (sha,)).fetchone()
-                if existing:
-                    self.log(uploader, "重复上传", f"{result.file_name} 与第 {existing[0]} 号相同", con)
+            for i, data, result, sha, received_at in pending:
+                existing = con.execute("SELECT id, state, unit, year, month FROM submissions WHERE sha256=?", (sha,)).fetchone()
+                if existing and existing[1] == STATE_CURRENT:
+                    self.log(uploader, "重复上传", f"{result.file_name} 与当前版本第 {existing[0]} 号相同，未重复存档", con)
                     outcomes[i] = IngestOutcome(result, submission_id=existing[0], duplicate_of=existing[0])
+                    continue
+                if existing:
+                    # Sending a replaced version again means "this one": make it current again, audited.
+                    self._restore(con, existing[0], uploader, received_at, f"重新上传了相同的文件 {result.file_name}")
+                    outcomes[i] = IngestOutcome(result, submission_id=existing[0], duplicate_of=existing[0], restored=True)
                     continue
                 late = received_at > deadline(result.year, result.month, targets.deadline_day)
                 folder = self.submissions_dir / str(result.year) / f"{result.month:02d}" / result.unit
@@ -605,9 +674,15 @@ class Store:
 
     def replace_targets(self, data: bytes, who: str) -> list:
         """Install a new target table if it validates; keep the old one under targets-history/. Returns problems."""
-        from lib.targets import parse_targets
+        from lib.targets import TargetProblem, parse_targets
 
         parsed, problems = parse_targets(data, source="upload")
+        if not problems:
+            stored = [y for y in self.years() if y != parsed.year]
+            if stored:
+                problems = [TargetProblem("设置", None, "年度", f"新目标表为 {parsed.year} 年度，而本数据目录存有 {'、'.join(map(str, stored))} "
+                                          "年度的报送。一个数据目录只存一个年度：新年度请使用新的数据目录（设置 LIVELIHOOD_DATA_DIR），"
+                                          "或等待系统支持多年度后再更换。")]
         if problems:
             self.log(who, "目标表被拒", f"{len(problems)} 个问题：" + "；".join(str(p) for p in problems[:3]))
             return problems
@@ -624,27 +699,38 @@ class Store:
         return []
 
     def restore(self, submission_id: int, who: str = "系统") -> None:
-        """Make an earlier version the current one for its unit and month."""
-        now = datetime.now().isoformat()
+        """Make an earlier version the current one for its unit and month (audited)."""
         with self._write() as con:
-            row = con.execute("SELECT unit, year, month, path FROM submissions WHERE id=?", (submission_id,)).fetchone()
-            if row is None:
-                raise KeyError(f"没有第 {submission_id} 号报送")
-            unit, year, month, rel = row
-            sidecar_path = (self.folder / rel).with_suffix(".json")
-            sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
-            sidecar["activated_at"] = now
-            tmp = sidecar_path.with_suffix(".json.tmp")
-            _fsync_write(tmp, json.dumps(sidecar, ensure_ascii=False).encode())
-            con.execute("UPDATE submissions SET state=? WHERE unit=? AND year=? AND month=?", (STATE_REPLACED, unit, year, month))
-            con.execute("UPDATE submissions SET state=?, activated_at=? WHERE id=?", (STATE_CURRENT, now, submission_id))
-            con.execute("INSERT INTO meta(key, value) VALUES ('version', '1') "
-                        "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
-            self.log(who, "恢复版本", f"第 {submission_id} 号（{unit} {year}-{month:02d}）恢复为当前版本", con)
-            # Rename inside the transaction: a crash before COMMIT leaves the new
-            # activation time on disk with the old DB state; rebuild then prefers
-            # the restored version, which is what the user asked for.
-            os.replace(tmp, sidecar_path)
+            self._restore(con, submission_id, who, datetime.now())
+
+    def _restore(self, con, submission_id: int, who: str, when: datetime, why: str = "") -> None:
+        """Inside a write transaction: activate ``submission_id`` at ``when`` (or just after the current version's
+        activation, if that is later), on disk (its sidecar) and in the database, with an audit entry."""
+        row = con.execute("SELECT unit, year, month, path FROM submissions WHERE id=?", (submission_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"没有第 {submission_id} 号报送")
+        unit, year, month, rel = row
+        latest = con.execute("SELECT MAX(activated_at) FROM submissions WHERE unit=? AND year=? AND month=?",
+                             (unit, year, month)).fetchone()[0]
+        activated = when.isoformat()
+        if latest and activated <= latest:
+            activated = (datetime.fromisoformat(latest) + timedelta(microseconds=1)).isoformat()
+        sidecar_path = (self.folder / rel).with_suffix(".json")
+        if not sidecar_path.exists():  # stored earlier in this same transaction: still pending
+            sidecar_path = sidecar_path.with_suffix(".json.pending")
+        sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
+        sidecar["activated_at"] = activated
+        tmp = sidecar_path.with_name(sidecar_path.name + ".tmp")
+        _fsync_write(tmp, json.dumps(sidecar, ensure_ascii=False).encode())
+        con.execute("UPDATE submissions SET state=? WHERE unit=? AND year=? AND month=?", (STATE_REPLACED, unit, year, month))
+        con.execute("UPDATE submissions SET state=?, activated_at=? WHERE id=?", (STATE_CURRENT, activated, submission_id))
+        con.execute("INSERT INTO meta(key, value) VALUES ('version', '1') "
+                    "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+        self.log(who, "恢复版本", f"第 {submission_id} 号（{unit} {year}-{month:02d}）恢复为当前版本" + (f"：{why}" if why else ""), con)
+        # Rename inside the transaction: a crash before COMMIT leaves the new
+        # activation time on disk with the old DB state; rebuild then prefers
+        # the restored version, which is what the user asked for.
+        os.replace(tmp, sidecar_path)
 
     # --- publications (computed and checked by lib.publish; stored here) -------------
     def publications(self, year: int | None = None, month: int | None = None) -> pd.DataFrame:
@@ -729,7 +815,11 @@ class Store:
         return len(paths)
 
     def rebuild(self) -> int:
-        """Recreate the database from the raw files alone. Returns the number of submissions."""
+        """Recreate the database from the raw files alone. Returns the number of submissions.
+
+        Every stored file must give its rows again; if any does not (the target table was swapped for another
+        year's, a file was damaged), RebuildError names them and the database is left as it was.
+        """
         targets = self.targets()
         tmp_db = self.folder / (DB_NAME + ".rebuild")
         for suffix in ("", "-wal", "-shm"):
@@ -755,13 +845,26 @@ class Store:
                 columns = [r[1] for r in con.execute(f"PRAGMA old.table_info({table})")]
                 names = ", ".join(c for c in columns if c in {r[1] for r in con.execute(f"PRAGMA main.table_info({table})")})
                 con.execute(f"INSERT INTO main.{table}({names}) SELECT {names} FROM old.{table}")
+        unreadable = []
         for meta, xlsx in entries:
             data = xlsx.read_bytes()
             received = datetime.fromisoformat(meta["received_at"])
             result = validate(data, meta["file_name"], targets, None, today=received.date())
+            if not result.row_records:
+                reason = result.errors[0].message if result.errors else "没有可读的数据行"
+                unreadable.append(f"{xlsx.relative_to(self.folder)}（{meta['file_name']}）：{reason}")
             late = received > deadline(meta["year"], meta["month"], targets.deadline_day)
             meta.setdefault("findings", result.findings_json())
             self._insert(con, meta, str(xlsx.relative_to(self.folder)), result.row_records or [], late)
+        if unreadable:
+            con.execute("ROLLBACK")
+            con.close()
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(tmp_db) + suffix).unlink(missing_ok=True)
+            raise RebuildError(f"{len(entries)} 份存档中有 {len(unreadable)} 份无法按现行目标表（{targets.year} 年度）读出数据，"
+                               "数据库未改动：\n" + "\n".join(unreadable[:20]) +
+                               ("\n…" if len(unreadable) > 20 else "") +
+                               "\n如果换成了其他年度的目标表，请换回原目标表；新年度请使用新的数据目录（LIVELIHOOD_DATA_DIR）。")
         # The current version of each unit-month is the most recently activated one.
         con.execute(f"UPDATE submissions SET state='{STATE_REPLACED}'")
         con.execute(
@@ -817,11 +920,13 @@ class Store:
 # --- batch path ------------------------------------------------------------------
 
 def expand_paths(paths: list[str | Path]) -> list[tuple[str, bytes]]:
-    """Files, folders (recursively) and .zip archives of workbooks -> (name, bytes)."""
+    """Files, folders (recursively) and .zip archives of workbooks -> (name, bytes), in the order of receipt:
+    the paths as given, a folder's files by modification time (then name), a .zip's entries in archive order."""
     out = []
     for path in map(Path, paths):
         if path.is_dir():
-            out += expand_paths(sorted(p for p in path.rglob("*") if p.is_file()))
+            files = [p for p in path.rglob("*") if p.is_file()]
+            out += expand_paths(sorted(files, key=lambda p: (p.stat().st_mtime_ns, str(p))))
         elif path.suffix.lower() == ".zip":
             out += read_zip_of_workbooks(path.read_bytes(), path.name)
         else:
@@ -843,20 +948,81 @@ def read_zip_of_workbooks(data: bytes, label: str = "") -> list[tuple[str, bytes
     return out
 
 
+def current_summary(store: Store, outcomes: list[IngestOutcome]) -> list[str]:
+    """One line per unit and month the outcomes touched: which file is its current version now."""
+    lines = []
+    for unit, year, month in dict.fromkeys((o.result.unit, o.result.year, o.result.month)
+                                           for o in outcomes if o.submission_id is not None):
+        current = store.current_version(unit, year, month)
+        if current:
+            lines.append(f"{unit} {year}-{month:02d}：当前版本为第 {current[0]} 号（{current[1]}）")
+    return lines
+
+
+HELP = """批量导入、版本历史与恢复、重建。
+
+接收顺序：命令行上的文件按给出的顺序；文件夹内的文件按修改时间（相同时按文件名）；.zip 内按压缩包中的顺序。
+同一单位同一月份有多个版本时，排在最后的为当前版本；结束时列出每个单位、月份的当前版本。
+再次导入与某个已被替换版本完全相同的文件，会把该版本恢复为当前版本（记入审计日志）。"""
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="报送数据存储：批量导入与重建")
+    parser = argparse.ArgumentParser(description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    ingest = sub.add_parser("ingest", help="批量导入报表（文件、文件夹或 .zip）")
-    ingest.add_argument("paths", nargs="+")
+    ingest = sub.add_parser("ingest", help="批量导入报表（文件、文件夹或 .zip；按给出的顺序接收，后者为当前版本）",
+                            description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ingest.add_argument("paths", nargs="+", help="文件、文件夹（按修改时间排序）或 .zip（按包内顺序）")
     ingest.add_argument("--uploader", default="命令行")
     ingest.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="校验进程数（默认：全部 CPU 核）")
-    sub.add_parser("rebuild", help="由原始文件重建数据库（督办台账等人工记录保留）")
+    sub.add_parser("rebuild", help="由原始文件重建数据库（督办台账等人工记录保留；有文件读不出数据时报错，数据库不变，退出码 1）")
     backup = sub.add_parser("backup", help="把整个数据文件夹（含数据库、督办台账、原始报表）备份到一个新文件夹")
     backup.add_argument("dest")
+    restore = sub.add_parser("restore", help="把第 ID 号报送恢复为其单位、月份的当前版本（记入审计日志）")
+    restore.add_argument("id", type=int)
+    restore.add_argument("--who", default="命令行")
+    history = sub.add_parser("history", help="报送版本历史（CSV，UTF-8 BOM，输出到标准输出）")
+    history.add_argument("--unit", help="只列该填报单位")
+    history.add_argument("--month", help="只列该月份，格式 YYYY-MM")
+    clear = sub.add_parser("clear-demo", help="清除示例数据（示例文件与数据行），重建数据库；记入审计日志")
+    clear.add_argument("--who", default="命令行")
     args = parser.parse_args(argv)
     store = Store()
     if args.command == "rebuild":
-        print(f"已由原始文件重建：{store.rebuild()} 份报送")
+        try:
+            print(f"已由原始文件重建：{store.rebuild()} 份报送")
+        except RebuildError as exc:
+            print(f"重建失败：{exc}", file=sys.stderr)
+            return 1
+        return 0
+    if args.command == "restore":
+        try:
+            store.restore(args.id, who=args.who)
+        except KeyError:
+            print(f"没有第 {args.id} 号报送。可用 python -m lib.store history 查看编号。", file=sys.stderr)
+            return 1
+        row = store.history().set_index("编号").loc[args.id]
+        print(f"已恢复第 {args.id} 号（{row['填报单位']} {row['月份']}，{row['原文件名']}）为当前版本。")
+        return 0
+    if args.command == "history":
+        year = month = None
+        if args.month:
+            try:
+                year, month = (int(x) for x in args.month.split("-"))
+                assert 1 <= month <= 12
+            except (ValueError, AssertionError):
+                parser.error(f"--month 应为 YYYY-MM，例如 2024-03，收到“{args.month}”")
+        frame = store.history(unit=args.unit, year=year, month=month)
+        sys.stdout.buffer.write(to_csv_bytes(frame))
+        sys.stdout.flush()
+        return 0
+    if args.command == "clear-demo":
+        from lib.demo import DemoBusy, clear_demo
+        try:
+            n = clear_demo(store, who=args.who)
+        except (DemoBusy, RebuildError) as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        print(f"已清除 {n} 份示例报送，数据库已重建。")
         return 0
     if args.command == "backup":
         try:
@@ -879,6 +1045,11 @@ def main(argv: list[str] | None = None) -> int:
         for finding in outcome.result.findings:
             print(f"    {finding}")
         rejected += outcome.submission_id is None
+    current = current_summary(store, outcomes)
+    if current:
+        print("\n当前版本：")
+        for line in current:
+            print(f"  {line}")
     print(f"\n共 {len(files)} 个文件，接收 {len(files) - rejected} 个，退回 {rejected} 个。", file=sys.stderr)
     return 1 if rejected else 0
 

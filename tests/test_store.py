@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import sqlite3
 import zipfile
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -208,8 +209,8 @@ def test_ingest_many_on_two_processes_stores_what_one_by_one_ingest_stores(targe
     assert [o.stored for o in outcomes[:len(files)]] == [True, True, False, True, True, True, True, False]
     assert all(o.duplicate_of for o in outcomes[len(files):] if o.result.accepted)
     one_by_one = Store(tmp_path / "serial")
-    for name, data in files:
-        one_by_one.ingest(data, name, targets=targets, received_at=received)
+    for i, (name, data) in enumerate(files):  # the batch receives file i at received + i µs (the order given)
+        one_by_one.ingest(data, name, targets=targets, received_at=received + timedelta(microseconds=i))
     assert parallel.snapshot()["rows"].equals(one_by_one.snapshot()["rows"])
     mine = parallel.submissions().sort_values("sha256")[["unit", "month", "findings", "state"]].reset_index(drop=True)
     theirs = one_by_one.submissions().sort_values("sha256")[["unit", "month", "findings", "state"]].reset_index(drop=True)
@@ -252,3 +253,114 @@ def test_rebuilt_database_never_reads_an_older_snapshot(targets, store):
     stale.to_feather(only)  # as if it held another state under the same version number
     store.rebuild()  # a new database: same version counter, new generation
     assert (store.current_rows(2024)["累计完成"].dropna() >= 0).all()
+
+
+# --- issue 13: the latest correction always wins -------------------------------------------
+
+def _value(store, county="任城区", month=3):
+    rows = store.current_rows()
+    return rows[rows["月份"] == month].set_index(["指标编号", "县市区"]).loc[("P26-1", county), "累计完成"]
+
+
+def test_in_one_batch_the_last_version_given_is_current(targets, store):
+    first = filled(targets, UNIT, share=0.2)
+    correction = filled(targets, UNIT, share=0.4)
+    for order in ([("a.xlsx", first), ("b.xlsx", correction)], [("b.xlsx", correction), ("a.xlsx", first)]):
+        s = Store(store.folder.parent / f"order-{order[0][0]}")
+        outcomes = s.ingest_many(order, targets=targets, received_at=datetime(2024, 4, 3))
+        assert [o.stored for o in outcomes] == [True, True]
+        assert s.current_version(UNIT, 2024, 3)[1] == order[-1][0]
+        assert outcomes[1].superseded == outcomes[0].submission_id
+        s.rebuild()  # the files alone say the same
+        assert s.current_version(UNIT, 2024, 3)[1] == order[-1][0]
+
+
+def test_cli_ingest_of_a_folder_takes_the_newer_file_as_current_and_says_so(targets, data_dir, tmp_path, capsys):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    # The correction is named so that it sorts first: the modification time decides, not the name.
+    (inbox / "b-3月.xlsx").write_bytes(filled(targets, UNIT, share=0.2))
+    (inbox / "a-3月更正.xlsx").write_bytes(filled(targets, UNIT, share=0.4))
+    os.utime(inbox / "b-3月.xlsx", (1_700_000_000, 1_700_000_000))
+    os.utime(inbox / "a-3月更正.xlsx", (1_700_000_600, 1_700_000_600))
+    assert store_module.main(["ingest", str(inbox), "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    store = Store(data_dir)
+    assert store.current_version(UNIT, 2024, 3)[1] == "a-3月更正.xlsx"
+    assert _value(store) == 4.0
+    assert f"{UNIT} 2024-03：当前版本为第 {store.current_version(UNIT, 2024, 3)[0]} 号（a-3月更正.xlsx）" in out
+
+
+def test_cli_help_states_the_order(capsys):
+    with pytest.raises(SystemExit):
+        store_module.main(["ingest", "--help"])
+    assert "修改时间" in capsys.readouterr().out
+
+
+def test_identical_reupload_of_a_replaced_version_restores_it_audited(targets, store):
+    v1, v2 = filled(targets, UNIT, share=0.2), filled(targets, UNIT, share=0.4)
+    first = store.ingest(v1, "a.xlsx", targets=targets, received_at=datetime(2024, 4, 2))
+    store.ingest(v2, "b.xlsx", targets=targets, received_at=datetime(2024, 4, 3))
+    again = store.ingest(v1, "a.xlsx", targets=targets, received_at=datetime(2024, 4, 4))
+    assert again.restored and again.duplicate_of == first.submission_id and not again.stored
+    assert "已恢复" in again.summary()
+    assert _value(store) == 2.0 and len(store.submissions()) == 2
+    assert store.audit_log()["操作"].iloc[0] == "恢复版本"
+    same = store.ingest(v1, "a.xlsx", targets=targets, received_at=datetime(2024, 4, 5))
+    assert not same.restored and same.duplicate_of == first.submission_id and "未重复存档" in same.summary()
+    assert _value(store) == 2.0
+    before = store.snapshot()["rows"]
+    store.rebuild()
+    assert store.snapshot()["rows"].equals(before)  # the restore is on disk too
+
+
+def test_restore_and_history_on_the_command_line(targets, data_dir, capsys):
+    store = Store(data_dir)
+    first = store.ingest(filled(targets, UNIT, share=0.2), "a.xlsx", targets=targets, received_at=datetime(2024, 4, 2))
+    store.ingest(filled(targets, UNIT, share=0.4), "b.xlsx", targets=targets, received_at=datetime(2024, 4, 3))
+    store.ingest(filled(targets, UNIT, month="2024-02"), "c.xlsx", targets=targets, received_at=datetime(2024, 3, 3))
+    capsys.readouterr()
+    assert store_module.main(["restore", str(first.submission_id)]) == 0
+    assert _value(Store(data_dir)) == 2.0
+    assert store_module.main(["restore", "999"]) == 1
+    capsys.readouterr()
+    assert store_module.main(["history", "--unit", UNIT, "--month", "2024-03"]) == 0
+    out = capsys.readouterr().out
+    frame = pd.read_csv(io.StringIO(out.lstrip("\ufeff")))
+    assert list(frame["原文件名"]) == ["a.xlsx", "b.xlsx"] and list(frame["状态"]) == [STATE_CURRENT, STATE_REPLACED]
+    with pytest.raises(SystemExit):
+        store_module.main(["history", "--month", "2024-3x"])
+
+
+def _targets_of_year(year: int) -> bytes:
+    from openpyxl import load_workbook
+
+    from lib.config import BUNDLED_TARGETS
+    wb = load_workbook(BUNDLED_TARGETS)
+    for row in wb["设置"].iter_rows():
+        if row[0].value == "年度":
+            row[1].value = year
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def test_target_table_of_another_year_is_refused_where_submissions_are_stored(targets, store):
+    store.ingest(filled(targets, UNIT), "a.xlsx", targets=targets, received_at=datetime(2024, 4, 3))
+    before = (store.folder / "targets.xlsx").read_bytes()
+    problems = store.replace_targets(_targets_of_year(2025), who="管理员")
+    assert problems and "新的数据目录" in str(problems[0]) and "2025" in str(problems[0])
+    assert (store.folder / "targets.xlsx").read_bytes() == before
+
+
+def test_rebuild_that_cannot_index_every_file_fails_and_keeps_the_database(targets, data_dir, capsys):
+    store = Store(data_dir)
+    store.ingest(filled(targets, UNIT), "a.xlsx", targets=targets, received_at=datetime(2024, 4, 3))
+    before = fingerprint(store)
+    (data_dir / "targets.xlsx").write_bytes(_targets_of_year(2025))  # swapped by hand, behind the store's back
+    with pytest.raises(store_module.RebuildError, match="2025"):
+        store.rebuild()
+    assert store_module.main(["rebuild"]) == 1
+    assert "重建失败" in capsys.readouterr().err
+    (data_dir / "targets.xlsx").write_bytes((store_module.config.BUNDLED_TARGETS).read_bytes())
+    assert fingerprint(store) == before

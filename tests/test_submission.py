@@ -395,3 +395,238 @@ def test_libreoffice_saved_file_is_still_read(targets, tmp_path):
     result = check(targets, (out / f"{UNIT}.xlsx").read_bytes())
     assert result.accepted, [str(f) for f in result.findings]
     assert result.rows.set_index(["指标编号", "县市区"]).loc[("P26-1", "任城区"), "累计完成"] == 3.0
+
+
+# --- issue 13: read every figure as meant, or refuse it ----------------------------------
+
+def codes(result, level=None):
+    return [(f.code, f.cell) for f in result.findings if level is None or f.level == level]
+
+
+def finding(result, code):
+    found = [f for f in result.findings if f.code == code]
+    assert found, [str(f) for f in result.findings]
+    return found[0]
+
+
+def test_every_finding_has_a_code_from_the_one_table(targets):
+    from lib.findings import CODES, Finding
+    data = filled(targets, UNIT, overrides={("P26-1", "微山县"): {"累计完成": "约300"}, ("P26-3", S.CITY): {"进展状态": "已完成"}})
+    result = check(targets, data)
+    assert result.findings and all(f.code in CODES for f in result.findings)
+    with pytest.raises(ValueError):
+        Finding(S.LEVEL_ERROR, "x", code="no.such_code")
+
+
+@pytest.mark.parametrize("typed", ["3，5", "12,00", "1200,5", "1,2345", "1,23,456", "3 5"])
+def test_ambiguous_separators_are_refused_never_guessed(targets, typed):
+    r = row_of(targets, UNIT, "P26-1", "任城区")
+    result = check(targets, filled(targets, UNIT, overrides={("P26-1", "任城区"): {"累计完成": typed}}))
+    error = only_error(result)
+    assert (error.code, error.cell) == ("value.ambiguous_separator", f"H{r}")
+    assert "1234 或 1234.5" in error.message and not result.accepted
+
+
+@pytest.mark.parametrize("typed, expected", [("1,234", 1234.0), ("12,345,678", 12345678.0), ("1，234", 1234.0),
+                                             ("1,234.5", 1234.5), ("1.200", 1.2), ("１,２３４", 1234.0)])
+def test_thousands_grouping_and_the_decimal_point_are_read(targets, typed, expected):
+    result = check(targets, filled(targets, UNIT, overrides={("P26-1", "任城区"): {"累计完成": typed}}))
+    # Read as the number meant (which is then far above this row's target of 10: refused as impossible).
+    assert [f.code for f in result.errors] in ([], ["value.impossible"]), [str(f) for f in result.findings]
+    assert parse_number(typed, "处") == (expected, None)
+    if not result.errors:
+        assert result.rows.set_index(["指标编号", "县市区"]).loc[("P26-1", "任城区"), "累计完成"] == expected
+    else:
+        assert f"{expected:g}" in result.errors[0].message
+
+
+def _percent_typed(targets, code, value, county=S.CITY):
+    """What Excel stores when a clerk types "62%": 0.62 with a percent number format."""
+    r = row_of(targets, UNIT, code, county)
+
+    def fn(ws, wb):
+        ws[f"H{r}"] = value
+        ws[f"H{r}"].number_format = "0%"
+    return edit(filled(targets, UNIT), fn), r
+
+
+def test_percent_typed_the_excel_way_in_a_percent_row_is_value_times_100(targets):
+    data, r = _percent_typed(targets, "P26-3", 0.62)
+    result = check(targets, data)
+    assert result.accepted, [str(f) for f in result.findings]
+    assert result.rows.set_index(["指标编号", "县市区"]).loc[("P26-3", S.CITY), "累计完成"] == 62.0
+
+
+def test_percent_format_in_a_count_row_is_an_error(targets):
+    data, r = _percent_typed(targets, "P26-1", 0.3, "任城区")
+    error = only_error(check(targets, data))
+    assert (error.code, error.cell) == ("value.percent_format", f"H{r}")
+
+
+def test_percent_format_survives_a_libreoffice_round_trip(targets, tmp_path):
+    require_tool("soffice")
+    data, r = _percent_typed(targets, "P26-3", 0.62)
+    src = tmp_path / "in" / "pct.xlsx"
+    src.parent.mkdir()
+    src.write_bytes(data)
+    subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/lo", "--convert-to",
+                    "xlsx:Calc MS Excel 2007 XML", "--outdir", str(tmp_path / "out"), str(src)],
+                   check=True, capture_output=True, timeout=180)
+    result = check(targets, (tmp_path / "out" / "pct.xlsx").read_bytes())
+    assert result.accepted, [str(f) for f in result.findings]
+    assert result.rows.set_index(["指标编号", "县市区"]).loc[("P26-3", S.CITY), "累计完成"] == 62.0
+
+
+def test_custom_percent_formats_are_recognised():
+    from lib.submission import percent_styles
+    styles = (b'<styleSheet><numFmts count="2"><numFmt numFmtId="164" formatCode="0.0%"/>'
+              b'<numFmt numFmtId="165" formatCode="0.0&quot;%&quot;"/></numFmts><cellXfs count="4">'
+              b'<xf numFmtId="0"/><xf numFmtId="164"/><xf numFmtId="165"/><xf numFmtId="10"/></cellXfs></styleSheet>')
+    assert percent_styles(styles) == {1, 3}  # a quoted "%" is text, not a percent format
+
+
+def test_impossible_values_are_errors_naming_both_numbers(targets):
+    r = row_of(targets, UNIT, "P26-1", "任城区")
+    result = check(targets, filled(targets, UNIT, overrides={("P26-1", "任城区"): {"累计完成": 1e12}}))
+    error = finding(result, "value.impossible")
+    assert error.cell == f"H{r}" and error.level == S.LEVEL_ERROR and "1e+12" in error.message and " 10 " in error.message
+    assert not result.accepted
+
+
+def test_a_share_above_100_percent_is_an_error(targets):
+    r = row_of(targets, UNIT, "P26-3")
+    result = check(targets, filled(targets, UNIT, overrides={("P26-3", S.CITY): {"累计完成": 120}}))
+    error = only_error(result)
+    assert (error.code, error.cell) == ("value.impossible", f"H{r}") and "120" in error.message and "44" in error.message
+
+
+def test_between_150_percent_and_ten_times_is_a_reminder(targets):
+    r = row_of(targets, UNIT, "P26-1", "任城区")
+    result = check(targets, filled(targets, UNIT, overrides={("P26-1", "任城区"): {"累计完成": 90}}))
+    assert result.accepted and ("value.over_target", f"H{r}") in codes(result, S.LEVEL_WARNING)
+
+
+def test_not_started_with_a_value_is_a_reminder(targets):
+    r = row_of(targets, UNIT, "P26-1", "任城区")
+    result = check(targets, filled(targets, UNIT, overrides={("P26-1", "任城区"): {"进展状态": "未启动"}}))
+    assert result.accepted and ("state.not_started_with_value", f"J{r}") in codes(result, S.LEVEL_WARNING)
+
+
+def test_earlier_month_above_a_later_month_is_a_reminder(targets, store):
+    store.ingest(filled(targets, UNIT, month="2024-04", share=0.3), "4月.xlsx", targets=targets,
+                 received_at=datetime(2024, 5, 3))
+    r = row_of(targets, UNIT, "P26-1", "任城区")
+    march = filled(targets, UNIT, month="2024-03", share=0.3, overrides={("P26-1", "任城区"): {"累计完成": 5}})
+    result = check(targets, march, store)
+    found = finding(result, "value.above_later")
+    assert found.cell == f"H{r}" and "4 月已报的 3" in found.message
+
+
+def test_month_left_at_last_month_while_values_grew_is_a_reminder(targets, store):
+    store.ingest(filled(targets, UNIT, month="2024-03", share=0.3), "3月.xlsx", targets=targets,
+                 received_at=datetime(2024, 4, 3))
+    grown = filled(targets, UNIT, month="2024-03", share=0.4)
+    found = finding(check(targets, grown, store, today=date(2024, 5, 3)), "period.month_unchanged")
+    assert found.cell == "F2" and "与 3 月已报数据不同，是否忘记修改报送月份" in found.message
+    # A correction of March sent in April, while March is the month due, is not questioned.
+    assert "period.month_unchanged" not in [c for c, _ in codes(check(targets, grown, store, today=date(2024, 4, 4)))]
+
+
+def _with_cell_xml(data: bytes, ref: str, cell_xml: bytes) -> bytes:
+    """Replace the <c> element of ``ref`` in the form sheet with ``cell_xml`` (an XML-level edit)."""
+    import re
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        xml = zf.read("xl/worksheets/sheet1.xml")
+    new, n = re.subn(rb'<c r="' + ref.encode() + rb'"[^>]*?(?:/>|>.*?</c>)', cell_xml, xml, count=1, flags=re.S)
+    assert n == 1
+    return rezip(data, replace={"xl/worksheets/sheet1.xml": new})
+
+
+@pytest.mark.parametrize("county", ["任城区", S.CITY])
+def test_excel_error_values_are_named_not_called_blank(targets, county):
+    r = row_of(targets, UNIT, "P26-1", county)
+    data = _with_cell_xml(filled(targets, UNIT), f"H{r}", f'<c r="H{r}" t="e"><v>#DIV/0!</v></c>'.encode())
+    result = check(targets, data)
+    error = finding(result, "value.error_value")
+    assert error.cell == f"H{r}" and "#DIV/0!" in error.message and "未填写" not in error.message
+    assert not result.accepted
+
+
+def test_lagging_state_chosen_while_ahead_does_not_claim_the_value_is_behind(targets):
+    r = row_of(targets, UNIT, "P26-3")
+    result = check(targets, filled(targets, UNIT, month="2024-03", overrides={("P26-3", S.CITY): {"累计完成": 43, "进展状态": "滞后"}}))
+    about = [f for f in result.warnings if f.indicator == "P26-3"]
+    assert ("state.lagging_unexplained", f"L{r}") in [(f.code, f.cell) for f in about]
+    assert not any("落后于序时进度" in f.message for f in about)
+
+
+def test_a_note_below_the_table_names_the_cell_that_holds_it(targets):
+    last = S.FORM_FIRST_DATA_ROW + len(targets.expected_rows(UNIT))
+    data = edit(filled(targets, UNIT), lambda ws, wb: ws.__setitem__(f"C{last + 1}", "填报人：张三  审核人：李四"))
+    error = only_error(check(targets, data))
+    assert (error.code, error.cell) == ("layout.stray_content", f"C{last + 1}") and "张三" in error.message
+
+
+@pytest.mark.parametrize("ref", ["A12000", "BA5"])
+def test_content_far_outside_the_table_is_refused_naming_the_cell(targets, ref):
+    data = edit(filled(targets, UNIT), lambda ws, wb: ws.__setitem__(ref, "备注"))
+    error = only_error(check(targets, data))
+    assert (error.code, error.cell, error.sheet) == ("layout.outside_extent", ref, S.SHEET_FORM) and ref in error.message
+
+
+def test_a_forged_metadata_sheet_gives_one_finding(targets):
+    result = check(targets, edit(filled(targets, UNIT), set_meta("单位", "市民政局")))
+    error = only_error(result)
+    assert error.code == "unit.header_changed" and error.cell == HEADER_CELLS[S.HEADER_UNIT][1]
+
+
+def test_rows_added_to_the_target_table_since_the_template_say_it_is_out_of_date(targets):
+    r = row_of(targets, UNIT, "P26-4")
+
+    def fn(ws, wb):
+        set_meta("目标表版本", "0000old")(ws, wb)
+        ws.delete_rows(r)
+    result = check(targets, edit(filled(targets, UNIT), fn))
+    error = finding(result, "template.outdated")
+    assert error.level == S.LEVEL_ERROR and "P26-4" in error.message and "下载" in error.message
+    assert "请不要删除" not in error.message
+
+
+def test_an_ods_file_is_told_to_save_as_xlsx(targets):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet", zipfile.ZIP_STORED)
+        zf.writestr("content.xml", "<office:document-content/>")
+        zf.writestr("META-INF/manifest.xml", "<manifest/>")
+    error = only_error(check(targets, buffer.getvalue(), name="报表.ods"))
+    assert error.code == "file.ods" and ".xlsx" in error.message and ".zip" not in error.message
+
+
+def test_a_utf8_csv_cut_mid_character_is_still_named_a_csv(targets):
+    text = "指标编号,县市区,累计完成\n" * 400
+    data = text.encode("utf-8")
+    assert len(data) > 4096
+    with pytest.raises(UnicodeDecodeError):
+        data[:4096].decode("utf-8")  # the sniff's window ends inside a character
+    error = only_error(check(targets, data, name="报表.xlsx"))
+    assert error.code == "file.text" and "CSV" in error.message
+
+
+@pytest.mark.parametrize("length, refused", [(32768, True), (32767, False)])
+def test_narrative_longer_than_excels_limit_is_an_error(targets, length, refused):
+    # openpyxl itself cuts text at 32,767 characters, so the over-long text is written into the XML (as other
+    # programs can), and calamine cuts it too when reading: the check has to look at the XML.
+    r = row_of(targets, UNIT, "P26-1", "任城区")
+    cell = f'<c r="K{r}" t="inlineStr"><is><t>{"长" * length}</t></is></c>'.encode()
+    result = check(targets, _with_cell_xml(filled(targets, UNIT), f"K{r}", cell))
+    if refused:
+        error = only_error(result)
+        assert (error.code, error.cell) == ("text.too_long", f"K{r}")
+    else:
+        assert result.accepted, [str(f) for f in result.findings]
+
+
+def test_a_report_for_the_current_month_is_a_reminder(targets):
+    result = check(targets, filled(targets, UNIT, month="2024-03"), today=date(2024, 3, 20))
+    assert result.accepted and ("period.current_month", "F2") in codes(result, S.LEVEL_WARNING)
+    assert "本月尚未结束" in finding(result, "period.current_month").message
