@@ -5,6 +5,7 @@ Everything that computes lives in lib/; this module only caches and renders.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import cached_property
@@ -13,12 +14,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from lib import auth, charts, ledger
+from lib import auth, charts, demo, ledger
 from lib import progress as P
 from lib import publish as PB
 from lib import schema as S
-from lib.config import data_dir
-from lib.demo import ensure_demo
+from lib.config import data_dir, demo_requested
 from lib.store import Store
 from lib.targets import Targets
 
@@ -179,12 +179,17 @@ def projection_view(folder: str, version: str, month: int) -> pd.DataFrame:
 
 
 def current() -> tuple[str, str, Bundle]:
-    """(folder, version, bundle) for this rerun; builds the demo on an empty store first."""
+    """(folder, version, bundle) for this rerun. Where the demo was asked for (``config.demo_requested``) and is
+    not complete yet, its build runs in a process of its own (lib.demo.start_demo: it survives this session, and
+    two first visitors share one build); this visitor watches its progress until it is done."""
     s = store()
-    if not st.session_state.get("demo_checked") and s.is_empty():
-        bar = st.progress(0.0, text="首次启动：正在生成示例数据（约半分钟）…")
-        ensure_demo(s.folder, progress=lambda x: bar.progress(min(x, 1.0), text=f"首次启动：正在生成示例数据 {x:.0%}"))
-        bar.empty()
+    if not st.session_state.get("demo_checked"):
+        if demo_requested(s.folder) and not demo.is_complete(s.folder) and not s.has_real_reports():
+            demo.start_demo(s.folder)
+            share = demo.progress_share(s.folder)
+            st.progress(share, text=f"首次启动：正在后台生成示例数据 {share:.0%}（约半分钟；关闭页面不会中断）…")
+            time.sleep(1.0)
+            st.rerun()
         st.session_state["demo_checked"] = True
     version = s.version()
     folder = str(s.folder)

@@ -28,3 +28,15 @@ PHOTO_EDGE = 1600  # longest side kept, in pixels
 def data_dir() -> Path:
     """The data folder: $LIVELIHOOD_DATA_DIR if set, else the repository's data/."""
     return Path(os.environ.get("LIVELIHOOD_DATA_DIR") or BUNDLED_DATA)
+
+
+def demo_requested(folder: Path) -> bool:
+    """Whether the app may build the demo into ``folder`` by itself: only the bundled data folder, or any folder
+    with LIVELIHOOD_DEMO=1 (LIVELIHOOD_DEMO=0 turns it off everywhere), and never after an administrator cleared
+    the demo there (``demo.off``). A configured production folder never gets demo figures by itself."""
+    setting = os.environ.get("LIVELIHOOD_DEMO", "").strip().lower()
+    if setting in ("0", "false", "no", "off") or (Path(folder) / "demo.off").exists():
+        return False
+    if setting in ("1", "true", "yes", "on"):
+        return True
+    return Path(folder).resolve() == BUNDLED_DATA.resolve()

@@ -7,23 +7,50 @@ the store is flagged as demo and every page says so.
 
 Story: S-shaped progress over the year; a few projects finish early, a few lag
 or lag seriously; some units report late or miss a month; one county's
-cumulative value is corrected downwards once, with an explanation.
+cumulative value is corrected downwards once, with an explanation. Counts of
+things (households, canteens, people) are whole numbers.
+
+Where: only where asked — the bundled data folder, a folder with
+``LIVELIHOOD_DEMO=1`` (``config.demo_requested``), or ``python -m lib.demo``.
+Never into a folder holding real reports. The first build runs in its own
+process (``start_demo``), not in a visitor's session: it holds ``demo.lock``
+in the data folder (an OS lock, released if the process dies), so two first
+visitors never build it twice, and an interrupted build resumes on the next
+visit (workbooks already stored are skipped; the seeded plan is replayed).
+``demo/COMPLETE`` marks a finished demo. ``clear_demo`` removes it in one
+audited action; real uploads are refused until then.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
+import json
 import math
+import os
 import random
+import shutil
+import subprocess
+import sys
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from lib import config
 from lib import schema as S
 from lib.calendar import deadline
-from lib.store import DEMO_UPLOADER, Store
+from lib.store import DEMO_UPLOADER, RebuildError, Store
 from lib.template import build_template, fill_template
 
 SEED = 2024
+LOCK_NAME = "demo.lock"  # in the data folder
+COMPLETE_NAME = "COMPLETE"  # in <data>/demo/
+# Units of measure that are not counts of things: everything else in a 累计数量 row is counted in whole numbers.
+CONTINUOUS_UNITS = {"公里", "千米", "米", "平方米", "亩", "吨", "万元", "元", "%", "小时"}
+
+
+class DemoBusy(Exception):
+    """Another process is building the demo right now."""
 PROBLEMS = [
     "部分县区资金拨付滞后，项目开工时间推迟。",
     "用地、规划等前期手续办理周期较长。",
@@ -106,16 +133,20 @@ class DemoPlan:
         return "正常推进"
 
 
-def _value(kind: str, target: float, share: float, month: int) -> float:
+def is_whole(kind: str, unit: str) -> bool:
+    """Whether a row counts things (户, 个, 人, 处 …), so that its values are whole numbers."""
+    return kind == S.TYPE_COUNT and unit not in CONTINUOUS_UNITS
+
+
+def _value(kind: str, target: float, share: float, month: int, unit: str = "") -> float:
     if kind == S.TYPE_RATE:
         # Levels such as 录取率 start near the target and reach it by the year end.
         return round(target * (0.9 + 0.1 * min(1.0, share)), 1)
     if kind == S.TYPE_INCREASE:
         # Standards are raised once, from February.
         return target if month >= 2 else 0.0
-    whole = target >= 50
     value = target * share
-    return float(round(value)) if whole else round(value, 1)
+    return float(round(value)) if is_whole(kind, unit) or target >= 50 else round(value, 1)
 
 
 def month_entries(targets, plan: DemoPlan, unit: str, month: int, previous: dict) -> dict:
@@ -135,12 +166,13 @@ def month_entries(targets, plan: DemoPlan, unit: str, month: int, previous: dict
             continue
         county = None if r.县市区 == S.CITY else r.县市区
         share = plan.share(project, month, county)
-        value = _value(r.指标类型, float(r.年度目标), share, month)
+        value = _value(r.指标类型, float(r.年度目标), share, month, r.计量单位)
         if r.指标类型 == S.TYPE_COUNT:
             value = max(value, previous.get(key, 0.0))  # cumulative: never down, except the correction below
         row = {"累计完成": value, "进展状态": "已完成" if value >= float(r.年度目标) else (state if state != "已完成" else "正常推进")}
         if (unit, r.指标编号, r.县市区, month) == plan.correction and previous.get(key, 0) > 0:
-            value = round(previous[key] * 0.85, 1 if float(r.年度目标) < 50 else None)
+            whole = is_whole(r.指标类型, r.计量单位) or float(r.年度目标) >= 50
+            value = round(previous[key] * 0.85, None if whole else 1)
             row["累计完成"] = float(value)
             row["存在问题"] = f"经复核，前期重复统计 {previous[key] - value:g}{r.计量单位}，本月核减。"
             row["下步计划"] = "建立台账逐项核对，确保数据准确。"
@@ -156,12 +188,14 @@ def month_entries(targets, plan: DemoPlan, unit: str, month: int, previous: dict
 
 
 def build_demo(store: Store, months: int = 12, seed: int = SEED, progress=None) -> int:
-    """Fill, write and ingest every unit's template for months 1..``months``. Returns files stored."""
+    """Fill, write and ingest every unit's template for months 1..``months``; resumes a partial build (the files
+    already stored are skipped, the seeded plan replayed). Returns the files stored by this call."""
     targets = store.targets()
     plan = DemoPlan(targets, seed)
     out_dir = store.folder / "demo"
     out_dir.mkdir(exist_ok=True)
     templates = {unit: build_template(targets, unit) for unit in targets.reporting_units}
+    done_already = store.demo_periods()
     previous: dict[str, dict] = {unit: {} for unit in targets.reporting_units}
     total, stored = len(templates) * months, 0
     done = 0
@@ -175,6 +209,8 @@ def build_demo(store: Store, months: int = 12, seed: int = SEED, progress=None) 
             late = (unit, month) in plan.late
             received = due + timedelta(days=plan.rng.randint(1, 6)) if late else due - timedelta(days=plan.rng.randint(0, 5),
                                                                                                       hours=plan.rng.randint(1, 12))
+            if (unit, month) in done_already:
+                continue  # stored by an earlier, interrupted build (the plan above is replayed all the same)
             header = {S.HEADER_FILLER: "示例填报人", S.HEADER_PHONE: "0537-0000000", S.HEADER_DATE: received.strftime("%Y-%m-%d")}
             data = fill_template(template, f"{targets.year}-{month:02d}", entries, header)
             name = f"{targets.year}-{month:02d}_{unit}.xlsx"
@@ -186,27 +222,119 @@ def build_demo(store: Store, months: int = 12, seed: int = SEED, progress=None) 
             stored += 1
             if progress:
                 progress(done / total)
+    (out_dir / COMPLETE_NAME).write_text(json.dumps({"months": months, "seed": seed}), encoding="utf-8")
     return stored
 
 
-def ensure_demo(folder: str | Path | None = None, progress=None) -> bool:
-    """Build the demo into an empty data folder. Returns True if it was built now."""
+def is_complete(folder: str | Path) -> bool:
+    return (Path(folder) / "demo" / COMPLETE_NAME).exists()
+
+
+@contextmanager
+def _lock(folder: Path):
+    """The demo lock of a data folder (an OS lock: released when the holder dies). Raises DemoBusy if held."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = open(folder / LOCK_NAME, "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DemoBusy(f"示例数据正在另一个进程中生成（{folder / LOCK_NAME}），请稍候。") from None
+        yield
+    finally:
+        handle.close()
+
+
+def is_building(folder: str | Path) -> bool:
+    """Whether a process holds the demo lock of ``folder`` right now."""
+    try:
+        with _lock(Path(folder)):
+            return False
+    except DemoBusy:
+        return True
+
+
+def ensure_demo(folder: str | Path | None = None, months: int = 12, progress=None) -> bool:
+    """Build (or finish building) the demo here, in this process, under the lock. Returns True if it built now;
+    False if it was complete already, or the folder holds real reports. Raises DemoBusy if another process is
+    building it."""
     store = Store(folder)
-    if not store.is_empty():
-        return False
-    build_demo(store, progress=progress)
-    return True
+    with _lock(store.folder):
+        if is_complete(store.folder) or store.has_real_reports():
+            return False
+        build_demo(store, months=months, progress=progress)
+        (store.folder / "demo.off").unlink(missing_ok=True)
+        return True
+
+
+def start_demo(folder: str | Path, months: int = 12) -> subprocess.Popen | None:
+    """Start the demo build in its own process (it outlives the visitor's session), unless one is running or
+    the demo is complete. The process takes the lock itself; a second one started at the same moment exits."""
+    folder = Path(folder)
+    if is_complete(folder) or is_building(folder):
+        return None
+    log = open(folder / "demo-build.log", "ab")
+    env = dict(os.environ, LIVELIHOOD_DATA_DIR=str(folder))
+    return subprocess.Popen([sys.executable, "-m", "lib.demo", "--ensure", "--months", str(months)], cwd=config.REPO,
+                            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def progress_share(folder: str | Path, months: int = 12) -> float:
+    """How far the demo build of ``folder`` is (0..1), from what the store holds."""
+    store = Store(folder)
+    targets = store.targets()
+    return min(1.0, len(store.demo_periods()) / max(1, len(targets.reporting_units) * months - 2))
+
+
+def clear_demo(store: Store, who: str) -> int:
+    """Remove the demo in one audited action: its files and rows, the generated workbooks; the database is rebuilt
+    from the files left. The folder then takes real uploads and the app never builds the demo here again.
+    Returns the number of demo submissions removed."""
+    with _lock(store.folder):
+        subs = store.submissions()
+        demo = subs[subs["uploader"] == DEMO_UPLOADER]
+        for rel in demo["path"]:
+            final = store.folder / rel
+            for path in (final, final.with_suffix(".json")):
+                path.unlink(missing_ok=True)
+        for folder in sorted({(store.folder / rel).parent for rel in demo["path"]}, key=lambda p: len(p.parts), reverse=True):
+            for empty in (folder, folder.parent, folder.parent.parent):
+                if empty != store.submissions_dir and empty.exists() and not any(empty.iterdir()):
+                    empty.rmdir()
+        shutil.rmtree(store.folder / "demo", ignore_errors=True)
+        (store.folder / "demo.off").write_text(f"{datetime.now().isoformat(timespec='seconds')} {who}\n", encoding="utf-8")
+        store.rebuild()
+        store.log(who, "清除示例数据", f"删除 {len(demo)} 份示例报送及其数据行，由其余原始文件重建数据库（{len(subs) - len(demo)} 份）")
+    return len(demo)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="生成并导入示例数据（各填报单位 1–12 月报表）")
+    parser = argparse.ArgumentParser(description="示例数据：生成并导入（各填报单位 1–12 月报表），或清除")
+    parser.add_argument("action", nargs="?", choices=["build", "clear"], default="build",
+                        help="build：生成到当前数据目录（LIVELIHOOD_DATA_DIR）；clear：清除示例数据（记入审计日志）")
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--who", default="命令行")
+    parser.add_argument("--ensure", action="store_true", help=argparse.SUPPRESS)  # the app's background build
     args = parser.parse_args(argv)
     store = Store()
-    if not store.is_empty():
-        parser.error(f"数据目录 {store.folder} 已有报送数据；示例数据只生成到空的数据目录（可设置 LIVELIHOOD_DATA_DIR）。")
-    n = build_demo(store, months=args.months, seed=args.seed)
+    try:
+        if args.action == "clear":
+            n = clear_demo(store, args.who)
+            print(f"已清除 {n} 份示例报送，数据库已重建：{store.folder}")
+            return 0
+        if store.has_real_reports():
+            parser.error(f"数据目录 {store.folder} 已有真实报送；示例数据只生成到没有真实报送的数据目录（可设置 LIVELIHOOD_DATA_DIR）。")
+        if args.ensure:
+            ensure_demo(store.folder, months=args.months)
+            return 0
+        with _lock(store.folder):
+            n = build_demo(store, months=args.months, seed=args.seed)
+            (store.folder / "demo.off").unlink(missing_ok=True)
+    except (DemoBusy, RebuildError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 0 if args.ensure else 1
     print(f"已生成并导入 {n} 份示例报表：{store.folder}")
     return 0
 

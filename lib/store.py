@@ -54,8 +54,10 @@ import numpy as np
 import pandas as pd
 
 from lib import config
+from lib import schema as S
 from lib.calendar import deadline
 from lib.export import to_csv_bytes
+from lib.findings import Finding
 from lib.submission import HistoryContext, ValidationResult, add_history_warnings, display_name, validate, validate_many
 from lib.targets import Targets, load_targets
 
@@ -390,6 +392,16 @@ class Store:
         with closing(self._connect()) as con:
             return con.execute("SELECT 1 FROM submissions WHERE uploader=? LIMIT 1", (DEMO_UPLOADER,)).fetchone() is not None
 
+    def has_real_reports(self) -> bool:
+        """True once any submission not generated as demo is stored."""
+        with closing(self._connect()) as con:
+            return con.execute("SELECT 1 FROM submissions WHERE uploader<>? LIMIT 1", (DEMO_UPLOADER,)).fetchone() is not None
+
+    def demo_periods(self) -> set[tuple[str, int]]:
+        """(unit, month) of every stored demo submission (what a resumed demo build skips)."""
+        with closing(self._connect()) as con:
+            return set(con.execute("SELECT DISTINCT unit, month FROM submissions WHERE uploader=?", (DEMO_UPLOADER,)))
+
     def submissions(self) -> pd.DataFrame:
         """Every stored submission (history), newest first."""
         with closing(self._connect()) as con:
@@ -437,7 +449,11 @@ class Store:
         sub_columns = ["submission_id", "填报单位", "年度", "月份", "接收时间", "逾期"]
         row_columns = ["indicator", "county", "value", "reported_state", "progress", "problems", "plan"]
         if not records:
+            # The dtypes a filled frame gets (pandas' string dtype for text), so that joins on an empty store work.
             frame = pd.DataFrame(columns=sub_columns + row_columns)
+            for name in ("填报单位", "接收时间", *row_columns):
+                if name != "value":
+                    frame[name] = frame[name].astype("str")
         else:
             rows = list(zip(*records))
             ids = np.asarray(rows[0], dtype="int64")
@@ -573,7 +589,10 @@ class Store:
                      targets: Targets) -> list[IngestOutcome]:
         outcomes: list[IngestOutcome | None] = [None] * len(checked)
         pending = []
+        refuse_real = uploader != DEMO_UPLOADER and self.is_demo()
         for i, (data, result, received_at) in enumerate(checked):
+            if refuse_real and result.accepted:
+                result.findings.append(Finding(S.LEVEL_ERROR, DEMO_REFUSAL, result.file_name, code="store.demo_present"))
             if not result.accepted:
                 outcomes[i] = IngestOutcome(result)
             else:

@@ -23,6 +23,22 @@ else:
 if config.oidc_roles:
     st.caption("统一身份认证角色映射：" + "、".join(f"{e} → {ROLE_NAMES[r]}" for e, r in config.oidc_roles.items()))
 
+if bundle.is_demo:
+    st.subheader("示例数据")
+    st.warning("本数据目录中是系统生成的示例数据，示例数据清除前不接收真实报表。清除后删除全部示例报送及其数据行并重建数据库，"
+               "此操作记入审计日志，且系统不会再在本目录自动生成示例数据。", icon=":material/science:")
+    confirm = st.checkbox("我确认清除全部示例数据", key="admin_demo_confirm")
+    if st.button("清除示例数据", key="admin_demo_clear", disabled=not confirm, icon=":material/delete_sweep:"):
+        from lib.demo import DemoBusy, clear_demo
+        try:
+            n = clear_demo(store, who=ui.require(ADMIN).name)
+        except DemoBusy as exc:
+            st.error(str(exc))
+        else:
+            st.session_state["demo_checked"] = True
+            st.toast(f"已清除 {n} 份示例报送")
+            st.rerun()
+
 st.subheader("审计日志")
 log = store.audit_log()
 actions = st.multiselect("操作", sorted(log["操作"].unique()), key="admin_actions", placeholder="全部操作")

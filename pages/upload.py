@@ -9,7 +9,7 @@ import streamlit as st
 import ui
 from lib import ledger
 from lib.annotate import annotated_copy
-from lib.store import read_zip_of_workbooks
+from lib.store import DEMO_REFUSAL, read_zip_of_workbooks
 from lib.submission import display_name, validate
 
 from lib.auth import ANALYST
@@ -33,6 +33,8 @@ with st.container(border=True):
 
 st.markdown("**② 上传填好的报表**：可一次选择多个 .xlsx，或把多个文件打包成 .zip 上传。系统逐单元格检查，"
             "有“错误”的文件不会入库；只有“提醒”的文件确认后入库。")
+if bundle.is_demo:
+    st.error(DEMO_REFUSAL, icon=":material/science:")
 uploaded = st.file_uploader("选择文件", accept_multiple_files=True, key="upload_files")
 st.caption(f"上传人：{user.name}（记录在报送历史与审计日志中）")
 
@@ -59,7 +61,7 @@ if files:
             bar.progress(i / len(todo), text=f"正在检查 {i}/{len(todo)}：{name}")
         bar.empty()
     current = [hashlib.sha256(d).hexdigest() for _, d in files]
-    acceptable = [s for s in current if checked[s][2].accepted and s not in done]
+    acceptable = [] if bundle.is_demo else [s for s in current if checked[s][2].accepted and s not in done]
     rejected = [s for s in current if not checked[s][2].accepted]
     st.markdown(f"共 {len(current)} 个文件：可接收 **{len(acceptable)}** 个，需退回修改 **{len(rejected)}** 个。")
     for sha in current:

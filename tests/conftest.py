@@ -47,11 +47,23 @@ def demo_dir(tmp_path_factory):
     return folder
 
 
-@pytest.fixture()
-def demo_copy(demo_dir, tmp_path, monkeypatch):
-    """A private copy of the demo folder for tests that change data; LIVELIHOOD_DATA_DIR points at it."""
-    folder = tmp_path / "data"
+@pytest.fixture(scope="session")
+def reports_dir(demo_dir, tmp_path_factory):
+    """The demo's six months of reports as real uploads (a store holding demo reports refuses real uploads)."""
+    from tests.factory import as_real_reports
+
+    folder = tmp_path_factory.mktemp("reports") / "data"
     shutil.copytree(demo_dir, folder)
+    as_real_reports(folder)
+    return folder
+
+
+@pytest.fixture()
+def demo_copy(reports_dir, tmp_path, monkeypatch):
+    """A private copy of the demo's reports, held as real uploads, for tests that change data (and upload);
+    LIVELIHOOD_DATA_DIR points at it. Tests of the demo itself use ``demo_dir``."""
+    folder = tmp_path / "data"
+    shutil.copytree(reports_dir, folder)
     monkeypatch.setenv("LIVELIHOOD_DATA_DIR", str(folder))
     return folder
 

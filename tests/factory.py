@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 import zipfile
 from functools import lru_cache
 
@@ -94,3 +95,22 @@ def store_fingerprint(folder) -> str:
     digest.update(snap["submissions"].to_json().encode())
     digest.update(snap["rows"].to_json().encode())
     return digest.hexdigest()
+
+
+def as_real_reports(folder, uploader: str = "测试填报") -> None:
+    """Turn a copied demo folder into one holding the same reports as real uploads (sidecars rewritten, database
+    rebuilt from them): a store that holds demo reports refuses real uploads, so tests that upload start here."""
+    import json
+    from pathlib import Path
+
+    from lib.store import DB_NAME, Store
+    folder = Path(folder)
+    for sidecar in (folder / "submissions").rglob("*.json"):
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+        meta["uploader"] = uploader
+        sidecar.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    shutil.rmtree(folder / "demo", ignore_errors=True)
+    shutil.rmtree(folder / "cache", ignore_errors=True)
+    for suffix in ("", "-wal", "-shm"):
+        (folder / (DB_NAME + suffix)).unlink(missing_ok=True)
+    Store(folder).rebuild()

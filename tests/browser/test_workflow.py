@@ -45,10 +45,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(demo_dir, tmp_path_factory):
+def server(reports_dir, tmp_path_factory):
     require_tool(CHROMIUM)
     folder = tmp_path_factory.mktemp("browser") / "data"
-    shutil.copytree(demo_dir, folder)
+    shutil.copytree(reports_dir, folder)
     port = free_port()
     env = dict(os.environ, LIVELIHOOD_DATA_DIR=str(folder))
     logs = tmp_path_factory.mktemp("log")
