@@ -314,8 +314,14 @@ LIVE_LABEL = "实时数据 · 随报送、更正与恢复随时变化"
 
 
 def _revision_options(folder: str, year: int, month: int) -> pd.DataFrame:
-    """The month's published revisions (one small indexed query per rerun: a new revision shows at once)."""
-    return get_store(folder).publications(year, month)
+    """The month's published revisions. A new revision shows at once: one tiny query per rerun names the state of
+    the publications, and the list (a pandas read, ~15 ms, 7 % of a loaded server's time) is read once per state."""
+    return _revisions_of(folder, year, month, get_store(folder).publications_version())
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _revisions_of(folder: str, year: int, month: int, publications_version: str) -> pd.DataFrame:
+    return get_store(folder).publications(year, month)  # shared read-only
 
 
 def source_picker(folder: str, bundle: Bundle, month: int) -> PB.Publication | None:

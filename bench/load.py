@@ -241,6 +241,7 @@ async def soak(urls: list[str], reruns: int, timeout: float, sample, at_once: in
             done = total.reruns
             if done // every > samples[-1][0] // every:
                 samples.append((done, sample()))
+                print(f"  soak: {done} reruns, server RSS {samples[-1][1]:.0f} MB ({load_average()})", flush=True)
 
     start = time.perf_counter()
     await asyncio.gather(*(worker(w) for w in range(at_once)))

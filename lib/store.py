@@ -752,6 +752,15 @@ class Store:
         os.replace(tmp, sidecar_path)
 
     # --- publications (computed and checked by lib.publish; stored here) -------------
+    def publications_version(self) -> str:
+        """Changes whenever a revision is published or the database is rebuilt: a cache key for the revision
+        lists (publishing leaves ``version()`` alone, the live figures do not change). One tiny query."""
+        with closing(self._connect()) as con:
+            n, last, generation = con.execute(
+                "SELECT (SELECT COUNT(*) FROM publications), (SELECT MAX(id) FROM publications), "
+                "(SELECT value FROM meta WHERE key='generation')").fetchone()
+        return f"{generation}:{n}:{last}"
+
     def publications(self, year: int | None = None, month: int | None = None) -> pd.DataFrame:
         """Every published revision (without its document), oldest first."""
         where, params = [], []

@@ -22,3 +22,18 @@ def test_cached_figure_sends_the_same_spec_from_its_kept_dict():
     assert spec(shared) == expected
     assert shared.to_dict() is shared.to_dict()  # made once, not per rerun
     assert spec(shared) == expected  # sending it did not change it
+
+
+def test_a_new_revision_shows_at_once_though_the_list_is_cached(demo_copy):
+    from lib import publish as PB
+    from lib.store import Store
+
+    store, folder = Store(demo_copy), str(demo_copy)
+    before = store.publications_version()
+    assert ui._revision_options(folder, 2024, 6).empty
+    assert store.publications_version() == before  # reading moves nothing
+    PB.publish(store, 2024, 6, "李四")
+    assert store.publications_version() != before
+    assert ui._revision_options(folder, 2024, 6)["revision"].tolist() == [0]
+    PB.publish(store, 2024, 6, "李四", reason="更正")
+    assert ui._revision_options(folder, 2024, 6)["revision"].tolist() == [0, 1]
