@@ -28,6 +28,12 @@ for note in st.session_state.pop("ledger_notes", []):
     st.toast(note, icon=":material/check_circle:")
 
 
+def show(item_id: int) -> None:
+    """Open an item in the detail view (the picker is a new widget then, so its shown value follows)."""
+    st.session_state["ledger_item"] = int(item_id)
+    st.session_state["ledger_pick_generation"] = st.session_state.get("ledger_pick_generation", 0) + 1
+
+
 def act(action, success: str) -> None:
     """Run one ledger change; a refusal is shown where the user acted, success reruns the page."""
     try:
@@ -138,7 +144,7 @@ if manager:
                                        responsible=responsible, coordinating=coordinating, indicator=indicator,
                                        county=county, source_detail=detail,
                                        photos=[(p.name, p.getvalue()) for p in photos or []])
-                st.session_state["ledger_pick"] = new_id
+                show(new_id)
                 st.session_state["ledger_new_reset"] = ["ledger_new_text", "ledger_new_detail", "ledger_new_coordinating",
                                                         "ledger_new_indicator", "ledger_new_county"]
                 st.session_state["ledger_new_count"] = st.session_state.get("ledger_new_count", 0) + 1  # empty uploader
@@ -150,21 +156,26 @@ pool = chosen if len(chosen) else items
 if pool.empty:
     st.caption("暂无事项。")
     st.stop()
-wanted = st.query_params.get("item")
-if wanted and wanted.isdigit() and int(wanted) in set(items["编号"]) and "ledger_pick_loaded" not in st.session_state:
-    st.session_state["ledger_pick"] = int(wanted)
+if "ledger_pick_loaded" not in st.session_state:  # a shared link opens on its item, once
+    wanted = st.query_params.get("item")
+    if wanted and wanted.isdigit() and int(wanted) in set(items["编号"]):
+        show(int(wanted))
     st.session_state["ledger_pick_loaded"] = True
 if len(picked) == 1 and st.session_state.get("ledger_last_row") != int(picked["编号"].iloc[0]):
-    st.session_state["ledger_pick"] = st.session_state["ledger_last_row"] = int(picked["编号"].iloc[0])
+    st.session_state["ledger_last_row"] = int(picked["编号"].iloc[0])
+    show(st.session_state["ledger_last_row"])
 options = pool["编号"].astype(int).tolist()
-if st.session_state.get("ledger_pick") not in set(items["编号"]):
-    st.session_state.pop("ledger_pick", None)
-elif st.session_state["ledger_pick"] not in options:
-    options = [st.session_state["ledger_pick"], *options]  # a just-created or linked item outside the filter
+current = st.session_state.get("ledger_item")
+if current not in set(items["编号"]):
+    current = None
+elif current not in options:
+    options = [current, *options]  # a just-created or linked item outside the filter
 by_id = items.set_index("编号")
-item_id = st.selectbox("选择事项", options, key="ledger_pick",
+item_id = st.selectbox("选择事项", options, index=options.index(current) if current else 0,
+                       key=f"ledger_pick_{st.session_state.get('ledger_pick_generation', 0)}",
                        format_func=lambda i: f"{i} · {by_id.at[i, '状态']} · {by_id.at[i, '项目序号']}. "
                                              f"{by_id.at[i, '项目名称']} · {by_id.at[i, '问题描述'][:30]}")
+st.session_state["ledger_item"] = item_id
 st.query_params["item"] = str(item_id)
 item = by_id.loc[item_id]
 status = item["状态"]
@@ -224,7 +235,7 @@ with report_tab:
                                 format_func=lambda r: "{} · {} · {}".format(
                                     *later.set_index("报送记录").loc[r, ["月份", "县市区", "存在问题"]].astype(str)))
             if b.button("拆分为新事项", key="ledger_split", icon=":material/call_split:"):
-                act(lambda: L.split_report(store, split, actor), "已拆分为新的待确认问题")
+                act(lambda: show(L.split_report(store, split, actor)), "已拆分为新的待确认问题，已打开新事项")
 
 with photo_tab:
     if pictures:

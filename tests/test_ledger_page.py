@@ -18,6 +18,11 @@ def frame_with(at, *columns):
     return next(d.value for d in at.dataframe if set(columns) <= set(d.value.columns))
 
 
+def picker(at):
+    """The 选择事项 box (its key changes whenever the page opens an item by itself)."""
+    return next(s for s in at.selectbox if s.label == "选择事项")
+
+
 def texts(at) -> str:
     return " ".join([m.body for m in at.markdown] + [c.body for c in at.caption] + [t.value for t in at.text])
 
@@ -50,7 +55,7 @@ def test_bulk_confirm_then_follow_up_and_close(demo_copy):
     assert len(mine) == n and set(mine["状态"]) == {ledger.TODO} and set(mine["办结时限"]) == {due.isoformat()}
     assert set(at.dataframe(key="ledger_table").value["状态"]) == {ledger.TODO}
 
-    item_id = at.selectbox(key="ledger_pick").value
+    item_id = picker(at).value
     at.text_input(key="ledger_follow_text").set_value("已约谈县教育局，6月底前完成选址").run()
     at.button(key="ledger_follow_add").click().run()
     assert not at.exception
@@ -66,7 +71,7 @@ def test_bulk_confirm_then_follow_up_and_close(demo_copy):
 
 def test_dismiss_needs_a_reason(demo_copy):
     at = open_page("pages/ledger.py")
-    item_id = at.selectbox(key="ledger_pick").value
+    item_id = picker(at).value
     at.selectbox(key=f"ledger_status_to_{ledger.CANDIDATE}").set_value(ledger.DISMISSED).run()
     at.button(key="ledger_status_set").click().run()
     assert any("理由" in e.body for e in at.error)
@@ -87,7 +92,7 @@ def test_a_new_item_by_hand_with_the_lead_unit_as_default(demo_copy):
     items = ledger.items(store, store.targets())
     new = items[items["来源"] == ledger.SOURCE_MEETING].iloc[0]
     assert new["责任单位"] == "市能源局" and new["状态"] == ledger.TODO and new["来源说明"] == "6月民生实事调度会"
-    assert at.selectbox(key="ledger_pick").value == new["编号"]  # the page shows what was just created
+    assert picker(at).value == new["编号"]  # the page shows what was just created
     assert at.text_area(key="ledger_new_text").value == ""  # the form is empty again
 
 
@@ -115,7 +120,7 @@ def test_hostile_problem_text_stays_text(demo_copy):
     item_id = ledger.create_item(store, targets, ACTOR, project=26, description=hostile, source=ledger.SOURCE_MEETING,
                                  source_detail="<b>会</b>")
     at = open_page("pages/ledger.py", query={"item": str(item_id)})
-    assert at.selectbox(key="ledger_pick").value == item_id
+    assert picker(at).value == item_id
     markup = " ".join(m.body for m in at.markdown)
     assert "<script>" not in markup and "onerror" not in markup and "<b>会</b>" not in markup
     assert hostile in [t.value for t in at.text]

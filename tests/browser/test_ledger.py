@@ -104,7 +104,8 @@ def test_create_follow_up_and_close_an_item(browser, server, tmp_path):  # noqa:
     toast(page, "已改为已办结")
     row = ledger.items(store, store.targets()).set_index("编号").loc[item_id]
     assert row["状态"] == ledger.DONE and row["办结日期"] == date.today().isoformat()
-    page.get_by_text("办结日期").first.wait_for(timeout=30_000)
+    page.locator("[data-testid='stMarkdown']").filter(has_text=f"事项 {item_id}").filter(
+        has_text=ledger.DONE).first.wait_for(timeout=30_000)
     save_shot(page, "ledger-closed")
     assert "台账状态" in set(store.audit_log()["操作"])
 
