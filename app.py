@@ -9,12 +9,10 @@ st.set_page_config(page_title="重点民生实事进展看板", page_icon=":mate
 user = ui.signed_in_user()
 if user is None:
     # Register every page (hidden) so the URL a user opened survives sign-in, then ask for credentials.
-    st.navigation([st.Page(path, title=title, default=path == ui.DEFAULT_PAGE) for path, title, _, _ in ui.PAGES],
-                  position="hidden")
+    st.navigation(ui.nav_pages(None), position="hidden")
     ui.login_form()  # stops the run
 
-page = st.navigation([st.Page(path, title=title, icon=icon, default=path == ui.DEFAULT_PAGE)
-                      for path, title, icon, role in ui.PAGES if user.can(role)])
+page = st.navigation(ui.nav_pages(user))
 
 # Data and the global filters, shared by every page (ui.frame() hands them over).
 st.session_state["_frame"] = ui.setup_frame(user)

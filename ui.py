@@ -213,6 +213,18 @@ PAGES = [
 DEFAULT_PAGE = "pages/overview.py"
 
 
+def nav_pages(user: auth.User | None) -> list:
+    """st.Page objects for the user's navigation (every page, hidden, before sign-in), made once per session and
+    set of pages: st.Page resolves its file on the disk each time it is made (a realpath per page per rerun)."""
+    paths = tuple(path for path, _, _, role in PAGES if user is None or user.can(role))
+    made = st.session_state.get("_nav_pages")
+    if made is None or made[0] != (user is None, paths):
+        made = ((user is None, paths), [st.Page(path, title=title, icon=icon if user is not None else None,
+                                default=path == DEFAULT_PAGE) for path, title, icon, _ in PAGES if path in paths])
+        st.session_state["_nav_pages"] = made
+    return made[1]
+
+
 # --- global filters (sidebar, mirrored in the URL) ------------------------------------
 
 FILTER_KEYS = {"f_month": "month", "f_category": "category", "f_unit": "unit", "f_county": "county", "f_status": "status"}
