@@ -52,7 +52,7 @@ def test_every_registered_page_has_a_smoke_test():
     from ui import PAGES as REGISTERED  # the list app.py hands to st.navigation
     registered = [path for path, *_ in REGISTERED]
     assert sorted(registered) == sorted(PAGES)
-    assert "ui.PAGES" in Path(APP).read_text(encoding="utf-8")
+    assert "ui.nav_pages(" in Path(APP).read_text(encoding="utf-8")  # st.Page objects of ui.PAGES, made once a session
 
 
 @pytest.fixture()
