@@ -5,6 +5,7 @@ Everything that computes lives in lib/; this module only caches and renders.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, replace
 from datetime import date
@@ -21,6 +22,8 @@ from lib import schema as S
 from lib.config import data_dir, demo_requested
 from lib.store import Store
 from lib.targets import Targets
+
+logger = logging.getLogger(__name__)
 
 
 @st.cache_resource
@@ -206,7 +209,7 @@ PAGES = [
     ("pages/ledger.py", "督办台账", ":material/assignment_late:", auth.VIEWER),
     ("pages/export.py", "数据导出", ":material/download:", auth.VIEWER),
     ("pages/publish.py", "发布与修订", ":material/verified:", auth.VIEWER),
-    ("pages/upload.py", "数据上报", ":material/upload_file:", auth.ANALYST),
+    ("pages/upload.py", "数据上报", ":material/upload_file:", auth.UNIT),
     ("pages/targets.py", "目标表", ":material/table_edit:", auth.ADMIN),
     ("pages/admin.py", "用户与审计", ":material/admin_panel_settings:", auth.ADMIN),
 ]
@@ -428,10 +431,10 @@ def setup_frame(user: auth.User) -> Frame:
         chosen = replace(chosen, source=f"已发布修订{pub.revision}")
     with st.sidebar:
         st.caption(f"{bundle.targets.year} 年度 · 目标表 {bundle.targets.version[:8]} · 数据版本 {live_version.split(':')[0]}")
-        st.caption(f"当前用户：{user.name}（{user.role_name}）")
+        st.caption(f"当前用户：{user.name}（{user.label}）")
         if user.login != auth.DEMO_LOGIN and st.button("退出登录", key="auth_logout", icon=":material/logout:"):
             store().log(user.name, "退出登录", user.login)
-            st.session_state.pop("auth_user", None)
+            st.session_state.clear()  # nothing of this session (checked files, filters) is left for the next user
             if auth_config().oidc:
                 st.logout()
             st.rerun()
@@ -481,45 +484,102 @@ def require(role: str) -> auth.User:
     return current_user
 
 
+def require_unit(unit: str | None, what: str = "此操作") -> auth.User:
+    """Server-side check before acting for a reporting unit: stop unless the user may act for ``unit``."""
+    current_user = require(auth.UNIT)
+    if not current_user.may_act_for(unit):
+        st.error(auth.unit_refusal(current_user, unit, what))
+        st.stop()
+    return current_user
+
+
 # --- sign-in --------------------------------------------------------------------------------
 
+@st.cache_data(max_entries=4, show_spinner=False)
+def _reporting_units(folder: str, stamp: tuple) -> tuple[str, ...]:
+    return tuple(get_store(folder).targets().reporting_units)
+
+
+def reporting_units() -> tuple[str, ...]:
+    """The target table's reporting units (what a unit user may be bound to), re-read when the table changes."""
+    s = store()
+    stat = (s.folder / "targets.xlsx").stat()
+    return _reporting_units(str(s.folder), (stat.st_mtime_ns, stat.st_size))
+
+
 def auth_config() -> auth.AuthConfig:
+    """The validated [auth] configuration. Raises auth.AuthConfigError when it exists but cannot be used.
+
+    Streamlit raises the same error for a missing secrets file and for one that does not parse, so on an
+    error the configured files are looked at here: only when none of them exists are there "no users".
+    """
     try:
         secrets = st.secrets.to_dict()
-    except Exception:  # no secrets file at all: same as an empty one
+    except Exception as exc:
+        from streamlit import config as st_config
+
+        if auth.check_secrets_files(st_config.get_option("secrets.files")):  # raises naming the line
+            raise auth.AuthConfigError(f"secrets 无法读取：{exc}") from exc
         secrets = {}
-    return auth.parse_config(secrets)
+    return auth.parse_config(secrets, reporting_units())
 
 
 @st.cache_resource
 def rate_limiter() -> auth.RateLimiter:
-    """One limiter per server process: failed sign-ins are counted per user name across sessions."""
+    """One limiter per server process: failed sign-ins are counted per address and user name across sessions."""
     return auth.RateLimiter()
 
 
+def client_address() -> str | None:
+    """The client's IP address as the server sees it (None for a browser on this machine)."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) else None
+
+
+def refuse(message: str) -> None:
+    """The refusal page: the problem for the administrator, no data, no navigation; stops the run."""
+    logger.error("Access refused for everyone: %s", message)
+    # Register the pages hidden, so Streamlit's pages/-folder mode does not list them either.
+    st.navigation([st.Page(path, title=title, default=path == DEFAULT_PAGE) for path, title, _, _ in PAGES],
+                  position="hidden")
+    st.error(message, icon=":material/lock:")
+    st.caption("请系统管理员修正 .streamlit/secrets.toml（可运行 python -m lib.auth check 检查）后刷新本页。")
+    st.stop()
+
+
 def signed_in_user() -> auth.User | None:
-    """The signed-in user, or None; stops the run with an error when access is refused outright."""
+    """The signed-in user, or None; stops the run with an error when access is refused outright.
+
+    The session keeps only who signed in and how; role and unit are looked up in the current
+    configuration on every run, so a changed or removed account takes effect at once.
+    """
     try:
         config = auth_config()
     except auth.AuthConfigError as exc:
-        st.error(f"登录配置有误，已拒绝访问：{exc}")
-        st.stop()
+        refuse(f"**系统拒绝访问**：登录配置有误。{exc}")
     if config.open_demo:
         return auth.DEMO_USER
     if config.closed:
-        st.error("未配置任何用户，且已关闭演示模式（demo_mode = false），系统拒绝访问。请管理员在 secrets.toml 中添加用户。")
-        st.stop()
+        refuse("未配置任何用户，且已关闭演示模式（demo_mode = false），系统拒绝访问。请管理员在 secrets.toml 中添加用户。")
     signed = st.session_state.get("auth_user")
     if isinstance(signed, auth.User):
-        return signed
+        if st.session_state.get("auth_source") == "oidc":
+            current_user = auth.oidc_user(config, signed.login, signed.name)
+        else:
+            current_user = config.user(signed.login)
+        if current_user is not None:
+            st.session_state["auth_user"] = current_user
+            return current_user
+        st.session_state.pop("auth_user", None)
+        st.session_state["auth_notice"] = "您的账号已被停用或不再有角色，请重新登录或联系管理员。"
     if config.oidc and getattr(st.user, "is_logged_in", False):
         mapped = auth.oidc_user(config, st.user.get("email"), st.user.get("name"))
         if mapped is None:
             st.error(f"账号 {st.user.get('email')} 未分配角色，请联系管理员。")
             st.button("退出", on_click=st.logout, key="auth_oidc_out")
             st.stop()
-        st.session_state["auth_user"] = mapped
-        store().log(mapped.name, "登录", f"{mapped.login}（统一身份认证，{mapped.role_name}）")
+        st.session_state["auth_user"], st.session_state["auth_source"] = mapped, "oidc"
+        store().log(mapped.name, "登录", f"{mapped.login}（统一身份认证，{mapped.label}）")
         return mapped
     return None
 
@@ -528,18 +588,23 @@ def login_form() -> None:
     """The sign-in form; stops the run (a successful sign-in reruns the same page)."""
     config = auth_config()
     st.title("重点民生实事进展看板 · 登录")
+    notice = st.session_state.pop("auth_notice", None)
+    if notice:
+        st.warning(notice)
     if config.users:
         with st.form("auth_form"):
             login = st.text_input("用户名", key="auth_login")
             password = st.text_input("密码", type="password", key="auth_password")
             submitted = st.form_submit_button("登录", type="primary")
         if submitted:
-            found, message = auth.authenticate(config, rate_limiter(), login, password)
+            address = client_address()
+            found, message = auth.authenticate(config, rate_limiter(), login, password, address)
+            where = f"，地址 {address}" if address else ""
             if found:
-                st.session_state["auth_user"] = found
-                store().log(found.name, "登录", f"{found.login}（{found.role_name}）")
+                st.session_state["auth_user"], st.session_state["auth_source"] = found, "password"
+                store().log(found.name, "登录", f"{found.login}（{found.label}{where}）")
                 st.rerun()
-            store().log(login or "（空）", "登录失败", message)
+            store().log(login or "（空）", "登录失败", message + where)
             st.error(message)
     if config.oidc:
         st.button("使用统一身份认证登录", on_click=st.login, key="auth_oidc")

@@ -16,12 +16,14 @@ ui.page_start("用户与审计")
 config = ui.auth_config()
 st.subheader("用户")
 if config.users:
-    st.dataframe(pd.DataFrame([{"用户名": login, "姓名": name, "角色": ROLE_NAMES[role]}
-                               for login, (name, role, _hash) in config.users.items()]), hide_index=True, key="admin_users")
+    st.dataframe(pd.DataFrame([{"用户名": login, "姓名": a.name, "角色": ROLE_NAMES[a.role], "所属单位": a.unit or ""}
+                               for login, a in config.users.items()]), hide_index=True, key="admin_users")
 else:
-    st.info("未配置用户（演示模式）。用 `python -m lib.auth add-user 用户名 --name 姓名 --role analyst` 添加用户。")
+    st.info("未配置用户（演示模式）。用 `python -m lib.auth add-user 用户名 --name 姓名 --role analyst` 添加用户；"
+            "填报单位用户加 `--role unit --unit 单位名称`。")
 if config.oidc_roles:
-    st.caption("统一身份认证角色映射：" + "、".join(f"{e} → {ROLE_NAMES[r]}" for e, r in config.oidc_roles.items()))
+    st.caption("统一身份认证角色映射：" + "、".join(f"{e} → {ROLE_NAMES[r]}{'·' + u if u else ''}"
+                                             for e, (r, u) in config.oidc_roles.items()))
 
 if bundle.is_demo:
     st.subheader("示例数据")

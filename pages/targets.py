@@ -5,6 +5,7 @@ import streamlit as st
 import ui
 from lib import schema as S
 from lib.auth import ADMIN
+from lib.targets import parse_targets
 from lib.template import write_templates
 
 folder, version, bundle, f = ui.frame(live=True)  # acts on the store: live data whatever the switch says
@@ -29,8 +30,14 @@ with a:
     new = st.file_uploader("上传新的目标表", type=["xlsx"], key="targets_upload")
     if new is not None:
         if st.button("校验并替换", type="primary", key="targets_replace", icon=":material/published_with_changes:"):
-            problems = store.replace_targets(new.getvalue(), who=ui.require(ADMIN).name)
-            if problems:
+            who = ui.require(ADMIN).name
+            parsed, problems = parse_targets(new.getvalue(), source="upload")
+            missing = set() if problems else ui.auth_config().bound_units() - set(parsed.reporting_units)
+            if missing:  # unit users bound to a unit the new table drops: the sign-in would refuse everyone
+                store.log(who, "目标表被拒", f"缺少已绑定账号的填报单位：{'、'.join(sorted(missing))}")
+                st.error(f"新目标表中没有以下填报单位，而 secrets.toml 中有账号绑定了它们：{'、'.join(sorted(missing))}。"
+                         "未替换。请先修改或删除这些账号（否则系统会因登录配置无效拒绝所有人）。")
+            elif problems := store.replace_targets(new.getvalue(), who=who):
                 st.error(f"目标表有 {len(problems)} 个问题，未替换：")
                 st.dataframe({"工作表": [p.sheet for p in problems], "行": [p.row for p in problems],
                               "列": [p.column for p in problems], "问题": [p.message for p in problems]},

@@ -12,10 +12,11 @@ from lib.annotate import annotated_copy
 from lib.store import DEMO_REFUSAL, read_zip_of_workbooks
 from lib.submission import display_name, validate
 
-from lib.auth import ANALYST
+from lib.auth import ANALYST, UNIT, unit_refusal
 
 folder, version, bundle, f = ui.frame(live=True)  # acts on the store: live data whatever the switch says
-user = ui.require(ANALYST)  # server-side: the page is also absent from a viewer's navigation
+user = ui.require(UNIT)  # server-side: the page is also absent from a viewer's navigation
+office = user.can(ANALYST)  # the office acts for every unit; a unit user (填报单位) only for its own
 t = bundle.targets
 store = ui.store()
 
@@ -24,12 +25,15 @@ ui.page_start("数据上报")
 with st.container(border=True):
     st.markdown("**① 下载标准模板**（各单位每月填写后报送）")
     a, b, c = st.columns([2, 1, 1])
-    unit = a.selectbox("填报单位", t.reporting_units, key="upload_template_unit", label_visibility="collapsed")
+    unit = a.selectbox("填报单位", t.reporting_units if office else [user.unit], key="upload_template_unit",
+                       label_visibility="collapsed", disabled=not office)
+    ui.require_unit(unit, "该模板")
     b.download_button("下载该单位模板", lambda: ui.template_bytes(folder, t.version, unit), file_name=f"{unit}.xlsx",
                       key="upload_template_one", on_click="ignore", icon=":material/download:",
                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    c.download_button("全部模板（.zip）", lambda: ui.template_bytes(folder, t.version, None), file_name=f"{t.year}年报表模板.zip",
-                      key="upload_template_all", on_click="ignore", icon=":material/folder_zip:", mime="application/zip")
+    if office:
+        c.download_button("全部模板（.zip）", lambda: ui.template_bytes(folder, t.version, None), file_name=f"{t.year}年报表模板.zip",
+                          key="upload_template_all", on_click="ignore", icon=":material/folder_zip:", mime="application/zip")
 
 st.markdown("**② 上传填好的报表**：可一次选择多个 .xlsx，或把多个文件打包成 .zip 上传。系统逐单元格检查，"
             "有“错误”的文件不会入库；只有“提醒”的文件确认后入库。")
@@ -57,19 +61,26 @@ if files:
     if todo:
         bar = st.progress(0.0, text="正在检查…")
         for i, (name, data) in enumerate(todo, start=1):
-            checked[hashlib.sha256(data).hexdigest()] = (name, data, validate(data, name, t, store))
+            result = validate(data, name, t, store)
+            if result.unit and not user.may_act_for(result.unit):  # another unit's report: refused and audited
+                store.log(user.name, "上传被拒", f"{name}：{result.unit} 的报表，账号只能上报 {user.unit}")
+            checked[hashlib.sha256(data).hexdigest()] = (name, data, result)
             bar.progress(i / len(todo), text=f"正在检查 {i}/{len(todo)}：{name}")
         bar.empty()
     current = [hashlib.sha256(d).hexdigest() for _, d in files]
-    acceptable = [] if bundle.is_demo else [s for s in current if checked[s][2].accepted and s not in done]
-    rejected = [s for s in current if not checked[s][2].accepted]
+    own = {s for s in current if user.may_act_for(checked[s][2].unit) or not checked[s][2].unit}
+    acceptable = [] if bundle.is_demo else [s for s in current if checked[s][2].accepted and s in own and s not in done]
+    rejected = [s for s in current if not checked[s][2].accepted or s not in own]
     st.markdown(f"共 {len(current)} 个文件：可接收 **{len(acceptable)}** 个，需退回修改 **{len(rejected)}** 个。")
     for sha in current:
         name, data, result = checked[sha]
-        state = "已入库" if sha in done else ("可接收" if result.accepted else "退回")
-        icon = ":material/check_circle:" if result.accepted else ":material/error:"
+        state = "已入库" if sha in done else ("可接收" if result.accepted and sha in own else "退回")
+        icon = ":material/check_circle:" if result.accepted and sha in own else ":material/error:"
         title = f"{name} — {result.unit or '未识别单位'} {result.period} · {state} · 错误 {len(result.errors)} · 提醒 {len(result.warnings)}"
-        with st.expander(title, icon=icon, expanded=not result.accepted):
+        with st.expander(title, icon=icon, expanded=not result.accepted or sha not in own):
+            if sha not in own:
+                st.error(unit_refusal(user, result.unit, "此文件"))
+                continue
             if sha in done:
                 st.success(done[sha])
             if result.findings:
@@ -84,9 +95,9 @@ if files:
         st.caption(f"督办台账：{st.session_state['upload_ledger']}")
     if acceptable:
         if st.button(f"确认接收 {len(acceptable)} 个文件", type="primary", key="upload_accept", icon=":material/done_all:"):
-            who = ui.require(ANALYST).name
             for sha in acceptable:
-                name, data, _ = checked[sha]
+                name, data, result = checked[sha]
+                who = ui.require_unit(result.unit, "此文件").name  # re-checked on the server for every file
                 outcome = store.ingest(data, name, uploader=who, targets=t)
                 done[sha] = outcome.summary()
             # 存在问题 of the accepted reports become candidates in the 督办台账 right away.
@@ -95,7 +106,7 @@ if files:
 
 st.divider()
 st.markdown("**③ 报送历史**（每个版本都保留；同一单位同一月份再次报送会替换为当前版本，可随时恢复）")
-subs = bundle.submissions
+subs = bundle.submissions if office else bundle.submissions.query("unit == @user.unit")
 if subs.empty:
     st.info("尚无报送。")
 else:
@@ -107,7 +118,7 @@ else:
     })
     st.dataframe(history, hide_index=True, key="upload_history", height=300)
     replaced = subs[subs["state"] != "当前"]
-    if len(replaced):
+    if len(replaced) and office:
         a, b = st.columns([3, 1])
         pick = a.selectbox("恢复早先版本", replaced["id"], key="upload_restore_pick",
                            format_func=lambda i: f"第 {i} 号 · {subs.set_index('id').at[i, 'unit']} "

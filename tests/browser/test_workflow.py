@@ -11,11 +11,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
@@ -25,23 +21,14 @@ from lib import progress as P
 from lib.auth import ANALYST, hash_password, write_user
 from lib.store import Store
 from lib.template import fill_template
+from tests.browser.live import CHROMIUM, FLAGS, ROOT, streamlit_server
 from tests.conftest import require_tool
 from tests.factory import entries_for
 
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run", "--disable-quic"]
 UNIT = "市民政局"
 LOGIN, PASSWORD = "clerk", "browser-test-password"
 DOC_SHOTS = {"overview", "county", "project", "upload-rejected"}  # the ones README shows
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -49,30 +36,12 @@ def server(reports_dir, tmp_path_factory):
     require_tool(CHROMIUM)
     folder = tmp_path_factory.mktemp("browser") / "data"
     shutil.copytree(reports_dir, folder)
-    port = free_port()
-    env = dict(os.environ, LIVELIHOOD_DATA_DIR=str(folder))
     logs = tmp_path_factory.mktemp("log")
-    # A real deployment: sign-in required, one analyst (the password is only stored as its bcrypt hash).
+    # A real deployment: sign-in required, one analyst (the password is only stored as its hash).
     secrets = logs / "secrets.toml"
     write_user(secrets, LOGIN, "李科员", ANALYST, hash_password(PASSWORD))
-    log = open(logs / "streamlit.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
-                             f"--server.port={port}", "--server.address=127.0.0.1", f"--secrets.files={secrets}"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start")
-    yield url, folder
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    with streamlit_server(folder, secrets, logs / "streamlit.log") as url:
+        yield url, folder
 
 
 @pytest.fixture(scope="module")
