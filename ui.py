@@ -6,6 +6,7 @@ Everything that computes lives in lib/; this module only caches and renders.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, replace
 from datetime import date
@@ -536,13 +537,18 @@ def client_address() -> str | None:
     return address if isinstance(address, str) else None
 
 
+def markdown_text(text: str) -> str:
+    """``text`` shown literally inside Markdown (a backslash, * or _ in a message or path stays as typed)."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+\-.!|~$])", r"\\\1", text)
+
+
 def refuse(message: str) -> None:
     """The refusal page: the problem for the administrator, no data, no navigation; stops the run."""
     logger.error("Access refused for everyone: %s", message)
     # Register the pages hidden, so Streamlit's pages/-folder mode does not list them either.
     st.navigation([st.Page(path, title=title, default=path == DEFAULT_PAGE) for path, title, _, _ in PAGES],
                   position="hidden")
-    st.error(message, icon=":material/lock:")
+    st.error(f"**系统拒绝访问**：{markdown_text(message)}", icon=":material/lock:")
     st.caption("请系统管理员修正 .streamlit/secrets.toml（可运行 python -m lib.auth check 检查）后刷新本页。")
     st.stop()
 
@@ -556,11 +562,11 @@ def signed_in_user() -> auth.User | None:
     try:
         config = auth_config()
     except auth.AuthConfigError as exc:
-        refuse(f"**系统拒绝访问**：登录配置有误。{exc}")
+        refuse(f"登录配置有误。{exc}")
     if config.open_demo:
         return auth.DEMO_USER
     if config.closed:
-        refuse("未配置任何用户，且已关闭演示模式（demo_mode = false），系统拒绝访问。请管理员在 secrets.toml 中添加用户。")
+        refuse("未配置任何用户，且已关闭演示模式（demo_mode = false）。请管理员在 secrets.toml 中添加用户。")
     signed = st.session_state.get("auth_user")
     if isinstance(signed, auth.User):
         if st.session_state.get("auth_source") == "oidc":
@@ -575,7 +581,7 @@ def signed_in_user() -> auth.User | None:
     if config.oidc and getattr(st.user, "is_logged_in", False):
         mapped = auth.oidc_user(config, st.user.get("email"), st.user.get("name"))
         if mapped is None:
-            st.error(f"账号 {st.user.get('email')} 未分配角色，请联系管理员。")
+            st.error(f"账号 {markdown_text(str(st.user.get('email')))} 未分配角色，请联系管理员。")
             st.button("退出", on_click=st.logout, key="auth_oidc_out")
             st.stop()
         st.session_state["auth_user"], st.session_state["auth_source"] = mapped, "oidc"

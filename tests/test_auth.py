@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import tomllib
 from pathlib import Path
 
@@ -64,7 +65,8 @@ def secrets_with_hash(password_hash: str) -> dict:
 
 def test_parse_config():
     config = auth.parse_config(USERS)
-    assert set(config.users) == {"leader", "clerk", "boss"} and not config.open_demo and not config.closed
+    assert set(config.users) == {"leader", "clerk", "boss", "mz"} and not config.open_demo and not config.closed
+    assert config.users["mz"].unit == "市民政局" and config.bound_units() == {"市民政局"}
     assert auth.parse_config({}).open_demo  # no [auth] at all: the explicit demo mode
     assert auth.parse_config({"auth": {}}).closed  # an [auth] section: demo only when demo_mode = true
     assert auth.parse_config({"auth": {"demo_mode": True}}).open_demo
@@ -261,6 +263,15 @@ def test_add_user_then_read_gives_back_the_same_users(tmp_path_factory, users):
         assert config.users == expected
 
 
+def test_streamlit_auth_extra_is_pinned_and_installed():
+    """st.login needs Authlib: requirements.txt pins streamlit with its auth extra."""
+    from streamlit.auth_util import is_authlib_installed
+
+    requirements = (Path(APP).parent / "requirements.txt").read_text(encoding="utf-8")
+    assert re.search(r"^streamlit\[auth\]==", requirements, re.M) and re.search(r"^Authlib==", requirements, re.M)
+    assert is_authlib_installed()
+
+
 def test_example_secrets_file_parses():
     example = Path(APP).parent / ".streamlit" / "secrets.toml.example"
     config = auth.parse_config(tomllib.loads(example.read_text(encoding="utf-8")), units=["市教育局"])
@@ -399,7 +410,7 @@ def test_secrets_file_that_does_not_parse_refuses_everyone(app, secrets_file):
     secrets_file.write_text('[auth]\ndemo_mode = false\n\n[auth.users.li]\nname = "李\\四"\n', encoding="utf-8")
     at = app()
     at.run()
-    refusal = " ".join(e.value for e in at.error)
+    refusal = re.sub(r"\\(.)", r"\1", " ".join(e.value for e in at.error))  # as shown: Markdown escapes removed
     assert "拒绝访问" in refusal and "第 5 行" in refusal and str(secrets_file) in refusal
     assert not at.title and not at.get("plotly_chart") and not at.dataframe and not at.text_input and not at.info
     secrets_file.write_text("[auth]\ndemo_mode = false\n" + "".join(
