@@ -570,7 +570,7 @@ def signed_in_user() -> auth.User | None:
     signed = st.session_state.get("auth_user")
     if isinstance(signed, auth.User):
         if st.session_state.get("auth_source") == "oidc":
-            current_user = auth.oidc_user(config, signed.login, signed.name)
+            current_user = auth.oidc_user(config, signed.login, signed.name) if config.oidc else None
         else:
             current_user = config.user(signed.login)
         if current_user is not None:
@@ -599,7 +599,7 @@ def login_form() -> None:
         st.warning(notice)
     if config.users:
         with st.form("auth_form"):
-            login = st.text_input("用户名", key="auth_login")
+            login = st.text_input("用户名", key="auth_login", max_chars=auth.MAX_LOGIN_CHARS)
             password = st.text_input("密码", type="password", key="auth_password")
             submitted = st.form_submit_button("登录", type="primary")
         if submitted:

@@ -362,7 +362,8 @@ class RateLimiter:
 
     @staticmethod
     def _keys(login: str, address: str | None) -> tuple[tuple, tuple]:
-        return ("name", address or "", (login or "").strip().lower()), ("address", address or "")
+        name = (login or "").strip().lower()[:MAX_LOGIN_CHARS]  # a forged megabyte-long name costs no more
+        return ("name", address or "", name), ("address", address or "")
 
     def _recent(self, key: tuple) -> deque:
         q = self._failures.get(key)

@@ -169,6 +169,8 @@ def test_rate_limiter_is_bounded_and_expires():
     for i in range(5000):  # an attacker inventing names from many addresses
         limiter.failure(f"invented-{i}", f"10.1.{i // 250}.{i % 250}")
     assert len(limiter) <= 101
+    limiter.failure("x" * 1_000_000, "10.2.0.1")
+    assert max(len(key[-1]) for key in limiter._failures) <= auth.MAX_LOGIN_CHARS
     now[0] = 10_000
     limiter.failure("x", "10.9.9.9")  # anything old has expired and is dropped on the next failure
     assert len(limiter) == 2
@@ -457,6 +459,26 @@ def test_uploader_is_the_signed_in_user_and_actions_are_audited(app, demo_copy, 
     log = store.audit_log()
     assert {"登录", "上传接收"} <= set(log["操作"])
     assert log.loc[log["操作"] == "登录", "操作人"].iloc[0] == "李科员"
+
+
+def test_target_table_that_drops_a_bound_unit_is_refused(app, demo_copy, monkeypatch):
+    """A unit user bound to a unit the new table no longer has would make the sign-in refuse everyone."""
+    import lib.targets
+    at = sign_in(app(USERS), "boss")
+    at.switch_page("pages/targets.py").run()
+    before = (demo_copy / "targets.xlsx").read_bytes()
+    real = lib.targets.parse_targets(before, source="test")[0]
+
+    class Without:  # the bundled table as if 市民政局 had been removed from it
+        reporting_units = [u for u in real.reporting_units if u != "市民政局"]
+    monkeypatch.setattr(lib.targets, "parse_targets", lambda data, source: (Without(), []))
+    at.file_uploader(key="targets_upload").set_value(("targets.xlsx", before, "application/octet-stream")).run()
+    at.button(key="targets_replace").click().run()
+    assert not at.exception
+    assert any("市民政局" in e.value and "未替换" in e.value for e in at.error)
+    assert not (demo_copy / "targets-history").exists()  # nothing replaced
+    log = Store(demo_copy).audit_log()
+    assert log[log["操作"] == "目标表被拒"]["详情"].str.contains("市民政局").any()
 
 
 def test_admin_actions_are_audited(app, demo_copy, targets):
