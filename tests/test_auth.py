@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from lib import auth
 from lib.store import Store
 from tests.factory import filled
-from tests.test_pages import APP
+from tests.test_pages import APP, upload
 
 PASSWORD = "correct-horse-9"
 HASH = auth.hash_password(PASSWORD)
@@ -516,11 +516,7 @@ def test_unit_user_uploads_only_its_own_reports(app, demo_copy, targets):
     before = store.submissions()
     own = filled(targets, "市民政局", month="2024-07", share=0.6, problems="无", plan="继续")
     other = filled(targets, "市体育局", month="2024-07", share=0.6, problems="无", plan="继续")
-    at.file_uploader(key="upload_files").set_value([("民政局7月.xlsx", own, "application/octet-stream"),
-                                                    ("体育局7月.xlsx", other, "application/octet-stream")])
-    at.run()
-    assert not at.exception
-    titles = [e.label for e in at.expander]
+    titles = upload(at, {"民政局7月.xlsx": own, "体育局7月.xlsx": other})
     assert any("民政局7月.xlsx" in t and "可接收" in t for t in titles)
     assert any("体育局7月.xlsx" in t and "退回" in t for t in titles)
     assert any("市体育局" in e.value and "只能办理本单位“市民政局”" in e.value for e in at.error)

@@ -111,16 +111,20 @@ def test_project_page_from_a_link(on_demo):
     assert len(at.dataframe[0].value) == 5  # P12's five quantitative indicators
 
 
+def upload(at: AppTest, files: dict[str, bytes]) -> list[str]:
+    """Put workbooks in the upload page's file picker; the expander titles (one per file) after the check."""
+    at.file_uploader(key="upload_files").set_value([(name, data, "application/octet-stream") for name, data in files.items()])
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return [e.label for e in at.expander]
+
+
 def test_upload_flow_checks_then_accepts_once(demo_copy, targets):
     at = open_page("pages/upload.py")
     before = len(Store(demo_copy).submissions())
     good = filled(targets, "市体育局", month="2024-06", share=0.55, problems="无", plan="按计划")
     bad = filled(targets, "市医保局", month="2024-06", overrides={("P19-1", S.CITY): {"累计完成": "约300万"}})
-    at.file_uploader(key="upload_files").set_value([("体育局6月.xlsx", good, "application/octet-stream"),
-                                                    ("医保局6月.xlsx", bad, "application/octet-stream")])
-    at.run()
-    assert not at.exception
-    titles = [e.label for e in at.expander]
+    titles = upload(at, {"体育局6月.xlsx": good, "医保局6月.xlsx": bad})
     assert any("体育局6月.xlsx" in t and "可接收" in t for t in titles)
     assert any("医保局6月.xlsx" in t and "退回" in t for t in titles)
     findings = [d.value for d in at.dataframe if "单元格" in d.value.columns]
