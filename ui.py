@@ -546,8 +546,7 @@ def refuse(message: str) -> None:
     """The refusal page: the problem for the administrator, no data, no navigation; stops the run."""
     logger.error("Access refused for everyone: %s", message)
     # Register the pages hidden, so Streamlit's pages/-folder mode does not list them either.
-    st.navigation([st.Page(path, title=title, default=path == DEFAULT_PAGE) for path, title, _, _ in PAGES],
-                  position="hidden")
+    st.navigation(nav_pages(None), position="hidden")
     st.error(f"**系统拒绝访问**：{markdown_text(message)}", icon=":material/lock:")
     st.caption("请系统管理员修正 .streamlit/secrets.toml（可运行 python -m lib.auth check 检查）后刷新本页。")
     st.stop()
