@@ -182,6 +182,14 @@ def projection_view(folder: str, version: str, month: int) -> pd.DataFrame:
     return P.projection(b.targets, b.rows, month, details_until(folder, version, month))
 
 
+@st.cache_resource(max_entries=24, show_spinner=False)
+def report_figures(folder: str, version: str, month: int, revision: int | None, live: bool):
+    """The figures of one month's 督查通报 (lib.report.figures_for), once per store version and choice."""
+    from lib import report
+
+    return report.figures_for(get_store(folder), load_bundle(folder, version).targets, month, revision, live)
+
+
 def current() -> tuple[str, str, Bundle]:
     """(folder, version, bundle) for this rerun. Where the demo was asked for (``config.demo_requested``) and is
     not complete yet, its build runs in a process of its own (lib.demo.start_demo: it survives this session, and
@@ -210,6 +218,7 @@ PAGES = [
     ("pages/ledger.py", "督办台账", ":material/assignment_late:", auth.VIEWER),
     ("pages/export.py", "数据导出", ":material/download:", auth.VIEWER),
     ("pages/publish.py", "发布与修订", ":material/verified:", auth.VIEWER),
+    ("pages/report.py", "督查通报", ":material/article:", auth.VIEWER),
     ("pages/upload.py", "数据上报", ":material/upload_file:", auth.UNIT),
     ("pages/targets.py", "目标表", ":material/table_edit:", auth.ADMIN),
     ("pages/admin.py", "用户与审计", ":material/admin_panel_settings:", auth.ADMIN),

@@ -121,3 +121,23 @@ def _missing_or_blank(value) -> bool:
     if value is pd.NA or value is pd.NaT:
         return True
     return False
+
+
+SENTENCE_END = "。！？；!?;"
+
+
+def first_sentences(text: str, count: int = 2, limit: int = 90) -> str:
+    """A unit's narrative trimmed to its first ``count`` sentences, at most ``limit`` characters (never reworded).
+
+    '进度慢。资金未到位。下月开工。' -> '进度慢。资金未到位。'; a cut inside a sentence ends with '…'.
+    """
+    text = " ".join((text or "").split())
+    out, taken = "", 0
+    for ch in text:
+        out += ch
+        if ch in SENTENCE_END:
+            taken += 1
+            if taken == count:
+                break
+    out = out.strip()
+    return out if len(out) <= limit else out[: limit - 1] + "…"

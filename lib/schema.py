@@ -68,6 +68,26 @@ SETTING_LAG = "滞后阈值（百分点）"
 SETTING_SEVERE = "严重滞后阈值（百分点）"
 SETTING_TITLE = "文件"
 
+# Optional sheet 通报设置 (设置项, 值): what the monthly 督查通报 (lib/report.py) prints around the figures.
+# 下步要求 may be given on several rows (one paragraph each); every other key once. Absent keys take these defaults.
+SHEET_REPORT = "通报设置"
+REPORT_OFFICE = "发文单位"
+REPORT_NUMBER_PREFIX = "文号前缀"
+REPORT_RECIPIENTS = "主送"
+REPORT_CC = "抄送"
+REPORT_REQUIREMENTS = "下步要求"
+REPORT_DEFAULTS = {
+    REPORT_OFFICE: "市政府督查室",
+    REPORT_NUMBER_PREFIX: "督通",
+    REPORT_RECIPIENTS: "各县市区人民政府（管委会），市政府各部门、单位",
+    REPORT_CC: "市委办公室，市人大常委会办公室，市政协办公室",
+    REPORT_REQUIREMENTS: (
+        "压实工作责任。各牵头单位要对照年度目标和序时进度，逐项梳理滞后指标，明确整改措施和完成时限，确保按期完成。",
+        "加快推进滞后项目。对本通报点名的滞后、严重滞后项目，牵头单位要主动协调解决存在问题，下月通报时说明整改进展。",
+        "按时准确报送。各填报单位要在每月报送截止日前报送进展数据，确保数据真实准确；逾期或未报送的，将在下期通报中点名。",
+    ),
+}
+
 # --- statuses: one rule, one colour each, everywhere ----------------------
 STATUS_DONE = "已完成"
 STATUS_ON_TRACK = "正常推进"

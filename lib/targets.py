@@ -53,6 +53,7 @@ class Targets:
     schedule: pd.DataFrame | None  # 指标编号 × months 1..12 -> planned share (0..1)
     version: str  # sha256 of the workbook bytes (first 16 hex digits)
     source: str = ""
+    report: dict = field(default_factory=dict)  # the optional 通报设置 sheet as read (see report_settings)
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -129,6 +130,11 @@ class Targets:
             rows = self.expected_rows(unit)
             self._cache[key] = {(r["指标编号"], r["县市区"]): r for r in rows.to_dict("records")}
         return self._cache[key]
+
+    @property
+    def report_settings(self) -> dict:
+        """The 通报设置 sheet's values over ``S.REPORT_DEFAULTS`` (下步要求 is a tuple of paragraphs)."""
+        return {**S.REPORT_DEFAULTS, **self.report}
 
     def planned_share(self, indicator: str, month: int) -> float:
         """序时进度: share of the year's work planned by the end of ``month``."""
@@ -387,6 +393,8 @@ def parse_targets(data: bytes, source: str = "") -> tuple[Targets | None, list[T
                     rows[rec["指标编号"]] = [s / 100 for s in shares]
             schedule = pd.DataFrame.from_dict(rows, orient="index", columns=range(1, 13))
 
+    report = _report_settings(sheets, problems) if S.SHEET_REPORT in sheets else {}
+
     if problems:
         return None, problems
     return Targets(
@@ -398,7 +406,30 @@ def parse_targets(data: bytes, source: str = "") -> tuple[Targets | None, list[T
         schedule=schedule,
         version=hashlib.sha256(data).hexdigest()[:16],
         source=source,
+        report=report,
     ), []
+
+
+def _report_settings(sheets: dict, problems: list) -> dict:
+    """The optional 通报设置 sheet: known keys only, each once (下步要求 on as many rows as there are paragraphs)."""
+    frame = _frame(S.SHEET_REPORT, sheets[S.SHEET_REPORT], S.SETTINGS_COLUMNS, problems)
+    if frame is None:
+        return {}
+    out, paragraphs = {}, []
+    for row, rec in zip(frame.index, _records(frame[S.SETTINGS_COLUMNS])):
+        key, value = _text(rec["设置项"]), _text(rec["值"])
+        if key not in S.REPORT_DEFAULTS:
+            problems.append(TargetProblem(S.SHEET_REPORT, row, "设置项", f"“{key}”不是通报设置项，应为 "
+                                          f"{'、'.join(S.REPORT_DEFAULTS)} 之一。"))
+        elif key == S.REPORT_REQUIREMENTS:
+            paragraphs += [line.strip() for line in value.splitlines() if line.strip()]
+        elif key in out:
+            problems.append(TargetProblem(S.SHEET_REPORT, row, "设置项", f"“{key}”重复出现，请只保留一行。"))
+        elif value:  # a blank value keeps the default
+            out[key] = value
+    if paragraphs:
+        out[S.REPORT_REQUIREMENTS] = tuple(paragraphs)
+    return out
 
 
 def load_targets(path: str | Path) -> Targets:

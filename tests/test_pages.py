@@ -23,6 +23,7 @@ PAGES = {
     "pages/upload.py": ("数据上报", []),
     "pages/export.py": ("数据导出", []),
     "pages/publish.py": ("发布与修订", []),
+    "pages/report.py": ("督查通报", []),
     "pages/targets.py": ("目标表", []),
     "pages/admin.py": ("用户与审计", []),
 }
@@ -166,3 +167,46 @@ def test_hostile_narrative_is_shown_as_plain_text(demo_copy, targets):
     at = open_page("pages/project.py", query={"project": "26"})
     history = next(d.value for d in at.dataframe if "存在问题" in d.value.columns and "月份" in d.value.columns)
     assert hostile in set(history["存在问题"])  # shown verbatim, as text in a table
+
+
+def test_report_page_previews_generates_and_audits(demo_copy):
+    import io
+
+    import docx
+
+    from lib import report as R
+
+    at = open_page("pages/report.py")
+    assert at.selectbox(key="report_month").value == 6
+    assert at.selectbox(key="report_revision").value == R.LIVE  # nothing published in the demo
+    assert any("未发布" in c.value for c in at.caption)
+    assert any(m.label == "项目总数" and m.value == "30 个" for m in at.metric)
+    lagging = at.dataframe[0].value
+    assert len(lagging) and set(lagging["状态"]) <= {S.STATUS_LAGGING, S.STATUS_SEVERE}
+    at.checkbox(key="report_want_pdf").uncheck().run()
+    before = len(Store(demo_copy).audit_log())
+    at.button(key="report_generate").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("已生成" in s.body for s in at.success)
+    log = Store(demo_copy).audit_log()
+    assert len(log) == before + 1 and log.iloc[0]["操作"] == R.AUDIT_ACTION
+    made = at.session_state["report_made"][3]
+    document = docx.Document(io.BytesIO(made.docx))
+    assert document.paragraphs[0].text == R.UNPUBLISHED and len(document.tables[-1].rows) == 31
+    assert at.button(key="report_pdf_off").disabled  # PDF not asked for: the button says so
+
+
+def test_report_page_for_a_viewer_without_a_publication(on_demo):
+    """Viewers may only download a published month's document; the demo has none, so there is nothing to generate."""
+    from lib import auth
+
+    viewer = auth.User("leader", "王局长", auth.VIEWER)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.secrets["auth"] = {"demo_mode": False, "users": {"leader": {
+        "name": viewer.name, "role": auth.VIEWER, "password_hash": auth.hash_password("correct-horse-9")}}}
+    at.session_state["auth_user"] = viewer
+    at.run()
+    at.switch_page("pages/report.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("尚未发布" in i.body for i in at.info)
+    assert not [b for b in at.button if b.key == "report_generate"] and not at.get("download_button")
