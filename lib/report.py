@@ -85,7 +85,7 @@ class ReportError(Exception):
 @dataclass(frozen=True, eq=False)
 class Figures:
     """Every table one month's report is written from (columns as lib.progress gives them)."""
-    year: int
+    targets: Targets  # the target table the figures were computed with (a publication keeps its own)
     month: int
     detail: pd.DataFrame
     projects: pd.DataFrame
@@ -93,19 +93,15 @@ class Figures:
     counties: pd.DataFrame
     compliance: pd.DataFrame
     previous: pd.DataFrame | None  # the project table of the month before (None in January)
+    label: str = f"实时数据 · {UNPUBLISHED}"  # which figures, in words ('已发布 · 2024 年 6 月 · 修订 0 · 7 月 8 日发布')
     published: bool = False
     revision: int | None = None
-    published_at: datetime | None = None
     published_by: str = ""
     content_hash: str = ""
 
     @property
-    def label(self) -> str:
-        """Which figures these are, in words: '已发布 · 2024 年 6 月 · 修订 0 · 7 月 8 日发布' or UNPUBLISHED."""
-        if not self.published:
-            return f"实时数据 · {UNPUBLISHED}"
-        when = f" · {self.published_at.month} 月 {self.published_at.day} 日发布" if self.published_at else ""
-        return f"已发布 · {self.year} 年 {self.month} 月 · 修订 {self.revision}{when}"
+    def year(self) -> int:
+        return self.targets.year
 
 
 def live_figures(targets: Targets, rows: pd.DataFrame, submissions: pd.DataFrame, month: int,
@@ -119,7 +115,7 @@ def live_figures(targets: Targets, rows: pd.DataFrame, submissions: pd.DataFrame
         before = stacked[stacked["月份"] == month - 1].drop(columns=["月份"])
         previous = P.project_table(targets, rows, month - 1, before)
     figures = Figures(
-        year=targets.year, month=month, detail=detail, projects=projects,
+        targets=targets, month=month, detail=detail, projects=projects,
         categories=P.category_table(targets, rows, month, projects),
         counties=P.county_table(targets, rows, month, detail),
         compliance=P.compliance(targets, submissions, month, today), previous=previous)
@@ -135,12 +131,15 @@ def _tables_hash(figures: Figures) -> str:
 
 
 def published_figures(targets: Targets, publication, previous: pd.DataFrame | None) -> Figures:
-    """Figures of a publication (lib.publish.Publication): its frozen tables, never recomputed."""
+    """Figures of a publication (lib.publish.Publication): its frozen tables, never recomputed.
+
+    ``targets`` is the target table the publication was computed with (``lib.publish.published_targets``).
+    """
     tables = publication.tables
     return Figures(
-        year=publication.year, month=publication.month, detail=tables["detail"], projects=tables["projects"],
+        targets=targets, month=publication.month, detail=tables["detail"], projects=tables["projects"],
         categories=tables["categories"], counties=tables["counties"], compliance=tables["compliance"],
-        previous=previous, published=True, revision=publication.revision, published_at=publication.published_at,
+        previous=previous, label=publication.label(), published=True, revision=publication.revision,
         published_by=publication.published_by, content_hash=publication.content_hash)
 
 
@@ -174,15 +173,16 @@ def figures_for(store, targets: Targets, month: int, revision: int | None = None
         raise ReportError(f"{targets.year} 年 {month} 月没有修订 {revision} 的发布记录，请先在“发布”页发布，"
                           "或不指定修订号以使用实时数据。")
     rows = store.current_rows(targets.year)
-    if not len(rows) or not (rows["月份"] <= month).any():
-        raise ReportError(f"{targets.year} 年 {month} 月及以前没有任何已接收的报表，无法生成通报。请先在“数据上报”页上传。")
     if publication is None:
+        if not len(rows) or not (rows["月份"] <= month).any():
+            raise ReportError(f"{targets.year} 年 {month} 月及以前没有任何已接收的报表，无法生成通报。"
+                              "请先在“数据上报”页上传。")
         return live_figures(targets, rows, store.submissions(), month, today)
     previous = None
     if month > 1:  # last month as published, else as it stands now
         before = publish.load(store, targets.year, month - 1, None)
         previous = before.tables["projects"] if before is not None else P.project_table(targets, rows, month - 1)
-    return published_figures(targets, publication, previous)
+    return published_figures(publish.published_targets(store, publication.targets_hash), publication, previous)
 
 
 # --- what the report says ------------------------------------------------------------------------------------
@@ -224,8 +224,8 @@ def unit_statement(detail: pd.DataFrame, project: int) -> tuple[str, str, str]:
     return first_sentences(best["存在问题"]), first_sentences(best["下步计划"]), who
 
 
-def summarize(targets: Targets, figures: Figures) -> Summary:
-    projects = figures.projects
+def summarize(figures: Figures) -> Summary:
+    targets, projects = figures.targets, figures.projects
     counts = projects["状态"].value_counts()
     city = P.city_table(targets, None, figures.month, projects).iloc[0]
     if figures.previous is not None:
@@ -521,11 +521,14 @@ class _Writer:
         return table
 
 
-def build_docx(targets: Targets, figures: Figures, issued: date | None = None) -> bytes:
-    """The 督查通报 of ``figures`` as .docx bytes (see the module docstring for its parts)."""
+def build_docx(figures: Figures, issued: date | None = None) -> bytes:
+    """The 督查通报 of ``figures`` as .docx bytes (see the module docstring for its parts).
+
+    The 通报设置 text comes from the figures' own target table (for a publication, the one it was computed with).
+    """
     issued = issued or date.today()
-    settings = targets.report_settings
-    summary = summarize(targets, figures)
+    settings = figures.targets.report_settings
+    summary = summarize(figures)
     year, month = figures.year, figures.month
     w = _Writer()
 
@@ -546,7 +549,7 @@ def build_docx(targets: Targets, figures: Figures, issued: date | None = None) -
     w._run(heading, first, TITLE_FONT, 22).add_break()
     w._run(heading, "进展情况" + rest, TITLE_FONT, 22)
     w.para(f"{settings[S.REPORT_RECIPIENTS]}：", align="left", indent=False)
-    basis = (f"本通报数据为 {figures.label}（{figures.published_by}发布，数据校验码 {figures.content_hash[:12]}）。"
+    basis = (f"本通报数据为{figures.label}（发布人：{figures.published_by}；数据校验码 {figures.content_hash[:12]}）。"
              if figures.published else f"本通报数据为截至生成时的实时数据，尚未发布，{UNPUBLISHED.split(' · ')[1]}。")
     w.para(f"现将 {year} 年重点民生实事 {month_span(month)}进展情况通报如下。{basis}")
 
@@ -773,7 +776,7 @@ def generate(store, month: int, who: str, revision: int | None = None, live: boo
     """Figures → .docx (→ .pdf), recorded in the audit log with the figures' hash."""
     targets = targets or store.targets()
     figures = figures or figures_for(store, targets, month, revision, live)
-    docx_bytes = build_docx(targets, figures, issued)
+    docx_bytes = build_docx(figures, issued)
     pdf_bytes = to_pdf(docx_bytes) if pdf else None
     kinds = "docx+pdf" if pdf_bytes else "docx"
     store.log(who, AUDIT_ACTION, f"{figures.year}-{figures.month:02d} · {figures.label} · {kinds} · "

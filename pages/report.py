@@ -23,7 +23,7 @@ month = left.selectbox("通报月份", list(range(1, 13)), index=f.month - 1, ke
                        format_func=lambda m: f"{t.year} 年 {m} 月")
 published = R.revisions(ui.store(), t.year, month)
 choices = [p.revision for p in published][::-1] + ([R.LIVE] if may_generate else [])
-labels = {p.revision: f"已发布 · 修订 {p.revision}（{p.published_at:%m 月 %d 日}发布）" for p in published}
+labels = {p.revision: p.label() for p in published}
 labels[R.LIVE] = "实时数据（未发布，仅供内部参考）"
 if not choices:
     st.info(f"{t.year} 年 {month} 月尚未发布。发布后可在此下载该月通报；如需先行查看，请联系填报管理人员。",
@@ -38,7 +38,7 @@ try:
 except R.ReportError as exc:
     st.warning(str(exc), icon=":material/info:")
     st.stop()
-summary = R.summarize(t, figures)
+summary = R.summarize(figures)
 
 st.subheader(R.title(t.year, month))
 st.caption(f"数据：{figures.label} · 校验码 sha256:{figures.content_hash[:16]}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import re
@@ -274,13 +275,13 @@ def test_report_settings_sheet_is_read_and_checked(tmp_path):
                         "工作表“通报设置”第 7 行“设置项”列：“发文单位”重复出现，请只保留一行。"]
 
 
-def test_report_settings_reach_the_document(store, tmp_path):
+def test_report_settings_reach_the_document(store):
     targets = store.targets()
-    custom = type(targets)(**{**{k: getattr(targets, k) for k in targets.__dataclass_fields__ if k != "_cache"},
-                              "report": {S.REPORT_OFFICE: "济宁市人民政府督查室", S.REPORT_NUMBER_PREFIX: "济督通",
-                                         S.REPORT_REQUIREMENTS: ("抓好整改。整改要求原文。",)}})
-    figures = R.figures_for(store, targets, 6)
-    document = docx.Document(io.BytesIO(R.build_docx(custom, figures, ISSUED)))
+    custom = dataclasses.replace(targets, report={
+        S.REPORT_OFFICE: "济宁市人民政府督查室", S.REPORT_NUMBER_PREFIX: "济督通",
+        S.REPORT_REQUIREMENTS: ("抓好整改。整改要求原文。",)})
+    figures = dataclasses.replace(R.figures_for(store, targets, 6), targets=custom)
+    document = docx.Document(io.BytesIO(R.build_docx(figures, ISSUED)))
     text = "\n".join(p.text for p in document.paragraphs)
     assert "济督通〔2024〕6号" in text and "（一）抓好整改。整改要求原文。" in text
     assert document.core_properties.author == "济宁市人民政府督查室"
@@ -327,3 +328,62 @@ def test_pdf_has_numbered_pages_and_renders_without_missing_glyphs(made, pdf, tm
     ARTIFACTS.mkdir(exist_ok=True)
     shutil.copy(png, ARTIFACTS / "report-page-1.png")  # looked at by a person; see docs/screenshot-report-*.png
     assert png.stat().st_size > 20_000
+
+
+@pytest.fixture()
+def published_store(store, tmp_path):
+    """A private copy of the fixture store with June published (revision 0)."""
+    from lib import publish
+
+    folder = tmp_path / "data"
+    shutil.copytree(store.folder, folder)
+    copy = Store(folder)
+    publication = publish.publish(copy, 2024, 6, "发布员")
+    return copy, publication
+
+
+def test_a_published_month_is_reported_from_its_publication(published_store):
+    from lib import publish
+
+    store, publication = published_store
+    targets = store.targets()
+    report = R.generate(store, 6, "测试", issued=ISSUED)
+    document = docx.Document(io.BytesIO(report.docx))
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert R.UNPUBLISHED not in text and publication.label() in text
+    assert document.core_properties.identifier == f"sha256:{publication.content_hash}"
+    assert document.core_properties.content_status == "已发布" and document.core_properties.version == "修订 0"
+    assert report.docx_name == "督查通报-2024-06-修订0.docx"
+    # A late correction after publication changes the live figures, never the published report's.
+    unit = "市能源局"
+    late = filled(targets, unit, month="2024-06", share=0.9, problems="已整改。", plan="按计划。")
+    assert store.ingest(late, "late.xlsx", targets=targets, received_at=datetime(2024, 7, 20)).stored
+    again = docx.Document(io.BytesIO(R.generate(store, 6, "测试", issued=ISSUED).docx))
+    assert [c.text for r in again.tables[-1].rows for c in r.cells] == \
+        [c.text for r in document.tables[-1].rows for c in r.cells]
+    live = docx.Document(io.BytesIO(R.generate(store, 6, "测试", live=True, issued=ISSUED).docx))
+    assert [c.text for r in live.tables[-1].rows for c in r.cells] != \
+        [c.text for r in document.tables[-1].rows for c in r.cells]
+    # A second revision is the default; revision 0 stays reachable and keeps its own hash.
+    second = publish.publish(store, 2024, 6, "发布员", reason="补录市能源局更正")
+    assert R.figures_for(store, targets, 6).content_hash == second.content_hash
+    first = R.generate(store, 6, "测试", revision=0, issued=ISSUED)
+    assert docx.Document(io.BytesIO(first.docx)).core_properties.identifier == f"sha256:{publication.content_hash}"
+    assert [p.revision for p in R.revisions(store, 2024, 6)] == [0, 1]
+
+
+def test_report_page_offers_the_published_revisions(published_store, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_pages import APP
+
+    store, publication = published_store
+    monkeypatch.setenv("LIVELIHOOD_DATA_DIR", str(store.folder))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["month"] = "6"
+    at.run()
+    at.switch_page("pages/report.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    picker = at.selectbox(key="report_revision")
+    assert picker.value == 0 and picker.options == [publication.label(), "实时数据（未发布，仅供内部参考）"]
+    assert any(publication.content_hash[:16] in c.value for c in at.caption)
