@@ -308,15 +308,16 @@ def _bar_chart(frame: pd.DataFrame, label: str, heading: str) -> bytes:
     data = frame.sort_values("完成率", ascending=True, na_position="first")
     rate = data["完成率"].clip(upper=1).fillna(0).to_numpy() * 100
     with matplotlib.rc_context({"font.family": [chart_font()], "axes.unicode_minus": False, "font.size": 10}):
-        fig = Figure(figsize=(6.3, 0.34 * len(data) + 1.0), dpi=200)
+        fig = Figure(figsize=(6.3, 0.34 * len(data) + 1.3), dpi=170)
         ax = fig.subplots()
         y = np.arange(len(data))
         ax.barh(y, rate, color=[S.STATUS_COLORS.get(s, "#999999") for s in data["状态"]], height=0.62)
         ax.scatter(data["序时进度"].to_numpy() * 100, y, marker="|", s=260, linewidths=2.4, color=PLAN_COLOR, zorder=3)
-        for yi, r, value in zip(y, rate, data["完成率"]):
-            ax.text(r + 1.2, yi, fmt_pct(value), va="center", fontsize=8.5, color="#333333")
+        for yi, value in zip(y, data["完成率"]):  # a value column right of the bars: never under the plan tick
+            ax.text(116, yi, fmt_pct(value), va="center", ha="right", fontsize=8.5, color="#333333")
         ax.set_yticks(y, data[label].tolist())
-        ax.set_xlim(0, 112)
+        ax.set_xlim(0, 116)
+        ax.set_xticks(range(0, 101, 20))
         ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(decimals=0))
         ax.grid(axis="x", color="#e5e5e5")
         ax.set_axisbelow(True)
@@ -329,9 +330,13 @@ def _bar_chart(frame: pd.DataFrame, label: str, heading: str) -> bytes:
         ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(handles), frameon=False,
                   fontsize=8.5)
         ax.set_title(heading, fontsize=11, pad=24)
-        fig.tight_layout()
+        # Margins computed, not measured (tight_layout would draw the figure once more): labels are CJK, one em each.
+        height, width = fig.get_figheight(), fig.get_figwidth()
+        longest = max((len(str(v)) for v in data[label]), default=4)
+        fig.subplots_adjust(left=(longest * 10 / 72 + 0.2) / width, right=0.97, bottom=0.45 / height,
+                            top=1 - 0.75 / height)
         out = io.BytesIO()
-        fig.savefig(out, format="png")
+        fig.savefig(out, format="png", pil_kwargs={"compress_level": 3})
     return out.getvalue()
 
 
@@ -511,8 +516,9 @@ class _Writer:
             trpr.append(self._el("w:cantSplit"))
             if r == 0:
                 trpr.append(self._el("w:tblHeader"))
+            cells = row.cells  # computed on each access: once per row
             for c, value in enumerate(values):
-                cell = row.cells[c]
+                cell = cells[c]
                 cell.width = self.Mm(widths_mm[c])
                 para = cell.paragraphs[0]
                 para.alignment = names["center" if r == 0 else align[c]]

@@ -1,0 +1,87 @@
+"""督查通报 benchmark: one month's report at the real scale, stage by stage.
+
+    python bench/report.py [--years 1] [--scale 1] [--month 6] [--pdf]
+
+Builds a store like bench/dashboard.py (the bundled 30-project table × ``scale``, every reporting unit × 12 months
+× ``years``), then times in one process, best of three after a first (cold) run:
+
+  figures   the month's live figures from lib.progress (detail of two months, every level, compliance)
+  charts    the two matplotlib charts (PNG)
+  docx      build_docx: summary, charts and the whole document
+  publish   lib.publish.publish of the month, then the report from the publication (figures + docx)
+  pdf       LibreOffice conversion (with --pdf; a fresh soffice process each time)
+
+Not a test: nothing asserts a time (goal in bench/RESULTS.md: under 5 s for one month at the real scale).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import machine, timed  # noqa: E402
+from bench.dashboard import build_store  # noqa: E402
+
+
+def best(fn, runs: int = 3) -> tuple[float, float]:
+    """(first run, best of the next ``runs``) in seconds."""
+    first = timed(fn)
+    return first, min(timed(fn) for _ in range(runs))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--years", type=int, default=1)
+    parser.add_argument("--scale", type=int, default=1)
+    parser.add_argument("--month", type=int, default=6)
+    parser.add_argument("--pdf", action="store_true")
+    args = parser.parse_args(argv)
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-report-")) / "data"
+    t0 = time.perf_counter()
+    store, n_rows = build_store(folder, args.years, args.scale)
+    print(f"store: {args.years} year(s) × 12 months, scale {args.scale}, {n_rows} rows; built in "
+          f"{time.perf_counter() - t0:.1f} s")
+    t_import = time.perf_counter()
+    from lib import publish
+    from lib import report as R
+    imports = time.perf_counter() - t_import
+    targets = store.targets()
+    rows, subs = store.current_rows(targets.year), store.submissions()
+    month = args.month
+
+    results = []
+    figures = None
+
+    def live():
+        nonlocal figures
+        figures = R.live_figures(targets, rows, subs, month)
+    results.append(("figures (lib.progress, live)", *best(live)))
+    results.append(("charts (2 × matplotlib PNG)",
+                    *best(lambda: (R.category_chart(figures.categories), R.county_chart(figures.counties)))))
+    results.append(("docx (summary + charts + document)", *best(lambda: R.build_docx(figures))))
+    results.append(("whole live report: read store + figures + docx + audit",
+                    *best(lambda: R.generate(store, month, "bench", live=True, targets=targets))))
+    publish.publish(store, targets.year, month, "bench")
+    results.append(("whole published report: load publication + docx + audit",
+                    *best(lambda: R.generate(store, month, "bench", targets=targets))))
+    if args.pdf:
+        docx_bytes = R.build_docx(figures)
+        results.append(("pdf (soffice --convert-to pdf)", *best(lambda: R.to_pdf(docx_bytes), runs=2)))
+
+    print(machine())
+    print(f"imports (lib.report, lib.publish): {imports:.2f} s")
+    print(f"{'stage':<58} {'first':>8} {'best':>8}")
+    for label, first, fastest in results:
+        print(f"{label:<58} {first:>7.2f}s {fastest:>7.2f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
