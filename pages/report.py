@@ -7,7 +7,7 @@ import ui
 from lib import auth
 from lib import report as R
 from lib import schema as S
-from lib.formatting import fmt_pct, fmt_points
+from lib.formatting import display_table, fmt_pct
 
 folder, version, bundle, f = ui.frame()
 t = bundle.targets
@@ -44,8 +44,9 @@ st.subheader(R.title(t.year, month))
 st.caption(f"数据：{figures.label} · 校验码 sha256:{figures.content_hash[:16]}")
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("项目总数", f"{summary.total} 个")
-c2.metric("平均完成率", fmt_pct(summary.average), fmt_points(summary.gap), delta_color="off",
-          help=f"序时进度 {fmt_pct(summary.planned)}")
+c2.metric("平均完成率", fmt_pct(summary.average),
+          f"{summary.gap:+.1f} 个百分点（较序时进度）" if summary.gap == summary.gap else None,
+          help=f"各项目完成率（每项封顶 100%）的平均；序时进度 {fmt_pct(summary.planned)}")
 c3.metric("滞后 / 严重滞后", f"{summary.lagging_counts[S.STATUS_LAGGING]} / {summary.lagging_counts[S.STATUS_SEVERE]} 个")
 c4.metric("逾期 / 未报送单位", f"{len(summary.late_units)} / {len(summary.missing_units)} 个")
 
@@ -54,10 +55,8 @@ if summary.lagging.empty:
     st.success("本月没有滞后项目。")
 else:
     shown = summary.lagging[["项目序号", "项目名称", "牵头单位", "状态", "完成率", "差距", "存在问题", "下步计划", "来源"]]
-    st.dataframe(shown, hide_index=True, key="report_lagging", column_config={
-        "完成率": st.column_config.NumberColumn("完成率", format="percent"),
-        "差距": st.column_config.NumberColumn("差距（百分点）", format="%.1f"),
-        "来源": st.column_config.TextColumn("填报单位")})
+    st.dataframe(display_table(shown, percent=("完成率",), points=("差距",)), hide_index=True, key="report_lagging",
+                 column_config={"差距": st.column_config.Column("差距（百分点）"), "来源": st.column_config.Column("填报单位")})
 if summary.late_units or summary.missing_units:
     st.caption("逾期报送：" + ("、".join(summary.late_units) or "无") + "；未报送：" + ("、".join(summary.missing_units) or "无"))
 

@@ -46,3 +46,10 @@ def test_load_benchmark_measures_real_reruns():
     assert counts["soak"][0] == 8 and counts["soak"][3] == 0
     assert "errors in all phases: 0" in out
     assert re.search(r"server peak RSS \(VmHWM\) \d+ MB", out)
+
+
+def test_report_benchmark_runs():
+    out = run("bench/report.py", "--month", "2")
+    for label in ("figures (lib.progress, live)", "charts (2 × matplotlib PNG)", "docx (summary + charts + document)",
+                  "whole live report", "whole published report", "load average"):
+        assert label in out
