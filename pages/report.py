@@ -7,7 +7,7 @@ import ui
 from lib import auth
 from lib import report as R
 from lib import schema as S
-from lib.formatting import display_table, fmt_pct
+from lib.formatting import fmt_pct, fmt_signed_points
 
 folder, version, bundle, f = ui.frame()
 t = bundle.targets
@@ -55,7 +55,9 @@ if summary.lagging.empty:
     st.success("本月没有滞后项目。")
 else:
     shown = summary.lagging[["项目序号", "项目名称", "牵头单位", "状态", "完成率", "差距", "存在问题", "下步计划", "来源"]]
-    st.dataframe(display_table(shown, percent=("完成率",), points=("差距",)), hide_index=True, key="report_lagging",
+    # Text, not numbers: a qualitative project has no rate, and the grid would print None for it.
+    shown = shown.assign(完成率=shown["完成率"].map(fmt_pct), 差距=shown["差距"].map(fmt_signed_points))
+    st.dataframe(shown, hide_index=True, key="report_lagging",
                  column_config={"差距": st.column_config.Column("差距（百分点）"), "来源": st.column_config.Column("填报单位")})
 if summary.late_units or summary.missing_units:
     st.caption("逾期报送：" + ("、".join(summary.late_units) or "无") + "；未报送：" + ("、".join(summary.missing_units) or "无"))
