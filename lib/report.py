@@ -220,7 +220,7 @@ def unit_statement(detail: pd.DataFrame, project: int) -> tuple[str, str, str]:
     rows = rows.sort_values(["_city", "_gap"], kind="stable")
     with_problem = rows[rows["存在问题"] != ""]
     best = (with_problem if len(with_problem) else rows).iloc[0]
-    who = best["填报单位"] + ("" if best["县市区"] == S.CITY else f"（{best['县市区']}）")
+    who = best["填报单位"] if best["县市区"] == S.CITY else f"{best['县市区']}，{best['填报单位']}"
     return first_sentences(best["存在问题"]), first_sentences(best["下步计划"]), who
 
 
