@@ -57,7 +57,6 @@ log = logging.getLogger(__name__)
 
 UNPUBLISHED = "未发布 · 仅供内部参考"
 AUDIT_ACTION = "生成通报"
-LIVE = "live"  # the page's choice of the live figures instead of a published revision
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PDF_TIMEOUT_S = 180
 

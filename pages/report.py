@@ -9,36 +9,32 @@ from lib import report as R
 from lib import schema as S
 from lib.formatting import fmt_pct, fmt_signed_points
 
-folder, version, bundle, f = ui.frame()
+folder, version, bundle, f = ui.frame()  # month and 实时/已发布 from the sidebar: the document holds what the page shows
 t = bundle.targets
 user = ui.user()
 may_generate = user.can(auth.ANALYST)
+month, publication = f.month, bundle.publication
 
-ui.page_start("督查通报")
+ui.page_start(f"督查通报 · {t.year} 年 {month} 月")
 st.caption("每月向市领导和各单位印发的书面通报：总体进展、分类进展、滞后项目及单位自述问题、县市区排名、报送情况、下步要求，"
-           "附全部项目进展表。数据取自该月已发布的修订；未发布时使用实时数据，文件首行标注“" + R.UNPUBLISHED + "”。")
+           "附全部项目进展表。月份与数据口径（已发布的修订或实时数据）在侧栏选择；用实时数据生成的通报首行标注“"
+           + R.UNPUBLISHED + "”。")
 
-left, right = st.columns([1, 2])
-month = left.selectbox("通报月份", list(range(1, 13)), index=f.month - 1, key="report_month",
-                       format_func=lambda m: f"{t.year} 年 {m} 月")
-published = R.revisions(ui.store(), t.year, month)
-choices = [p.revision for p in published][::-1] + ([R.LIVE] if may_generate else [])
-labels = {p.revision: p.label() for p in published}
-labels[R.LIVE] = "实时数据（未发布，仅供内部参考）"
-if not choices:
-    st.info(f"{t.year} 年 {month} 月尚未发布。发布后可在此下载该月通报；如需先行查看，请联系填报管理人员。",
-            icon=":material/schedule:")
+if publication is None and not may_generate:
+    published = not ui.store().publications(t.year, month).empty
+    st.info(f"{t.year} 年 {month} 月" + ("已发布，请在侧栏“数据口径”选择“已发布”后下载通报。" if published else
+                                         "尚未发布。发布后可在此下载该月通报。"), icon=":material/schedule:")
     st.stop()
-choice = right.selectbox("数据口径", choices, key="report_revision", format_func=labels.__getitem__,
-                         help="默认该月最新发布的修订；实时数据随上报变化，不作为正式通报依据")
-live = choice == R.LIVE
 
 try:
-    figures = ui.report_figures(folder, version, month, None if live else choice, live)
+    figures = ui.report_figures(folder, version, month, publication.revision if publication else None,
+                                publication is None)
 except R.ReportError as exc:
     st.warning(str(exc), icon=":material/info:")
     st.stop()
 summary = R.summarize(figures)
+choice = publication.revision if publication else None
+live = publication is None
 
 st.subheader(R.title(t.year, month))
 st.caption(f"数据：{figures.label} · 校验码 sha256:{figures.content_hash[:16]}")
@@ -72,14 +68,13 @@ if may_generate:
         ui.require(auth.ANALYST)  # checked again on the server at the action
         with st.spinner("正在生成通报…"):
             try:
-                made = R.generate(ui.store(), month, user.name, None if live else choice, live, want_pdf,
-                                  targets=t, figures=figures)
-                st.session_state["report_made"] = (version, month, choice, made)
+                made = R.generate(ui.store(), month, user.name, choice, live, want_pdf, targets=t, figures=figures)
+                st.session_state["report_made"] = (version, month, made)
             except R.ReportError as exc:
                 st.error(str(exc))
     kept = st.session_state.get("report_made")
-    if kept and kept[:3] == (version, month, choice):
-        made = kept[3]
+    if kept and kept[:2] == (version, month):
+        made = kept[2]
         st.success(f"已生成：{made.docx_name}（{figures.label}），已记入审计日志。", icon=":material/task_alt:")
         a, b = st.columns(2)
         a.download_button("下载 Word（.docx）", made.docx, file_name=made.docx_name, mime=R.DOCX_MIME,

@@ -177,9 +177,8 @@ def test_report_page_previews_generates_and_audits(demo_copy):
     from lib import report as R
 
     at = open_page("pages/report.py")
-    assert at.selectbox(key="report_month").value == 6
-    assert at.selectbox(key="report_revision").value == R.LIVE  # nothing published in the demo
-    assert any("未发布" in c.value for c in at.caption)
+    assert at.title[0].value == "督查通报 · 2024 年 6 月"  # the sidebar's month; nothing published in the demo
+    assert any(c.value.startswith("数据：实时数据 · 未发布") for c in at.caption)
     assert any(m.label == "项目总数" and m.value == "30 个" for m in at.metric)
     lagging = at.dataframe[0].value
     assert len(lagging) and set(lagging["状态"]) <= {S.STATUS_LAGGING, S.STATUS_SEVERE}
@@ -190,7 +189,7 @@ def test_report_page_previews_generates_and_audits(demo_copy):
     assert any("已生成" in s.body for s in at.success)
     log = Store(demo_copy).audit_log()
     assert len(log) == before + 1 and log.iloc[0]["操作"] == R.AUDIT_ACTION
-    made = at.session_state["report_made"][3]
+    made = at.session_state["report_made"][2]
     document = docx.Document(io.BytesIO(made.docx))
     assert document.paragraphs[0].text == R.UNPUBLISHED and len(document.tables[-1].rows) == 31
     assert at.button(key="report_pdf_off").disabled  # PDF not asked for: the button says so

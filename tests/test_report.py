@@ -372,7 +372,7 @@ def test_a_published_month_is_reported_from_its_publication(published_store):
     assert [p.revision for p in R.revisions(store, 2024, 6)] == [0, 1]
 
 
-def test_report_page_offers_the_published_revisions(published_store, monkeypatch):
+def test_report_page_follows_the_sidebars_published_revision(published_store, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     from tests.test_pages import APP
@@ -384,6 +384,34 @@ def test_report_page_offers_the_published_revisions(published_store, monkeypatch
     at.run()
     at.switch_page("pages/report.py").run()
     assert not at.exception, [e.message for e in at.exception]
-    picker = at.selectbox(key="report_revision")
-    assert picker.value == 0 and picker.options == [publication.label(), "实时数据（未发布，仅供内部参考）"]
-    assert any(publication.content_hash[:16] in c.value for c in at.caption)
+    assert any(c.value == f"数据：{publication.label()} · 校验码 sha256:{publication.content_hash[:16]}"
+               for c in at.caption)  # the sidebar defaults to the month's latest revision
+    at.checkbox(key="report_want_pdf").uncheck().run()
+    at.button(key="report_generate").click().run()
+    made = at.session_state["report_made"][2]
+    assert made.figures.content_hash == publication.content_hash and made.docx_name.endswith("修订0.docx")
+    at.radio(key="f_source").set_value("实时").run()
+    assert any(c.value.startswith("数据：实时数据 · 未发布") for c in at.caption)
+
+
+def test_a_viewer_downloads_the_published_document_but_generates_nothing_live(published_store, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from lib import auth
+    from tests.test_pages import APP
+
+    store, publication = published_store
+    monkeypatch.setenv("LIVELIHOOD_DATA_DIR", str(store.folder))
+    viewer = auth.User("leader", "王局长", auth.VIEWER)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.secrets["auth"] = {"demo_mode": False, "users": {"leader": {
+        "name": viewer.name, "role": auth.VIEWER, "password_hash": auth.hash_password("correct-horse-9")}}}
+    at.session_state["auth_user"] = viewer
+    at.query_params["month"] = "6"
+    at.run()
+    at.switch_page("pages/report.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not [b for b in at.button if b.key == "report_generate"]
+    assert {b.key for b in at.get("download_button")} >= {"report_docx"}
+    at.radio(key="f_source").set_value("实时").run()
+    assert any("已发布，请在侧栏" in i.body for i in at.info) and not at.get("download_button")
