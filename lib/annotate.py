@@ -56,15 +56,16 @@ def annotated_copy(data: bytes, result: ValidationResult) -> bytes:
             comment = Comment(text, "督查室校验")
             comment.width, comment.height = 320, 40 + 40 * len(findings)
             cell.comment = comment
-    report.append(["级别", "工作表", "单元格", "指标编号", "县市区", "问题与修改方法"])
+    report.append(["级别", "工作表", "单元格", "指标编号", "县市区", "问题与修改方法", "代码"])
     for cell in report[1]:
         cell.font = Font(bold=True)
     for finding in result.findings:
-        report.append([finding.level, finding.sheet, finding.cell, finding.indicator, finding.county, finding.message])
+        report.append([finding.level, finding.sheet, finding.cell, finding.indicator, finding.county, finding.message,
+                       finding.code])
         report.cell(row=report.max_row, column=1).fill = FILL[finding.level]
     if not result.findings:
         report.append(["", "", "", "", "", "未发现问题。"])
-    for letter, width in zip("ABCDEF", (6, 12, 8, 10, 12, 90)):
+    for letter, width in zip("ABCDEFG", (6, 12, 8, 10, 12, 90, 24)):
         report.column_dimensions[letter].width = width
     for row in report.iter_rows(min_row=2):
         row[5].alignment = Alignment(wrap_text=True, vertical="top")

@@ -777,6 +777,7 @@ _NUMBER_TYPES = (int, float)
 
 def _read_rows(form, first, targets, unit, result, stale, facts: _CellFacts | None = None) -> list[tuple]:
     rules = _unit_rules(targets, unit)
+    limits = _value_limits(targets, unit)
     all_codes = _indicator_units(targets)
     counties = set(targets.counties) | {S.CITY}
     facts = facts or _CellFacts()
@@ -881,7 +882,7 @@ def _read_rows(form, first, targets, unit, result, stale, facts: _CellFacts | No
                 _finding(result, S.LEVEL_ERROR, f"累计完成为负数（{value:g}）。请填写不小于 0 的累计数。", cell=value_cell,
                          code="value.negative", **where)
                 value = None
-            if value is not None:
+            if value is not None and value > limits[key]:
                 problem = _impossible(value, locked[4], kind, unit_name)
                 if problem:
                     _finding(result, S.LEVEL_ERROR, problem, cell=value_cell, code="value.impossible", **where)
@@ -897,14 +898,15 @@ def _read_rows(form, first, targets, unit, result, stale, facts: _CellFacts | No
         if state == S.STATE_NOT_STARTED and value:
             _finding(result, S.LEVEL_WARNING, f"进展状态为“未启动”，但累计完成为 {value:g}。请核对：已有进展请选“正常推进”或“滞后”，"
                      "确未启动请把累计完成填 0。", cell=state_cell, code="state.not_started_with_value", **where)
-        for i, column in text_columns:
-            text = raw[i]
-            if text.__class__ is str and len(text) >= EXCEL_CELL_CHARS and facts.has_text_over(EXCEL_CELL_CHARS):
-                _finding(result, S.LEVEL_ERROR, f"“{column}”超过 Excel 单元格上限 {EXCEL_CELL_CHARS:,} 个字符，"
-                         "Excel/WPS 打开时会被截断。请精简到 1,000 字以内，详细材料另行报送。",
-                         cell=f"{letter[column]}{excel_row}", code="text.too_long", **where)
-        out.append((code, county, value, state, _clean_text(raw[i_progress]), _clean_text(raw[i_problems]),
-                    _clean_text(raw[i_plan]), excel_row))
+        progress, problems, plan = _clean_text(raw[i_progress]), _clean_text(raw[i_problems]), _clean_text(raw[i_plan])
+        if len(progress) >= _LONG or len(problems) >= _LONG or len(plan) >= _LONG:  # calamine cuts text at the limit
+            for i, column in text_columns:
+                text = raw[i]
+                if text.__class__ is str and len(text) >= EXCEL_CELL_CHARS and facts.has_text_over(EXCEL_CELL_CHARS):
+                    _finding(result, S.LEVEL_ERROR, f"“{column}”超过 Excel 单元格上限 {EXCEL_CELL_CHARS:,} 个字符，"
+                             "Excel/WPS 打开时会被截断。请精简到 1,000 字以内，详细材料另行报送。",
+                             cell=f"{letter[column]}{excel_row}", code="text.too_long", **where)
+        out.append((code, county, value, state, progress, problems, plan, excel_row))
     for other, cells in other_units.items():
         _finding(result, S.LEVEL_ERROR,
                  f"有 {len(cells)} 行指标由“{other}”填报，不属于“{unit}”（第一处：{cells[0]}）。请使用本单位模板，或删除这些行。",
@@ -943,7 +945,23 @@ def _read_rows(form, first, targets, unit, result, stale, facts: _CellFacts | No
 
 
 EXCEL_CELL_CHARS = 32767  # Excel's own limit on the text of one cell
+_LONG = 32000  # a cleaned text this long may have been cut at EXCEL_CELL_CHARS by the reader: look closer
 IMPOSSIBLE_MULTIPLE = 10  # a cumulative value above this many year targets cannot be meant
+
+
+def _value_limits(targets: Targets, unit: str) -> dict[tuple[str, str], float]:
+    """Per expected row of ``unit``: the value above which ``_impossible`` has something to say (cached)."""
+    key = ("value_limits", unit)
+    if key not in targets._cache:
+        limits = {}
+        for row, (locked, kind, unit_name, _city) in _unit_rules(targets, unit).items():
+            target = locked[4]
+            limit = IMPOSSIBLE_MULTIPLE * float(target) if target is not None and target == target and target > 0 else float("inf")
+            if kind == S.TYPE_RATE and unit_name == "%":
+                limit = min(limit, 100.0)
+            limits[row] = limit
+        targets._cache[key] = limits
+    return targets._cache[key]
 
 
 def _impossible(value: float, target, kind: str, unit_name: str) -> str | None:

@@ -344,6 +344,7 @@ def test_annotated_copy_marks_cells_and_lists_findings(targets):
     listed = list(wb[S.SHEET_FINDINGS].iter_rows(min_row=2, values_only=True))
     assert len(listed) == len(result.findings)
     assert (S.LEVEL_ERROR, S.SHEET_FORM, f"H{r}", "P26-1", "微山县") == listed[0][:5]
+    assert listed[0][6] == "value.not_number"  # the finding's stable code, for whoever sorts the returns
 
 
 def test_annotated_copy_of_a_non_workbook(targets):
