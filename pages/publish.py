@@ -83,7 +83,8 @@ else:
             return value if isinstance(value, str) else fmt_number(value, unit)
         readable = changes.assign(**{col: [figure(v, u) for v, u in zip(changes[col], changes["计量单位"])]
                                      for col in ("已发布", "实时")})
-        st.dataframe(readable.drop(columns=["计量单位"]), hide_index=True, key="publish_changes", height=360)
+        st.dataframe(readable.drop(columns=["计量单位"]), hide_index=True, key="publish_changes",
+                     height="auto" if len(readable) <= 10 else 400)
     name = export_filename("发布以来的变化", f"{t.year}-{f.month:02d}", {"修订": str(compared.revision)}, "csv")
     st.download_button("下载变化表（CSV）", ui.logged_export(user.name, name, len(changes), lambda: to_csv_bytes(changes)),
                        file_name=name, key="publish_changes_csv", on_click="ignore", mime="text/csv",

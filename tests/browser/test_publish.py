@@ -50,7 +50,8 @@ def test_switch_label_and_url_round_trip(page, server, targets):  # noqa: F811
             page.set_viewport_size({"width": width, "height": height})
             for name, path in (("page", "publish"), ("overview", "")):
                 open_path(page, server, f"{path}?month=6&source=published&rev=0")
-                page.get_by_text(pub.label() if name == "overview" else "发布以来的变化").first.wait_for(timeout=60_000)
+                main = page.locator("[data-testid='stMain']")  # on a phone the sidebar (with the label too) is hidden
+                main.get_by_text(pub.label() if name == "overview" else "发布以来的变化").first.wait_for(timeout=60_000)
                 page.wait_for_timeout(3000)
                 page.screenshot(path=str(ARTIFACTS / f"publish-{name}-{width}.png"))
                 if name == "page":  # the change table, further down
