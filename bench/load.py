@@ -215,12 +215,16 @@ async def concurrent(urls: list[str], n: int, rounds: int, timeout: float) -> tu
 
 
 async def warm_reruns(url: str, pages: dict[str, str], repeats: int, timeout: float) -> tuple[dict, Counts]:
-    """One session: each page opened once, then rerun ``repeats`` times unchanged (seconds per rerun)."""
+    """One session: each page opened once, then rerun ``repeats`` times unchanged (seconds per rerun).
+    A page that fails is counted as an error and skipped."""
     out: dict[str, list[float]] = {}
     async with Session(url, timeout) as s:
         for name, page_name in pages.items():
-            await s.rerun(page_name)
-            out[name] = [await s.rerun(page_name) for _ in range(repeats)]
+            try:
+                await s.rerun(page_name)
+                out[name] = [await s.rerun(page_name) for _ in range(repeats)]
+            except BenchError as exc:
+                s.counts.errors.append(str(exc))
     return out, s.counts
 
 
