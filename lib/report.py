@@ -51,6 +51,7 @@ import pandas as pd
 from lib import progress as P
 from lib import schema as S
 from lib.formatting import first_sentences, fmt_pct, fmt_points, fmt_signed_points
+from lib.status import is_behind
 from lib.targets import Targets
 
 log = logging.getLogger(__name__)
@@ -236,7 +237,7 @@ def summarize(figures: Figures) -> Summary:
     newly_done = changes[done][["项目序号", "项目名称"]].reset_index(drop=True)
     month_rows = figures.compliance[figures.compliance["月份"] == figures.month]
     state = month_rows["报送情况"]
-    behind = projects[projects["状态"].isin([S.STATUS_SEVERE, S.STATUS_LAGGING])].sort_values(
+    behind = projects[projects["状态"].map(is_behind)].sort_values(
         ["差距", "项目序号"], kind="stable").reset_index(drop=True)
     statements = [unit_statement(figures.detail, n) for n in behind["项目序号"]]
     behind["存在问题"] = [s[0] for s in statements]
