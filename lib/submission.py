@@ -467,10 +467,10 @@ def _scan_sheets(parts: dict[str, bytes], sheets: dict[str, str], result: Valida
         if not canonical[sheet]:
             where = _outside_extent(parts[part])
             if where == "":
-                raise _Reject(f"“{sheet}”表中有单元格缺少位置信息，不像 Excel/WPS 保存的文件。请用 Excel/WPS 打开后重新保存再上传。",
+                raise _Reject(f"“{sheet}”表中有单元格缺少位置信息，行列超出合理范围，不像 Excel/WPS 保存的文件。请用 Excel/WPS 打开后重新保存再上传。",
                               "file.unsafe", sheet)
             if where is not None:
-                raise _Reject(f"“{sheet}”表的 {where} 单元格有内容，远在表格之外（允许范围：{config.MAX_SHEET_ROWS} 行、"
+                raise _Reject(f"“{sheet}”表的 {where} 单元格有内容，超出合理范围（远在表格之外；允许 {config.MAX_SHEET_ROWS} 行、"
                               f"{config.MAX_SHEET_COLUMNS} 列以内），不像标准模板。请删除 {where} 中的内容（或整行、整列）后保存再上传。",
                               "layout.outside_extent", sheet, where)
     if S.SHEET_FORM not in sheets:
