@@ -810,7 +810,7 @@ def ledger_table(items: pd.DataFrame):
     """The ledger as shown on a page: overdue rows highlighted (a Styler for st.dataframe), text never None."""
     shown = pd.DataFrame({
         "编号": items["编号"], "状态": items["状态"] + items["申请办结"].map(lambda w: "（申请办结）" if w else ""),
-        "逾期": items["逾期天数"].map(lambda d: f"逾期 {d} 天" if d else ""),
+        "逾期": items["逾期天数"].map(lambda d: f"{d} 天" if d else ""),
         "项目": items["项目序号"].astype(str) + ". " + items["项目名称"], "指标编号": items["指标编号"],
         "县市区": items["县市区"], "问题描述": items["问题描述"], "责任单位": items["责任单位"],
         "提出日期": items["提出日期"], "办结时限": items["办结时限"], "报送次数": items["报送次数"],

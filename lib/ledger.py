@@ -622,7 +622,8 @@ ITEM_COLUMNS = ["编号", "年度", "项目序号", "项目名称", "指标编�
 
 
 def items(store: Store, targets: Targets, today: date | None = None) -> pd.DataFrame:
-    """Every item, one row each, ITEM_COLUMNS (text columns never hold None), overdue first, then by 办结时限."""
+    """Every item, one row each, ITEM_COLUMNS (text columns never hold None): overdue first (most days first),
+    then confirmed items by 办结时限, then candidates, closed items last."""
     today = today or date.today()
     with closing(store._connect()) as con:
         frame = pd.read_sql_query(
@@ -647,7 +648,8 @@ def items(store: Store, targets: Targets, today: date | None = None) -> pd.DataF
         "最近进展日期": frame["latest_on"].fillna(""), "逾期天数": pd.Series(days, dtype="int64"),
         "逾期": [d > 0 for d in days], "更新时间": frame["updated_at"],
     }, columns=ITEM_COLUMNS)
-    order = out["状态"].map({s: i for i, s in enumerate(STATES)})
+    # overdue first, then the confirmed ones by 办结时限, then candidates, closed last
+    order = out["状态"].map({TODO: 0, COORDINATING: 0, CANDIDATE: 1, DONE: 2, DISMISSED: 2})
     out = out.assign(_closed=out["状态"].isin(CLOSED_STATES), _order=order, _due=out["办结时限"].replace("", "9999"))
     out = out.sort_values(["_closed", "逾期天数", "_order", "_due", "编号"], ascending=[True, False, True, True, True])
     return out.drop(columns=["_closed", "_order", "_due"]).reset_index(drop=True)

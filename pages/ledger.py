@@ -53,17 +53,17 @@ if "ledger_filters_loaded" not in st.session_state:
     if getattr(actor, "unit", None):
         st.session_state["ledger_unit"] = [actor.unit]  # a unit user starts on its own items
     st.session_state["ledger_filters_loaded"] = True
-a, b, c, d, e = st.columns([2, 3, 2, 2, 1.2], vertical_alignment="bottom")
+a, b, c, d = st.columns([2, 3, 2, 2], vertical_alignment="bottom")
 statuses = a.multiselect("状态", L.STATES, key="ledger_status", placeholder="全部状态")
 projects = b.multiselect("项目", list(names), key="ledger_project", placeholder="全部项目",
                          format_func=lambda n: f"{n}. {names[n]}")
 units = c.multiselect("责任/协调单位", unit_names, key="ledger_unit", placeholder="全部单位")
 counties = d.multiselect("县市区", [S.CITY, *t.counties], key="ledger_county", placeholder="全部县市区")
-overdue_only = e.toggle("只看逾期", key="ledger_overdue")
+left, toggle, mid, right = st.columns([4, 1.2, 1, 1], vertical_alignment="center")
+overdue_only = toggle.toggle("只看逾期", key="ledger_overdue")
 chosen = L.ItemFilter(tuple(statuses), tuple(projects), tuple(units), tuple(counties), overdue_only).apply(items)
 
 # --- the table --------------------------------------------------------------------------------------
-left, mid, right = st.columns([4, 1, 1], vertical_alignment="bottom")
 left.markdown(f"共 **{len(chosen)}** 项（全部 {len(items)} 项）；逾期事项以红色标出。勾选行可批量处理或查看详情。")
 exported = L.export_frame(chosen)
 view_name = {"状态": list(statuses), "项目": [str(p) for p in projects], "单位": list(units), "县市区": list(counties)}

@@ -176,7 +176,7 @@ def test_an_overdue_item_is_flagged(store, targets):
     frame = ledger.items(store, targets, today=date(2024, 7, 10)).set_index("编号")
     assert frame.at[late, "逾期"] and frame.at[late, "逾期天数"] == 10
     assert not frame.at[in_time, "逾期"] and not frame.at[closed, "逾期"]  # a closed item is never overdue
-    assert frame.index[0] == late  # overdue first
+    assert list(frame.index) == [late, in_time, closed]  # overdue first, closed last
     exported = ledger.export_frame(frame.reset_index()).set_index("编号")
     assert exported.at[late, "逾期"] == "是（10 天）" and exported.at[in_time, "逾期"] == "否"
     assert ledger.counts(frame, today=date(2024, 7, 10))["逾期"] == 1

@@ -106,7 +106,7 @@ def test_project_page_lists_open_items_and_overview_counts(demo_copy):
     at = open_page("pages/project.py", query={"project": "26"})
     table = frame_with(at, "编号", "逾期", "问题描述")
     assert late in set(table["编号"]) and set(table["状态"]) <= set(ledger.OPEN_STATES)
-    assert table.set_index("编号").at[late, "逾期"] == "逾期 5 天"
+    assert table.set_index("编号").at[late, "逾期"] == "5 天"
     assert "逾期 1 项" in texts(at)
     at = open_page("pages/overview.py")
     html = texts(at)

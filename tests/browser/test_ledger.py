@@ -45,11 +45,24 @@ def new_page(browser, server, width: int, height: int):  # noqa: F811
     return context.new_page()
 
 
-def save_shot(page, name: str) -> None:
-    page.wait_for_timeout(1500)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-    if os.environ.get("UPDATE_SCREENSHOTS"):
-        page.screenshot(path=str(ROOT / "docs" / f"screenshot-{name}.png"))
+def save_shot(page, name: str, docs: bool = True, full_page: bool = False) -> None:
+    page.wait_for_timeout(2000)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
+    if docs and os.environ.get("UPDATE_SCREENSHOTS"):
+        page.screenshot(path=str(ROOT / "docs" / f"screenshot-{name}.png"), full_page=full_page)
+
+
+def table_drawn(page) -> None:
+    """The data grid draws on a canvas: wait for it, and for its cells' accessible copies."""
+    page.locator("[data-testid='stDataFrame'] canvas").first.wait_for(timeout=60_000)
+    page.locator("[data-testid='stDataFrame'] [role='gridcell']").first.wait_for(state="attached", timeout=60_000)
+
+
+def settled(page) -> None:
+    """No upload in flight and no script run going on."""
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("!document.querySelector(\"[data-testid='stStatusWidget']\")", timeout=60_000)
+    page.wait_for_timeout(500)
 
 
 def toast(page, text: str) -> None:
@@ -62,6 +75,7 @@ def test_create_follow_up_and_close_an_item(browser, server, tmp_path):  # noqa:
     open_path(page, server, "ledger")
     assert page.locator("h1").first.inner_text().startswith("督办台账")
     page.get_by_text("逾期未办结").first.wait_for(timeout=30_000)
+    table_drawn(page)
     save_shot(page, "ledger")
 
     # 1. an analyst records what an on-site inspection found, with a photo
@@ -75,6 +89,7 @@ def test_create_follow_up_and_close_an_item(browser, server, tmp_path):  # noqa:
     form.get_by_label("问题描述").fill(DESCRIPTION)
     form.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(photo))
     form.get_by_text("现场.jpg").wait_for(timeout=30_000)
+    settled(page)  # the file is on the server before the form is saved
     form.get_by_role("button", name="保存事项").click()
     toast(page, "已新增督办事项")
     store = Store(folder)
@@ -114,7 +129,9 @@ def test_ledger_on_a_phone(browser, server):  # noqa: F811
     page = new_page(browser, server, 390, 844)
     open_path(page, server, "ledger")
     page.get_by_text("逾期未办结").first.wait_for(timeout=30_000)
-    page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)
+    table_drawn(page)
+    page.locator("[data-testid='stDataFrame']").first.scroll_into_view_if_needed()
     save_shot(page, "ledger-mobile")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390 + 1  # nothing pushes the page sideways; the table scrolls inside itself
+
