@@ -88,7 +88,7 @@ FOLLOW_UP, STATUS_CHANGE, CLOSURE_REQUEST, EDIT, PHOTO = "跟进", "状态变更
 EXPORT_COLUMNS = ["编号", "项目序号", "项目名称", "指标编号", "县市区", "问题描述", "来源", "责任单位", "提出日期",
                   "办结时限", "状态", "最近进展", "逾期"]
 SYSTEM = "系统（自动同步）"
-UNIT = getattr(auth, "UNIT", "unit")  # 填报单位 role (lib.auth, issue 14); the string is the contract
+UNIT = auth.UNIT  # 填报单位: a user bound to one reporting unit (User.unit)
 
 
 class LedgerError(ValueError):

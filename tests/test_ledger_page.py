@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from lib import ledger
+from streamlit.testing.v1 import AppTest
+
+from lib import auth, ledger
 from lib.auth import ANALYST
 from lib.store import Store
-from tests.test_pages import open_page
+from tests.test_pages import APP, open_page
 
 ACTOR = ledger.Actor("李科员", ANALYST)
 
@@ -124,3 +126,38 @@ def test_hostile_problem_text_stays_text(demo_copy):
     markup = " ".join(m.body for m in at.markdown)
     assert "<script>" not in markup and "onerror" not in markup and "<b>会</b>" not in markup
     assert hostile in [t.value for t in at.text]
+
+
+def test_a_unit_user_acts_only_on_its_own_items(demo_copy):
+    from tests.test_auth import USERS  # mz: 民政局填报员, role unit, bound to 市民政局
+    store = Store(demo_copy)
+    targets = store.targets()
+    own = ledger.create_item(store, targets, ACTOR, project=1, description="适老化改造施工队伍不足",
+                             source=ledger.SOURCE_INSPECTION)  # project 1: lead unit 市民政局
+    theirs = ledger.create_item(store, targets, ACTOR, project=26, description="体育公园围挡破损",
+                                source=ledger.SOURCE_INSPECTION)  # 市体育局
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.secrets["auth"] = USERS["auth"]
+    at.session_state["auth_user"] = auth.User("mz", "民政局填报员", auth.UNIT, "市民政局")
+    at.run()
+    at.switch_page("pages/ledger.py").run()
+    assert not at.exception
+    assert at.multiselect(key="ledger_unit").value == ["市民政局"]  # starts on its own items
+    keys = {b.key for b in at.button}
+    assert not keys & {"ledger_bulk_confirm", "ledger_new_save", "ledger_status_set", "ledger_split"}  # analysts only
+
+    picker(at).set_value(own).run()
+    at.text_input(key="ledger_follow_text").set_value("已增派两支施工队").run()
+    at.button(key="ledger_follow_add").click().run()
+    at.text_input(key="ledger_request_text").set_value("施工队伍已到位，改造按期推进").run()
+    at.button(key="ledger_request").click().run()
+    assert not at.exception
+    row = ledger.items(store, targets).set_index("编号").loc[own]
+    assert row["状态"] == ledger.TODO and row["申请办结"] == "民政局填报员"  # closure waits for an analyst
+    assert ledger.follow_ups(store, own)["人员"].tolist() == ["民政局填报员", "民政局填报员"]
+
+    at.multiselect(key="ledger_unit").set_value([]).run()
+    picker(at).set_value(theirs).run()
+    assert not at.exception
+    assert not {"ledger_follow_add", "ledger_request"} & {b.key for b in at.button}  # another unit's item: read only
+    assert ledger.follow_ups(store, theirs).empty
