@@ -21,6 +21,7 @@ from lib import progress as P
 from lib import publish as PB
 from lib import schema as S
 from lib.config import data_dir, demo_requested
+from lib.formatting import MISSING, display_table
 from lib.store import Store
 from lib.targets import Targets
 
@@ -170,6 +171,17 @@ def changes_since_view(folder: str, live_version: str, published: str) -> pd.Dat
     return PB.changes(pub, month_view(folder, live_version, pub.month).detail, live.submissions)
 
 
+@st.cache_resource(max_entries=48, show_spinner=False)
+def county_view(folder: str, version: str, month: int, categories: tuple, units: tuple) -> pd.DataFrame:
+    """The county table over the projects the category and unit filters leave (all projects when none is set)."""
+    b = load_bundle(folder, version)
+    detail = month_view(folder, version, month).detail
+    if not categories and not units:
+        return month_view(folder, version, month).counties
+    narrowed = Filters(month, categories, units, (), ()).detail(detail)
+    return P.county_table(b.targets, b.rows, month, narrowed)
+
+
 @st.cache_resource(max_entries=24, show_spinner=False)
 def trend_view(folder: str, version: str, month: int, level: str) -> pd.DataFrame:
     b = load_bundle(folder, version)
@@ -273,6 +285,11 @@ class Filters:
         """Indicator × county rows, every filter applied."""
         return self._apply(detail, by_county=True)
 
+    def active(self) -> dict[str, tuple[str, ...]]:
+        """The list filters a user has set (name -> chosen values), in the sidebar's order."""
+        chosen = {"类别": self.categories, "牵头单位": self.units, "县市区": self.counties, "状态": self.statuses}
+        return {name: values for name, values in chosen.items() if values}
+
 
 def _from_url(key: str, options: list, multi: bool):
     raw = st.query_params.get(FILTER_KEYS[key])
@@ -309,11 +326,11 @@ def sidebar_filters(bundle: Bundle) -> Filters:
         st.markdown("#### 筛选")
         st.selectbox("截至月份", months, key="f_month", format_func=lambda m: f"{t.year} 年 {m} 月",
                      help="默认为多数单位已报送的最新月份")
-        st.multiselect("类别", categories, key="f_category", placeholder="全部类别")
-        st.multiselect("牵头单位", units, key="f_unit", placeholder="全部单位")
-        st.multiselect("县市区", counties, key="f_county", placeholder="全部县市区",
-                       help="作用于县区进展、项目详情的分县数据与明细导出")
-        st.multiselect("状态", S.STATUSES, key="f_status", placeholder="全部状态")
+        st.multiselect("类别", categories, key="f_category", select_all=False, placeholder="全部类别")
+        st.multiselect("牵头单位", units, key="f_unit", select_all=False, placeholder="全部单位")
+        st.multiselect("县市区", counties, key="f_county", select_all=False, placeholder="全部县市区",
+                       help="作用于县区进展、项目详情的分县数据、总览的存在问题与明细导出；项目按全市统计")
+        st.multiselect("状态", S.STATUSES, key="f_status", select_all=False, placeholder="全部状态")
     for key, param in FILTER_KEYS.items():
         value = st.session_state.get(key)
         text = ",".join(value) if isinstance(value, list) else (str(value) if value else "")
@@ -440,7 +457,8 @@ def setup_frame(user: auth.User) -> Frame:
         bundle = load_bundle(folder, version)
         chosen = replace(chosen, source=f"已发布修订{pub.revision}")
     with st.sidebar:
-        st.caption(f"{bundle.targets.year} 年度 · 目标表 {bundle.targets.version[:8]} · 数据版本 {live_version.split(':')[0]}")
+        if user.can(auth.ADMIN):  # versions are an administrator's detail
+            st.caption(f"{bundle.targets.year} 年度 · 目标表版本 {bundle.targets.version[:8]} · 数据版本 {live_version.split(':')[0]}")
         st.caption(f"当前用户：{user.name}（{user.label}）")
         if user.login != auth.DEMO_LOGIN and st.button("退出登录", key="auth_logout", icon=":material/logout:"):
             store().log(user.name, "退出登录", user.login)
@@ -631,23 +649,45 @@ def sign_in() -> auth.User:
 
 
 def auth_banner() -> None:
+    """Open demo mode in one line; how to end it only for administrators."""
     if auth_config().open_demo:
-        st.info("**演示模式**：未配置用户，任何人都可以上传、恢复数据和修改目标表。生产部署请在 secrets.toml 中配置用户，"
-                "并设置 `demo_mode = false`。", icon=":material/lock_open:")
+        hint = "（管理员：在 secrets.toml 中配置用户并设置 demo_mode = false 即可关闭）" if user().can(auth.ADMIN) else ""
+        st.info(f"**演示模式**：未配置用户，任何人都可修改数据{hint}。", icon=":material/lock_open:")
 
 
 def filters() -> Filters:
     return st.session_state["_current_frame"].filters
 
 
-def page_start(title: str | None) -> None:
-    """What every page shows first: compact spacing, the demo banners, the title."""
+def page_start(title: str | None, ignored: dict[str, str] | None = None) -> None:
+    """What every page shows first: compact spacing, the demo banners, the title, the filters in force.
+
+    ``ignored`` names the global filters this page does not apply and why (筛选名 -> reason);
+    the page says so whenever such a filter is set.
+    """
     compact()
     banner(data()[2])
     auth_banner()
     if title:
         st.title(title)
     source_badge()
+    filter_summary(ignored or {})
+
+
+ALL_FILTERS = "全部筛选"  # key of ``ignored`` for pages that apply none of the sidebar's filters
+
+
+def filter_summary(ignored: dict[str, str]) -> None:
+    """One line under the title: the filters in force, and those this page does not apply (with why)."""
+    active = filters().active()
+    if ALL_FILTERS in ignored:
+        st.caption(f"侧栏筛选不作用于本页：{ignored[ALL_FILTERS]}。", help=None)
+        return
+    used = [f"{name}：{'、'.join(values)}" for name, values in active.items() if name not in ignored]
+    notes = [f"“{name}”筛选未用于{ignored[name]}" for name in active if name in ignored]
+    parts = (["筛选 · " + "；".join(used)] if used else []) + notes
+    if parts:
+        st.caption(" · ".join(parts), help=None)
 
 
 def source_badge() -> None:
@@ -661,7 +701,7 @@ def source_badge() -> None:
 
 def banner(bundle: Bundle) -> None:
     if bundle.is_demo:
-        st.warning("**示例数据**：当前显示的是系统生成的演示数据，数字仅供体验功能，不代表真实进展。", icon=":material/science:")
+        st.warning("**示例数据**：系统生成的演示数据，仅供体验，不代表真实进展。", icon=":material/science:")
 
 
 def status_legend(targets: Targets) -> None:
@@ -726,6 +766,18 @@ COMPACT_CSS = """
 <style>
   .block-container {padding-top: 1.2rem; padding-bottom: 1rem;}
   h1 {font-size: 1.7rem !important; padding-top: 0.2rem !important;}
+  [data-testid="stAlert"] [data-testid="stAlertContainer"] {padding: 0.35rem 0.8rem; min-height: 0;}
+  [data-testid="stAlert"] p {font-size: 0.85rem;}
+  [data-testid="stMetricValue"] {font-size: 1.6rem;}
+  .status-cards {display: flex; flex-wrap: wrap; gap: 8px; margin-bottom: 8px;}
+  .status-cards > div {flex: 1 1 0; min-width: 92px;}
+  [data-testid="stExpandSidebarButton"]::after, [data-testid="stSidebarCollapsedControl"] button::after {
+    content: "筛选"; font-size: 0.9rem; margin-left: 2px;}
+  @media (max-width: 640px) {
+    .block-container {padding-top: 3.6rem; padding-left: 0.8rem; padding-right: 0.8rem;}
+    h1 {font-size: 1.35rem !important;}
+    .status-cards > div {flex: 1 1 28%;}
+  }
 </style>
 """
 
@@ -738,13 +790,48 @@ def compact() -> None:
 def status_cards(counts: dict[str, int], total: int) -> None:
     """One coloured card per status (numbers and our constant labels only)."""
     cells = "".join(
-        f"<div style='flex:1;border-left:6px solid {S.STATUS_COLORS[s]};background:#f6f8fa;padding:6px 10px;border-radius:6px'>"
+        f"<div style='border-left:6px solid {S.STATUS_COLORS[s]};background:#f6f8fa;padding:6px 10px;border-radius:6px'>"
         f"<div style='font-size:0.85rem;color:#57606a'>{s}</div>"
         f"<div style='font-size:1.6rem;font-weight:600'>{int(counts.get(s, 0))}<span style='font-size:0.9rem'> 个</span></div></div>"
         for s in S.STATUSES)
-    head = (f"<div style='flex:1;background:#f6f8fa;padding:6px 10px;border-radius:6px'><div style='font-size:0.85rem;color:#57606a'>"
+    head = (f"<div style='background:#f6f8fa;padding:6px 10px;border-radius:6px'><div style='font-size:0.85rem;color:#57606a'>"
             f"项目总数</div><div style='font-size:1.6rem;font-weight:600'>{int(total)}<span style='font-size:0.9rem'> 个</span></div></div>")
-    st.markdown(f"<div style='display:flex;gap:8px;margin-bottom:8px'>{head}{cells}</div>", unsafe_allow_html=True)
+    st.markdown(f"<div class='status-cards'>{head}{cells}</div>", unsafe_allow_html=True)
+
+
+def table(frame: pd.DataFrame, key: str, percent=("完成率", "序时进度", "预计年末完成率"), points=("差距",),
+          months=("月份", "数据月份"), **kwargs):
+    """st.dataframe as a person reads it (lib.formatting.display_table): one decimal for %, '—' for no value."""
+    shown = display_table(frame, percent=[c for c in percent if c in frame], points=[c for c in points if c in frame],
+                          months=[c for c in months if c in frame])
+    config = {"差距": st.column_config.Column("差距（个百分点）", help="完成率 − 序时进度")} if "差距" in frame else {}
+    if "进展状态" in frame:  # the unit's own choice, beside the status the system computes
+        config["进展状态"] = st.column_config.Column("单位自报状态", help="填报单位在报表中选择的进展状态；"
+                                                                   "“状态”列由系统按完成率与序时进度计算")
+    config.update(kwargs.pop("column_config", {}))
+    return st.dataframe(shown, hide_index=True, key=key, column_config=config, placeholder=MISSING, **kwargs)
+
+
+# Upload findings coloured by level.
+FINDING_COLORS = {S.LEVEL_ERROR: "#ffd7d5", S.LEVEL_WARNING: "#fff1c2"}
+
+
+def url_pick(widget_key: str, param: str, options: list) -> None:
+    """Seed a page widget from the URL once (a shared link reproduces it)."""
+    raw = st.query_params.get(param)
+    if widget_key not in st.session_state and raw is not None:
+        for option in options:
+            if str(option) == raw:
+                st.session_state[widget_key] = option
+
+
+def url_keep(param: str, value) -> None:
+    """Mirror a page widget's value in the URL (None removes it)."""
+    if value is None:
+        if param in st.query_params:
+            del st.query_params[param]
+    elif st.query_params.get(param) != str(value):
+        st.query_params[param] = str(value)
 
 
 def data() -> tuple[str, str, Bundle]:

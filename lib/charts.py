@@ -97,6 +97,12 @@ def gap_color(gap: float, span: float = GAP_LIMIT) -> str:
     return sample_colorscale(GAP_SCALE, [position])[0]
 
 
+def _wrap(label, width: int = 11) -> str:
+    """A long axis label over several lines (a phone's chart is ~350 px wide)."""
+    text = str(label)
+    return "<br>".join(text[i:i + width] for i in range(0, len(text), width)) if len(text) > width else text
+
+
 def _rate_text(rate, status: str) -> str:
     """A bar's label: the rate, or a qualitative-only row's reported state in words."""
     if rate == rate and rate is not None:
@@ -115,8 +121,9 @@ def completion_bars(frame: pd.DataFrame, label: str, title: str, height: int | N
     data = frame.sort_values("完成率", ascending=True, na_position="first")
     rate = data["完成率"].clip(upper=1).fillna(0) * 100
     fig = go.Figure()
+    names = [_wrap(v) for v in data[label]]
     fig.add_bar(
-        x=rate, y=data[label], orientation="h", name="完成率", showlegend=False,  # colours are statuses: see the legend
+        x=rate, y=names, orientation="h", name="完成率", showlegend=False,  # colours are statuses: see the legend
         marker_color=[S.STATUS_COLORS.get(s, "#999") for s in data["状态"]],
         text=[_rate_text(v, st) for v, st in zip(data["完成率"], data["状态"])], cliponaxis=False,
         textposition=["inside" if r >= 30 else "outside" for r in rate], insidetextanchor="end",
@@ -125,14 +132,15 @@ def completion_bars(frame: pd.DataFrame, label: str, title: str, height: int | N
         hovertemplate="%{customdata[0]}<br>完成率 %{text}<br>状态 %{customdata[1]}<br>差距 %{customdata[2]} 个百分点<extra></extra>",
     )
     fig.add_scatter(
-        x=data["序时进度"] * 100, y=data[label], mode="markers", name="序时进度",
+        x=data["序时进度"] * 100, y=names, mode="markers", name="序时进度",
         marker=dict(symbol="line-ns-open", size=22, color=PLAN_COLOR, line=dict(width=3, color=PLAN_COLOR)),
         hovertemplate=f"序时进度 {hover_pct()}<extra></extra>",
     )
-    fig.update_xaxes(range=[0, 105], gridcolor="#eee", title=None, tickvals=[0, 25, 50, 75, 100],
-                     ticktext=["0", "25%", "50%", "75%", "100%"])
+    fig.update_xaxes(range=[0, 105], gridcolor="#eee", title=None, tickvals=[0, 50, 100],
+                     ticktext=["0", "50%", "100%"], tickangle=0)
     fig.update_yaxes(title=None, automargin=True)
-    return _base(fig, title, height or max(170, 30 * len(data) + 90))
+    lines = max([n.count("<br>") + 1 for n in names] or [1])
+    return _base(fig, title, height or max(170, (30 + 14 * (lines - 1)) * len(data) + 90))
 
 
 def status_donut(counts: dict[str, int], title: str = "项目状态") -> go.Figure:
@@ -229,15 +237,16 @@ def county_map(counties: pd.DataFrame, geojson_path: str | Path, title: str = "�
         fig.add_scatter(
             x=[x0] * len(zones), y=ys, mode="markers+text", name="功能区", showlegend=False,
             marker=dict(symbol="square", size=26, color=[gap_color(g, span) for g in zone_gaps], line=dict(color="#666", width=1)),
-            text=[f"{z}  {fmt_signed_points(g)}" for z, g in zip(zones, zone_gaps)], textposition="middle right",
+            text=[f"{z}<br>{fmt_signed_points(g)}" for z, g in zip(zones, zone_gaps)], textposition="middle right",
+            textfont=dict(size=10),  # two short lines: fits beside the map on a phone
             hovertext=[f"{z}<br>完成率 {fmt_pct(values.at[z, '完成率'])}<br>差距 {fmt_signed_points(values.at[z, '差距'])} 个百分点"
                        for z in zones], hoverinfo="text", cliponaxis=False,
         )
     fig.add_scatter(  # colour bar only
         x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
         marker=dict(colorscale=GAP_SCALE, cmin=-span, cmax=span, color=[0], showscale=True,
-                    colorbar=dict(title=dict(text=f"与序时进度之差（个百分点，色标 ±{span:g}，0 为持平）", side="top"),
-                                  orientation="h", thickness=10, len=0.8, x=0.4, y=-0.02, yanchor="top",
+                    colorbar=dict(title=dict(text=f"与序时进度之差：色标 ±{span:g} 个百分点，0 为持平", side="top"),
+                                  orientation="h", thickness=10, len=0.9, x=0.5, xanchor="center", y=-0.02, yanchor="top",
                                   tickvals=[-span, -span / 2, 0, span / 2, span], ticksuffix="")),
     )
     fig.update_xaxes(visible=False, range=[min(all_x) - 0.05, max(all_x) + 1.0] if all_x else None)
@@ -300,7 +309,7 @@ def trend_chart(trend: pd.DataFrame, title: str, projection: float | None = None
         last = trend.loc[trend["月份"] == month, "完成率"]
         if len(last) and last.iloc[0] == last.iloc[0]:
             fig.add_scatter(x=[month, 12], y=[last.iloc[0] * 100, min(projection, 1.5) * 100], mode="lines+markers",
-                            name="预计（按近三月进度外推）", line=dict(color="#8c959f", dash="dot", width=2),
+                            name="预计年末（按近三个月进度推算）", line=dict(color="#8c959f", dash="dot", width=2),
                             hovertemplate=f"预计 %{{x}}月 {hover_pct('y')}<extra></extra>")
     _base(fig, title, 360)
     # Every other month labelled and never rotated: fits a phone's width.

@@ -1,9 +1,13 @@
-"""Exports that open correctly in Excel and WPS, and never run anything.
+"""Exports that open correctly in Excel and WPS, read as a person would type them, and never run anything.
 
-CSV: UTF-8 with BOM (so Excel/WPS detect the encoding), CRLF line ends.
-Both CSV and xlsx neutralise text cells starting with = + - @ (and tab/CR)
-by prefixing a single quote, so a spreadsheet shows them as text instead of
-evaluating a formula (CSV/formula injection).
+Figures are written as typed (``readable``): shares as percent with one decimal in a
+column named 完成率（%）, gaps rounded to one decimal in 差距（百分点）, whole numbers
+without ``.0``, no float noise.
+CSV: UTF-8 with BOM (so Excel/WPS detect the encoding), CRLF line ends; text cells
+starting with = + - @ (and tab/CR) get a single-quote prefix so a spreadsheet shows
+them as text instead of evaluating a formula (CSV/formula injection).
+xlsx: such cells are written as typed text cells (with Excel's quote-prefix style), so
+the value stays exactly what the unit wrote, without an apostrophe in the data.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+
+from lib.formatting import PCT_DIGITS, POINT_DIGITS
 
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -31,24 +37,60 @@ def neutralised(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(neutralise)
+            out[col] = pd.Series([neutralise(v) for v in out[col]], index=out.index, dtype=object)
     out.columns = [neutralise(str(c)) for c in out.columns]
     return out
 
 
+# Share columns (0.793) -> written in percent (79.3) under a header that says so.
+PERCENT_COLUMNS = {"完成率": "完成率（%）", "序时进度": "序时进度（%）", "预计年末完成率": "预计年末完成率（%）"}
+POINT_COLUMNS = {"差距": "差距（百分点）"}
+NUMBER_DECIMALS = 4  # other figures: float noise removed (20.720000000000006 -> 20.72), whole numbers as integers
+
+
+def _as_typed(series: pd.Series, decimals: int) -> pd.Series:
+    """Round; a column of whole numbers becomes integers (10000.0 -> 10000), missing stays missing."""
+    rounded = series.astype("float64").round(decimals)
+    finite = rounded.dropna()
+    if len(finite) and (finite == finite.round(0)).all():
+        return rounded.astype("Int64")
+    # Mixed: each whole value as an integer (7928, not 7928.0), the others as rounded decimals.
+    values = [None if v != v else int(v) if float(v).is_integer() else float(v) for v in rounded]
+    return pd.Series(values, index=series.index, dtype=object)
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame as a person would type it (see the module docstring); other columns unchanged."""
+    out = frame.copy()
+    renames = {}
+    for col in out.columns:
+        series = out[col]
+        if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+            continue
+        if col in PERCENT_COLUMNS:
+            out[col] = _as_typed(series * 100, PCT_DIGITS)
+            renames[col] = PERCENT_COLUMNS[col]
+        elif col in POINT_COLUMNS:
+            out[col] = _as_typed(series, POINT_DIGITS)
+            renames[col] = POINT_COLUMNS[col]
+        else:
+            out[col] = _as_typed(series, NUMBER_DECIMALS)
+    return out.rename(columns=renames)
+
+
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
-    """CSV as Excel/WPS expect it: UTF-8 BOM, CRLF, neutralised cells."""
-    return neutralised(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
-
-
-PERCENT_COLUMNS = {"完成率", "序时进度", "预计年末完成率"}
+    """CSV as Excel/WPS expect it: UTF-8 BOM, CRLF, figures as typed, neutralised cells."""
+    return neutralised(readable(frame)).to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
 
 
 def to_xlsx_bytes(frame: pd.DataFrame, sheet: str = "数据", title: str | None = None) -> bytes:
-    """An .xlsx with a bold, filled header row, frozen panes, widths and % formats (write-only: fast on big tables)."""
+    """An .xlsx with a bold, filled header row, frozen panes, widths and number formats (write-only: fast on big tables).
+
+    Figures as ``readable`` writes them; text that a spreadsheet would read as a formula is a text cell.
+    """
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(re.sub(r"[\[\]:*?/\\]", "_", sheet)[:31] or "数据")
-    data = neutralised(frame)
+    data = readable(frame)
     start = 2 if title else 1
     for idx, col in enumerate(data.columns, start=1):
         sample = [len(str(col))] + [len(str(v)) for v in data[col].head(200)]
@@ -67,8 +109,8 @@ def to_xlsx_bytes(frame: pd.DataFrame, sheet: str = "数据", title: str | None 
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         header.append(cell)
     ws.append(header)
-    formats = {i: "0.0%" if col in PERCENT_COLUMNS else "0.0" for i, col in enumerate(data.columns)
-               if col in PERCENT_COLUMNS or col == "差距"}
+    one_decimal = set(PERCENT_COLUMNS.values()) | set(POINT_COLUMNS.values())
+    formats = {i: "0.0" for i, col in enumerate(data.columns) if col in one_decimal}
     columns = [data[c].tolist() for c in data.columns]
     for values in zip(*columns):
         row = []
@@ -77,6 +119,11 @@ def to_xlsx_bytes(frame: pd.DataFrame, sheet: str = "数据", title: str | None 
             if i in formats and v is not None:
                 cell = WriteOnlyCell(ws, value=v)
                 cell.number_format = formats[i]
+                v = cell
+            elif isinstance(v, str) and v.startswith(DANGEROUS_PREFIXES):
+                cell = WriteOnlyCell(ws, value=v)
+                cell.data_type = "s"  # text as typed, never a formula
+                cell.quotePrefix = True
                 v = cell
             row.append(v)
         ws.append(row)

@@ -94,6 +94,8 @@ def display_table(frame: pd.DataFrame, percent=(), points=(), months=()):
             formats[col] = lambda v: fmt_signed_points(v)
         elif col in months:
             formats[col] = lambda v: fmt_month(v)
+        elif pd.api.types.is_datetime64_any_dtype(series):
+            continue  # the page's DatetimeColumn formats it
         elif pd.api.types.is_bool_dtype(series):
             data[col] = series.map({True: "是", False: "否"}).fillna(MISSING)
         elif pd.api.types.is_numeric_dtype(series):

@@ -146,7 +146,9 @@ def build_template(targets: Targets, unit: str) -> bytes:
             cell.fill = INPUT_FILL
         if quantitative:
             number_dv.add(f"{value_col}{r}")
-            ws[f"{rate_col}{r}"] = f'=IF(OR({value_col}{r}="",{target_col}{r}="",{target_col}{r}=0),"",{value_col}{r}/{target_col}{r})'
+            # Blank, not #VALUE!, beside an empty or wrongly typed cell (the upload check names that cell).
+            ws[f"{rate_col}{r}"] = (f'=IF(OR({value_col}{r}="",{target_col}{r}="",{target_col}{r}=0),"",'
+                                    f'IFERROR({value_col}{r}/{target_col}{r},""))')
             ws[f"{rate_col}{r}"].number_format = "0.0%"
             ws[f"{value_col}{r}"].number_format = "#,##0.##"
         else:

@@ -12,7 +12,7 @@ folder, version, bundle, f = ui.frame()
 admin = ui.require(ADMIN)
 store = ui.store()
 
-ui.page_start("用户与审计")
+ui.page_start("用户与审计", ignored={ui.ALL_FILTERS: "用户与审计日志不按项目划分"})
 config = ui.auth_config()
 st.subheader("用户")
 if config.users:
@@ -45,7 +45,7 @@ st.subheader("审计日志")
 log = store.audit_log()
 actions = st.multiselect("操作", sorted(log["操作"].unique()), key="admin_actions", placeholder="全部操作")
 shown = log[log["操作"].isin(actions)] if actions else log
-st.dataframe(shown, hide_index=True, key="admin_audit", height=420)
+ui.table(shown, key="admin_audit", height=420)
 st.download_button("导出审计日志（CSV）", ui.logged_export(admin.name, "审计日志.csv", len(shown), lambda: to_csv_bytes(shown)),
                    file_name="审计日志.csv", key="admin_audit_csv", on_click="ignore", mime="text/csv",
                    icon=":material/download:")

@@ -9,26 +9,32 @@ from lib.config import GEOJSON
 folder, version, bundle, f = ui.frame()
 v = ui.view()
 t = bundle.targets
-counties = v.counties if not f.counties else v.counties[v.counties["县市区"].isin(f.counties)]
+# Category and unit filters narrow the projects counted in each county; the county filter narrows the
+# counties; the status filter keeps the counties (map, ranking, table) whose overall status is chosen.
+counties = ui.county_view(folder, version, f.month, f.categories, f.units)
+if f.counties:
+    counties = counties[counties["县市区"].isin(f.counties)]
+if f.statuses:
+    counties = counties[counties["状态"].isin(f.statuses)]
 
 ui.page_start(f"县区进展 · {t.year} 年 {f.month} 月")
-st.caption("按分解到各县市区的指标计算（每个县市区内各项目完成率的平均）；颜色表示与序时进度之差。"
-           "济宁高新区、太白湖新区、济宁经济技术开发区为功能区，无行政边界，列于地图右侧。")
+st.caption("按分解到各县市区的指标计算（每个县市区内各项目完成率的平均）；颜色表示与序时进度之差，灰色为不在筛选范围或无数据。"
+           "济宁高新区、太白湖新区、济宁经济技术开发区为功能区，无行政边界，列于地图右侧。"
+           + ("状态筛选作用于各县市区的汇总状态；热力图只列所选状态的项目。" if f.statuses else ""))
 left, right = st.columns([3, 2])
 with left:
-    # The map and the ranking depend only on the month and the county filter.
-    ui.chart(lambda: charts.county_map(counties, GEOJSON), key="county_map", depends=(f.month, f.counties), all_filters=False)
+    ui.chart(lambda: charts.county_map(counties, GEOJSON), key="county_map")
 with right:
-    ui.chart(lambda: charts.completion_bars(counties, "县市区", "县市区完成率排名", height=460), key="county_rank",
-             depends=(f.month, f.counties), all_filters=False)
+    ui.chart(lambda: charts.completion_bars(counties, "县市区", "县市区完成率排名", height=460), key="county_rank")
 
-# Category and unit filters narrow the projects; county and status filters act on rows below.
 matrix = ui.county_matrix_view(folder, version, f.month, f.categories, f.units)
 if f.counties:
     matrix = matrix.loc[[c for c in matrix.index if c in f.counties]]
-ui.chart(lambda: charts.county_project_heatmap(matrix), key="county_heatmap")
-st.dataframe(counties, hide_index=True, key="county_table", column_config={
-    "完成率": st.column_config.ProgressColumn("完成率", format="percent", min_value=0, max_value=1),
-    "序时进度": st.column_config.NumberColumn("序时进度", format="percent"),
-    "差距": st.column_config.NumberColumn("差距（百分点）", format="%.1f"),
-})
+if f.statuses:
+    keep = set(f.projects(v.projects)["项目序号"])
+    matrix = matrix[[c for c in matrix.columns if int(c.split(".", 1)[0]) in keep]]
+if matrix.empty or not len(matrix.columns):
+    st.info("当前筛选范围内没有分解到县市区的项目。")
+else:
+    ui.chart(lambda: charts.county_project_heatmap(matrix), key="county_heatmap")
+ui.table(counties[["县市区", "完成率", "序时进度", "差距", "状态", "项目数", "指标数", "已报送指标数"]], key="county_table")

@@ -14,35 +14,46 @@ folder, version, bundle, f = ui.frame()
 v = ui.view()
 t = bundle.targets
 
-ui.page_start(None)  # the title names the chosen project, below the picker
-numbers = t.projects["项目序号"].tolist()
+ui.page_start(None, ignored={"县市区": "项目的完成率、趋势与指标明细（按全市统计），只用于分县市区与进展记录"})
+# (the title names the chosen project, below the picker)
+# The picker lists the projects the category, unit and status filters leave.
+narrowed = f.projects(v.projects)["项目序号"].tolist()
+numbers = narrowed or t.projects["项目序号"].tolist()
 names = dict(zip(t.projects["项目序号"], t.projects["项目名称"]))
 wanted = st.query_params.get("project")
-if wanted and wanted.isdigit() and int(wanted) in numbers and "project_pick" not in st.session_state:
+if wanted and wanted.isdigit() and int(wanted) in t.projects["项目序号"].tolist() and "project_pick" not in st.session_state:
     st.session_state["project_pick"] = int(wanted)
-number = st.selectbox("项目", numbers, key="project_pick", format_func=lambda n: f"{n}. {names[n]}")
+    if int(wanted) not in numbers:  # a shared link to a project outside the filters still opens it
+        numbers = sorted(set(numbers) | {int(wanted)})
+if st.session_state.get("project_pick") not in numbers:
+    st.session_state.pop("project_pick", None)
+number = st.selectbox("项目", numbers, key="project_pick", format_func=lambda n: f"{n}. {names[n]}",
+                      help="列出符合侧栏类别、牵头单位、状态筛选的项目")
 st.query_params["project"] = str(number)
 
 info = t.projects.set_index("项目序号").loc[number]
 summary = v.projects.set_index("项目序号").loc[number]
+city = v.detail[(v.detail["项目序号"] == number) & (v.detail["层级"] == P.LEVEL_CITY)]
+quantitative = city[city["指标类型"] != S.TYPE_QUALITATIVE]
+qualitative = city[city["指标类型"] == S.TYPE_QUALITATIVE]
 st.title(f"{number}. {info['项目名称']}")
-st.markdown(f"{ui.status_chip(summary['状态'])} **{info['类别']}** · 牵头单位 **{info['牵头单位']}** · "
-            f"完成率 {fmt_pct(summary['完成率'])}（{fmt_points(summary['差距'])}）")
+if summary["完成率"] == summary["完成率"]:
+    figure = f"完成率 {fmt_pct(summary['完成率'])}（{fmt_points(summary['差距'])}）"
+else:  # only qualitative indicators: the reported state is the figure
+    figure = f"定性项目，按填报单位报告的进展状态：{summary['状态']}"
+st.markdown(f"{ui.status_chip(summary['状态'])} **{info['类别']}** · 牵头单位 **{info['牵头单位']}** · {figure}")
 with st.expander("实施内容及工作目标、协办单位"):
     st.text(info["实施内容及工作目标"])
     st.caption("协办单位：" + (info["协办单位"] or "无"))
 
-city = v.detail[(v.detail["项目序号"] == number) & (v.detail["层级"] == P.LEVEL_CITY)]
-quantitative = city[city["指标类型"] != S.TYPE_QUALITATIVE]
 left, right = st.columns(2)
 with left:
     if len(quantitative):
         bars = quantitative.assign(指标=quantitative["指标编号"] + " " + quantitative["指标名称"])
         ui.chart(lambda: charts.completion_bars(bars, "指标", "各指标完成率"), key="project_indicators",
                  depends=(f.month, number), all_filters=False)  # other filters only narrow the project picker
-    qualitative = city[city["指标类型"] == S.TYPE_QUALITATIVE]
-    for rec in qualitative.itertuples(index=False):
-        st.markdown(f"{ui.status_chip(rec.状态)} {rec.指标编号} {rec.指标名称}（定性）")
+    for rec in qualitative.itertuples(index=False):  # their reported state and narrative: table below
+        st.markdown(f"{ui.status_chip(rec.状态)} {rec.指标编号} {rec.指标名称}（定性指标）")
 with right:
     trend = ui.trend_view(folder, version, f.month, "project")
     mine = trend[trend["项目序号"] == number]
@@ -54,23 +65,26 @@ with right:
                  depends=(f.month, number), all_filters=False)
 
 st.subheader("指标明细")
-table = quantitative.merge(proj[["指标编号", "预计年末完成率", "剩余月均需完成"]], on="指标编号", how="left")
-shown = pd.DataFrame({
-    "指标": table["指标编号"] + " " + table["指标名称"],
-    "年度目标": [fmt_number(x, u) for x, u in zip(table["年度目标"], table["计量单位"])],
-    "累计完成": [fmt_number(x, u) for x, u in zip(table["累计完成"], table["计量单位"])],
-    "完成率": table["完成率"],
-    "序时进度": table["序时进度"],
-    "状态": table["状态"],
-    "预计年末完成率": table["预计年末完成率"],
-    "剩余月均需完成": [fmt_number(x, u) for x, u in zip(table["剩余月均需完成"], table["计量单位"])],
-})
-st.dataframe(shown, hide_index=True, key="project_table", column_config={
-    "完成率": st.column_config.ProgressColumn("完成率", format="percent", min_value=0, max_value=1),
-    "序时进度": st.column_config.NumberColumn("序时进度", format="percent"),
-    "预计年末完成率": st.column_config.NumberColumn("预计年末完成率（外推）", format="percent",
-                                              help="按近三个月的月均进度外推到 12 月，仅供参考"),
-})
+if len(quantitative):
+    table = quantitative.merge(proj[["指标编号", "预计年末完成率", "剩余月均需完成"]], on="指标编号", how="left")
+    shown = pd.DataFrame({
+        "指标": table["指标编号"] + " " + table["指标名称"],
+        "年度目标": [fmt_number(x, u) for x, u in zip(table["年度目标"], table["计量单位"])],
+        "累计完成": [fmt_number(x, u) for x, u in zip(table["累计完成"], table["计量单位"])],
+        "完成率": table["完成率"],
+        "序时进度": table["序时进度"],
+        "状态": table["状态"],
+        "预计年末完成率": table["预计年末完成率"],
+        "剩余月均需完成": [fmt_number(x, u) for x, u in zip(table["剩余月均需完成"], table["计量单位"])],
+    })
+    ui.table(shown, key="project_table", column_config={
+        "预计年末完成率": st.column_config.Column("预计年末完成率", help="按近三个月的月均进度推算到 12 月，仅供参考")})
+if len(qualitative):
+    ui.table(pd.DataFrame({
+        "指标": qualitative["指标编号"] + " " + qualitative["指标名称"] + "（定性）",
+        "单位报告的进展状态": qualitative["进展状态"], "状态": qualitative["状态"], "进展情况": qualitative["进展情况"],
+    }), key="project_qualitative", column_config={
+        "状态": st.column_config.Column("状态", help="按单位报告的进展状态判定；“未启动”在一季度内视为正常推进")})
 
 open_items = ui.ledger_items()
 open_items = open_items[(open_items["项目序号"] == number) & open_items["状态"].isin(L.OPEN_STATES)]
@@ -91,14 +105,26 @@ if len(county_rows):
     st.subheader("分县市区")
     split_codes = list(dict.fromkeys(county_rows["指标编号"]))
     labels = dict(zip(city["指标编号"], city["指标名称"]))
+    ui.url_pick("project_split_pick", "indicator", split_codes)
+    if st.session_state.get("project_split_pick") not in split_codes:
+        st.session_state.pop("project_split_pick", None)
     code = st.selectbox("指标", split_codes, key="project_split_pick", format_func=lambda c: f"{c} {labels.get(c, '')}")
+    ui.url_keep("indicator", code)
     ui.chart(lambda: charts.county_breakdown(county_rows[county_rows["指标编号"] == code], "各县市区完成率"),
              key="project_counties", depends=(f.month, number, code, f.counties), all_filters=False)
+else:
+    ui.url_keep("indicator", None)
 
 st.subheader("进展记录（按月）")
 codes = set(city["指标编号"])
 history = bundle.rows[bundle.rows["指标编号"].isin(codes) & (bundle.rows["月份"] <= f.month)]
+if f.counties:  # the chosen counties, and the city-wide rows
+    history = history[history["县市区"].isin(f.counties) | (history["县市区"] == S.CITY)]
 history = history[(history["进展情况"] != "") | (history["存在问题"] != "") | (history["下步计划"] != "")]
 history = history.sort_values(["月份", "指标编号", "县市区"], ascending=[False, True, True])
-st.dataframe(history[["月份", "指标编号", "县市区", "进展状态", "进展情况", "存在问题", "下步计划"]], hide_index=True,
-             key="project_history", height=320)
+indicator_names = dict(zip(t.indicators["指标编号"], t.indicators["指标名称"]))
+history = history.assign(指标=history["指标编号"] + " " + history["指标编号"].map(indicator_names))
+ui.table(history[["月份", "指标", "县市区", "进展状态", "进展情况", "存在问题", "下步计划"]], key="project_history", height=320,
+         column_config={"进展情况": st.column_config.TextColumn("进展情况", width="large"),
+                        "存在问题": st.column_config.TextColumn("存在问题", width="medium"),
+                        "下步计划": st.column_config.TextColumn("下步计划", width="medium")})

@@ -13,12 +13,13 @@ ui.require(ADMIN)
 t = bundle.targets
 store = ui.store()
 
-ui.page_start("目标表")
-st.caption(f"{t.year} 年度 · 版本 {t.version} · {len(t.projects)} 个项目、{len(t.indicators)} 项指标、"
+ui.page_start("目标表", ignored={ui.ALL_FILTERS: "这里是全年的目标表本身"})
+st.caption(f"{t.year} 年度 · 版本 {t.version[:8]} · {len(t.projects)} 个项目、{len(t.indicators)} 项指标、"
            f"{len(t.reporting_units)} 个填报单位、{len(t.counties)} 个县市区")
 tabs = st.tabs([S.SHEET_PROJECTS, S.SHEET_INDICATORS, S.SHEET_SPLITS, S.SHEET_UNITS, "设置"])
-for tab, frame in zip(tabs, [t.projects, t.indicators, t.splits, t.units]):
-    tab.dataframe(frame, hide_index=True, height=320)
+for i, (tab, frame) in enumerate(zip(tabs, [t.projects, t.indicators, t.splits, t.units])):
+    with tab:
+        ui.table(frame, key=f"targets_sheet_{i}", percent=(), points=(), height=320)
 tabs[4].table({"设置项": list(t.settings), "值": [str(v) for v in t.settings.values()]})
 
 a, b = st.columns(2)

@@ -20,7 +20,7 @@ office = user.can(ANALYST)  # the office acts for every unit; a unit user (填�
 t = bundle.targets
 store = ui.store()
 
-ui.page_start("数据上报")
+ui.page_start("数据上报", ignored={ui.ALL_FILTERS: "上传与审核按文件进行"})
 
 with st.container(border=True):
     st.markdown("**① 下载标准模板**（各单位每月填写后报送）")
@@ -77,14 +77,17 @@ if files:
         state = "已入库" if sha in done else ("可接收" if result.accepted and sha in own else "退回")
         icon = ":material/check_circle:" if result.accepted and sha in own else ":material/error:"
         title = f"{name} — {result.unit or '未识别单位'} {result.period} · {state} · 错误 {len(result.errors)} · 提醒 {len(result.warnings)}"
-        with st.expander(title, icon=icon, expanded=not result.accepted or sha not in own):
+        with st.expander(title, icon=icon, expanded=(bool(result.findings) and sha not in done) or sha not in own):
             if sha not in own:
                 st.error(unit_refusal(user, result.unit, "此文件"))
                 continue
             if sha in done:
                 st.success(done[sha])
             if result.findings:
-                st.dataframe(result.findings_frame().drop(columns=["文件"]), hide_index=True, key=f"upload_findings_{sha[:12]}")
+                # Open, coloured by level and whole: long messages wrap instead of being cut.
+                findings = result.findings_frame().drop(columns=["文件"])
+                st.table(findings.style.map(lambda level: f"background-color: {ui.FINDING_COLORS.get(level, 'transparent')}",
+                                            subset=["级别"]).hide(axis="index"))
                 st.download_button("下载标注版（退回填报单位）", lambda data=data, result=result: annotated_copy(data, result), key=f"upload_annotated_{sha[:12]}",
                                    file_name=f"校验结果_{name.rsplit('.', 1)[0]}.xlsx", on_click="ignore",
                                    icon=":material/download:",

@@ -53,7 +53,7 @@ def test_county_map_draws_eleven_polygons_and_the_zones_beside(tables):
     assert len(polygons) == 11
     assert {t.name for t in polygons} == set(tables["targets"].counties[:11])
     zones = next(t for t in fig.data if t.name == "功能区")
-    assert [z.split("  ")[0] for z in zones.text] == ["济宁高新区", "太白湖新区", "济宁经济技术开发区"]
+    assert [z.split("<br>")[0] for z in zones.text] == ["济宁高新区", "太白湖新区", "济宁经济技术开发区"]
     counties = tables["counties"].set_index("县市区")
     renzheng = next(t for t in polygons if t.name == "任城区")
     span = charts.gap_span(counties["差距"])
@@ -116,7 +116,7 @@ def test_trend_chart_has_plan_actual_and_projection():
     trend = pd.DataFrame({"月份": [1, 2, 3], "完成率": [0.05, 0.12, 0.2], "序时进度": [1 / 12, 2 / 12, 3 / 12]})
     fig = charts.trend_chart(trend, "t", projection=0.8, month=3)
     names = [t.name for t in fig.data]
-    assert names == ["序时进度（计划）", "完成率", "预计（按近三月进度外推）"]
+    assert names == ["序时进度（计划）", "完成率", "预计年末（按近三个月进度推算）"]
     assert list(fig.data[2].x) == [3, 12] and fig.data[2].y[-1] == pytest.approx(80)
 
 
@@ -146,7 +146,7 @@ def test_qualitative_only_rows_say_their_state_in_words(tables):
     qualitative = projects[projects["完成率"].isna() & (projects["状态"] != S.STATUS_MISSING)]
     assert len(qualitative)  # the 2024 list has projects with only qualitative indicators
     fig = charts.completion_bars(projects.assign(项目=projects["项目名称"]), "项目", "t")
-    texts = dict(zip(fig.data[0].y, fig.data[0].text))
+    texts = dict(zip(fig.data[0].customdata[:, 0], fig.data[0].text))
     for rec in qualitative.itertuples(index=False):
         assert texts[rec.项目名称] == f"定性：{rec.状态}"
     assert "—" not in texts.values()

@@ -7,7 +7,7 @@ import io
 import pandas as pd
 from openpyxl import load_workbook
 
-from lib.export import export_filename, neutralise, to_csv_bytes, to_xlsx_bytes
+from lib.export import export_filename, neutralise, readable, to_csv_bytes, to_xlsx_bytes
 
 HOSTILE = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\t=x", "=cmd|' /C calc'!A0", "正常文本", "-"]
 
@@ -27,7 +27,7 @@ def test_csv_has_bom_crlf_chinese_and_no_formula():
     assert data.startswith(b"\xef\xbb\xbf")
     text = data.decode("utf-8-sig")
     lines = text.split("\r\n")
-    assert lines[0] == "项目名称,完成率,累计完成"
+    assert lines[0] == "项目名称,完成率（%）,累计完成"
     cells = [line.split(",")[0] for line in lines[1:] if line]
     for cell in cells:
         assert not cell.lstrip('"').startswith(("=", "+", "-", "@", "\t")), cell
@@ -38,12 +38,28 @@ def test_xlsx_has_header_style_frozen_panes_and_text_not_formulas():
     wb = load_workbook(io.BytesIO(to_xlsx_bytes(frame(), sheet="明细", title="2024-06 明细")))
     ws = wb["明细"]
     assert ws["A1"].value == "2024-06 明细"
-    assert [c.value for c in ws[2]] == ["项目名称", "完成率", "累计完成"]
+    assert [c.value for c in ws[2]] == ["项目名称", "完成率（%）", "累计完成"]
     assert ws["A2"].font.b and ws.freeze_panes == "A3"
     values = [ws.cell(row=r, column=1).value for r in range(3, 3 + len(HOSTILE))]
     assert all(ws.cell(row=r, column=1).data_type == "s" for r in range(3, 3 + len(HOSTILE)))
-    assert values[0] == "'=1+1" and values[6] == "正常文本"
-    assert ws["B3"].number_format == "0.0%" and ws["B3"].value == 0.5
+    assert values == HOSTILE  # text as typed: no apostrophe in the data, and never a formula
+    assert ws["A3"].quotePrefix
+    assert ws["B3"].number_format == "0.0" and ws["B3"].value == 50
+
+
+def test_figures_are_written_as_a_person_would_type_them():
+    detail = pd.DataFrame({"指标名称": ["a", "b"], "计量单位": ["户", "%"], "年度目标": [10000.0, 62.0],
+                           "累计完成": [7928.0, 3.5], "完成率": [0.7928, 0.05645], "差距": [-20.720000000000006, float("nan")],
+                           "存在问题": ["-资金未到位", ""]})
+    out = readable(detail)
+    assert list(out.columns) == ["指标名称", "计量单位", "年度目标", "累计完成", "完成率（%）", "差距（百分点）", "存在问题"]
+    assert list(out["年度目标"]) == [10000, 62] and str(out["年度目标"].dtype) == "Int64"
+    assert [type(v) for v in out["累计完成"]] == [int, float] and list(out["累计完成"]) == [7928, 3.5]
+    assert list(out["完成率（%）"]) == [79.3, 5.6]
+    assert out["差距（百分点）"].iloc[0] == -20.7 and pd.isna(out["差距（百分点）"].iloc[1])
+    text = to_csv_bytes(detail).decode("utf-8-sig")
+    assert text.splitlines()[1] == "a,户,10000,7928,79.3,-20.7,'-资金未到位"
+    assert "0.7928" not in text and "20.720000000000006" not in text
 
 
 def test_filename_carries_filters_and_is_safe():

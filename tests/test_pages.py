@@ -128,8 +128,9 @@ def test_upload_flow_checks_then_accepts_once(demo_copy, targets):
     titles = upload(at, {"体育局6月.xlsx": good, "医保局6月.xlsx": bad})
     assert any("体育局6月.xlsx" in t and "可接收" in t for t in titles)
     assert any("医保局6月.xlsx" in t and "退回" in t for t in titles)
-    findings = [d.value for d in at.dataframe if "单元格" in d.value.columns]
+    findings = [d.value for d in at.table if "单元格" in d.value.columns]  # a static table: open and whole
     assert any((f["单元格"] == "H7").any() and f["问题与修改方法"].str.contains("约300万").any() for f in findings)
+    assert all(e.proto.expanded for e in at.expander if "错误" in e.label and "错误 0" not in e.label)
     assert len(Store(demo_copy).submissions()) == before  # nothing stored by checking
     at.button(key="upload_accept").click().run()
     assert not at.exception
@@ -209,3 +210,117 @@ def test_report_page_for_a_viewer_without_a_publication(on_demo):
     assert not at.exception, [e.message for e in at.exception]
     assert any("尚未发布" in i.body for i in at.info)
     assert not [b for b in at.button if b.key == "report_generate"] and not at.get("download_button")
+
+
+# --- every global filter on every page (issue 20) ---------------------------------------------
+
+VIEW_PAGES = ["pages/overview.py", "pages/category.py", "pages/unit.py", "pages/county.py", "pages/project.py",
+              "pages/export.py", "pages/upload.py", "pages/targets.py", "pages/admin.py"]
+FILTERS = {"category": ("f_category", ["教育服务"], "类别"), "unit": ("f_unit", ["市民政局"], "牵头单位"),
+           "county": ("f_county", ["任城区"], "县市区"), "status": ("f_status", ["滞后"], "状态"),
+           "month": ("f_month", 3, "月份")}
+
+
+def shown(at) -> str:
+    """Everything a person reads on the page: text, tables, chart data."""
+    parts = [m.body for m in at.markdown] + [c.body for c in at.caption] + [t.value for t in at.title]
+    parts += [str(e.value) for e in at.metric] + [e.body for e in at.info] + [e.body for e in at.success]
+    parts += [d.value.to_csv() for d in at.dataframe] + [d.value.to_csv() for d in at.table]
+    parts += [s.value.__repr__() for s in at.selectbox]
+    parts += [getattr(c.proto, "spec", "") for c in at.get("plotly_chart")]
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("name", list(FILTERS))
+def test_each_global_filter_changes_every_page_or_the_page_says_why(on_demo, name):
+    key, value, label = FILTERS[name]
+    for page in VIEW_PAGES:
+        at = open_page(page)
+        before = shown(at)
+        widget = at.selectbox(key=key) if key == "f_month" else at.multiselect(key=key)
+        widget.set_value(value).run()
+        assert not at.exception, (page, [e.message for e in at.exception])
+        after = shown(at)
+        notes = " ".join(c.body for c in at.caption)
+        said = f"“{label}”筛选未用于" in notes or "侧栏筛选不作用于本页" in notes
+        assert after != before or said, f"{page}: the {label} filter changed nothing and the page does not say why"
+        if page in ("pages/upload.py", "pages/targets.py", "pages/admin.py"):
+            assert "侧栏筛选不作用于本页" in notes
+
+
+def test_county_page_honours_category_and_status(on_demo):
+    at = open_page("pages/county.py", query={"category": "教育服务", "status": "滞后"})
+    table = next(d.value for d in at.dataframe if "县市区" in d.value.columns)
+    assert set(table["状态"]) <= {"滞后"}
+    full = open_page("pages/county.py")
+    everything = next(d.value for d in full.dataframe if "县市区" in d.value.columns)
+    narrowed = open_page("pages/county.py", query={"category": "教育服务"})
+    education = next(d.value for d in narrowed.dataframe if "县市区" in d.value.columns)
+    assert education["项目数"].max() < everything["项目数"].max()  # only the category's projects are counted
+
+
+def test_overview_card_and_category_bar_agree_under_filters(on_demo):
+    at = open_page("pages/overview.py", query={"category": "教育服务"})
+    card = next(m for m in at.metric if m.label == "平均完成率").value
+    spec = next(getattr(c.proto, "spec", "") for c in at.get("plotly_chart") if "overview_categories" in c.proto.id)
+    assert card in spec  # the category's bar label is the same figure as the card
+
+
+def test_overview_delta_uses_the_planned_share_of_the_engine(on_demo):
+    from lib import progress as P
+    store = Store(on_demo)
+    targets, rows = store.targets(), store.current_rows()
+    city = P.city_table(targets, rows, 6)
+    at = open_page("pages/overview.py")
+    delta = next(m for m in at.metric if m.label == "平均完成率").proto.delta
+    assert delta.startswith(f"{city['差距'].iloc[0]:+.1f} ")  # an ASCII sign: the arrow points the right way
+
+
+def test_overview_reasons_stay_inside_the_chosen_counties(on_demo):
+    at = open_page("pages/overview.py", query={"county": "任城区"})
+    reasons = [t.value for t in at.text if t.value.startswith("· ")]
+    assert reasons and all(r.startswith(("· 任城区：", f"· {S.CITY}：")) for r in reasons)
+
+
+def test_project_history_honours_the_county_filter(on_demo):
+    at = open_page("pages/project.py", query={"project": "1", "county": "任城区"})
+    history = next(d.value for d in at.dataframe if "下步计划" in d.value.columns)
+    assert len(history) and set(history["县市区"]) <= {"任城区", S.CITY}
+
+
+def test_clicked_category_and_split_indicator_are_in_the_url(on_demo):
+    at = open_page("pages/category.py", query={"pick": "教育服务"})
+    assert at.selectbox(key="category_pick_box").value == "教育服务"
+    assert set(next(d.value for d in at.dataframe if "类别" in d.value.columns)["类别"]) == {"教育服务"}
+    at.selectbox(key="category_pick_box").set_value("安全").run()
+    assert at.query_params["pick"] in ("安全", ["安全"])
+    at = open_page("pages/project.py", query={"project": "1"})
+    codes = at.selectbox(key="project_split_pick").options
+    at = open_page("pages/project.py", query={"project": "1", "indicator": codes[-1].split(" ")[0]})
+    assert at.selectbox(key="project_split_pick").value == codes[-1].split(" ")[0]
+    assert at.query_params["indicator"] in (codes[-1].split(" ")[0], [codes[-1].split(" ")[0]])
+
+
+@pytest.mark.parametrize("page", VIEW_PAGES, ids=[p.split("/")[1][:-3] for p in VIEW_PAGES])
+def test_no_displayed_frame_shows_none_or_nan(on_demo, page):
+    at = open_page(page, query={"project": "5"})  # project 5 has only qualitative indicators
+    for frame in list(at.dataframe) + list(at.table):
+        value = frame.value
+        text = value.astype(str)
+        assert not text.isin(["None", "nan", "NaN", "<NA>", "NaT"]).any().any() or frame.proto.placeholder == "—", page
+        assert not any(str(c).startswith("Unnamed") for c in value.columns)
+    assert "None" not in " ".join(m.body for m in at.markdown) and "nan" not in " ".join(m.body for m in at.markdown)
+
+
+def test_qualitative_project_reads_in_words(on_demo):
+    at = open_page("pages/project.py", query={"project": "5"})
+    line = " ".join(m.body for m in at.markdown)
+    assert "定性项目，按填报单位报告的进展状态" in line and "—（—）" not in line
+    assert any("单位报告的进展状态" in d.value.columns for d in at.dataframe)
+
+
+def test_sidebar_versions_only_for_admins_and_plain_placeholders(on_demo):
+    at = open_page("pages/overview.py")  # open demo mode: the demo user is an administrator
+    assert any("目标表版本" in c.body for c in at.sidebar.caption)
+    for key in ("f_category", "f_unit", "f_county", "f_status"):
+        assert at.multiselect(key=key).proto.select_all == 0  # no English "Select all" / "Select 2 matches"

@@ -152,3 +152,24 @@ def test_libreoffice_opens_template_and_reads_prefilled_values(tmp_path, targets
         (rec.指标编号, rec.县市区, None if pd.isna(rec.年度目标) else float(rec.年度目标))
         for rec in expected.itertuples(index=False)
     ]
+
+
+def test_completion_formula_stays_blank_beside_a_wrongly_typed_cell(tmp_path, workbooks):
+    """A clerk types “约300” into 累计完成: LibreOffice shows an empty 完成率, not #VALUE!."""
+    require_tool("soffice")
+    wb = load_workbook(io.BytesIO(workbooks["市体育局"]))
+    ws = wb[S.SHEET_FORM]
+    row = S.FORM_FIRST_DATA_ROW
+    ws[f"{COLUMN_LETTER['累计完成']}{row}"] = "约300"
+    ws[f"{COLUMN_LETTER['累计完成']}{row + 1}"] = 1
+    path = tmp_path / "typed.xlsx"
+    wb.save(path)
+    subprocess.run(
+        ["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/lo",
+         "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76", "--outdir", str(tmp_path), str(path)],
+        check=True, capture_output=True, timeout=120,
+    )
+    rows = list(csv.reader((tmp_path / "typed.csv").read_text(encoding="utf-8").splitlines()))
+    rate = S.FORM_COLUMNS.index("完成率")
+    assert rows[row - 1][rate] == ""  # was #VALUE!
+    assert rows[row][rate] not in ("", "#VALUE!")  # a number still gives its rate

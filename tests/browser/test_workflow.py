@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from lib import progress as P
-from lib.auth import ANALYST, hash_password, write_user
+from lib.auth import ADMIN, ANALYST, hash_password, write_user
 from lib.store import Store
 from lib.template import fill_template
 from tests.browser.live import CHROMIUM, FLAGS, ROOT, streamlit_server
@@ -28,6 +28,7 @@ from tests.factory import entries_for
 ARTIFACTS = ROOT / "test-artifacts"
 UNIT = "市民政局"
 LOGIN, PASSWORD = "clerk", "browser-test-password"
+CHIEF, CHIEF_PASSWORD = "chief", "browser-test-admin-password"  # sees every page, for the screenshots
 DOC_SHOTS = {"overview", "county", "project", "upload-rejected"}  # the ones README shows
 
 
@@ -40,31 +41,46 @@ def server(reports_dir, tmp_path_factory):
     # A real deployment: sign-in required, one analyst (the password is only stored as its hash).
     secrets = logs / "secrets.toml"
     write_user(secrets, LOGIN, "李科员", ANALYST, hash_password(PASSWORD))
+    write_user(secrets, CHIEF, "王主任", ADMIN, hash_password(CHIEF_PASSWORD))
     with streamlit_server(folder, secrets, logs / "streamlit.log") as url:
         yield url, folder
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser(server):
     sync_api = pytest.importorskip("playwright.sync_api")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        context = browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True, locale="zh-CN")
-        # No network beyond the app itself: anything else is refused, so the map must draw offline.
-        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server[0])
-                      else route.abort())
-        yield context.new_page()
-        browser.close()
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
 
 
-def open_path(page, server, path: str):
+def offline_context(browser, server, width: int = 1366, height: int = 768):
+    """A browser context that reaches nothing beyond the app itself, so the map must draw offline."""
+    phone = width < 600
+    context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True, locale="zh-CN",
+                                  is_mobile=phone, has_touch=phone)
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server[0])
+                  else route.abort())
+    context.set_default_navigation_timeout(120_000)  # a shared CI machine can take longer than 30 s to load a page
+    return context
+
+
+@pytest.fixture(scope="module")
+def page(server, browser):
+    context = offline_context(browser, server)
+    yield context.new_page()
+    context.close()
+
+
+def open_path(page, server, path: str, login: tuple[str, str] = (LOGIN, PASSWORD)):
     """Open a URL as a user would: a new browser session signs in first, then lands on that page."""
     page.goto(f"{server[0]}/{path}")
     heading = page.wait_for_selector("[data-testid='stMain'] h1", timeout=120_000)
     if "登录" in heading.inner_text():
-        page.get_by_label("用户名").fill(LOGIN)
-        page.get_by_label("密码").fill(PASSWORD)
+        page.get_by_label("用户名").fill(login[0])
+        page.get_by_label("密码").fill(login[1])
         page.get_by_role("button", name="登录").click()
         page.wait_for_selector("[data-testid='stMain'] h1:not(:has-text('登录'))", timeout=120_000)
     page.wait_for_load_state("networkidle")
@@ -88,7 +104,7 @@ def test_monthly_workflow(page, server, targets, tmp_path):
     #    navigation (Chinese titles, per role) must take over, not Streamlit's pages/-folder listing.
     open_path(page, server, "county")
     assert page.locator("h1").first.inner_text().startswith("县区进展")
-    page.get_by_role("link", name="总览").wait_for(timeout=30_000)
+    page.get_by_role("link", name="总览").wait_for(timeout=120_000)
     assert page.get_by_role("link", name="targets").count() == 0
     # 1. the overview before: June is the latest month
     open_path(page, server, "")
@@ -137,11 +153,12 @@ def test_monthly_workflow(page, server, targets, tmp_path):
     assert download.value.suggested_filename == "进展明细_2024-07_类别-老年人保障.csv"
     assert data.startswith(b"\xef\xbb\xbf")
     frame = pd.read_csv(io.BytesIO(data), encoding="utf-8-sig")
-    assert list(frame.columns)[:4] == ["指标编号", "项目名称", "指标名称", "县市区"]
+    assert list(frame.columns)[:4] == ["指标编号", "指标名称", "县市区", "计量单位"]  # units included
     store = Store(folder)
     expected = P.detail(store.targets(), store.current_rows(), 7)
     expected = expected[expected["类别"] == "老年人保障"]
-    assert len(frame) == len(expected) and set(frame["项目名称"]) == set(expected["项目名称"])
+    assert len(frame) == len(expected) and set(frame["指标名称"]) == set(expected["指标名称"])
+    assert "完成率（%）" in frame.columns and frame["完成率（%）"].round(1).equals(frame["完成率（%）"])
 
 
 def test_broken_workbook_shows_the_cell(page, server, targets, tmp_path):
@@ -156,8 +173,11 @@ def test_broken_workbook_shows_the_cell(page, server, targets, tmp_path):
     page.get_by_text("退回").first.wait_for(timeout=60_000)
     table_text = page.locator("[data-testid='stExpander']").filter(has_text="坏表.xlsx").inner_text()
     assert "退回" in table_text
-    grid = page.locator("[data-testid='stExpander']").filter(has_text="坏表.xlsx").locator("[data-testid='stDataFrame']")
-    grid.wait_for(timeout=30_000)
+    grid = page.locator("[data-testid='stExpander']").filter(has_text="坏表.xlsx").locator("[data-testid='stTable']")
+    grid.wait_for(timeout=30_000)  # open, and the messages whole (a static table wraps instead of cutting)
+    assert "约300" in grid.inner_text()
+    error_cell = grid.locator("td", has_text="错误").first
+    assert error_cell.evaluate("e => getComputedStyle(e).backgroundColor") != "rgba(0, 0, 0, 0)"  # coloured
     shot(page, "upload-rejected")
     assert page.get_by_role("button", name="下载标注版（退回填报单位）").count() >= 1
     assert len(Store(server[1]).submissions().query("month == 8")) == 0
@@ -178,3 +198,74 @@ def test_county_map_draws_offline_and_pages_render_chinese(page, server):
     # Chinese renders with a real CJK font (fonts-noto-cjk), not tofu boxes.
     fonts = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True).stdout
     assert "Noto Sans CJK SC" in fonts
+
+
+def texts(locator) -> list[str]:
+    """Text of SVG elements (inner_text is only for HTML)."""
+    return locator.evaluate_all("els => els.map(e => e.textContent)")
+
+
+def rendered(page):
+    """Wait until no element is still loading and every chart has drawn."""
+    page.wait_for_function("document.querySelectorAll('[data-testid=stSkeleton]').length == 0 && "
+                           "[...document.querySelectorAll('[data-testid=stPlotlyChart]')].every(c => c.querySelector('svg'))",
+                           timeout=120_000)
+    page.wait_for_timeout(1500)
+
+
+def test_heatmaps_show_their_labels(page, server, targets):
+    """County names and project numbers on the 县市区 × 项目 grid, unit names and months on 报送情况."""
+    open_path(page, server, "county?month=6")
+    rendered(page)
+    heat = page.locator("[data-testid='stPlotlyChart']").filter(has_text="县市区 × 项目")
+    counties = [t.strip() for t in texts(heat.locator("g.ytick text"))]
+    assert sorted(counties) == sorted(targets.counties) and len(counties) == 14
+    numbers = [t.strip() for t in texts(heat.locator("g.xtick text"))]
+    assert {"1", "2", "3"} <= set(numbers) and len(numbers) >= 20
+    open_path(page, server, "unit?month=6")
+    rendered(page)
+    grid = page.locator("[data-testid='stPlotlyChart']").filter(has_text="报送情况（单位 × 月份）")
+    units = [t.strip() for t in texts(grid.locator("g.ytick text"))]
+    assert sorted(units) == sorted(targets.reporting_units) and len(units) == 19
+    assert sorted(t.strip() for t in texts(grid.locator("g.xtick text"))) == sorted(f"{m}月" for m in range(1, 7))
+    # the month labels sit below the title, not on it
+    title_box = grid.locator("text.gtitle").bounding_box()
+    month_box = grid.locator("g.xtick text").first.bounding_box()
+    assert title_box["y"] + title_box["height"] <= month_box["y"]
+
+
+EVERY_PAGE = {"overview": "", "category": "category", "unit": "unit", "county": "county",
+              "project": "project?project=12", "export": "export", "upload": "upload", "targets": "targets", "admin": "admin"}
+SIZES = {"1366x768": (1366, 768), "390x844": (390, 844)}
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_every_page_at_laptop_and_phone_size(server, browser, size):
+    """Screenshots of every page (test-artifacts/<page>-<size>.png); nothing raw on screen; a phone never scrolls sideways."""
+    width, height = SIZES[size]
+    phone = width < 600
+    context = offline_context(browser, server, width, height)
+    page = context.new_page()
+    for name, path in EVERY_PAGE.items():
+        open_path(page, server, path, login=(CHIEF, CHIEF_PASSWORD))
+        rendered(page)
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{size}.png"))
+        main = page.locator("[data-testid='stMain']")
+        text = main.inner_text()
+        for raw in ("None", "NaN", "nan%", "Select all", "Download plot"):
+            assert raw not in text, (name, size, raw)
+        if phone and name in ("overview", "project"):
+            # the overview, the lagging list and a project's county breakdown read without sideways scrolling
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), name
+            # every chart (the county breakdown among them) and the lagging list fit the screen's width
+            assert page.evaluate("[...document.querySelectorAll('[data-testid=stPlotlyChart], [data-testid=stMain] "
+                                 "[data-testid=stVerticalBlockBorderWrapper]')].every(e => e.getBoundingClientRect().right "
+                                 "<= window.innerWidth + 1)"), name
+    if not phone:
+        # the lagging projects and their reasons are on the first screen of the overview
+        open_path(page, server, "", login=(CHIEF, CHIEF_PASSWORD))
+        rendered(page)
+        heading = page.get_by_role("heading", name="滞后项目与存在问题")
+        box = heading.bounding_box()
+        assert box and box["y"] + box["height"] < height - 120
+    context.close()
