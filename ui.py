@@ -22,6 +22,7 @@ from lib import publish as PB
 from lib import schema as S
 from lib.config import data_dir, demo_requested
 from lib.formatting import MISSING, display_table
+from lib.status import done_at
 from lib.store import Store
 from lib.targets import Targets
 
@@ -715,6 +716,8 @@ def status_legend(targets: Targets) -> None:
             f"- **序时进度** = 截至月末应完成的比例，默认“月份 ÷ 12”；目标表“序时计划”中的指标按其计划。\n"
             f"- **差距** = 完成率 − 序时进度（个百分点）。落后不超过 {targets.lag_threshold:g} 个百分点为正常推进，"
             f"超过 {targets.lag_threshold:g} 为滞后，超过 {targets.severe_threshold:g} 为严重滞后；完成率 ≥ 100% 为已完成。\n"
+            f"- **目标口径**：“约”“左右”达到目标的 {done_at(S.BASIS_ABOUT):.0%} 即为已完成；“以上”“不少于”“不低于”达到目标数为已完成；"
+            "“不高于”是上限，当前水平不超过上限即为已完成（序时进度按 100% 计），超过为滞后或严重滞后。\n"
             "- 定性指标按填报单位选择的进展状态；“未启动”在一季度内视为正常推进。"
         )
 

@@ -139,6 +139,8 @@ def is_whole(kind: str, unit: str) -> bool:
 
 
 def _value(kind: str, target: float, share: float, month: int, unit: str = "") -> float:
+    if kind == S.TYPE_RATE and unit in ("元", "类"):
+        return target  # insurance limits and range: set by the year's contract, in force from January
     if kind == S.TYPE_RATE:
         # Levels such as 录取率 start near the target and reach it by the year end.
         return round(target * (0.9 + 0.1 * min(1.0, share)), 1)

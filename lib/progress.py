@@ -19,13 +19,13 @@ import pandas as pd
 
 from lib import schema as S
 from lib.calendar import deadline
-from lib.status import classify_reported, classify_series, worst
+from lib.status import classify_reported, classify_series, completion_rates, credited, planned_shares, worst
 from lib.targets import Targets
 
 # Columns of the indicator-level table (one row per indicator × 县市区, and 全市).
 DETAIL_COLUMNS = [
     "指标编号", "项目序号", "类别", "项目名称", "指标名称", "计量单位", "指标类型", "牵头单位", "填报单位", "县市区", "层级",
-    "年度目标", "累计完成", "数据月份", "完成率", "序时进度", "差距", "状态", "进展状态", "进展情况", "存在问题", "下步计划",
+    "年度目标", "目标口径", "累计完成", "数据月份", "完成率", "序时进度", "差距", "状态", "进展状态", "进展情况", "存在问题", "下步计划",
 ]
 LEVEL_CITY, LEVEL_COUNTY = "全市", "县市区"
 # Columns every aggregate level shares, after its key columns.
@@ -42,7 +42,8 @@ def _indicator_frame(targets: Targets) -> pd.DataFrame:
     key = ("indicator_frame",)
     if key not in targets._cache:
         proj = targets.projects[["项目序号", "类别", "项目名称", "牵头单位"]]
-        ind = targets.indicators[["指标编号", "项目序号", "指标名称", "计量单位", "指标类型", "年度目标", "分解到县", "填报单位"]]
+        ind = targets.indicators[["指标编号", "项目序号", "指标名称", "计量单位", "指标类型", "年度目标", S.COL_BASIS,
+                                  "分解到县", "填报单位"]]
         targets._cache[key] = ind.merge(proj, on="项目序号", how="left")
     return targets._cache[key]
 
@@ -98,10 +99,11 @@ def detail_months(targets: Targets, rows: pd.DataFrame, months) -> pd.DataFrame:
         frame.loc[need, "累计完成"] = found["合计"].to_numpy()
         frame.loc[need, "数据月份"] = found["月"].to_numpy()
     quantitative = frame["指标类型"] != S.TYPE_QUALITATIVE
-    frame["完成率"] = np.where(quantitative, frame["累计完成"] / frame["年度目标"], np.nan)
-    frame["序时进度"] = _planned_shares(targets, frame["指标编号"], frame["月份"])
+    bases = frame[S.COL_BASIS]
+    frame["完成率"] = completion_rates(frame["累计完成"], frame["年度目标"], bases).where(quantitative)
+    frame["序时进度"] = planned_shares(_planned_shares(targets, frame["指标编号"], frame["月份"]), bases)
     frame["差距"] = (frame["完成率"] - frame["序时进度"]) * 100
-    status = classify_series(frame["完成率"], frame["序时进度"], targets.lag_threshold, targets.severe_threshold)
+    status = classify_series(frame["完成率"], frame["序时进度"], targets.lag_threshold, targets.severe_threshold, bases)
     qualitative = ~quantitative
     if qualitative.any():
         status[qualitative] = [classify_reported(s if isinstance(s, str) else None, p)
@@ -139,7 +141,8 @@ def _project_rows(targets: Targets, frame: pd.DataFrame, month: int | None, grou
 
     ``month`` None: ``frame`` stacks several months and ``group`` includes 月份.
     """
-    quant = frame[frame["指标类型"] != S.TYPE_QUALITATIVE].assign(封顶完成率=lambda f: f["完成率"].clip(upper=1))
+    quant = frame[frame["指标类型"] != S.TYPE_QUALITATIVE]
+    quant = quant.assign(封顶完成率=credited(quant["完成率"], quant[S.COL_BASIS]))
     agg = quant.groupby(group).agg(完成率=("封顶完成率", "mean"), 序时进度=("序时进度", "mean"),
                                    已报送指标数=("完成率", "count"))
     counts = frame.groupby(group).agg(指标数=("指标编号", "size"))

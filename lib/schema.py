@@ -33,6 +33,10 @@ INDICATOR_COLUMNS = [
     "分解到县",
     "填报单位",
 ]
+# Optional columns of the 指标 sheet (an older table without them still loads).
+COL_QUOTE = "原文"  # the phrase of the document the indicator comes from
+COL_BASIS = "目标口径"  # how the document words the target: see TARGET_BASES
+COL_SPLIT_RULE = "分解说明"  # the rule a county split follows, shown with the split
 SPLIT_COLUMNS = ["指标编号", "县市区", "分解目标", "来源"]
 UNIT_COLUMNS = ["单位名称", "类型", "是否填报单位"]
 SETTINGS_COLUMNS = ["设置项", "值"]
@@ -44,6 +48,37 @@ TYPE_INCREASE = "提高幅度"
 TYPE_QUALITATIVE = "定性"
 INDICATOR_TYPES = [TYPE_COUNT, TYPE_RATE, TYPE_INCREASE, TYPE_QUALITATIVE]
 QUANTITATIVE_TYPES = [TYPE_COUNT, TYPE_RATE, TYPE_INCREASE]
+
+# 目标口径: how the document words a numeric target. Blank = the figure itself
+# (exact). The status rule (lib/status.py) reads them: 约/左右 count as done
+# within a tolerance, floors as done at the figure, a ceiling (不高于, for a
+# 比率 level only) is met while the level is at or under it.
+BASIS_EXACT = ""
+BASIS_ABOUT = "约"
+BASIS_AROUND = "左右"
+BASIS_ABOVE = "以上"
+BASIS_NOT_LESS = "不少于"
+BASIS_NOT_LOWER = "不低于"
+BASIS_CEILING = "不高于"
+# basis -> (written before the figure, written after the figure and its unit)
+TARGET_BASES = {
+    BASIS_EXACT: ("", ""),
+    BASIS_ABOUT: ("约", ""),
+    BASIS_AROUND: ("", "左右"),
+    BASIS_ABOVE: ("", "以上"),
+    BASIS_NOT_LESS: ("不少于", ""),
+    BASIS_NOT_LOWER: ("不低于", ""),
+    BASIS_CEILING: ("不高于", ""),
+}
+APPROXIMATE_BASES = (BASIS_ABOUT, BASIS_AROUND)
+FLOOR_BASES = (BASIS_ABOVE, BASIS_NOT_LESS, BASIS_NOT_LOWER)
+
+
+def with_basis(text: str, basis: str) -> str:
+    """A formatted target with its 目标口径 words: '650万人' -> '约650万人', '200处' -> '200处以上'."""
+    before, after = TARGET_BASES.get(basis or BASIS_EXACT, ("", ""))
+    return f"{before}{text}{after}"
+
 
 UNIT_TYPE_CITY = "市直部门"
 UNIT_TYPE_COUNTY = "县市区"

@@ -1,17 +1,33 @@
 """The one status rule of the product.
 
-Completion rate r (累计完成 / 年度目标) against 序时进度 p (share of the year's
-work planned by the month's end), gap = (r − p) in percentage points:
+Completion rate r against 序时进度 p (share of the year's work planned by the
+month's end), gap = (r − p) in percentage points:
 
-- 已完成      r ≥ 100 %
+- 已完成      r reaches the target (see 目标口径 below)
 - 正常推进    gap ≥ −lag (not behind by more than the first threshold)
 - 滞后        −severe ≤ gap < −lag
 - 严重滞后    gap < −severe
 - 未报送      no accepted value
 
-Qualitative indicators take the unit's own 进展状态; 未启动 counts as 正常推进
-while less than a quarter of the year's work is planned, 滞后 after that.
+目标口径 (the target's wording in the document, column 目标口径 of the 指标 sheet):
+
+- exact (blank) and the floors 以上 / 不少于 / 不低于: r = 累计完成 / 年度目标,
+  已完成 at r ≥ 100 %. A floor is the least that was promised, so reaching it is
+  done; more is welcome, never a problem.
+- 约 / 左右: the same r, but 已完成 at r ≥ 100 % − APPROX_TOLERANCE (98 %): the
+  document itself does not promise the last two percent of an approximate figure.
+- 不高于 (a ceiling, for a 比率 level only): the level must stay at or under the
+  target all year, so there is no schedule to keep (序时进度 is 100 % every month).
+  r = 100 % while the level is at or under the ceiling (met: 已完成 for that
+  month; the next month's report can lose it), else ceiling / level (5 % over ->
+  95.2 %). A level over its ceiling is never 正常推进: 滞后, or 严重滞后 when
+  r is more than the severe threshold below 100 %.
+
+An indicator that counts as 已完成 counts as 100 % in its project's mean (see
+``credited``). Qualitative indicators take the unit's own 进展状态; 未启动 counts as
+正常推进 while less than a quarter of the year's work is planned, 滞后 after that.
 Thresholds (default 10 and 30 points) come from the target table's 设置 sheet.
+``classify`` (one item) and ``classify_series`` (whole frames) are the same rule.
 """
 
 from __future__ import annotations
@@ -23,20 +39,93 @@ from lib import schema as S
 
 NOT_STARTED = "未启动"
 NOT_STARTED_GRACE = 0.25
+APPROX_TOLERANCE = 0.02  # 约 / 左右: within 2 % of the figure counts as reached
 
 
-def classify(rate: float | None, planned: float, lag: float = 10, severe: float = 30) -> str:
-    """Status of one quantitative item."""
+def done_at(basis: str | None) -> float:
+    """The completion rate at which an indicator of this 目标口径 counts as 已完成."""
+    return 1 - APPROX_TOLERANCE if basis in S.APPROXIMATE_BASES else 1.0
+
+
+def done_thresholds(bases: pd.Series) -> np.ndarray:
+    """Vectorised ``done_at``."""
+    return np.where(bases.fillna(S.BASIS_EXACT).isin(S.APPROXIMATE_BASES).to_numpy(), 1 - APPROX_TOLERANCE, 1.0)
+
+
+def completion_rate(value: float | None, target: float | None, basis: str | None = S.BASIS_EXACT) -> float:
+    """完成率 of one value against its target (NaN when there is no value or target)."""
+    if value is None or target is None or value != value or target != target or not target:
+        return float("nan")
+    value, target = float(value), float(target)
+    if basis == S.BASIS_CEILING:
+        return 1.0 if value <= target else target / value
+    return value / target
+
+
+def completion_rates(values: pd.Series, targets: pd.Series, bases: pd.Series | None = None) -> pd.Series:
+    """Vectorised ``completion_rate``."""
+    values, targets = values.astype("float64"), targets.astype("float64")
+    plain = values / targets.where(targets != 0)
+    if bases is None:
+        return plain
+    ceiling = (bases == S.BASIS_CEILING).to_numpy()
+    within = np.where(values <= targets, 1.0, targets / values)
+    return pd.Series(np.where(ceiling & values.notna().to_numpy(), within, plain), index=values.index)
+
+
+def planned_share(planned: float, basis: str | None) -> float:
+    """序时进度 the rule uses: a ceiling holds all year (100 % every month)."""
+    return 1.0 if basis == S.BASIS_CEILING else planned
+
+
+def planned_shares(planned: pd.Series, bases: pd.Series | None) -> pd.Series:
+    """Vectorised ``planned_share``."""
+    planned = planned.astype("float64")
+    if bases is None:
+        return planned
+    return planned.mask((bases == S.BASIS_CEILING).to_numpy(), 1.0)
+
+
+def classify(rate: float | None, planned: float, lag: float = 10, severe: float = 30,
+             basis: str | None = S.BASIS_EXACT) -> str:
+    """Status of one quantitative item (``planned`` as from the schedule; a ceiling ignores it)."""
     if rate is None or rate != rate:
         return S.STATUS_MISSING
-    if rate >= 1:
+    rate = round(float(rate), 9)  # 0.98 must reach 98 % exactly, whatever the division left
+    if rate >= done_at(basis):
         return S.STATUS_DONE
-    gap = round((rate - planned) * 100, 9)  # 0.4 − 0.5 must be exactly −10 points
+    gap = round((rate - planned_share(planned, basis)) * 100, 9)  # 0.4 − 0.5 must be exactly −10 points
     if gap < -severe:
         return S.STATUS_SEVERE
-    if gap < -lag:
+    if gap < -lag or basis == S.BASIS_CEILING:
         return S.STATUS_LAGGING
     return S.STATUS_ON_TRACK
+
+
+def classify_series(rate: pd.Series, planned: pd.Series, lag: float, severe: float,
+                    bases: pd.Series | None = None) -> pd.Series:
+    """Vectorised ``classify`` (same rule, for whole frames); ``bases`` None: every target exact."""
+    rate = rate.astype("float64").round(9)
+    if bases is None:
+        threshold, ceiling = 1.0, np.zeros(len(rate), dtype=bool)
+    else:
+        threshold, ceiling = done_thresholds(bases), (bases == S.BASIS_CEILING).to_numpy()
+    gap = ((rate - planned_shares(planned, bases)) * 100).round(9)
+    out = np.select(
+        [rate.isna().to_numpy(), (rate >= threshold).to_numpy(), (gap < -severe).to_numpy(),
+         (gap < -lag).to_numpy() | ceiling],
+        [S.STATUS_MISSING, S.STATUS_DONE, S.STATUS_SEVERE, S.STATUS_LAGGING],
+        default=S.STATUS_ON_TRACK,
+    )
+    return pd.Series(out, index=rate.index, dtype="object")
+
+
+def credited(rate: pd.Series, bases: pd.Series | None = None) -> pd.Series:
+    """Rates as they count in a project's mean: capped at 100 %, and 100 % where the rule says 已完成."""
+    rate = rate.astype("float64")
+    if bases is not None:
+        rate = rate.mask((rate.round(9) >= done_thresholds(bases)).to_numpy(), 1.0)
+    return rate.clip(upper=1)
 
 
 def classify_reported(state: str | None, planned: float) -> str:
@@ -48,18 +137,6 @@ def classify_reported(state: str | None, planned: float) -> str:
     if state in S.STATUSES:
         return state
     return S.STATUS_MISSING
-
-
-def classify_series(rate: pd.Series, planned: pd.Series, lag: float, severe: float) -> pd.Series:
-    """Vectorised ``classify`` (same rule, for whole frames)."""
-    rate = rate.astype("float64")
-    gap = ((rate - planned.astype("float64")) * 100).round(9)
-    out = np.select(
-        [rate.isna().to_numpy(), (rate >= 1).to_numpy(), (gap < -severe).to_numpy(), (gap < -lag).to_numpy()],
-        [S.STATUS_MISSING, S.STATUS_DONE, S.STATUS_SEVERE, S.STATUS_LAGGING],
-        default=S.STATUS_ON_TRACK,
-    )
-    return pd.Series(out, index=rate.index, dtype="object")
 
 
 def worst(statuses) -> str:

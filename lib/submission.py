@@ -35,7 +35,7 @@ from python_calamine import CalamineWorkbook
 from lib import config
 from lib import schema as S
 from lib.findings import Finding
-from lib.status import classify, is_behind
+from lib.status import classify, completion_rate, done_at, is_behind
 from lib.targets import Targets
 from lib.template import COLUMN_LETTER, HEADER_CELLS
 
@@ -1037,9 +1037,11 @@ def add_history_warnings(result: ValidationResult, targets: Targets, history: Hi
                 warn("进展状态选了“滞后”，请在“存在问题”和“下步计划”中说明原因与措施。", "存在问题", at, "state.lagging_unexplained")
             continue
         target = float(target)
-        rate = value / target
-        if 1.5 < rate <= IMPOSSIBLE_MULTIPLE:
-            warn(f"累计完成 {value:g} 是年度目标 {target:g} 的 {rate:.0%}（超过 150%），请核实是否多填了位数或填成了其他口径。",
+        basis = targets.bases.get(code, S.BASIS_EXACT)
+        multiple = value / target
+        rate = completion_rate(value, target, basis)  # a ceiling is kept (100 %) at or under it
+        if 1.5 < multiple <= IMPOSSIBLE_MULTIPLE:
+            warn(f"累计完成 {value:g} 是年度目标 {target:g} 的 {multiple:.0%}（超过 150%），请核实是否多填了位数或填成了其他口径。",
                  "累计完成", at, "value.over_target")
         prev_value, prev_month = previous.get((code, county), (None, None))
         if prev_value is not None and prev_value == prev_value:
@@ -1053,16 +1055,17 @@ def add_history_warnings(result: ValidationResult, targets: Targets, history: Hi
             if next_value is not None and next_value == next_value and value > next_value:
                 warn(f"累计完成 {value:g} 高于 {int(next_month)} 月已报的 {next_value:g}。累计数不应减少：请核对本月数据，"
                      f"或同时更正 {int(next_month)} 月的报表。", "累计完成", at, "value.above_later")
-        if state == S.STATUS_DONE and rate < 1:
+        if state == S.STATUS_DONE and rate < done_at(basis):
             warn(f"进展状态为“已完成”，但完成率仅 {rate:.1%}。请核对累计完成或进展状态。", "进展状态", at, "state.done_below_target")
         if explained:
             continue
         if code not in planned_by_code:
             planned_by_code[code] = targets.planned_share(code, month)
         planned = planned_by_code[code]
-        if is_behind(classify(rate, planned, lag, severe)):
-            warn(f"完成率 {rate:.1%} 落后于序时进度 {planned:.0%}，请在“存在问题”和“下步计划”中说明原因与措施。",
-                 "存在问题", at, "progress.behind_unexplained")
+        if is_behind(classify(rate, planned, lag, severe, basis)):
+            behind = (f"{value:g} 高于目标上限 {target:g}（{S.BASIS_CEILING}）" if value > target and basis == S.BASIS_CEILING
+                      else f"完成率 {rate:.1%} 落后于序时进度 {planned:.0%}")
+            warn(f"{behind}，请在“存在问题”和“下步计划”中说明原因与措施。", "存在问题", at, "progress.behind_unexplained")
         elif state == "滞后":
             warn(f"进展状态选了“滞后”（完成率 {rate:.1%}，序时进度 {planned:.0%}，按数据并不落后），"
                  "请在“存在问题”和“下步计划”中说明滞后的原因与措施，或核对进展状态。", "存在问题", at, "state.lagging_unexplained")

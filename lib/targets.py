@@ -46,7 +46,7 @@ class TargetTableError(ValueError):
 @dataclass(frozen=True, eq=False)  # identity hash: one loaded table is one object
 class Targets:
     projects: pd.DataFrame  # one row per project, PROJECT_COLUMNS
-    indicators: pd.DataFrame  # one row per indicator, INDICATOR_COLUMNS (+ 原文 …)
+    indicators: pd.DataFrame  # one row per indicator, INDICATOR_COLUMNS + 原文, 目标口径, 分解说明 (blank when absent) …
     splits: pd.DataFrame  # one row per (indicator, county), SPLIT_COLUMNS
     units: pd.DataFrame  # one row per unit, UNIT_COLUMNS (+ 行政区划代码, 说明)
     settings: dict
@@ -87,13 +87,20 @@ class Targets:
             self._cache["reporting_units"] = list(dict.fromkeys(self.indicators["填报单位"]))
         return list(self._cache["reporting_units"])
 
+    @property
+    def bases(self) -> dict[str, str]:
+        """{指标编号: 目标口径} (blank = exact), for the status rule."""
+        if "bases" not in self._cache:
+            self._cache["bases"] = dict(zip(self.indicators["指标编号"], self.indicators[S.COL_BASIS]))
+        return self._cache["bases"]
+
     def expected_rows(self, unit: str) -> pd.DataFrame:
         """The rows a unit's template holds, in order.
 
         One row per (indicator × county with a non-zero share) for split
         indicators, followed by an optional 全市 row; one 全市 row for indicators not split.
-        Columns: LOCKED_FORM_COLUMNS plus 指标类型 and 城市合计行 (bool: the
-        optional city total of a split indicator).
+        Columns: LOCKED_FORM_COLUMNS plus 指标类型, 目标口径, 分解说明 and 城市合计行
+        (bool: the optional city total of a split indicator).
         """
         key = ("expected", unit)
         if key in self._cache:
@@ -110,6 +117,8 @@ class Targets:
                 "指标名称": rec.指标名称,
                 "计量单位": rec.计量单位,
                 "指标类型": rec.指标类型,
+                S.COL_BASIS: getattr(rec, S.COL_BASIS),
+                S.COL_SPLIT_RULE: getattr(rec, S.COL_SPLIT_RULE),
             }
             if rec.分解到县 == S.YES:
                 for s in splits.get_group(rec.指标编号).itertuples(index=False):
@@ -119,7 +128,7 @@ class Targets:
                 rows.append({**base, "县市区": S.CITY, "年度目标": rec.年度目标, "城市合计行": True})
             else:
                 rows.append({**base, "县市区": S.CITY, "年度目标": rec.年度目标, "城市合计行": False})
-        frame = pd.DataFrame(rows, columns=S.LOCKED_FORM_COLUMNS + ["指标类型", "城市合计行"])
+        frame = pd.DataFrame(rows, columns=S.LOCKED_FORM_COLUMNS + ["指标类型", S.COL_BASIS, S.COL_SPLIT_RULE, "城市合计行"])
         self._cache[key] = frame
         return frame
 
@@ -272,9 +281,13 @@ def parse_targets(data: bytes, source: str = "") -> tuple[Targets | None, list[T
     project_ids = set(projects["项目序号"].dropna())
 
     # --- indicators
+    for col in (S.COL_QUOTE, S.COL_BASIS, S.COL_SPLIT_RULE):
+        if col not in indicators.columns:  # optional: a table from before the column loads as blank (exact)
+            indicators[col] = ""
     for col in indicators.columns:
         if col not in ("项目序号", "年度目标"):
             indicators[col] = indicators[col].map(_text)
+    basis_choices = "/".join(b for b in S.TARGET_BASES if b)
     lead = dict(zip(projects["项目序号"], projects["牵头单位"]))
     targets_col, pids = [], []
     # Plain dicts, not iterrows (a Series per row): a scaled table has hundreds of indicators.
@@ -303,6 +316,15 @@ def parse_targets(data: bytes, source: str = "") -> tuple[Targets | None, list[T
         elif kind == S.TYPE_QUALITATIVE and not _blank(rec["年度目标"]):
             bad(S.SHEET_INDICATORS, row, "年度目标", "定性指标不填年度目标。")
         targets_col.append(target)
+        basis = rec[S.COL_BASIS]
+        if basis not in S.TARGET_BASES:
+            bad(S.SHEET_INDICATORS, row, S.COL_BASIS,
+                f"应为 {basis_choices} 之一，或留空（按年度目标本身），现为“{basis}”。")
+        elif basis and kind == S.TYPE_QUALITATIVE:
+            bad(S.SHEET_INDICATORS, row, S.COL_BASIS, f"定性指标没有年度目标，“{S.COL_BASIS}”应留空，现为“{basis}”。")
+        elif basis == S.BASIS_CEILING and kind in S.QUANTITATIVE_TYPES and kind != S.TYPE_RATE:
+            bad(S.SHEET_INDICATORS, row, S.COL_BASIS,
+                f"“{S.BASIS_CEILING}”只用于{S.TYPE_RATE}指标（某一水平不超过上限）；{kind}指标越多越好，请留空或改用“以上”等。")
         if rec["分解到县"] not in (S.YES, S.NO):
             bad(S.SHEET_INDICATORS, row, "分解到县", "应为“是”或“否”。")
         elif rec["分解到县"] == S.YES and kind != S.TYPE_COUNT:

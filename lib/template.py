@@ -21,6 +21,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from lib import schema as S
 from lib.config import data_dir
+from lib.status import APPROX_TOLERANCE
 from lib.targets import Targets, load_targets
 
 TEMPLATE_VERSION = "1"
@@ -46,6 +47,15 @@ BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 LOCKED_FILL = PatternFill("solid", fgColor="F2F2F2")
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 INPUT_FILL = PatternFill("solid", fgColor="FFFFFF")
+
+
+TARGET_FORMAT = "#,##0.##"
+
+
+def target_format(basis: str) -> str:
+    """Number format of a 年度目标 cell: the figure with its 目标口径 words (约6,500,000 / 200以上), still a number."""
+    before, after = S.TARGET_BASES.get(basis or S.BASIS_EXACT, ("", ""))
+    return (f'"{before}"' if before else "") + TARGET_FORMAT + (f'"{after}"' if after else "")
 
 
 def month_options(year: int) -> list[str]:
@@ -146,16 +156,19 @@ def build_template(targets: Targets, unit: str) -> bytes:
             cell.fill = INPUT_FILL
         if quantitative:
             number_dv.add(f"{value_col}{r}")
+            rate = f"{value_col}{r}/{target_col}{r}"
+            if getattr(rec, S.COL_BASIS) == S.BASIS_CEILING:  # a ceiling is kept (100 %) at or under it
+                rate = f"IF({value_col}{r}<={target_col}{r},1,{target_col}{r}/{value_col}{r})"
             # Blank, not #VALUE!, beside an empty or wrongly typed cell (the upload check names that cell).
             ws[f"{rate_col}{r}"] = (f'=IF(OR({value_col}{r}="",{target_col}{r}="",{target_col}{r}=0),"",'
-                                    f'IFERROR({value_col}{r}/{target_col}{r},""))')
+                                    f'IFERROR({rate},""))')
             ws[f"{rate_col}{r}"].number_format = "0.0%"
             ws[f"{value_col}{r}"].number_format = "#,##0.##"
         else:
             ws[f"{value_col}{r}"].fill = LOCKED_FILL
             ws[f"{rate_col}{r}"] = "定性"
         ws[f"{rate_col}{r}"].fill = LOCKED_FILL
-        ws[f"{target_col}{r}"].number_format = "#,##0.##"
+        ws[f"{target_col}{r}"].number_format = target_format(getattr(rec, S.COL_BASIS))
         state_dv.add(f"{COLUMN_LETTER['进展状态']}{r}")
         if rec.城市合计行:
             ws[f"{COLUMN_LETTER['县市区']}{r}"].font = Font(bold=True)
@@ -202,11 +215,19 @@ def _guide_sheet(wb: Workbook, targets: Targets, unit: str) -> None:
         "6. 状态为“滞后”或进度落后于序时进度时，请在“存在问题”“下步计划”中说明原因和措施。",
         "7. 累计数比上月减少时，请在“存在问题”中说明原因（如数据核减）。",
         "8. 灰色单元格（指标、目标等）已锁定，请勿修改、插入或删除行；不要把内容复制到新工作簿中报送。",
+        "9. “年度目标”前后的“约”“左右”“以上”“不少于”“不低于”“不高于”是文件原文的目标口径：“约”“左右”达到目标的 "
+        f"{1 - APPROX_TOLERANCE:.0%} 即视为完成；“以上”“不少于”“不低于”达到目标数即完成，超出更好；",
+        "   “不高于”指标填写当前达到的水平（不是累计数），不超过目标即为达标，超过即为滞后。",
         "",
         "以下情况将被退回：报送月份缺失或晚于当前月份；累计完成为文字、负数或区间；指标行缺失、重复或被改动；",
         "文件不是 .xlsx 工作簿（如另存为 .xls、.csv、PDF 或加密）；内容与其他单位的模板混用。",
         "退回时系统会返回一份标注了问题单元格（红色为错误、黄色为提醒）的原表，请按标注修改后重新报送。",
     ]
+    rules = targets.expected_rows(unit).drop_duplicates("指标编号")
+    rules = rules[rules[S.COL_SPLIT_RULE] != ""]
+    if len(rules):
+        lines += ["", f"{S.COL_SPLIT_RULE}（各县市区目标的来源）："]
+        lines += [f"   {rec.指标编号} {rec.指标名称}：{getattr(rec, S.COL_SPLIT_RULE)}" for rec in rules.itertuples(index=False)]
     for line in lines:
         ws.append([line])
     ws["A1"].font = Font(size=14, bold=True)

@@ -69,7 +69,8 @@ if len(quantitative):
     table = quantitative.merge(proj[["指标编号", "预计年末完成率", "剩余月均需完成"]], on="指标编号", how="left")
     shown = pd.DataFrame({
         "指标": table["指标编号"] + " " + table["指标名称"],
-        "年度目标": [fmt_number(x, u) for x, u in zip(table["年度目标"], table["计量单位"])],
+        "年度目标": [S.with_basis(fmt_number(x, u), b) for x, u, b in zip(table["年度目标"], table["计量单位"],
+                                                                        table["目标口径"])],
         "累计完成": [fmt_number(x, u) for x, u in zip(table["累计完成"], table["计量单位"])],
         "完成率": table["完成率"],
         "序时进度": table["序时进度"],
@@ -110,6 +111,9 @@ if len(county_rows):
         st.session_state.pop("project_split_pick", None)
     code = st.selectbox("指标", split_codes, key="project_split_pick", format_func=lambda c: f"{c} {labels.get(c, '')}")
     ui.url_keep("indicator", code)
+    rule = t.indicators.set_index("指标编号").at[code, S.COL_SPLIT_RULE]
+    if rule:
+        st.caption(f"{S.COL_SPLIT_RULE}：{rule}")
     ui.chart(lambda: charts.county_breakdown(county_rows[county_rows["指标编号"] == code], "各县市区完成率"),
              key="project_counties", depends=(f.month, number, code, f.counties), all_filters=False)
 else:

@@ -1,11 +1,14 @@
 """One-off transcription of 济政发〔2024〕2号 into data/targets.xlsx.
 
 The document (data/source/jining_2024_notice.txt, a PDF extraction) was read
-line by line and transcribed below. After this script has run once, the
-workbook is the source of truth: the office edits data/targets.xlsx, not this
-file. Each indicator carries the phrase of the document it comes from (原文),
-quoted with whitespace removed, and tests check that every phrase is in the
-document and holds the indicator's number.
+line by line and transcribed below. The bundled data/targets.xlsx is this
+script's output, and a test regenerates it and compares sheet by sheet, so
+change this file and rerun it rather than editing the bundled workbook. (An
+office's own copy in its data folder is edited in Excel; it is not checked
+against this file.) Each indicator carries the phrase of the document it comes
+from (原文), quoted with whitespace removed; its figure and its 目标口径 (约, 以上,
+不少于, 不低于, 不高于, 左右, or blank for the figure itself) are read from that
+phrase, and tests check every phrase, figure and qualifier against the document.
 
 Convention for units: 年度目标 is stored in the base unit, never in 万
 (6.1 万人 -> 61000 人, 1.6 万台 -> 16000 台); percentages are stored as the
@@ -111,16 +114,19 @@ INDICATORS = [
     (6, "托育费用再下调", "", Q, False, "混龄班托育费用再下调"),
     (6, "托育服务人员继续教育培训", "人次", C, False, "开展继续教育培训3000人次"),
     (6, "托育服务人员职业资格培训", "人次", C, False, "职业资格培训2000人次"),
+    (6, "有条件的单位托育机构向附近居民开放", "", Q, False, "鼓励有条件的单位托育机构向附近居民开放"),
+    (6, "推行临时托、小时托等服务模式", "", Q, False, "支持托育机构推行临时托、小时托等服务模式"),
+    (6, "家庭托育支出与全省平均之比", "%", R, False, "确保家庭托育支出不高于全省平均"),
     (7, "新增普通高中招生计划", "个", C, True, "2024年新增普通高中招生计划10000个以上"),
     (7, "全市普通高中录取率", "%", R, False, "全市普通高中录取率达到62%"),
     (8, "培训中小学专兼职心理辅导教师", "人次", C, True, "培训中小学专兼职心理辅导教师2000人次以上"),
-    (8, "每学期开展心理辅导筛查、重点学生建档关注", "", Q, False, "每学期开展1次心理辅导筛查"),
+    (8, "每学期开展心理辅导筛查、重点学生建档关注", "", Q, False, "每学期开展1次心理辅导筛查，对重点学生建立档案、实时关注"),
     (9, "新增公办幼儿园学位", "个", C, True, "2024年计划新增公办幼儿园学位6000个"),
     (9, "全市幼儿园公办率", "%", R, False, "全市幼儿园公办率提高到70%以上"),
     (10, "中心城区早晚高峰免费乘公交", "", Q, False, "继续实行“早晚高峰免费乘公交”政策"),
     (10, "优化调整城区公交线网", "", Q, False, "优化调整城区公交线网"),
     (11, "新改建四好农村路", "公里", C, True, "2024年计划完成新改建四好农村路700公里"),
-    (12, "乡镇充电站全覆盖", "个", C, True, "实现107个乡镇充电站全覆盖"),
+    (12, "乡镇充电站全覆盖", "个", C, True, "在全市乡村领域推进电动汽车充电基础设施建设，实现107个乡镇充电站全覆盖"),
     (12, "新建公共充电桩", "台", C, True, "2024年新建公共充电桩4500台"),
     (12, "全市公共充电桩总数", "台", C, False, "全市公共充电桩达到1.6万台"),
     (12, "快充桩比例", "%", R, False, "快充桩比例达到40%"),
@@ -131,36 +137,54 @@ INDICATORS = [
     (13, "选树物管小区", "个", C, True, "选树100个物管小区"),
     (13, "物业合同专项整治", "", Q, False, "开展物业合同专项整治行动"),
     (13, "推广“有事‘码’上说”家门口服务模式", "", Q, False, "推广“有事‘码’上说，我们马上办”家门口服务模式"),
+    (13, "县级物业主管、监管部门和街道社区物业管理部门、业委会（物管会）业务培训", "", Q, False,
+     "加大对县（市、区）物业主管部门、监管部门和街道社区物业管理部门、业委会（物管会）的业务培训"),
+    (13, "试点社区“两委”成员与物业服务项目负责人“双向进入、交叉任职”", "", Q, False,
+     "试点社区“两委”成员与物业服务项目负责人“双向进入、交叉任职”"),
+    (13, "交叉任职人员、业主委员会成员等信息向小区居民公示", "", Q, False,
+     "将交叉任职人员、业主委员会成员等信息向小区居民公示"),
     (14, "建成小区（单位）通信设施", "个", C, True, "2024年计划建成200个以上小区（单位）通信设施"),
     (14, "5G网络覆盖面积", "平方米", C, True, "网络覆盖面积40万平方米以上"),
     (15, "送戏下乡文化惠民演出", "场", C, True, "开展送戏下乡文化惠民演出不少于9000场"),
     (15, "行政村（社区）全覆盖", "", Q, False, "实现行政村（社区）全覆盖"),
-    (16, "举办群众文化活动", "场", C, True, "2024年举办10000场群众乐于参与、便于参与的文化活动"),
+    (16, "举办群众文化活动", "场", C, True, "实施“文化活动惠民生”行动，2024年举办10000场群众乐于参与、便于参与的文化活动"),
     (17, "打造县域医疗服务次中心", "所", C, True, "全市计划打造10所县域医疗服务次中心"),
     (17, "新建中心村卫生室", "家", C, True, "按照省级标准新建100家中心村卫生室"),
     (18, "建立县级高血压健康服务次中心", "家", C, True, "年内建立10家县级"),
     (18, "建立镇级高血压健康服务次中心", "家", C, True, "60家镇级高血压健康服务次中心"),
-    (18, "市级高血压中西医结合诊疗会诊中心和防控网络", "", Q, False, "建成市级高血压中西医结合诊疗会诊中心"),
-    (19, "居民长期护理保险覆盖人数", "人", C, False, "2024年覆盖约650万人"),
+    (18, "建成市级高血压中西医结合诊疗会诊中心", "", Q, False, "建成市级高血压中西医结合诊疗会诊中心"),
+    (18, "打造市级高血压专病医（共）联体和区域高血压防治中心", "", Q, False, "打造市级高血压专病医（共）联体和区域高血压防治中心"),
+    (18, "建立“济宁样板”高血压健康管理数据库", "", Q, False, "建立“济宁样板”高血压健康管理数据库"),
+    (18, "打造“儒医”中医药便民服务平台", "", Q, False, "打造“儒医”中医药便民服务平台"),
+    (18, "“县乡村”三级专业技术人员培训", "", Q, False, "加强“县乡村”三级专业技术人员培训"),
+    (18, "县级中医院建立中西医高血压诊疗中心", "", Q, False, "引领县级中医院建立中西医高血压诊疗中心"),
+    (18, "乡镇卫生院（社区卫生服务中心）建立中医药干预高血压基层工作站", "", Q, False,
+     "支持乡镇卫生院（社区卫生服务中心）建立中医药干预高血压基层工作站"),
+    (18, "搭建城乡一体化中医药高血压防控网络", "", Q, False, "搭建城乡一体化中医药高血压防控网络"),
+    (18, "推广中西医结合式高血压健康技术方案", "", Q, False, "推广中西医结合式高血压健康技术方案"),
+    (19, "居民长期护理保险覆盖人数", "人", C, False, "为符合条件的失能或半失能参保居民提供长期护理服务，2024年覆盖约650万人"),
     (20, "城镇新增就业", "人", C, True, "2024年全市实现城镇新增就业6.1万人以上"),
-    (21, "盲人按摩培训实训", "名", C, True, "2024年计划为500名就业年龄段有就业需求的视力残疾人开展盲人按摩培训实训"),
+    (21, "盲人按摩培训实训", "名", C, True,
+     "实施盲人按摩就业培训三年行动计划，2024年计划为500名就业年龄段有就业需求的视力残疾人开展盲人按摩培训实训"),
     (22, "城市低保标准比上年提高", "%", I, False, "城市低保标准比上年提高7.5%"),
     (22, "农村低保标准比上年提高", "%", I, False, "农村低保标准比上年提高9.5%"),
     (22, "城市特困人员基本生活标准比上年提高", "%", I, False, "城市特困人员基本生活标准、孤困儿童基本生活保障标准、残疾人“两项补贴”标准均比上年提高7.5%"),
     (22, "孤困儿童基本生活保障标准比上年提高", "%", I, False, "孤困儿童基本生活保障标准、残疾人“两项补贴”标准均比上年提高7.5%"),
     (22, "残疾人“两项补贴”标准比上年提高", "%", I, False, "残疾人“两项补贴”标准均比上年提高7.5%"),
     (22, "农村特困人员基本生活标准比上年提高", "%", I, False, "农村特困人员基本生活标准比上年提高9.5%"),
-    (23, "“济时救”急难救助", "", Q, False, "持续擦亮“济时救”品牌"),
+    (23, "“济时救”急难救助", "", Q, False,
+     "持续擦亮“济时救”品牌，对患重特大疾病或因意外事件导致基本生活出现严重困难，经现行社会救助制度救助之后仍有困难的群众实施救助"),
     (24, "残疾儿童康复救助", "名", C, True, "2024年计划为4000名符合条件的残疾儿童、孤独症儿童提供手术治疗"),
     (25, "新建、改建口袋公园", "个", C, True, "2024年全市计划实施新建、改建口袋公园101个"),
     (26, "打造室外连片综合健身区和室内健身综合体", "处", C, True, "打造室外连片综合健身区和室内健身综合体50处"),
     (26, "社区健身设施应配尽配、损坏设施修缮", "", Q, False, "为尚未配备健身设施的社区进行配装，对损坏的设施进行修缮"),
     (26, "经常参加体育锻炼人数比例", "%", R, False, "实现全市经常参加体育锻炼人数比例达到44%左右"),
     (26, "人均体育场地面积", "平方米", R, False, "人均体育场地面积达到3.5平方米"),
+    (26, "打造“15分钟健身圈”", "", Q, False, "打造“15分钟健身圈”"),
     (27, "村内供水设施改造", "个村", C, True, "实施旧管网、水表等村内供水设施改造220个村"),
-    (27, "农村供水维修养护项目", "处", C, True, "农村供水维修养护项目77处"),
-    (28, "事故多发路段精准排查整治", "条", C, False, "因交通事故死亡3人以上的23条事故多发路段"),
-    (28, "新增信号机", "台", C, False, "新增信号机5台"),
+    (27, "农村供水维修养护项目", "处", C, True, "实施水泵更换、消毒设备更新、蝶阀更换、水质检测药品购置等农村供水维修养护项目77处"),
+    (28, "事故多发路段精准排查整治", "条", C, False, "因交通事故死亡3人以上的23条事故多发路段深入开展精准排查整治"),
+    (28, "新增信号机", "台", C, False, "在23条事故多发路段，新增信号机5台"),
     (28, "新增黄闪警示灯、行人信号灯", "套", C, False, "黄闪警示灯、行人信号灯30套"),
     (28, "新增电警抓拍设备", "套", C, False, "电警抓拍设备27套"),
     (28, "新增各类标志", "面", C, False, "各类标志119面"),
@@ -170,9 +194,22 @@ INDICATORS = [
     (28, "创建交通安全示范县乡道路段", "条", C, False, "县乡道路段6条"),
     (28, "隐患动态排查整改工作机制", "", Q, False, "建立隐患动态排查整改工作机制"),
     (29, "电梯深度抽检", "台", C, True, "深度抽检不低于10000台"),
-    (30, "为全市居民购买政府灾害民生综合保险", "", Q, False, "为全市居民购买政府灾害民生综合保险"),
-    (30, "保障范围增至12类、救助金限额提高", "", Q, False, "保障范围由6类增加至12类"),
+    (30, "按每人2元、每户2元标准为全市居民购买政府灾害民生综合保险", "", Q, False,
+     "继续按照每人2元、每户2元的标准，为全市居民购买政府灾害民生综合保险"),
+    (30, "保障范围（类别数）", "类", R, False, "保障范围由6类增加至12类"),
+    (30, "居民人身伤亡救助金限额（每人）", "元", R, False, "居民人身伤亡救助金限额由每人15万元提高至20万元"),
+    (30, "其中：人身伤亡医疗费用限额（每人）", "元", R, False, "包括每人医疗费用限额10万元"),
+    (30, "居民倒损房屋救助金限额（每户）", "元", R, False, "居民倒损房屋救助金限额由每户5万元提高至10万元"),
+    (30, "见义勇为、抢险救灾等伤亡救助金限额（每人）", "元", R, False,
+     "救助金限额由每人25万元提高至30万元"),
+    (30, "其中：见义勇为等医疗费用限额（每人）", "元", R, False, "包括每人医疗费用限额15万元"),
 ]
+
+# Targets the document states without a figure, with the reason for the number stored.
+STATED_TARGETS = {
+    # A ceiling against the province's average: the unit reports the city's level as a share of it.
+    "确保家庭托育支出不高于全省平均": 100,
+}
 
 # The 14 county-level units (the document's addressees) with an illustrative
 # weight (roughly resident population, 万人) used only for 示例 splits.
@@ -188,6 +225,20 @@ DOCUMENT_SPLITS = {
     "P26-1": {"任城区": 10, "兖州区": 10, "济宁高新区": 4, "太白湖新区": 4, "济宁经济技术开发区": 4},
 }
 DOCUMENT_SPLIT_OTHERS = {"P26-1": 2}
+# P12-5: the document sets a rule, not a split: 主城区 2—3 stations, every other 县（市、区） at least 1 (12 in all).
+# 主城区 is read as 任城区 and the three zones inside it (兖州区 is one of the 其他县（市、区）); with 12 stations
+# the rule leaves exactly 2 for 主城区 and 1 for each of the other 10. The 示例 puts 主城区's 2 by weight.
+MAIN_CITY = ["任城区", "济宁高新区", "太白湖新区", "济宁经济技术开发区"]
+RULE_SPLITS = {"P12-5": (MAIN_CITY, 2, 1)}  # code -> (主城区 units, their total, each other county)
+SPLIT_RULES = {
+    "P26-1": "文件：“其中，中心城区32处（任城区、兖州区各10处，济宁高新区、太白湖新区、济宁经开区各4处），其他县（市）各2处。”",
+    "P12-5": "文件：“在主城区打造2—3个一体化的综合服务示范充电站服务网约车和广大市民群众，提供充电、餐饮、休闲一体化服务。"
+             "其他县（市、区）参照主城区模式，每个县（市、区）至少建设1个综合服务示范充电站。”"
+             "即主城区2—3个、其他每个县（市、区）至少1个，全市合计12个。"
+             "示例：主城区（任城区、济宁高新区、太白湖新区、济宁经济技术开发区）共2个，其他10个县市区各1个；"
+             "请按实际布点替换，并保持上述规则。",
+}
+EXAMPLE_SPLIT_RULE = "示例：按常住人口粗略权重（见“单位”表说明）分解，请按各县市区实际任务替换，合计须等于年度目标。"
 
 OTHER_UNITS = {
     "国网济宁供电公司", "济宁城投控股集团有限公司", "济宁铁塔公司", "济宁移动公司", "济宁联通公司", "济宁电信公司",
@@ -209,19 +260,48 @@ def normalized_document() -> str:
     return re.sub(r"\s+", "", DOCUMENT.read_text(encoding="utf-8"))
 
 
-def target_from_quote(quote: str, unit: str) -> float:
-    """The figure in a quoted phrase, in the base unit (万 expanded).
+def _figure(quote: str, unit: str) -> re.Match:
+    """The one figure of a phrase followed by the unit's first character (or 万 then the unit).
 
-    The phrase must hold exactly one figure followed by the unit's first
-    character (or 万 then the unit), so the number cannot be picked up wrongly.
+    A starting level written "由 X … 至 Y" is not the target and is skipped.
     """
     unit_head = re.escape(unit[0]) if unit != "%" else "%"
-    hits = re.findall(r"(\d+(?:\.\d+)?)(万?)" + unit_head, quote)
+    text = re.sub(r"由[^至]*至", lambda m: "#" * len(m.group()), quote)  # same length: positions stay valid
+    hits = list(re.finditer(r"(\d+(?:\.\d+)?)(万?)" + unit_head, text))
     if len(hits) != 1:
-        raise ValueError(f"cannot read one figure with unit {unit!r} from {quote!r}: {hits}")
-    number, wan = hits[0]
+        raise ValueError(f"cannot read one figure with unit {unit!r} from {quote!r}: {[h.group() for h in hits]}")
+    return hits[0]
+
+
+def target_from_quote(quote: str, unit: str) -> float:
+    """The figure in a quoted phrase, in the base unit (万 expanded), or the stated target of a figureless phrase."""
+    if quote in STATED_TARGETS:
+        return STATED_TARGETS[quote]
+    number, wan = _figure(quote, unit).groups()
     value = float(number) * (10000 if wan else 1)
     return int(value) if value.is_integer() else value
+
+
+def basis_from_quote(quote: str, unit: str) -> str:
+    """目标口径 as the phrase words the figure: 约650万人, 200处以上, 44%左右, 不少于9000场, 不低于10000台, 不高于…."""
+    if quote in STATED_TARGETS:
+        return S.BASIS_CEILING if S.BASIS_CEILING in quote else S.BASIS_EXACT
+    hit = _figure(quote, unit)
+    before, after = quote[:hit.start()], quote[hit.end() - 1:]
+    after = after[len(unit):] if after.startswith(unit) else after[1:]
+    for basis, (prefix, suffix) in S.TARGET_BASES.items():
+        if basis and ((prefix and before.endswith(prefix)) or (suffix and after.startswith(suffix))):
+            return basis
+    return S.BASIS_EXACT
+
+
+def rule_split(total: int, main_city: list[str], main_total: int, each: int) -> dict[str, int]:
+    """A split that follows a 主城区 / 其他县市区 rule: ``main_total`` spread over 主城区 by weight, ``each`` elsewhere."""
+    weights = {c: w for c, _, w in COUNTIES}
+    parts = {c: each for c in weights if c not in main_city}
+    parts |= largest_remainder(main_total, {c: weights[c] for c in main_city})
+    assert sum(parts.values()) == total, (total, parts)
+    return parts
 
 
 def largest_remainder(total: int, weights: dict[str, float]) -> dict[str, int]:
@@ -250,10 +330,15 @@ def build_rows():
         seq[project] = seq.get(project, 0) + 1
         code = f"P{project:02d}-{seq[project]}"
         target = "" if kind == S.TYPE_QUALITATIVE else target_from_quote(quote, unit)
+        basis = S.BASIS_EXACT if kind == S.TYPE_QUALITATIVE else basis_from_quote(quote, unit)
+        rule = SPLIT_RULES.get(code, EXAMPLE_SPLIT_RULE) if split else ""
         indicators.append([code, project, name, unit, target, kind, S.YES if split else S.NO,
-                           lead_of[project], quote])
+                           lead_of[project], quote, basis, rule])
         if split:
-            if code in DOCUMENT_SPLITS:
+            if code in RULE_SPLITS:
+                parts = rule_split(int(target), *RULE_SPLITS[code])
+                source = S.SPLIT_SOURCE_EXAMPLE
+            elif code in DOCUMENT_SPLITS:
                 parts = {c: DOCUMENT_SPLITS[code].get(c, DOCUMENT_SPLIT_OTHERS[code]) for c, _, _ in COUNTIES}
                 assert sum(parts.values()) == target, (code, parts)
                 source = S.SPLIT_SOURCE_DOCUMENT
@@ -284,7 +369,8 @@ def write_workbook(out: Path) -> None:
     wb = Workbook()
     sheets = [
         (S.SHEET_PROJECTS, S.PROJECT_COLUMNS, projects, [8, 14, 30, 80, 18, 40, 10]),
-        (S.SHEET_INDICATORS, S.INDICATOR_COLUMNS + ["原文"], indicators, [10, 8, 36, 8, 12, 10, 8, 18, 60]),
+        (S.SHEET_INDICATORS, S.INDICATOR_COLUMNS + [S.COL_QUOTE, S.COL_BASIS, S.COL_SPLIT_RULE], indicators,
+         [10, 8, 36, 8, 12, 10, 8, 18, 60, 10, 40]),
         (S.SHEET_SPLITS, S.SPLIT_COLUMNS, splits, [10, 20, 10, 8]),
         (S.SHEET_UNITS, S.UNIT_COLUMNS + ["行政区划代码", "说明"], units, [26, 14, 12, 12, 40]),
         (S.SHEET_SETTINGS, S.SETTINGS_COLUMNS + ["说明"], [

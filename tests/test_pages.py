@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -110,6 +111,19 @@ def test_project_page_from_a_link(on_demo):
     at = open_page("pages/project.py", query={"project": "12"})
     assert at.title[0].value.startswith("12. 方便群众新能源汽车充电")
     assert len(at.dataframe[0].value) == 5  # P12's five quantitative indicators
+    # P12-5's split rule shows with the county chart (the first indicator split there is P12-1).
+    at.selectbox(key="project_split_pick").select("P12-5").run()
+    assert any("分解说明：文件：“在主城区打造2—3个" in c.value and "至少1个" in c.value for c in at.caption)
+
+
+def test_project_page_shows_each_target_with_its_wording(on_demo):
+    at = open_page("pages/project.py", query={"project": "19"})
+    assert at.dataframe[0].value["年度目标"].tolist() == ["约650万人"]
+    at = open_page("pages/project.py", query={"project": "6"})
+    targets = dict(zip(at.dataframe[0].value["指标"], at.dataframe[0].value["年度目标"]))
+    assert targets["P06-3 建设单位托育机构"] == "50家以上" and targets["P06-9 家庭托育支出与全省平均之比"] == "不高于100%"
+    assert any("P06-8 推行临时托、小时托等服务模式（定性）" in d.value.get("指标", pd.Series(dtype=str)).tolist()
+               for d in at.dataframe)
 
 
 def upload(at: AppTest, files: dict[str, bytes]) -> list[str]:

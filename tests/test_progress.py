@@ -230,7 +230,11 @@ def test_cli_prints_csv_with_bom(world, monkeypatch, capsysbinary):
 
 
 def test_whole_2024_table_with_a_synthetic_store(targets):
-    """Every reporting unit at 40% in June: all on track, 30 projects counted."""
+    """Every reporting unit at 40% in June: all on track, 30 projects counted.
+
+    The one ceiling (P06-9, 不高于全省平均) at 40 % of it is kept: 100 %, so project 6 is at (5 × 0.4 + 1) / 6;
+    the city mean is over the 27 projects with a rate (5, 10 and 23 are qualitative only).
+    """
     records = []
     for unit in targets.reporting_units:
         for r in targets.expected_rows(unit).itertuples(index=False):
@@ -242,7 +246,8 @@ def test_whole_2024_table_with_a_synthetic_store(targets):
     rows = pd.DataFrame(records)
     city = P.city_table(targets, rows, 6).iloc[0]
     assert city["项目数"] == 30 and city[S.STATUS_ON_TRACK] == 30
-    assert city["完成率"] == pytest.approx(0.4)
+    assert city["完成率"] == pytest.approx((26 * 0.4 + (5 * 0.4 + 1) / 6) / 27)
+    assert P.project_table(targets, rows, 6).set_index("项目序号").at[6, "完成率"] == pytest.approx(0.5)
     assert len(P.category_table(targets, rows, 6)) == 14
     counties = P.county_table(targets, rows, 6)
     assert len(counties) == 14 and counties["完成率"].round(6).eq(0.4).all()

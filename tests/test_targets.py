@@ -51,10 +51,16 @@ def test_lead_units_are_the_first_listed(targets):
     assert lead[28] == "市交警支队"
 
 
+# Targets the document states without a figure: 不高于全省平均 is 100 % of the province's average.
+STATED = {"P06-9": 100}
+
+
 def test_every_indicator_quotes_the_document_and_its_figure(targets):
     for ind in targets.indicators.itertuples(index=False):
         assert ind.原文 in DOC, ind.指标编号
-        if ind.指标类型 != S.TYPE_QUALITATIVE:
+        if ind.指标编号 in STATED:
+            assert float(ind.年度目标) == STATED[ind.指标编号] and not figures(ind.原文)
+        elif ind.指标类型 != S.TYPE_QUALITATIVE:
             assert float(ind.年度目标) in figures(ind.原文), ind.指标编号
 
 
@@ -62,8 +68,8 @@ def test_every_figure_of_the_document_is_an_indicator_or_known_context(targets):
     """Each number in a project's 实施内容 is a target, or is listed here as context."""
     context = {
         2024, 2023, 1, 2, 3, 4, 21, 18, 13,  # years, list ordinals, trisomy names
-        49895, 32, 15, 6, 12,  # elevators in stock, P26 sub-total and "15 分钟健身圈", P30 classes
-        150000, 200000, 100000, 50000, 250000, 300000,  # P30 insurance limits (qualitative project)
+        49895, 32, 15,  # elevators in stock, P26 sub-total and "15 分钟健身圈" (a 定性 indicator)
+        6, 50000, 250000,  # P30's levels before the raise ("由6类", "由每户5万元", "由每人25万元")
     }
     quoted = set()
     for ind in targets.indicators.itertuples(index=False):
@@ -79,8 +85,10 @@ def test_project_6_12_28_indicators(targets):
     ind = targets.indicators
     by_project = {p: g for p, g in ind.groupby("项目序号")}
     six = by_project[6]
-    assert sorted(six["年度目标"].dropna().astype(float)) == [50, 2000, 2000, 3000, 7000]
-    assert (six["指标类型"] == S.TYPE_QUALITATIVE).sum() == 1
+    assert sorted(six["年度目标"].dropna().astype(float)) == [50, 100, 2000, 2000, 3000, 7000]
+    assert six.loc[six["年度目标"] == 100, ["指标类型", "计量单位", S.COL_BASIS]].values.tolist() == [
+        [S.TYPE_RATE, "%", S.BASIS_CEILING]]  # 家庭托育支出不高于全省平均
+    assert (six["指标类型"] == S.TYPE_QUALITATIVE).sum() == 3
     twelve = by_project[12]
     assert sorted(twelve["年度目标"].dropna().astype(float)) == [12, 40, 107, 4500, 16000]
     assert twelve.loc[twelve["计量单位"] == "%", "指标类型"].tolist() == [S.TYPE_RATE]
@@ -91,9 +99,18 @@ def test_project_6_12_28_indicators(targets):
 
 def test_projects_without_figures_have_qualitative_indicators(targets):
     ind = targets.indicators
-    for project in (5, 10, 23, 30):
+    for project in (5, 10, 23):
         kinds = set(ind.loc[ind["项目序号"] == project, "指标类型"])
         assert kinds == {S.TYPE_QUALITATIVE}
+
+
+def test_project_30_premium_range_and_limits(targets):
+    """The insurance: bought at the premium (定性), its range and raised limits as levels in 元 (never summed)."""
+    thirty = targets.indicators[targets.indicators["项目序号"] == 30]
+    assert thirty["指标类型"].tolist() == [S.TYPE_QUALITATIVE] + [S.TYPE_RATE] * 6
+    assert thirty["年度目标"].dropna().astype(float).tolist() == [12, 200000, 100000, 100000, 300000, 150000]
+    assert thirty["计量单位"].tolist()[1:] == ["类"] + ["元"] * 5
+    assert (thirty["分解到县"] == S.NO).all()
 
 
 def test_units_convention_base_units_and_percent(targets):
@@ -259,3 +276,47 @@ def test_milestone_schedule_sheet():
     assert parsed.planned_share("P17-1", 9) == pytest.approx(0.3)
     assert parsed.planned_share("P17-1", 3) == 0
     assert parsed.planned_share("P01-1", 3) == 0.25
+
+
+# --- 目标口径 (optional column of 指标) -------------------------------------
+
+def test_basis_column_is_optional_and_defaults_to_exact():
+    def drop(wb):
+        ws = wb[S.SHEET_INDICATORS]
+        header = [c.value for c in ws[1]]
+        for name in (S.COL_SPLIT_RULE, S.COL_BASIS):  # right to left, so indexes stay valid
+            ws.delete_cols(header.index(name) + 1)
+    wb = load_workbook(BUNDLED_TARGETS)
+    drop(wb)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    parsed, problems = parse_targets(buffer.getvalue())
+    assert problems == []
+    assert set(parsed.indicators[S.COL_BASIS]) == {S.BASIS_EXACT} and set(parsed.bases.values()) == {""}
+    assert set(parsed.indicators[S.COL_SPLIT_RULE]) == {""}
+
+
+def basis_row(code: str) -> int:
+    wb = load_workbook(BUNDLED_TARGETS)
+    ws = wb[S.SHEET_INDICATORS]
+    return next(r for r in range(2, ws.max_row + 1) if ws.cell(row=r, column=1).value == code)
+
+
+@pytest.mark.parametrize(("code", "value", "expected"), [
+    ("P19-1", "大约", "应为 约/左右/以上/不少于/不低于/不高于 之一，或留空（按年度目标本身），现为“大约”。"),
+    ("P05-1", "约", "定性指标没有年度目标，“目标口径”应留空，现为“约”。"),
+    ("P01-1", "不高于", "“不高于”只用于比率指标（某一水平不超过上限）；累计数量指标越多越好，请留空或改用“以上”等。"),
+])
+def test_bad_basis_is_refused_with_its_cell(code, value, expected):
+    row = basis_row(code)
+    problems = broken(lambda wb: setattr(cell(wb, S.SHEET_INDICATORS, S.COL_BASIS, row), "value", value))
+    assert problems == [f"工作表“指标”第 {row} 行“目标口径”列：{expected}"]
+
+
+def test_basis_with_spaces_is_read_as_meant():
+    wb = load_workbook(BUNDLED_TARGETS)
+    cell(wb, S.SHEET_INDICATORS, S.COL_BASIS, basis_row("P01-1")).value = " 以上 "
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    parsed, problems = parse_targets(buffer.getvalue())
+    assert problems == [] and parsed.bases["P01-1"] == S.BASIS_ABOVE

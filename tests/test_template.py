@@ -40,9 +40,9 @@ def test_one_template_per_reporting_unit_with_its_rows(targets, workbooks):
 
 
 def test_row_counts_follow_the_target_table(targets):
-    # 市体育局: P26-1 split to 14 counties + its 全市 row, and 3 city-level indicators
+    # 市体育局: P26-1 split to 14 counties + its 全市 row, and 4 city-level indicators (incl. 15分钟健身圈)
     rows = targets.expected_rows("市体育局")
-    assert len(rows) == 14 + 1 + 3
+    assert len(rows) == 14 + 1 + 4
     assert rows.loc[rows["县市区"] == "任城区", "年度目标"].item() == 10
     # 市医保局 has one city-level indicator
     assert targets.expected_rows("市医保局")["县市区"].tolist() == [S.CITY]
@@ -148,8 +148,9 @@ def test_libreoffice_opens_template_and_reads_prefilled_values(tmp_path, targets
     assert rows[S.FORM_HEADER_ROW - 1] == S.FORM_COLUMNS
     expected = targets.expected_rows("市体育局")
     data = rows[S.FORM_HEADER_ROW: S.FORM_HEADER_ROW + len(expected)]
-    assert [(r[0], r[5], float(r[6]) if r[6] else None) for r in data] == [
-        (rec.指标编号, rec.县市区, None if pd.isna(rec.年度目标) else float(rec.年度目标))
+    # As displayed: the figure with its 目标口径 words (44%左右 reads "44左右"); 市体育局's targets are all under 1,000.
+    assert [(r[0], r[5], r[6]) for r in data] == [
+        (rec.指标编号, rec.县市区, "" if pd.isna(rec.年度目标) else S.with_basis(f"{rec.年度目标:g}", rec.目标口径))
         for rec in expected.itertuples(index=False)
     ]
 
@@ -173,3 +174,37 @@ def test_completion_formula_stays_blank_beside_a_wrongly_typed_cell(tmp_path, wo
     rate = S.FORM_COLUMNS.index("完成率")
     assert rows[row - 1][rate] == ""  # was #VALUE!
     assert rows[row][rate] not in ("", "#VALUE!")  # a number still gives its rate
+
+
+def test_target_cells_show_the_basis_and_stay_numbers(targets):
+    """约650万人 reads 约6,500,000 in 市医保局's template; the cell is still the number the upload check compares."""
+    ws = load_workbook(io.BytesIO(build_template(targets, "市医保局")))[S.SHEET_FORM]
+    target = ws[f"{COLUMN_LETTER['年度目标']}{S.FORM_FIRST_DATA_ROW}"]
+    assert target.value == 6500000 and target.number_format == '"约"#,##0.##'
+    ws = load_workbook(io.BytesIO(build_template(targets, "市托育指挥部")))[S.SHEET_FORM]
+    rows = {ws[f"A{r}"].value: r for r in range(S.FORM_FIRST_DATA_ROW, ws.max_row + 1)}
+    g, h = COLUMN_LETTER["年度目标"], COLUMN_LETTER["累计完成"]
+    assert ws[f"{g}{rows['P06-3']}"].number_format == '#,##0.##"以上"'
+    assert ws[f"{g}{rows['P06-9']}"].number_format == '"不高于"#,##0.##'
+    r = rows["P06-9"]  # a ceiling: kept (100 %) at or under it
+    assert f"IF({h}{r}<={g}{r},1,{g}{r}/{h}{r})" in ws[f"{COLUMN_LETTER['完成率']}{r}"].value
+    assert ws[f"{g}{rows['P06-1']}"].number_format == "#,##0.##"
+
+
+def test_guide_explains_the_basis_and_the_split_rule(targets):
+    wb = load_workbook(io.BytesIO(build_template(targets, "市能源局")))
+    text = "\n".join(str(r[0]) for r in wb[S.SHEET_GUIDE].iter_rows(values_only=True) if r[0])
+    assert "“约”“左右”达到目标的 98% 即视为完成" in text and "不超过目标即为达标" in text
+    assert "P12-5 建成综合服务示范充电站：文件：“在主城区打造2—3个" in text and "至少1个" in text
+
+
+def test_basis_formats_render_in_libreoffice(targets, tmp_path):
+    """LibreOffice shows the 目标口径 words with the figure (what a clerk sees in WPS/LibreOffice too)."""
+    require_tool("soffice")
+    path = tmp_path / "市医保局.xlsx"
+    path.write_bytes(build_template(targets, "市医保局"))
+    subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/lo", "--convert-to",
+                    "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true", "--outdir", str(tmp_path), str(path)],
+                   check=True, capture_output=True, timeout=180)
+    rows = list(csv.reader((tmp_path / "市医保局.csv").read_text(encoding="utf-8").splitlines()))
+    assert rows[S.FORM_HEADER_ROW][6] == "约6,500,000"  # the first data row's 年度目标, as displayed

@@ -1,0 +1,105 @@
+"""The one status rule with its 目标口径: scalar and vectorised forms agree, and each wording means what README says."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lib import schema as S
+from lib.status import (
+    APPROX_TOLERANCE,
+    classify,
+    classify_series,
+    completion_rate,
+    completion_rates,
+    credited,
+    planned_share,
+    planned_shares,
+)
+
+BASES = list(S.TARGET_BASES)
+
+
+def test_scalar_and_vectorised_rule_agree_on_every_basis():
+    rng = np.random.default_rng(22)
+    rates = list(rng.uniform(0, 1.3, 300)) + [np.nan, 0, 0.98, 0.979999, 0.98000001, 1, 0.6, 0.7, 0.4, 0.2]
+    planned = [m / 12 for m in range(1, 13)]
+    grid = list(itertools.product(rates, planned, BASES))
+    frame = pd.DataFrame(grid, columns=["rate", "planned", "basis"])
+    vector = classify_series(frame["rate"], frame["planned"], 10, 30, frame["basis"])
+    scalar = [classify(r, p, 10, 30, b) for r, p, b in grid]
+    assert vector.tolist() == scalar
+    shares = planned_shares(frame["planned"], frame["basis"])
+    assert shares.tolist() == [planned_share(p, b) for _, p, b in grid]
+
+
+def test_vectorised_rates_agree_with_the_scalar_rate():
+    values = pd.Series([0, 50, 100, 105, 200, np.nan, 637, 100])
+    targets = pd.Series([100, 100, 100, 100, 100, 100, 650, 100])
+    for basis in BASES:
+        bases = pd.Series([basis] * len(values))
+        vector = completion_rates(values, targets, bases)
+        scalar = [completion_rate(v, t, basis) for v, t in zip(values, targets)]
+        np.testing.assert_allclose(vector.to_numpy(), np.array(scalar, dtype=float), equal_nan=True)
+
+
+def test_without_bases_the_rule_is_the_exact_rule():
+    rate, planned = pd.Series([0.2, 0.45, 0.99, 1.0, np.nan]), pd.Series([0.5] * 5)
+    assert classify_series(rate, planned, 10, 30).tolist() == [classify(r, 0.5) for r in rate]
+
+
+@pytest.mark.parametrize("basis", [S.BASIS_ABOUT, S.BASIS_AROUND])
+def test_about_counts_as_done_within_the_tolerance(basis):
+    assert APPROX_TOLERANCE == 0.02
+    # 约650万人: 637万 is within 2 %, 636.9万 is not.
+    assert classify(completion_rate(6_370_000, 6_500_000, basis), 0.5, basis=basis) == S.STATUS_DONE
+    assert classify(completion_rate(6_369_000, 6_500_000, basis), 0.5, basis=basis) == S.STATUS_ON_TRACK
+    assert classify(completion_rate(6_370_000, 6_500_000), 0.5) == S.STATUS_ON_TRACK  # exact: not yet
+    assert classify(0.97, 1.0, basis=basis) == S.STATUS_ON_TRACK  # December, 3 points short: 正常推进, not done
+
+
+@pytest.mark.parametrize("basis", [S.BASIS_EXACT, *S.FLOOR_BASES])
+def test_exact_and_floor_are_done_at_the_figure(basis):
+    assert classify(0.999, 0.5, basis=basis) == S.STATUS_ON_TRACK
+    assert classify(1.0, 0.5, basis=basis) == S.STATUS_DONE
+    assert classify(1.4, 0.5, basis=basis) == S.STATUS_DONE
+    assert classify(0.3, 0.5, basis=basis) == S.STATUS_LAGGING
+
+
+def test_ceiling_is_met_at_or_under_and_behind_over_it():
+    c = S.BASIS_CEILING
+    # 家庭托育支出不高于全省平均 (100 %): 92 % of the average is met, whatever the month.
+    assert completion_rate(92, 100, c) == 1.0 and completion_rate(100, 100, c) == 1.0
+    assert classify(completion_rate(92, 100, c), 1 / 12, basis=c) == S.STATUS_DONE
+    # 5 % over: never 正常推进, however early in the year; far over: 严重滞后.
+    assert completion_rate(105, 100, c) == pytest.approx(100 / 105)
+    assert classify(completion_rate(105, 100, c), 1 / 12, basis=c) == S.STATUS_LAGGING
+    assert classify(completion_rate(150, 100, c), 1 / 12, basis=c) == S.STATUS_SEVERE
+    assert planned_share(1 / 12, c) == 1.0  # a ceiling holds all year: its 序时进度 is 100 %
+
+
+def test_credited_rates_count_done_as_full():
+    rate = pd.Series([0.985, 0.985, 1.3, 0.5])
+    bases = pd.Series([S.BASIS_ABOUT, S.BASIS_EXACT, S.BASIS_ABOVE, S.BASIS_AROUND])
+    assert credited(rate, bases).tolist() == [1.0, 0.985, 1.0, 0.5]
+    assert credited(rate).tolist() == [0.985, 0.985, 1.0, 0.5]
+
+
+def test_the_engine_applies_the_basis_of_each_indicator(targets):
+    """约650万人 reached at 637万 makes project 19 已完成; 托育支出 at 105 % of the province's average is 滞后 in March."""
+    from lib import progress as P
+
+    def row(code, value):
+        return {"年度": 2024, "月份": 3, "指标编号": code, "县市区": S.CITY, "累计完成": value, "进展状态": "",
+                "进展情况": "", "存在问题": "", "下步计划": "", "填报单位": ""}
+    rows = pd.DataFrame([row("P19-1", 6_370_000), row("P06-9", 105), row("P26-3", 43.2)])
+    detail = P.detail(targets, rows, 3).query("县市区 == @S.CITY").set_index("指标编号")
+    assert detail.at["P19-1", "目标口径"] == "约" and detail.at["P19-1", "状态"] == S.STATUS_DONE
+    assert detail.at["P06-9", "完成率"] == pytest.approx(100 / 105) and detail.at["P06-9", "序时进度"] == 1.0
+    assert detail.at["P06-9", "状态"] == S.STATUS_LAGGING
+    assert detail.at["P26-3", "状态"] == S.STATUS_DONE  # 44%左右: 43.2 is within 2 %
+    projects = P.project_table(targets, rows, 3).set_index("项目序号")
+    assert projects.at[19, "完成率"] == 1.0 and projects.at[19, "状态"] == S.STATUS_DONE
