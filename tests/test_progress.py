@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from datetime import date, datetime
 
@@ -225,8 +226,13 @@ def test_cli_prints_csv_with_bom(world, monkeypatch, capsysbinary):
     out = capsysbinary.readouterr().out
     assert out.startswith(b"\xef\xbb\xbf")
     text = out.decode("utf-8-sig")
-    assert text.splitlines()[0].startswith("项目序号,类别,项目名称,牵头单位,完成率,序时进度,差距,状态")
+    assert text.splitlines()[0].startswith("项目序号,类别,项目名称,牵头单位,完成率（%）,序时进度（%）,差距（百分点）,状态")
     assert "项目二" in text and "滞后" in text
+    # Written as a person would type them: percent with one decimal, not a 0..1 share.
+    table = pd.read_csv(io.StringIO(text), dtype=str)
+    rates = table["完成率（%）"].dropna()
+    assert len(rates) and rates.str.fullmatch(r"-?\d+(\.\d)?").all()
+    assert (rates.astype(float) > 1).any()
 
 
 def test_whole_2024_table_with_a_synthetic_store(targets):
