@@ -12,10 +12,15 @@ The document (``build_docx``), in the order a supervision office writes it:
     一、总体进展   status counts, average completion vs 序时进度, change from last month, reports received
     二、分类进展   the categories' table and a chart (completion vs 序时进度)
     三、滞后项目   every 滞后 / 严重滞后 project with its unit's own 存在问题 / 下步计划, trimmed, quoted
-    四、县市区进展 the counties ranked, table and bar chart
-    五、报送情况   units late or missing this month, by name (催报名单)
-    六、下步工作要求 the 通报设置 text
+    四、逾期督办事项 the 问题督办台账's items past 办结时限 and not closed on the issue date (lib.ledger's rule)
+    五、县市区进展 the counties ranked, table and bar chart
+    六、报送情况   units late or missing this month, by name (催报名单)
+    七、下步工作要求 the 通报设置 text
     附件      the full project table (header row repeated on every page), then the 版记 (抄送)
+
+Section headings are numbered in order as they are written (``build_docx``), never typed. The overdue items are
+the ledger as it stands on the issue date, not at month end: the ledger keeps each item's current state only, and
+the office chases what is overdue when the 通报 goes out; the section's first sentence names that date.
 
 Page setup follows GB/T 9704 (A4, 37/35/28/26 mm margins, 三号仿宋 body at a 28 pt line pitch,
 "— 1 —" page numbers). Fonts are named as offices have them (方正小标宋简体, 仿宋_GB2312, 黑体,
@@ -48,6 +53,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lib import ledger as L
 from lib import progress as P
 from lib import schema as S
 from lib.formatting import first_sentences, fmt_pct, fmt_points, fmt_signed_points
@@ -189,7 +195,7 @@ def figures_for(store, targets: Targets, month: int, revision: int | None = None
 
 @dataclass(frozen=True, eq=False)
 class Summary:
-    """Section 一, 三 and 五 as figures (the page previews these, the document prints them)."""
+    """Section 一, 三 and 六 as figures (the page previews these, the document prints them)."""
     total: int
     status_counts: dict[str, int]
     average: float  # mean of the projects' capped completion (lib.progress.city_table)
@@ -254,6 +260,13 @@ def summarize(figures: Figures) -> Summary:
         pending_units=month_rows.loc[state == P.NOT_DUE, "填报单位"].tolist(),
         deadline=pd.Timestamp(due).to_pydatetime() if due is not None else None,
         lagging=behind, lagging_counts={s: int(counts.get(s, 0)) for s in (S.STATUS_LAGGING, S.STATUS_SEVERE)})
+
+
+def overdue_items(store, targets: Targets, today: date) -> pd.DataFrame:
+    """The ledger's items of the targets' year overdue on ``today`` (lib.ledger.items: its one overdue rule),
+    most days overdue first."""
+    frame = L.items(store, targets, today)
+    return frame[frame["逾期"] & (frame["年度"] == targets.year)].reset_index(drop=True)
 
 
 def month_span(month: int) -> str:
@@ -527,16 +540,22 @@ class _Writer:
         return table
 
 
-def build_docx(figures: Figures, issued: date | None = None) -> bytes:
+def build_docx(figures: Figures, issued: date | None = None, overdue: pd.DataFrame | None = None) -> bytes:
     """The 督查通报 of ``figures`` as .docx bytes (see the module docstring for its parts).
 
     The 通报设置 text comes from the figures' own target table (for a publication, the one it was computed with).
+    ``overdue`` is ``overdue_items`` on the issue date (``generate`` always passes it); without it (no store at
+    hand) the overdue section is left out and the sections after it are numbered on.
     """
     issued = issued or date.today()
     settings = figures.targets.report_settings
     summary = summarize(figures)
     year, month = figures.year, figures.month
     w = _Writer()
+    numbers = iter(CHINESE_NUMBERS)
+
+    def numbered(text: str) -> None:
+        w.heading(f"{next(numbers)}、{text}")
 
     # 版头
     if not figures.published:
@@ -561,7 +580,7 @@ def build_docx(figures: Figures, issued: date | None = None) -> bytes:
 
     # 一、总体进展
     counts = summary.status_counts
-    w.heading("一、总体进展")
+    numbered("总体进展")
     w.para(f"截至 {month} 月底，{summary.total} 个项目中，" + "，".join(f"{s} {counts[s]} 个" for s in S.STATUSES) + "。"
            f"项目平均完成率 {fmt_pct(summary.average)}，序时进度 {fmt_pct(summary.planned)}，"
            f"{fmt_points(summary.gap)}。")
@@ -581,7 +600,7 @@ def build_docx(figures: Figures, issued: date | None = None) -> bytes:
     w.para(change + received, before=6)
 
     # 二、分类进展
-    w.heading("二、分类进展")
+    numbered("分类进展")
     cats = figures.categories
     w.para(f"{len(cats)} 个类别中，完成率最高的是“{cats.loc[cats['完成率'].idxmax(), '类别']}”"
            f"（{fmt_pct(cats['完成率'].max())}），最低的是“{cats.loc[cats['完成率'].idxmin(), '类别']}”"
@@ -595,7 +614,7 @@ def build_docx(figures: Figures, issued: date | None = None) -> bytes:
     w.picture(category_chart(cats), "图 1　各类别完成率与序时进度（竖线为序时进度）")
 
     # 三、滞后项目
-    w.heading("三、滞后项目")
+    numbered("滞后项目")
     lagging = summary.lagging
     if lagging.empty:
         w.para(f"截至 {month} 月底，没有滞后或严重滞后的项目。")
@@ -616,8 +635,22 @@ def build_docx(figures: Figures, issued: date | None = None) -> bytes:
         else:
             w.para("牵头单位本月未报送存在问题和下步计划。")
 
-    # 四、县市区进展
-    w.heading("四、县市区进展")
+    # 四、逾期督办事项 (the ledger on the issue date)
+    if overdue is not None:
+        numbered("逾期督办事项")
+        on = f"截至 {issued.month} 月 {issued.day} 日（通报印发日）"
+        if overdue.empty:
+            w.para(f"{on}，问题督办台账中没有超过办结时限仍未办结的事项。")
+        else:
+            w.para(f"{on}，问题督办台账中超过办结时限仍未办结的事项 {len(overdue)} 件，按逾期天数排列如下，"
+                   "请责任单位抓紧办结并及时报送办理情况：")
+            rows = [[str(i), r.项目名称, first_sentences(r.问题描述, limit=40), r.责任单位, r.办结时限, str(r.逾期天数)]
+                    for i, r in enumerate(overdue.itertuples(index=False), start=1)]
+            w.table(["序号", "项目", "问题描述", "责任单位", "办结时限", "逾期天数"], rows, [10, 30, 48, 26, 22, 20],
+                    align=["center", "left", "left", "left", "center", "center"])
+
+    # 五、县市区进展
+    numbered("县市区进展")
     counties = figures.counties.sort_values(["完成率", "县市区"], ascending=[False, True], na_position="last",
                                             kind="stable").reset_index(drop=True)
     if counties["完成率"].notna().any():
@@ -631,8 +664,8 @@ def build_docx(figures: Figures, issued: date | None = None) -> bytes:
     w.para(GAP_NOTE, size=12, indent=False, exact=False)
     w.picture(county_chart(counties), "图 2　各县市区完成率与序时进度（竖线为序时进度）")
 
-    # 五、报送情况
-    w.heading("五、报送情况")
+    # 六、报送情况
+    numbered("报送情况")
     due = f"（截止时间 {summary.deadline.month} 月 {summary.deadline.day} 日）" if summary.deadline else ""
     text = f"{month} 月进展报表{due}应报送单位 {summary.expected_reports} 个，按时报送 {reports[P.ON_TIME]} 个。"
     text += (f"逾期报送 {len(summary.late_units)} 个：{'、'.join(summary.late_units)}。" if summary.late_units
@@ -651,8 +684,8 @@ def build_docx(figures: Figures, issued: date | None = None) -> bytes:
         w.table(["序号", "填报单位", "报送情况", "首次接收时间"], rows, [14, 70, 30, 40],
                 align=["center", "left", "center", "center"])
 
-    # 六、下步工作要求
-    w.heading("六、下步工作要求")
+    # 七、下步工作要求
+    numbered("下步工作要求")
     for i, paragraph in enumerate(settings[S.REPORT_REQUIREMENTS]):
         number = CHINESE_NUMBERS[i] if i < 10 else str(i + 1)
         lead, sep, rest = paragraph.partition("。")
@@ -782,7 +815,8 @@ def generate(store, month: int, who: str, revision: int | None = None, live: boo
     """Figures → .docx (→ .pdf), recorded in the audit log with the figures' hash."""
     targets = targets or store.targets()
     figures = figures or figures_for(store, targets, month, revision, live)
-    docx_bytes = build_docx(figures, issued)
+    issued = issued or date.today()
+    docx_bytes = build_docx(figures, issued, overdue_items(store, targets, issued))
     pdf_bytes = to_pdf(docx_bytes) if pdf else None
     kinds = "docx+pdf" if pdf_bytes else "docx"
     store.log(who, AUDIT_ACTION, f"{figures.year}-{figures.month:02d} · {figures.label} · {kinds} · "

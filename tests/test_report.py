@@ -17,6 +17,7 @@ import pytest
 from docx.oxml.ns import qn
 from openpyxl import load_workbook
 
+from lib import auth, ledger
 from lib import progress as P
 from lib import report as R
 from lib import schema as S
@@ -156,7 +157,7 @@ def test_section_five_names_the_late_and_missing_units_of_the_compliance_table(m
     late = june.loc[june["报送情况"] == P.LATE, "填报单位"].tolist()
     missing = june.loc[june["报送情况"] == P.MISSING, "填报单位"].tolist()
     assert late == [LATE_UNIT] and missing == [MISSING_UNIT]
-    body = section(document, "五、报送情况", "六、")
+    body = section(document, "六、报送情况", "七、")
     text = text_of(body)
     assert f"逾期报送 {len(late)} 个：{'、'.join(late)}。" in text
     assert f"未报送 {len(missing)} 个：{'、'.join(missing)}" in text
@@ -194,8 +195,9 @@ def test_document_layout_images_fonts_and_properties(made):
     props = document.core_properties
     assert props.identifier == f"sha256:{report.figures.content_hash}" and len(report.figures.content_hash) == 64
     assert props.content_status == R.UNPUBLISHED and props.subject == "2024-06"
-    headings = [p.text for p in document.paragraphs if re.match("^[一二三四五六]、", p.text)]
-    assert headings == ["一、总体进展", "二、分类进展", "三、滞后项目", "四、县市区进展", "五、报送情况", "六、下步工作要求"]
+    headings = [p.text for p in document.paragraphs if re.match("^[一二三四五六七八九十]、", p.text)]
+    assert headings == ["一、总体进展", "二、分类进展", "三、滞后项目", "四、逾期督办事项", "五、县市区进展", "六、报送情况",
+                        "七、下步工作要求"]
     requirements = targets.report_settings[S.REPORT_REQUIREMENTS]
     text = "\n".join(p.text for p in document.paragraphs)
     assert all(r.partition("。")[2] in text for r in requirements)
@@ -205,11 +207,42 @@ def test_document_layout_images_fonts_and_properties(made):
 def test_county_section_ranks_every_county(made, store):
     targets, _report, document = made
     counties = P.county_table(targets, store.current_rows(targets.year), 6)
-    table = next(b for b in section(document, "四、县市区进展", "五、") if hasattr(b, "rows"))
+    table = next(b for b in section(document, "五、县市区进展", "六、") if hasattr(b, "rows"))
     ranked = [(row.cells[1].text, row.cells[2].text) for row in table.rows[1:]]
     assert len(ranked) == len(targets.counties) == 14
     expected = counties.sort_values("完成率", ascending=False, kind="stable")
     assert [r[1] for r in ranked] == [fmt_pct(v) for v in expected["完成率"]]
+
+
+def test_without_overdue_items_the_overdue_section_is_one_sentence(made):
+    _targets, _report, document = made
+    body = section(document, "四、逾期督办事项", "五、")
+    assert [getattr(b, "text", None) for b in body] == [
+        "截至 7 月 10 日（通报印发日），问题督办台账中没有超过办结时限仍未办结的事项。"]
+
+
+def test_an_overdue_ledger_item_is_listed_and_a_closed_one_is_not(tmp_path):
+    store = Store(tmp_path / "data")
+    targets = store.targets()
+    unit = "市能源局"
+    words = "燃气管网改造资金未到位。施工许可尚在办理。第三句不应出现在通报里。"
+    outcome = store.ingest(filled(targets, unit, month="2024-06", share=0.3, problems=words, plan="加快推进。"),
+                           f"{unit}-6.xlsx", targets=targets, received_at=datetime(2024, 7, 4, 16))
+    assert outcome.stored, outcome.summary()
+    assert ledger.sync(store, targets).new_items >= 2
+    analyst = ledger.Actor("李科员", auth.ANALYST)
+    late, closed, *candidates = ledger.items(store, targets)["编号"].tolist()
+    assert ledger.confirm(store, [late, closed], analyst, due=date(2024, 6, 30), today=date(2024, 6, 20)) == 2
+    ledger.set_status(store, closed, ledger.DONE, analyst, today=date(2024, 7, 5))
+    document = docx.Document(io.BytesIO(R.generate(store, 6, "测试", issued=ISSUED, targets=targets).docx))
+    body = section(document, "四、逾期督办事项", "五、")
+    assert body[0].text.startswith("截至 7 月 10 日（通报印发日），") and "仍未办结的事项 1 件" in body[0].text
+    table = next(b for b in body if hasattr(b, "rows"))
+    item = ledger.items(store, targets, ISSUED).set_index("编号").loc[late]
+    assert [[c.text for c in row.cells] for row in table.rows] == [
+        ["序号", "项目", "问题描述", "责任单位", "办结时限", "逾期天数"],
+        ["1", item["项目名称"], "燃气管网改造资金未到位。施工许可尚在办理。", unit, "2024-06-30", "10"]]
+    assert item["责任单位"] == unit and candidates  # unconfirmed candidates are never overdue, never listed
 
 
 def test_every_generation_is_audited(store):
