@@ -644,9 +644,10 @@ def build_docx(figures: Figures, issued: date | None = None, overdue: pd.DataFra
         else:
             w.para(f"{on}，问题督办台账中超过办结时限仍未办结的事项 {len(overdue)} 件，按逾期天数排列如下，"
                    "请责任单位抓紧办结并及时报送办理情况：")
-            rows = [[str(i), r.项目名称, first_sentences(r.问题描述, limit=40), r.责任单位, r.办结时限, str(r.逾期天数)]
+            rows = [[str(i), r.项目名称 + (f"（{r.县市区}）" if r.县市区 not in ("", S.CITY) else ""),
+                     first_sentences(r.问题描述, limit=40), r.责任单位, r.办结时限, str(r.逾期天数)]
                     for i, r in enumerate(overdue.itertuples(index=False), start=1)]
-            w.table(["序号", "项目", "问题描述", "责任单位", "办结时限", "逾期天数"], rows, [10, 30, 48, 26, 22, 20],
+            w.table(["序号", "项目", "问题描述", "责任单位", "办结时限", "逾期天数"], rows, [12, 34, 42, 24, 24, 20],
                     align=["center", "left", "left", "left", "center", "center"])
 
     # 五、县市区进展

@@ -241,7 +241,8 @@ def test_an_overdue_ledger_item_is_listed_and_a_closed_one_is_not(tmp_path):
     item = ledger.items(store, targets, ISSUED).set_index("编号").loc[late]
     assert [[c.text for c in row.cells] for row in table.rows] == [
         ["序号", "项目", "问题描述", "责任单位", "办结时限", "逾期天数"],
-        ["1", item["项目名称"], "燃气管网改造资金未到位。施工许可尚在办理。", unit, "2024-06-30", "10"]]
+        ["1", item["项目名称"] + (f"（{item['县市区']}）" if item["县市区"] not in ("", S.CITY) else ""),
+         "燃气管网改造资金未到位。施工许可尚在办理。", unit, "2024-06-30", "10"]]
     assert item["责任单位"] == unit and candidates  # unconfirmed candidates are never overdue, never listed
 
 
