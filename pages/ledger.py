@@ -18,7 +18,7 @@ actor = L.Actor.of(user)
 manager = L.may_manage(user.role)
 store = ui.store()
 
-ui.page_start("督办台账")
+ui.page_start("督办台账", ignored={ui.ALL_FILTERS: "督办事项按本页上方的状态、项目、单位、县市区筛选"})
 items = ui.ledger_items()  # new uploads' 存在问题 become candidates here (once per store version)
 ui.ledger_cards(L.counts(items))
 

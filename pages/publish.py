@@ -18,7 +18,7 @@ store = ui.store()
 t = bundle.targets
 user = ui.user()
 
-ui.page_start(f"发布与修订 · {t.year} 年 {f.month} 月")
+ui.page_start(f"发布与修订 · {t.year} 年 {f.month} 月", ignored=dict.fromkeys(("类别", "牵头单位", "县市区", "状态"), "发布（一次发布冻结该月全部项目）"))
 st.caption("发布后的数字即为该月正式数字：冻结各单位当时的报送版本、目标表与各层级结果，之后的补报、更正和恢复都不会改变它。"
            "再次发布为新的修订，须写明原因；早先的修订一直可查。")
 

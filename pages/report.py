@@ -15,7 +15,7 @@ user = ui.user()
 may_generate = user.can(auth.ANALYST)
 month, publication = f.month, bundle.publication
 
-ui.page_start(f"督查通报 · {t.year} 年 {month} 月")
+ui.page_start(f"督查通报 · {t.year} 年 {month} 月", ignored=dict.fromkeys(("类别", "牵头单位", "县市区", "状态"), "通报（通报按全市全部项目印发）"))
 st.caption("每月向市领导和各单位印发的书面通报：总体进展、分类进展、滞后项目及单位自述问题、县市区排名、报送情况、下步要求，"
            "附全部项目进展表。月份与数据口径（已发布的修订或实时数据）在侧栏选择；用实时数据生成的通报首行标注“"
            + R.UNPUBLISHED + "”。")
