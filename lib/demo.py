@@ -39,6 +39,7 @@ from pathlib import Path
 from lib import config
 from lib import schema as S
 from lib.calendar import deadline
+from lib.formatting import fmt_plain
 from lib.store import DEMO_UPLOADER, PUBLICATIONS_DIR, RebuildError, Store
 from lib.template import build_template, fill_template
 
@@ -176,14 +177,14 @@ def month_entries(targets, plan: DemoPlan, unit: str, month: int, previous: dict
             whole = is_whole(r.指标类型, r.计量单位) or float(r.年度目标) >= 50
             value = round(previous[key] * 0.85, None if whole else 1)
             row["累计完成"] = float(value)
-            row["存在问题"] = f"经复核，前期重复统计 {previous[key] - value:g}{r.计量单位}，本月核减。"
+            row["存在问题"] = f"经复核，前期重复统计 {fmt_plain(previous[key] - value)}{r.计量单位}，本月核减。"
             row["下步计划"] = "建立台账逐项核对，确保数据准确。"
         elif row["进展状态"] == "滞后" or plan.share(project, month) < month / 12 - 0.1:
             row["存在问题"] = rng.choice(PROBLEMS)
             row["下步计划"] = rng.choice(PLANS)
         rate = value / float(r.年度目标)
         delta = value - previous.get(key, 0.0)
-        row["进展情况"] = rng.choice(PROGRESS).format(value=f"{value:g}", unit=r.计量单位, rate=rate, delta=f"{delta:g}")
+        row["进展情况"] = rng.choice(PROGRESS).format(value=fmt_plain(value), unit=r.计量单位, rate=rate, delta=fmt_plain(delta))
         previous[key] = value
         entries[key] = row
     return entries

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -146,3 +147,17 @@ def test_demo_counts_of_things_are_whole_numbers(targets):
                     checked += 1
     assert checked > 1000
     assert demo.is_whole(S.TYPE_COUNT, "户") and not demo.is_whole(S.TYPE_COUNT, "公里")
+
+
+def test_demo_narratives_write_numbers_as_a_person_would(targets):
+    """'累计完成1470860人', never '1.47086e+06人' or '12.0户'."""
+    plan = demo.DemoPlan(targets)
+    texts = []
+    for unit in targets.reporting_units:
+        previous: dict = {}
+        for month in range(1, 13):
+            for entry in demo.month_entries(targets, plan, unit, month, previous).values():
+                texts += [entry.get("进展情况", ""), entry.get("存在问题", "")]
+    assert any(re.search(r"\d{7,}", t) for t in texts)  # the demo has millions, written out
+    raw = [t for t in texts if re.search(r"\de[+-]?\d|\d\.0(?!\d)", t)]
+    assert not raw, raw[:5]
