@@ -724,7 +724,7 @@ def status_legend(targets: Targets) -> None:
 
 def status_chip(status: str) -> str:
     """Coloured status label for st.markdown (our constant colours only)."""
-    return f":{'green' if status == S.STATUS_DONE else 'blue' if status == S.STATUS_ON_TRACK else 'orange' if status == S.STATUS_LAGGING else 'red' if status == S.STATUS_SEVERE else 'gray'}-background[{status}]"
+    return f":{S.STATUS_MARKDOWN_COLORS.get(status, 'gray')}-background[{status}]"
 
 
 

@@ -46,10 +46,15 @@ def next_working_day(day: date) -> date:
     return day
 
 
+def add_months(year: int, month: int, n: int) -> tuple[int, int]:
+    """(year, month) ``n`` months after ``year``-``month`` (``n`` may be negative)."""
+    y, m = divmod(year * 12 + month - 1 + n, 12)
+    return y, m + 1
+
+
 def nominal_deadline(year: int, month: int, day: int) -> date:
     """Day ``day`` of the month after ``year``-``month``, before any move."""
-    y, m = (year + 1, 1) if month == 12 else (year, month + 1)
-    return date(y, m, day)
+    return date(*add_months(year, month, 1), day)
 
 
 def deadline(year: int, month: int, day: int) -> datetime:

@@ -18,6 +18,7 @@ from plotly.colors import sample_colorscale
 
 from lib import schema as S
 from lib.formatting import fmt_pct, fmt_signed_points, hover_pct
+from lib.status import planned_share, planned_shares
 
 FONT = "Noto Sans CJK SC, Source Han Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
 GAP_SCALE = "RdYlGn"  # diverging: red behind, yellow-white at 0 (持平), green ahead
@@ -297,9 +298,9 @@ def trend_chart(trend: pd.DataFrame, title: str, projection: float | None = None
     """
     fig = go.Figure()
     months = list(range(0, 13))
-    fig.add_scatter(x=months, y=[m / 12 * 100 for m in months], mode="lines", name="序时进度（计划）",
+    fig.add_scatter(x=months, y=[planned_share(m) * 100 for m in months], mode="lines", name="序时进度（计划）",
                     line=dict(color=PLAN_COLOR, dash="dash", width=2), hovertemplate=f"%{{x}}月 计划 {hover_pct('y')}<extra></extra>")
-    if "序时进度" in trend and trend["序时进度"].round(6).ne((trend["月份"] / 12).round(6)).any():
+    if "序时进度" in trend and trend["序时进度"].round(6).ne(planned_shares(trend["月份"]).round(6)).any():
         fig.add_scatter(x=trend["月份"], y=trend["序时进度"] * 100, mode="lines+markers", name="序时进度（本项计划）",
                         line=dict(color="#8250df", dash="dot"))
     fig.add_scatter(x=trend["月份"], y=trend["完成率"].clip(upper=1.2) * 100, mode="lines+markers", name="完成率",

@@ -19,7 +19,15 @@ import pandas as pd
 
 from lib import schema as S
 from lib.calendar import deadline
-from lib.status import classify_reported, classify_series, completion_rates, credited, planned_shares, worst
+from lib.status import (
+    classify_reported,
+    classify_series,
+    completion_rates,
+    credited,
+    planned_share,
+    planned_shares,
+    worst,
+)
 from lib.targets import Targets
 
 # Columns of the indicator-level table (one row per indicator × 县市区, and 全市).
@@ -39,20 +47,21 @@ RECENT_MONTHS = 3  # the projection extrapolates the pace of the last three mont
 
 def _indicator_frame(targets: Targets) -> pd.DataFrame:
     """Static indicator attributes joined with their project (cached on the targets)."""
-    key = ("indicator_frame",)
-    if key not in targets._cache:
+    def build() -> pd.DataFrame:
         proj = targets.projects[["项目序号", "类别", "项目名称", "牵头单位"]]
         ind = targets.indicators[["指标编号", "项目序号", "指标名称", "计量单位", "指标类型", "年度目标", S.COL_BASIS,
                                   "分解到县", "填报单位"]]
-        targets._cache[key] = ind.merge(proj, on="项目序号", how="left")
-    return targets._cache[key]
+        return ind.merge(proj, on="项目序号", how="left")
+
+    return targets.cached(("indicator_frame",), build)
 
 
 def _skeleton(targets: Targets) -> pd.DataFrame:
     """One row per (indicator, 县市区) the engine reports, with its annual target."""
-    key = ("skeleton",)
-    if key in targets._cache:
-        return targets._cache[key]
+    return targets.cached(("skeleton",), lambda: _build_skeleton(targets))
+
+
+def _build_skeleton(targets: Targets) -> pd.DataFrame:
     ind = _indicator_frame(targets)
     city = ind.assign(县市区=S.CITY, 层级=LEVEL_CITY)
     split = targets.splits.loc[targets.splits["分解目标"] > 0, ["指标编号", "县市区", "分解目标"]]
@@ -60,18 +69,7 @@ def _skeleton(targets: Targets) -> pd.DataFrame:
     county = split.merge(ind.drop(columns=["年度目标"]), on="指标编号", how="inner").assign(层级=LEVEL_COUNTY)
     frame = pd.concat([city, county], ignore_index=True)
     frame["年度目标"] = frame["年度目标"].astype("float64")
-    targets._cache[key] = frame
     return frame
-
-
-def _planned_shares(targets: Targets, codes: pd.Series, months: pd.Series) -> pd.Series:
-    """序时进度 of each (indicator, month) pair: the 序时计划 sheet where it has the indicator, else month / 12."""
-    default = months.astype("float64") / 12
-    if targets.schedule is None:
-        return default
-    plan = targets.schedule.stack()  # (指标编号, 月份) -> share
-    keys = pd.MultiIndex.from_arrays([codes.to_numpy(), months.to_numpy()])
-    return pd.Series(plan.reindex(keys).to_numpy(dtype="float64"), index=codes.index).fillna(default)
 
 
 def detail_months(targets: Targets, rows: pd.DataFrame, months) -> pd.DataFrame:
@@ -101,7 +99,7 @@ def detail_months(targets: Targets, rows: pd.DataFrame, months) -> pd.DataFrame:
     quantitative = frame["指标类型"] != S.TYPE_QUALITATIVE
     bases = frame[S.COL_BASIS]
     frame["完成率"] = completion_rates(frame["累计完成"], frame["年度目标"], bases).where(quantitative)
-    frame["序时进度"] = planned_shares(_planned_shares(targets, frame["指标编号"], frame["月份"]), bases)
+    frame["序时进度"] = planned_shares(frame["月份"], frame["指标编号"], targets.schedule, bases)
     frame["差距"] = (frame["完成率"] - frame["序时进度"]) * 100
     status = classify_series(frame["完成率"], frame["序时进度"], targets.lag_threshold, targets.severe_threshold, bases)
     qualitative = ~quantitative
@@ -129,11 +127,12 @@ def _status_counts(statuses: pd.Series, keys: pd.DataFrame) -> pd.DataFrame:
     return counts.reindex(columns=S.STATUSES, fill_value=0)
 
 
-def _month_share(index: pd.Index, month: int | None):
-    """month / 12, or, for stacked months (month None), each row's 月份 / 12."""
+def _default_shares(index: pd.Index, month: int | None):
+    """序时进度 of a row without quantitative indicators: ``month``'s, or, for stacked months (month None),
+    each row's 月份's (``planned_share`` with no indicator: no schedule applies)."""
     if month is not None:
-        return month / 12
-    return pd.Series(index.get_level_values("月份").to_numpy() / 12, index=index)
+        return planned_share(month)
+    return pd.Series(planned_shares(pd.Series(index.get_level_values("月份"))).to_numpy(), index=index)
 
 
 def _project_rows(targets: Targets, frame: pd.DataFrame, month: int | None, group: list[str]) -> pd.DataFrame:
@@ -150,7 +149,7 @@ def _project_rows(targets: Targets, frame: pd.DataFrame, month: int | None, grou
     reported_qual = frame[(frame["指标类型"] == S.TYPE_QUALITATIVE) & (frame["状态"] != S.STATUS_MISSING)].groupby(group).size()
     out = counts.join(agg, how="left").join(qual.rename("定性状态"), how="left")
     out["已报送指标数"] = (out["已报送指标数"].fillna(0) + reported_qual.reindex(out.index).fillna(0)).astype(int)
-    out["序时进度"] = out["序时进度"].fillna(_month_share(out.index, month))
+    out["序时进度"] = out["序时进度"].fillna(_default_shares(out.index, month))
     status = classify_series(out["完成率"], out["序时进度"], targets.lag_threshold, targets.severe_threshold)
     qualitative_only = out["完成率"].isna() & out["定性状态"].notna()
     status[qualitative_only] = out.loc[qualitative_only, "定性状态"]
@@ -185,7 +184,7 @@ def _roll_up(targets: Targets, projects: pd.DataFrame, key, month: int | None) -
     agg = projects.groupby(keys, sort=False).agg(
         完成率=("完成率", "mean"), 序时进度=("序时进度", "mean"), 项目数=("项目数", "sum"), 指标数=("指标数", "sum"),
         已报送指标数=("已报送指标数", "sum"), **{s: (s, "sum") for s in S.STATUSES})
-    agg["序时进度"] = agg["序时进度"].fillna(_month_share(agg.index, month))
+    agg["序时进度"] = agg["序时进度"].fillna(_default_shares(agg.index, month))
     agg["差距"] = (agg["完成率"] - agg["序时进度"]) * 100
     statuses = classify_series(agg["完成率"], agg["序时进度"], targets.lag_threshold, targets.severe_threshold)
     # A group with only qualitative projects takes their worst status.

@@ -102,6 +102,10 @@ SETTING_DEADLINE_DAY = "报送截止日"
 SETTING_LAG = "滞后阈值（百分点）"
 SETTING_SEVERE = "严重滞后阈值（百分点）"
 SETTING_TITLE = "文件"
+# The defaults of those settings: the one home of the 10 / 30 point thresholds and the 5th-of-the-month deadline.
+DEFAULT_DEADLINE_DAY = 5
+DEFAULT_LAG = 10
+DEFAULT_SEVERE = 30
 
 # Optional sheet 通报设置 (设置项, 值): what the monthly 督查通报 (lib/report.py) prints around the figures.
 # 下步要求 may be given on several rows (one paragraph each); every other key once. Absent keys take these defaults.
@@ -137,6 +141,14 @@ STATUS_COLORS = {
     STATUS_SEVERE: "#d1242f",
     STATUS_MISSING: "#8c959f",
 }
+# The same colours where only Streamlit's named markdown colours can be used (the status chip, ``:green-background[…]``).
+STATUS_MARKDOWN_COLORS = {
+    STATUS_DONE: "green",
+    STATUS_ON_TRACK: "blue",
+    STATUS_LAGGING: "orange",
+    STATUS_SEVERE: "red",
+    STATUS_MISSING: "gray",
+}
 # Severity order used for "worst status" aggregation.
 STATUS_SEVERITY = {
     STATUS_DONE: 0,
@@ -148,7 +160,7 @@ STATUS_SEVERITY = {
 
 # What a reporting unit may choose in the template's 进展状态 column.
 STATE_NOT_STARTED = "未启动"
-REPORTED_STATES = ["已完成", "正常推进", "滞后", STATE_NOT_STARTED]
+REPORTED_STATES = [STATUS_DONE, STATUS_ON_TRACK, STATUS_LAGGING, STATE_NOT_STARTED]
 
 # --- template / submission columns ----------------------------------------
 TEMPLATE_TITLE = "{year} 年重点民生实事进展情况报表"

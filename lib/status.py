@@ -26,8 +26,13 @@ month's end), gap = (r − p) in percentage points:
 An indicator that counts as 已完成 counts as 100 % in its project's mean (see
 ``credited``). Qualitative indicators take the unit's own 进展状态; 未启动 counts as
 正常推进 while less than a quarter of the year's work is planned, 滞后 after that.
-Thresholds (default 10 and 30 points) come from the target table's 设置 sheet.
-``classify`` (one item) and ``classify_series`` (whole frames) are the same rule.
+Thresholds (defaults ``S.DEFAULT_LAG`` and ``S.DEFAULT_SEVERE``, 10 and 30 points) come from the target
+table's 设置 sheet. ``classify`` (one item) and ``classify_series`` (whole frames) are the same rule.
+
+序时进度 is ruled here too, and only here: ``planned_share`` (one item) and ``planned_shares`` (whole frames)
+give the share of the year's work planned by a month's end: the indicator's row of the 序时计划 sheet when the
+target table has one, else month / 12; a ceiling (不高于) holds all year, so its share is 100 % every month.
+Every figure, chart line and message that shows 序时进度 calls one of the two.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import pandas as pd
 
 from lib import schema as S
 
-NOT_STARTED = "未启动"
+NOT_STARTED = S.STATE_NOT_STARTED
 NOT_STARTED_GRACE = 0.25
 APPROX_TOLERANCE = 0.02  # 约 / 左右: within 2 % of the figure counts as reached
 
@@ -73,20 +78,48 @@ def completion_rates(values: pd.Series, targets: pd.Series, bases: pd.Series | N
     return pd.Series(np.where(ceiling & values.notna().to_numpy(), within, plain), index=values.index)
 
 
-def planned_share(planned: float, basis: str | None) -> float:
-    """序时进度 the rule uses: a ceiling holds all year (100 % every month)."""
+MONTHS_IN_YEAR = 12
+
+
+def planned_share(month: int, indicator: str | None = None, schedule: pd.DataFrame | None = None,
+                  basis: str | None = None) -> float:
+    """序时进度 of one item at the end of ``month``: share of the year's work planned by then (0..1).
+
+    ``schedule`` is the target table's 序时计划 (``Targets.schedule``: 指标编号 × months 1..12 -> share); an
+    indicator it has follows it, any other item (or none named: a project, a category) month / 12. A ceiling
+    (``basis`` 不高于) holds all year: 100 %.
+    """
+    if schedule is not None and indicator in schedule.index:
+        return _held(float(schedule.at[indicator, month]), basis)
+    return _held(month / MONTHS_IN_YEAR, basis)
+
+
+def planned_shares(months: pd.Series, indicators: pd.Series | None = None, schedule: pd.DataFrame | None = None,
+                   bases: pd.Series | None = None) -> pd.Series:
+    """Vectorised ``planned_share``: one share per row of ``months`` (and ``indicators``/``bases`` beside it)."""
+    months = pd.Series(months)
+    shares = months.astype("float64") / MONTHS_IN_YEAR
+    if schedule is not None and indicators is not None:
+        plan = schedule.stack()  # (指标编号, 月份) -> share
+        keys = pd.MultiIndex.from_arrays([pd.Series(indicators).to_numpy(), months.to_numpy()])
+        shares = pd.Series(plan.reindex(keys).to_numpy(dtype="float64"), index=months.index).fillna(shares)
+    return _held_all(shares, bases)
+
+
+def _held(planned: float, basis: str | None) -> float:
+    """``planned`` as the rule compares against: a ceiling holds all year, 100 % every month."""
     return 1.0 if basis == S.BASIS_CEILING else planned
 
 
-def planned_shares(planned: pd.Series, bases: pd.Series | None) -> pd.Series:
-    """Vectorised ``planned_share``."""
+def _held_all(planned: pd.Series, bases: pd.Series | None) -> pd.Series:
+    """Vectorised ``_held``."""
     planned = planned.astype("float64")
     if bases is None:
         return planned
-    return planned.mask((bases == S.BASIS_CEILING).to_numpy(), 1.0)
+    return planned.mask(pd.Series(bases).to_numpy() == S.BASIS_CEILING, 1.0)
 
 
-def classify(rate: float | None, planned: float, lag: float = 10, severe: float = 30,
+def classify(rate: float | None, planned: float, lag: float = S.DEFAULT_LAG, severe: float = S.DEFAULT_SEVERE,
              basis: str | None = S.BASIS_EXACT) -> str:
     """Status of one quantitative item (``planned`` as from the schedule; a ceiling ignores it)."""
     if rate is None or rate != rate:
@@ -94,7 +127,7 @@ def classify(rate: float | None, planned: float, lag: float = 10, severe: float 
     rate = round(float(rate), 9)  # 0.98 must reach 98 % exactly, whatever the division left
     if rate >= done_at(basis):
         return S.STATUS_DONE
-    gap = round((rate - planned_share(planned, basis)) * 100, 9)  # 0.4 − 0.5 must be exactly −10 points
+    gap = round((rate - _held(planned, basis)) * 100, 9)  # 0.4 − 0.5 must be exactly −10 points
     if gap < -severe:
         return S.STATUS_SEVERE
     if gap < -lag or basis == S.BASIS_CEILING:
@@ -110,7 +143,7 @@ def classify_series(rate: pd.Series, planned: pd.Series, lag: float, severe: flo
         threshold, ceiling = 1.0, np.zeros(len(rate), dtype=bool)
     else:
         threshold, ceiling = done_thresholds(bases), (bases == S.BASIS_CEILING).to_numpy()
-    gap = ((rate - planned_shares(planned, bases)) * 100).round(9)
+    gap = ((rate - _held_all(planned, bases)) * 100).round(9)
     out = np.select(
         [rate.isna().to_numpy(), (rate >= threshold).to_numpy(), (gap < -severe).to_numpy(),
          (gap < -lag).to_numpy() | ceiling],

@@ -34,8 +34,9 @@ from python_calamine import CalamineWorkbook
 
 from lib import config
 from lib import schema as S
+from lib.calendar import add_months
 from lib.findings import Finding
-from lib.status import classify, completion_rate, done_at, is_behind
+from lib.status import classify, completion_rate, done_at, is_behind, planned_share
 from lib.targets import Targets
 from lib.template import COLUMN_LETTER, HEADER_CELLS
 
@@ -743,20 +744,15 @@ def _validate(data, file_name, targets, store, today, result, history):
 
 def _unit_rules(targets: Targets, unit: str) -> dict[tuple[str, str], tuple]:
     """Per expected row of ``unit``: (locked values, 指标类型, 计量单位, 城市合计行), cached on the table."""
-    key = ("validation_rules", unit)
-    if key not in targets._cache:
-        targets._cache[key] = {
-            k: (tuple(want[n] for n in LOCKED_CHECKED), want["指标类型"], want["计量单位"], bool(want["城市合计行"]))
-            for k, want in targets.expected_map(unit).items()}
-    return targets._cache[key]
+    return targets.cached(("validation_rules", unit), lambda: {
+        k: (tuple(want[n] for n in LOCKED_CHECKED), want["指标类型"], want["计量单位"], bool(want["城市合计行"]))
+        for k, want in targets.expected_map(unit).items()})
 
 
 def _indicator_units(targets: Targets) -> dict[str, str]:
     """{指标编号: 填报单位} of the whole table, cached on the table."""
-    if "indicator_units" not in targets._cache:
-        ind = targets.indicators
-        targets._cache["indicator_units"] = dict(zip(ind["指标编号"].tolist(), ind["填报单位"].tolist()))
-    return targets._cache["indicator_units"]
+    ind = targets.indicators
+    return targets.cached("indicator_units", lambda: dict(zip(ind["指标编号"].tolist(), ind["填报单位"].tolist())))
 
 
 def _is_blank(value) -> bool:
@@ -951,8 +947,7 @@ IMPOSSIBLE_MULTIPLE = 10  # a cumulative value above this many year targets cann
 
 def _value_limits(targets: Targets, unit: str) -> dict[tuple[str, str], float]:
     """Per expected row of ``unit``: the value above which ``_impossible`` has something to say (cached)."""
-    key = ("value_limits", unit)
-    if key not in targets._cache:
+    def build() -> dict[tuple[str, str], float]:
         limits = {}
         for row, (locked, kind, unit_name, _city) in _unit_rules(targets, unit).items():
             target = locked[4]
@@ -960,8 +955,9 @@ def _value_limits(targets: Targets, unit: str) -> dict[tuple[str, str], float]:
             if kind == S.TYPE_RATE and unit_name == "%":
                 limit = min(limit, 100.0)
             limits[row] = limit
-        targets._cache[key] = limits
-    return targets._cache[key]
+        return limits
+
+    return targets.cached(("value_limits", unit), build)
 
 
 def _impossible(value: float, target, kind: str, unit_name: str) -> str | None:
@@ -1033,7 +1029,7 @@ def add_history_warnings(result: ValidationResult, targets: Targets, history: Hi
                 changed = True
                 grew = grew or value > before
         if value is None or target is None or target != target or not target:
-            if kind == S.TYPE_QUALITATIVE and state == "滞后" and not explained:
+            if kind == S.TYPE_QUALITATIVE and state == S.STATUS_LAGGING and not explained:
                 warn("进展状态选了“滞后”，请在“存在问题”和“下步计划”中说明原因与措施。", "存在问题", at, "state.lagging_unexplained")
             continue
         target = float(target)
@@ -1060,25 +1056,21 @@ def add_history_warnings(result: ValidationResult, targets: Targets, history: Hi
         if explained:
             continue
         if code not in planned_by_code:
-            planned_by_code[code] = targets.planned_share(code, month)
+            planned_by_code[code] = planned_share(month, code, targets.schedule)
         planned = planned_by_code[code]
         if is_behind(classify(rate, planned, lag, severe, basis)):
             behind = (f"{value:g} 高于目标上限 {target:g}（{S.BASIS_CEILING}）" if value > target and basis == S.BASIS_CEILING
                       else f"完成率 {rate:.1%} 落后于序时进度 {planned:.0%}")
             warn(f"{behind}，请在“存在问题”和“下步计划”中说明原因与措施。", "存在问题", at, "progress.behind_unexplained")
-        elif state == "滞后":
+        elif state == S.STATUS_LAGGING:
             warn(f"进展状态选了“滞后”（完成率 {rate:.1%}，序时进度 {planned:.0%}，按数据并不落后），"
                  "请在“存在问题”和“下步计划”中说明滞后的原因与措施，或核对进展状态。", "存在问题", at, "state.lagging_unexplained")
     # The 报送月份 left at last month: the file replaces that month's report with grown values while the next
     # month's report is what is due now (today is at least two months on) and has not come yet.
     if (grew and changed and today is not None and month + 1 not in history.reported_months
-            and (today.year, today.month) >= _add_months(result.year, month, 2)):
+            and (today.year, today.month) >= add_months(result.year, month, 2)):
         _finding(result, S.LEVEL_WARNING,
                  f"与 {month} 月已报数据不同，是否忘记修改报送月份？本文件将替换 {month} 月的报表；如是 {month + 1} 月的进展，"
                  f"请把报送月份改为 {result.year}-{month + 1:02d}。", sheet=S.SHEET_FORM, cell=HEADER_CELLS[S.HEADER_MONTH][1],
                  code="period.month_unchanged")
 
-
-def _add_months(year: int, month: int, n: int) -> tuple[int, int]:
-    index = year * 12 + month - 1 + n
-    return index // 12, index % 12 + 1

@@ -62,37 +62,34 @@ class Targets:
 
     @property
     def deadline_day(self) -> int:
-        return int(self.settings.get(S.SETTING_DEADLINE_DAY, 5))
+        return int(self.settings.get(S.SETTING_DEADLINE_DAY, S.DEFAULT_DEADLINE_DAY))
 
     @property
     def lag_threshold(self) -> float:
-        return float(self.settings.get(S.SETTING_LAG, 10))
+        return float(self.settings.get(S.SETTING_LAG, S.DEFAULT_LAG))
 
     @property
     def severe_threshold(self) -> float:
-        return float(self.settings.get(S.SETTING_SEVERE, 30))
+        return float(self.settings.get(S.SETTING_SEVERE, S.DEFAULT_SEVERE))
 
     @property
     def counties(self) -> list[str]:
         """The county-level units targets are split to, in table order."""
-        if "counties" not in self._cache:
+        def build() -> list[str]:
             units = self.units
             mask = (units["类型"] == S.UNIT_TYPE_COUNTY) & (units["单位名称"] != S.ALL_COUNTIES)
-            self._cache["counties"] = units.loc[mask, "单位名称"].tolist()
-        return list(self._cache["counties"])
+            return units.loc[mask, "单位名称"].tolist()
+
+        return list(self.cached("counties", build))
 
     @property
     def reporting_units(self) -> list[str]:
-        if "reporting_units" not in self._cache:
-            self._cache["reporting_units"] = list(dict.fromkeys(self.indicators["填报单位"]))
-        return list(self._cache["reporting_units"])
+        return list(self.cached("reporting_units", lambda: list(dict.fromkeys(self.indicators["填报单位"]))))
 
     @property
     def bases(self) -> dict[str, str]:
         """{指标编号: 目标口径} (blank = exact), for the status rule."""
-        if "bases" not in self._cache:
-            self._cache["bases"] = dict(zip(self.indicators["指标编号"], self.indicators[S.COL_BASIS]))
-        return self._cache["bases"]
+        return self.cached("bases", lambda: dict(zip(self.indicators["指标编号"], self.indicators[S.COL_BASIS])))
 
     def expected_rows(self, unit: str) -> pd.DataFrame:
         """The rows a unit's template holds, in order.
@@ -102,9 +99,9 @@ class Targets:
         Columns: LOCKED_FORM_COLUMNS plus 指标类型, 目标口径, 分解说明 and 城市合计行
         (bool: the optional city total of a split indicator).
         """
-        key = ("expected", unit)
-        if key in self._cache:
-            return self._cache[key]
+        return self.cached(("expected", unit), lambda: self._expected_rows(unit))
+
+    def _expected_rows(self, unit: str) -> pd.DataFrame:
         ind = self.indicators[self.indicators["填报单位"] == unit]
         proj = self.projects.set_index("项目序号")["项目名称"]
         splits = self.splits.groupby("指标编号", sort=False)
@@ -128,28 +125,24 @@ class Targets:
                 rows.append({**base, "县市区": S.CITY, "年度目标": rec.年度目标, "城市合计行": True})
             else:
                 rows.append({**base, "县市区": S.CITY, "年度目标": rec.年度目标, "城市合计行": False})
-        frame = pd.DataFrame(rows, columns=S.LOCKED_FORM_COLUMNS + ["指标类型", S.COL_BASIS, S.COL_SPLIT_RULE, "城市合计行"])
-        self._cache[key] = frame
-        return frame
+        return pd.DataFrame(rows, columns=S.LOCKED_FORM_COLUMNS + ["指标类型", S.COL_BASIS, S.COL_SPLIT_RULE, "城市合计行"])
 
     def expected_map(self, unit: str) -> dict[tuple[str, str], dict]:
         """``expected_rows`` as {(指标编号, 县市区): row dict}, for fast lookups."""
-        key = ("expected_map", unit)
-        if key not in self._cache:
-            rows = self.expected_rows(unit)
-            self._cache[key] = {(r["指标编号"], r["县市区"]): r for r in rows.to_dict("records")}
-        return self._cache[key]
+        return self.cached(("expected_map", unit), lambda: {
+            (r["指标编号"], r["县市区"]): r for r in self.expected_rows(unit).to_dict("records")})
 
     @property
     def report_settings(self) -> dict:
         """The 通报设置 sheet's values over ``S.REPORT_DEFAULTS`` (下步要求 is a tuple of paragraphs)."""
         return {**S.REPORT_DEFAULTS, **self.report}
 
-    def planned_share(self, indicator: str, month: int) -> float:
-        """序时进度: share of the year's work planned by the end of ``month``."""
-        if self.schedule is not None and indicator in self.schedule.index:
-            return float(self.schedule.at[indicator, month])
-        return month / 12
+    def cached(self, key, build):
+        """``build()`` once per loaded table: frames and lookups other modules derive from it (the one writer of
+        ``_cache``; a table is immutable, so nothing derived from it goes stale)."""
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
 
 
 def _read_sheets(data: bytes) -> dict[str, list[list]]:
@@ -390,7 +383,7 @@ def parse_targets(data: bytes, source: str = "") -> tuple[Targets | None, list[T
         v = _number(settings.get(key))
         if v is None or not lo <= v <= hi:
             bad(S.SHEET_SETTINGS, None, key, f"“{key}”应为 {lo} 到 {hi} 之间的数字，现为“{_text(settings.get(key))}”。")
-    lag, severe = _number(settings.get(S.SETTING_LAG, 10)), _number(settings.get(S.SETTING_SEVERE, 30))
+    lag, severe = _number(settings.get(S.SETTING_LAG, S.DEFAULT_LAG)), _number(settings.get(S.SETTING_SEVERE, S.DEFAULT_SEVERE))
     if lag is not None and severe is not None and severe <= lag:
         bad(S.SHEET_SETTINGS, None, S.SETTING_SEVERE, "严重滞后阈值应大于滞后阈值。")
 

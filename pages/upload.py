@@ -9,7 +9,7 @@ import streamlit as st
 import ui
 from lib import ledger
 from lib.annotate import annotated_copy
-from lib.store import DEMO_REFUSAL, read_zip_of_workbooks
+from lib.store import DEMO_REFUSAL, STATE_CURRENT, read_zip_of_workbooks
 from lib.submission import display_name, validate
 
 from lib.auth import ANALYST, UNIT, unit_refusal
@@ -120,7 +120,7 @@ else:
         "原文件名": subs["file_name"], "行数": subs["n_rows"],
     })
     st.dataframe(history, hide_index=True, key="upload_history", height=300)
-    replaced = subs[subs["state"] != "当前"]
+    replaced = subs[subs["state"] != STATE_CURRENT]
     if len(replaced) and office:
         a, b = st.columns([3, 1])
         pick = a.selectbox("恢复早先版本", replaced["id"], key="upload_restore_pick",

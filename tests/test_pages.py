@@ -298,6 +298,38 @@ def test_overview_delta_uses_the_planned_share_of_the_engine(on_demo):
     assert delta.startswith(f"{city['差距'].iloc[0]:+.1f} ")  # an ASCII sign: the arrow points the right way
 
 
+def test_overview_delta_follows_the_schedule_sheet(demo_copy):
+    """A 序时计划 that differs from month / 12 (back-loaded work) moves the card's delta with it."""
+    import io
+
+    from openpyxl import load_workbook
+
+    from lib import progress as P
+    from lib.config import BUNDLED_TARGETS
+    from lib.status import planned_share
+
+    store = Store(demo_copy)
+    plain = store.targets()
+    quantitative = plain.indicators.loc[plain.indicators["指标类型"] != S.TYPE_QUALITATIVE, "指标编号"]
+    wb = load_workbook(BUNDLED_TARGETS)
+    sheet = wb.create_sheet(S.SHEET_SCHEDULE)
+    sheet.append(["指标编号"] + [f"{m}月" for m in range(1, 13)])
+    for code in quantitative:
+        sheet.append([code] + [round(100 * (m / 12) ** 2, 1) for m in range(1, 13)])  # 6 月: 25 %, not 50 %
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    assert store.replace_targets(buffer.getvalue(), "测试") == []
+    scheduled = store.targets()
+    assert planned_share(6, quantitative.iloc[0], scheduled.schedule) == 0.25
+    rows = store.current_rows()
+    expected = P.city_table(scheduled, rows, 6)["差距"].iloc[0]
+    by_month = P.city_table(plain, rows, 6)["差距"].iloc[0]
+    assert expected - by_month > 20  # the schedule asks for half as much by June: the gap is far smaller
+    at = open_page("pages/overview.py")
+    delta = next(m for m in at.metric if m.label == "平均完成率").proto.delta
+    assert delta.startswith(f"{expected:+.1f} "), (delta, expected, by_month)
+
+
 def test_overview_reasons_stay_inside_the_chosen_counties(on_demo):
     at = open_page("pages/overview.py", query={"county": "任城区"})
     reasons = [t.value for t in at.text if t.value.startswith("· ")]

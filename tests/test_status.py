@@ -7,6 +7,8 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lib import schema as S
 from lib.status import (
@@ -32,8 +34,6 @@ def test_scalar_and_vectorised_rule_agree_on_every_basis():
     vector = classify_series(frame["rate"], frame["planned"], 10, 30, frame["basis"])
     scalar = [classify(r, p, 10, 30, b) for r, p, b in grid]
     assert vector.tolist() == scalar
-    shares = planned_shares(frame["planned"], frame["basis"])
-    assert shares.tolist() == [planned_share(p, b) for _, p, b in grid]
 
 
 def test_vectorised_rates_agree_with_the_scalar_rate():
@@ -78,7 +78,7 @@ def test_ceiling_is_met_at_or_under_and_behind_over_it():
     assert completion_rate(105, 100, c) == pytest.approx(100 / 105)
     assert classify(completion_rate(105, 100, c), 1 / 12, basis=c) == S.STATUS_LAGGING
     assert classify(completion_rate(150, 100, c), 1 / 12, basis=c) == S.STATUS_SEVERE
-    assert planned_share(1 / 12, c) == 1.0  # a ceiling holds all year: its 序时进度 is 100 %
+    assert planned_share(1, "P06-9", None, c) == 1.0  # a ceiling holds all year: its 序时进度 is 100 %
 
 
 def test_credited_rates_count_done_as_full():
@@ -103,3 +103,51 @@ def test_the_engine_applies_the_basis_of_each_indicator(targets):
     assert detail.at["P26-3", "状态"] == S.STATUS_DONE  # 44%左右: 43.2 is within 2 %
     projects = P.project_table(targets, rows, 3).set_index("项目序号")
     assert projects.at[19, "完成率"] == 1.0 and projects.at[19, "状态"] == S.STATUS_DONE
+
+
+# --- 序时进度: one rule, scalar and vectorised ----------------------------------
+
+def _schedule(rows: dict[str, list[float]]) -> pd.DataFrame:
+    return pd.DataFrame.from_dict(rows, orient="index", columns=range(1, 13))
+
+
+@st.composite
+def _plans(draw):
+    """A 序时计划 of a few indicators (non-decreasing, 100 % in December) and items to ask about."""
+    codes = ["A-1", "A-2", "B-1", "C-1"]
+    planned = {}
+    for code in draw(st.lists(st.sampled_from(codes), unique=True, max_size=3)):
+        steps = sorted(draw(st.lists(st.integers(0, 100), min_size=11, max_size=11)))
+        planned[code] = [s / 100 for s in steps] + [1.0]
+    schedule = _schedule(planned) if planned and draw(st.booleans()) else None
+    items = draw(st.lists(st.tuples(st.integers(1, 12), st.sampled_from(codes), st.sampled_from(BASES)),
+                          min_size=1, max_size=30))
+    return schedule, items
+
+
+@settings(max_examples=150, deadline=None)
+@given(_plans())
+def test_scalar_and_vectorised_planned_share_agree(plan):
+    schedule, items = plan
+    months, codes, bases = (pd.Series(column) for column in zip(*items))
+    vector = planned_shares(months, codes, schedule, bases)
+    assert vector.tolist() == [planned_share(m, c, schedule, b) for m, c, b in items]
+
+
+def test_planned_share_follows_the_schedule_else_month_over_twelve():
+    schedule = _schedule({"P17-1": [0] * 8 + [0.3, 0.6, 0.8, 1.0]})
+    assert planned_share(9, "P17-1", schedule) == pytest.approx(0.3)
+    assert planned_share(3, "P17-1", schedule) == 0
+    assert planned_share(3, "P01-1", schedule) == 0.25  # not in the schedule: month / 12
+    assert planned_share(6) == 0.5  # no indicator (a project's or category's own share)
+    assert planned_share(3, "P17-1", schedule, S.BASIS_CEILING) == 1.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.floats(0, 2, allow_nan=False)), st.floats(0, 1),
+                          st.sampled_from(BASES)), min_size=1, max_size=40),
+       st.integers(0, 40), st.integers(0, 60))
+def test_scalar_and_vectorised_status_agree_on_any_input(items, lag, severe):
+    rates, planned, bases = (list(column) for column in zip(*items))
+    vector = classify_series(pd.Series(rates, dtype="float64"), pd.Series(planned), lag, severe, pd.Series(bases))
+    assert vector.tolist() == [classify(r, p, lag, severe, b) for r, p, b in items]

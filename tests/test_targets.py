@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 
 from lib import schema as S
 from lib.config import BUNDLED_TARGETS
+from lib.status import planned_share
 from lib.targets import TargetTableError, load_targets, parse_targets
 from tests.conftest import DOCUMENT
 
@@ -158,7 +159,7 @@ def test_settings(targets):
     assert targets.year == 2024
     assert targets.deadline_day == 5
     assert (targets.lag_threshold, targets.severe_threshold) == (10, 30)
-    assert targets.planned_share("P01-1", 6) == 0.5
+    assert planned_share(6, "P01-1", targets.schedule) == 0.5
 
 
 # --- the validator, one broken copy per rule -------------------------------
@@ -273,9 +274,9 @@ def test_milestone_schedule_sheet():
     wb.save(buffer)
     parsed, problems = parse_targets(buffer.getvalue())
     assert problems == []
-    assert parsed.planned_share("P17-1", 9) == pytest.approx(0.3)
-    assert parsed.planned_share("P17-1", 3) == 0
-    assert parsed.planned_share("P01-1", 3) == 0.25
+    assert planned_share(9, "P17-1", parsed.schedule) == pytest.approx(0.3)
+    assert planned_share(3, "P17-1", parsed.schedule) == 0
+    assert planned_share(3, "P01-1", parsed.schedule) == 0.25
 
 
 # --- 目标口径 (optional column of 指标) -------------------------------------
