@@ -54,7 +54,7 @@ else:
     # Text, not numbers: a qualitative project has no rate, and the grid would print None for it.
     shown = shown.assign(完成率=shown["完成率"].map(fmt_pct), 差距=shown["差距"].map(fmt_signed_points))
     st.dataframe(shown, hide_index=True, key="report_lagging",
-                 column_config={"差距": st.column_config.Column("差距（百分点）"), "来源": st.column_config.Column("填报单位")})
+                 column_config={**ui.column_settings(shown), "来源": st.column_config.Column("填报单位")})
 if summary.late_units or summary.missing_units:
     st.caption("逾期报送：" + ("、".join(summary.late_units) or "无") + "；未报送：" + ("、".join(summary.missing_units) or "无"))
 

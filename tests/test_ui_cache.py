@@ -1,4 +1,4 @@
-"""Per-rerun savings in ui.py keep what the browser gets unchanged."""
+"""Per-rerun savings in ui/ keep what the browser gets unchanged."""
 
 from __future__ import annotations
 

@@ -1,0 +1,266 @@
+"""Cached data for the pages: the store, a bundle per store version (or published revision), and every view
+computed from it, keyed on (folder, version, month, filters) so a new upload, restore, publication or target table
+(each moves the store version) is seen at once and a warm rerun recomputes nothing."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+
+import pandas as pd
+import streamlit as st
+
+from lib import demo, ledger
+from lib import progress as P
+from lib import publish as PB
+from lib.config import data_dir, demo_requested
+from lib.store import Store
+from lib.targets import Targets
+from ui.filters import Filters, current_filters
+
+
+@st.cache_resource
+def get_store(folder: str) -> Store:
+    """One Store per data folder for the server's lifetime (it opens a connection per call)."""
+    return Store(folder)
+
+
+def store() -> Store:
+    return get_store(str(data_dir()))
+
+
+@dataclass(frozen=True, eq=False)
+class Bundle:
+    """Everything read from disk for one store version. Treated as read-only."""
+    targets: Targets
+    rows: pd.DataFrame
+    submissions: pd.DataFrame
+    latest_month: int | None  # the month the dashboard opens on (lib.progress.default_month)
+    is_demo: bool
+    publication: PB.Publication | None = None  # set when the bundle serves a published revision (read-only)
+
+
+# A published revision is served like a store version: its "version" names it (it never changes), its bundle holds
+# the rows of the submission versions it froze, and MonthView hands out its stored tables for its month. Pages
+# need no branch of their own.
+PUBLISHED_PREFIX = "pub:"
+
+
+def published_version(pub: PB.Publication) -> str:
+    return f"{PUBLISHED_PREFIX}{pub.id}:{pub.content_hash[:16]}"
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _published_targets(folder: str, targets_hash: str) -> Targets:
+    return PB.published_targets(get_store(folder), targets_hash)
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def load_bundle(folder: str, version: str) -> Bundle:
+    """Read the target table and the store once per store version (version = cache key), or a published revision."""
+    s = get_store(folder)
+    if version.startswith(PUBLISHED_PREFIX):
+        pub = PB.load_by_id(s, int(version.split(":")[1]))
+        rows = s.rows_of(pub.versions["submission_id"].dropna())
+        return Bundle(_published_targets(folder, pub.targets_hash), rows, s.submissions(), pub.month, s.is_demo(), pub)
+    targets = s.targets()
+    rows = s.current_rows(targets.year)  # the dashboard shows the target table's year; older years stay on disk
+    return Bundle(targets, rows, s.submissions(), P.default_month(targets, rows), s.is_demo())
+
+
+def _frozen(bundle: Bundle, month: int) -> PB.Publication | None:
+    """The publication whose stored tables serve ``month``, if any."""
+    pub = bundle.publication
+    return pub if pub is not None and pub.month == month else None
+
+
+class MonthView:
+    """All tables of one as-of month. Each is computed on first use (a page needs only some), then kept."""
+
+    def __init__(self, folder: str, version: str, month: int):
+        b = load_bundle(folder, version)
+        self._targets, self._rows, self._submissions, self.month = b.targets, b.rows, b.submissions, month
+        self._frozen = _frozen(b, month)  # a published revision of this month: its stored tables, as published
+        self.detail = detail_view(folder, version, month)
+
+    @cached_property
+    def projects(self) -> pd.DataFrame:
+        if self._frozen:
+            return self._frozen.tables["projects"]
+        return P.project_table(self._targets, self._rows, self.month, self.detail)
+
+    @cached_property
+    def categories(self) -> pd.DataFrame:
+        if self._frozen:
+            return self._frozen.tables["categories"]
+        return P.category_table(self._targets, self._rows, self.month, self.projects)
+
+    @cached_property
+    def units(self) -> pd.DataFrame:
+        if self._frozen:
+            return self._frozen.tables["units"]
+        return P.unit_table(self._targets, self._rows, self.month, self.projects)
+
+    @cached_property
+    def counties(self) -> pd.DataFrame:
+        if self._frozen:
+            return self._frozen.tables["counties"]
+        return P.county_table(self._targets, self._rows, self.month, self.detail)
+
+    @cached_property
+    def compliance(self) -> pd.DataFrame:
+        if self._frozen:
+            return self._frozen.tables["compliance"]
+        return P.compliance(self._targets, self._submissions, self.month)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def detail_view(folder: str, version: str, month: int) -> pd.DataFrame:
+    """The indicator × county table of one month: computed once, shared by every page, trend and projection."""
+    b = load_bundle(folder, version)
+    frozen = _frozen(b, month)
+    return frozen.tables["detail"] if frozen else P.detail(b.targets, b.rows, month)
+
+
+@st.cache_resource(max_entries=24, show_spinner=False)
+def details_until(folder: str, version: str, month: int) -> pd.DataFrame:
+    """The detail tables of months 1..month, stacked (one vectorised pass): for trends and the projection."""
+    b = load_bundle(folder, version)
+    return P.detail_months(b.targets, b.rows, range(1, month + 1))
+
+
+@st.cache_resource(max_entries=48, show_spinner=False)
+def month_view(folder: str, version: str, month: int) -> MonthView:
+    """All tables of one as-of month, each computed once per store version when a page first needs it."""
+    return MonthView(folder, version, month)
+
+
+@st.cache_resource(max_entries=24, show_spinner=False)
+def changes_view(folder: str, version: str, month: int) -> pd.DataFrame:
+    """Projects whose status changed since the previous month."""
+    if month <= 1:
+        return pd.DataFrame(columns=["项目序号", "项目名称", "状态（前）", "完成率（前）", "状态（后）", "完成率（后）", "变化"])
+    b = load_bundle(folder, version)
+    return P.status_changes(b.targets, b.rows, month - 1, month, month_view(folder, version, month - 1).projects,
+                            month_view(folder, version, month).projects)
+
+
+@st.cache_resource(max_entries=48, show_spinner=False)
+def county_matrix_view(folder: str, version: str, month: int, categories: tuple, units: tuple) -> pd.DataFrame:
+    """县市区 × 项目 gaps, narrowed by the category and unit filters."""
+    b = load_bundle(folder, version)
+    detail = month_view(folder, version, month).detail
+    narrowed = Filters(month, categories, units, (), ()).detail(detail)
+    return P.county_project_matrix(b.targets, b.rows, month, narrowed)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def changes_since_view(folder: str, live_version: str, published: str) -> pd.DataFrame:
+    """What changed since a published revision (lib.publish.changes) against the live state of its month."""
+    pub = load_bundle(folder, published).publication
+    live = load_bundle(folder, live_version)
+    return PB.changes(pub, month_view(folder, live_version, pub.month).detail, live.submissions)
+
+
+@st.cache_resource(max_entries=48, show_spinner=False)
+def county_view(folder: str, version: str, month: int, categories: tuple, units: tuple) -> pd.DataFrame:
+    """The county table over the projects the category and unit filters leave (all projects when none is set)."""
+    b = load_bundle(folder, version)
+    detail = month_view(folder, version, month).detail
+    if not categories and not units:
+        return month_view(folder, version, month).counties
+    narrowed = Filters(month, categories, units, (), ()).detail(detail)
+    return P.county_table(b.targets, b.rows, month, narrowed)
+
+
+@st.cache_resource(max_entries=24, show_spinner=False)
+def trend_view(folder: str, version: str, month: int, level: str) -> pd.DataFrame:
+    b = load_bundle(folder, version)
+    return P.trend(b.targets, b.rows, month, level, details_until(folder, version, month))
+
+
+@st.cache_resource(max_entries=24, show_spinner=False)
+def projection_view(folder: str, version: str, month: int) -> pd.DataFrame:
+    b = load_bundle(folder, version)
+    return P.projection(b.targets, b.rows, month, details_until(folder, version, month))
+
+
+@st.cache_resource(max_entries=24, show_spinner=False)
+def report_figures(folder: str, version: str, month: int, revision: int | None, live: bool):
+    """The figures of one month's 督查通报 (lib.report.figures_for), once per store version and choice."""
+    from lib import report
+
+    return report.figures_for(get_store(folder), load_bundle(folder, version).targets, month, revision, live)
+
+
+def current() -> tuple[str, str, Bundle]:
+    """(folder, version, bundle) for this rerun. Where the demo was asked for (``config.demo_requested``) and is
+    not complete yet, its build runs in a process of its own (lib.demo.start_demo: it survives this session, and
+    two first visitors share one build); this visitor watches its progress until it is done."""
+    s = store()
+    if not st.session_state.get("demo_checked"):
+        if demo_requested(s.folder) and not demo.is_complete(s.folder) and not s.has_real_reports():
+            demo.start_demo(s.folder)
+            share = demo.progress_share(s.folder)
+            st.progress(share, text=f"首次启动：正在后台生成示例数据 {share:.0%}（约半分钟；关闭页面不会中断）…")
+            time.sleep(1.0)
+            st.rerun()
+        st.session_state["demo_checked"] = True
+    version = s.version()
+    folder = str(s.folder)
+    return folder, version, load_bundle(folder, version)
+
+
+def _revision_options(folder: str, year: int, month: int) -> pd.DataFrame:
+    """The month's published revisions. A new revision shows at once: one tiny query per rerun names the state of
+    the publications, and the list (a pandas read, ~15 ms, 7 % of a loaded server's time) is read once per state."""
+    return _revisions_of(folder, year, month, get_store(folder).publications_version())
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _revisions_of(folder: str, year: int, month: int, publications_version: str) -> pd.DataFrame:
+    return get_store(folder).publications(year, month)  # shared read-only
+
+
+def current_data() -> tuple[str, str, Bundle]:
+    """(folder, version, bundle) of this rerun's frame."""
+    fr = st.session_state["_current_frame"]
+    return fr.folder, fr.version, fr.bundle
+
+
+def view(month: int | None = None) -> MonthView:
+    folder, version, _ = current_data()
+    return month_view(folder, version, month or current_filters().month)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def template_bytes(folder: str, targets_version: str, unit: str | None) -> bytes:
+    """One unit's template, or all of them zipped (unit=None). Keyed on the target table version."""
+    from lib.template import build_template, templates_zip
+
+    targets = get_store(folder).targets()
+    return templates_zip(targets) if unit is None else build_template(targets, unit)
+
+
+# --- 问题督办台账 -----------------------------------------------------------------------------------
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def ledger_sync(folder: str, version: str) -> ledger.SyncResult:
+    """Candidates from new submissions, once per store version (any upload, restore or rebuild moves it)."""
+    s = get_store(folder)
+    return ledger.sync(s, s.targets())
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _ledger_items(folder: str, version: str, ledger_version: str, today: str) -> pd.DataFrame:
+    return ledger.items(get_store(folder), load_bundle(folder, version).targets, date.fromisoformat(today))
+
+
+def ledger_items() -> pd.DataFrame:
+    """Every ledger item (lib.ledger.items) after syncing new submissions; read once per ledger change and day."""
+    current_frame = st.session_state["_current_frame"]  # the ledger is live whatever the 实时/已发布 switch says
+    folder, version = current_frame.folder, current_frame.live_version or current_frame.version
+    ledger_sync(folder, version)
+    return _ledger_items(folder, version, ledger.version(get_store(folder)), date.today().isoformat())

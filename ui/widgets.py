@@ -1,0 +1,194 @@
+"""What pages show: cards, chips, legends, the compact CSS, tables (with the one set of column settings for
+完成率/序时进度/差距) and cached charts. Constant markup only; user data goes through Streamlit's escaping."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from lib import charts, ledger
+from lib import schema as S
+from lib.formatting import MISSING, display_table
+from lib.status import done_at
+from lib.targets import Targets
+from ui.data import Bundle, current_data
+from ui.filters import current_filters
+
+# What the three figures every table shows mean: the legend and the column headers' help both read them here.
+MEANINGS = {
+    "完成率": "累计完成 ÷ 年度目标（汇总时每项封顶 100%）",
+    "序时进度": "截至月末应完成的比例，默认“月份 ÷ 12”；目标表“序时计划”中的指标按其计划",
+    "差距": "完成率 − 序时进度",
+}
+# The one set of column settings for 完成率/序时进度/差距: ui.table applies it, and pages that show these columns in
+# their own st.dataframe take it from ``column_settings``.
+COLUMN_SETTINGS = {
+    "完成率": st.column_config.Column("完成率", help=MEANINGS["完成率"]),
+    "序时进度": st.column_config.Column("序时进度", help=MEANINGS["序时进度"]),
+    "差距": st.column_config.Column("差距（个百分点）", help=MEANINGS["差距"]),
+}
+
+
+def column_settings(frame: pd.DataFrame) -> dict:
+    """The shared column settings of the figure columns ``frame`` has."""
+    return {column: setting for column, setting in COLUMN_SETTINGS.items() if column in frame}
+
+
+def banner(bundle: Bundle) -> None:
+    if bundle.is_demo:
+        st.warning("**示例数据**：系统生成的演示数据，仅供体验，不代表真实进展。", icon=":material/science:")
+
+
+def status_legend(targets: Targets) -> None:
+    with st.expander("图例与口径：序时进度、状态颜色", icon=":material/info:"):
+        chips = " ".join(
+            f"<span style='background:{S.STATUS_COLORS[s]};color:white;padding:2px 8px;border-radius:10px;margin-right:4px'>{s}</span>"
+            for s in S.STATUSES)
+        st.markdown(chips, unsafe_allow_html=True)  # our own constant markup, no user data
+        st.markdown(
+            f"- **完成率** = {MEANINGS['完成率']}。\n"
+            f"- **序时进度** = {MEANINGS['序时进度']}。\n"
+            f"- **差距** = {MEANINGS['差距']}（个百分点）。落后不超过 {targets.lag_threshold:g} 个百分点为正常推进，"
+            f"超过 {targets.lag_threshold:g} 为滞后，超过 {targets.severe_threshold:g} 为严重滞后；完成率 ≥ 100% 为已完成。\n"
+            f"- **目标口径**：“约”“左右”达到目标的 {done_at(S.BASIS_ABOUT):.0%} 即为已完成；“以上”“不少于”“不低于”达到目标数为已完成；"
+            "“不高于”是上限，当前水平不超过上限即为已完成（序时进度按 100% 计），超过为滞后或严重滞后。\n"
+            "- 定性指标按填报单位选择的进展状态；“未启动”在一季度内视为正常推进。"
+        )
+
+
+def status_chip(status: str) -> str:
+    """Coloured status label for st.markdown (our constant colours only)."""
+    return f":{S.STATUS_MARKDOWN_COLORS.get(status, 'gray')}-background[{status}]"
+
+
+class SharedFigure(go.Figure):
+    """A cached figure shared read-only by every session, its dict form computed once.
+
+    st.plotly_chart calls ``to_dict()`` on every rerun: a deep copy of the figure with every
+    array base64-encoded, more than half of what a chart costs the live server per rerun
+    (py-spy, bench/RESULTS.md). A shared figure answers with the dict made when it was cached.
+    """
+
+    def to_dict(self):
+        return self._shared_dict  # never mutated: plotly.io.to_json and Streamlit only read it
+
+
+@st.cache_resource(max_entries=512, show_spinner=False)
+def _cached_figure(cache_key: tuple, _build):
+    fig = _build()
+    if type(fig) is go.Figure:
+        shared_dict = fig.to_dict()
+        fig.__class__ = SharedFigure  # same layout; only to_dict differs
+        fig._shared_dict = shared_dict
+    return fig
+
+
+def chart(build, key: str, depends: tuple = (), all_filters: bool = True, **kwargs):
+    """st.plotly_chart with our colours (theme=None) and config; every chart has a key for tests.
+
+    ``build`` returns the figure. Building Plotly figures costs tens of milliseconds, so
+    a figure is built once per (chart, store version, filters, ``depends``) and reused
+    read-only on later reruns. A chart that depends on only some filters passes
+    ``all_filters=False`` and names them in ``depends``, so other filters do not rebuild it.
+    """
+    folder, version, _ = current_data()
+    fig = _cached_figure((key, folder, version, current_filters() if all_filters else None, tuple(depends)), build)
+    return st.plotly_chart(fig, key=key, theme=None, config=charts.PLOTLY_CONFIG, **kwargs)
+
+
+COMPACT_CSS = """
+<style>
+  .block-container {padding-top: 1.2rem; padding-bottom: 1rem;}
+  h1 {font-size: 1.7rem !important; padding-top: 0.2rem !important;}
+  [data-testid="stAlert"] [data-testid="stAlertContainer"] {padding: 0.35rem 0.8rem; min-height: 0;}
+  [data-testid="stAlert"] p {font-size: 0.85rem;}
+  [data-testid="stMetricValue"] {font-size: 1.6rem;}
+  .status-cards {display: flex; flex-wrap: wrap; gap: 8px; margin-bottom: 8px;}
+  .status-cards > div {flex: 1 1 0; min-width: 92px;}
+  [data-testid="stExpandSidebarButton"]::after, [data-testid="stSidebarCollapsedControl"] button::after {
+    content: "筛选"; font-size: 0.9rem; margin-left: 2px;}
+  @media (max-width: 640px) {
+    .block-container {padding-top: 3.6rem; padding-left: 0.8rem; padding-right: 0.8rem;}
+    h1 {font-size: 1.35rem !important;}
+    .status-cards > div {flex: 1 1 28%;}
+  }
+</style>
+"""
+
+
+def compact() -> None:
+    """Less empty space so a 1366×768 screen shows the key figures without scrolling (constant CSS only)."""
+    st.markdown(COMPACT_CSS, unsafe_allow_html=True)
+
+
+def status_cards(counts: dict[str, int], total: int) -> None:
+    """One coloured card per status (numbers and our constant labels only)."""
+    cells = "".join(
+        f"<div style='border-left:6px solid {S.STATUS_COLORS[s]};background:#f6f8fa;padding:6px 10px;border-radius:6px'>"
+        f"<div style='font-size:0.85rem;color:#57606a'>{s}</div>"
+        f"<div style='font-size:1.6rem;font-weight:600'>{int(counts.get(s, 0))}<span style='font-size:0.9rem'> 个</span></div></div>"
+        for s in S.STATUSES)
+    head = (f"<div style='background:#f6f8fa;padding:6px 10px;border-radius:6px'><div style='font-size:0.85rem;color:#57606a'>"
+            f"项目总数</div><div style='font-size:1.6rem;font-weight:600'>{int(total)}<span style='font-size:0.9rem'> 个</span></div></div>")
+    st.markdown(f"<div class='status-cards'>{head}{cells}</div>", unsafe_allow_html=True)
+
+
+def table(frame: pd.DataFrame, key: str, percent=("完成率", "序时进度", "预计年末完成率"), points=("差距",),
+          months=("月份", "数据月份"), **kwargs):
+    """st.dataframe as a person reads it (lib.formatting.display_table): one decimal for %, '—' for no value."""
+    shown = display_table(frame, percent=[c for c in percent if c in frame], points=[c for c in points if c in frame],
+                          months=[c for c in months if c in frame])
+    config = column_settings(frame)
+    if "进展状态" in frame:  # the unit's own choice, beside the status the system computes
+        config["进展状态"] = st.column_config.Column("单位自报状态", help="填报单位在报表中选择的进展状态；"
+                                                                   "“状态”列由系统按完成率与序时进度计算")
+    config.update(kwargs.pop("column_config", {}))
+    return st.dataframe(shown, hide_index=True, key=key, column_config=config, placeholder=MISSING, **kwargs)
+
+
+# Upload findings coloured by level.
+FINDING_COLORS = {S.LEVEL_ERROR: "#ffd7d5", S.LEVEL_WARNING: "#fff1c2"}
+
+
+def ledger_cards(counts: dict[str, int]) -> None:
+    """The ledger's counts as cards (numbers and constant labels only); 逾期 in the overdue colour."""
+    labels = [(ledger.CANDIDATE, "待确认", ledger.STATE_COLORS[ledger.CANDIDATE]),
+              ("在办", "在办（待处理＋协调中）", ledger.STATE_COLORS[ledger.TODO]),
+              ("逾期", "逾期未办结", ledger.OVERDUE_COLOR), ("本月办结", "本月办结", ledger.STATE_COLORS[ledger.DONE])]
+    cells = "".join(
+        f"<div style='flex:1;min-width:120px;border-left:6px solid {color};background:#f6f8fa;padding:6px 10px;"
+        f"border-radius:6px'><div style='font-size:0.85rem;color:#57606a'>{label}</div>"
+        f"<div style='font-size:1.5rem;font-weight:600;color:{color if key == '逾期' and counts[key] else 'inherit'}'>"
+        f"{int(counts[key])}<span style='font-size:0.9rem'> 项</span></div></div>" for key, label, color in labels)
+    st.markdown(f"<div style='display:flex;flex-wrap:wrap;gap:8px;margin-bottom:8px'>{cells}</div>", unsafe_allow_html=True)
+
+
+LEDGER_COLUMNS = ["编号", "状态", "逾期", "项目", "指标编号", "县市区", "问题描述", "责任单位", "提出日期", "办结时限",
+                  "报送次数", "最近进展"]
+
+
+def ledger_table(items: pd.DataFrame):
+    """The ledger as shown on a page: overdue rows highlighted (a Styler for st.dataframe), text never None."""
+    shown = pd.DataFrame({
+        "编号": items["编号"], "状态": items["状态"] + items["申请办结"].map(lambda w: "（申请办结）" if w else ""),
+        "逾期": items["逾期天数"].map(lambda d: f"{d} 天" if d else ""),
+        "项目": items["项目序号"].astype(str) + ". " + items["项目名称"], "指标编号": items["指标编号"],
+        "县市区": items["县市区"], "问题描述": items["问题描述"], "责任单位": items["责任单位"],
+        "提出日期": items["提出日期"], "办结时限": items["办结时限"], "报送次数": items["报送次数"],
+        "最近进展": items["最近进展"]}, columns=LEDGER_COLUMNS).reset_index(drop=True)
+    overdue = items["逾期"].to_numpy()
+
+    def style(row):
+        if overdue[row.name]:
+            return [f"background-color:{ledger.OVERDUE_BACKGROUND};color:{ledger.OVERDUE_COLOR}"] * len(row)
+        return [""] * len(row)
+    return shown.style.apply(style, axis=1)
+
+
+LEDGER_COLUMN_CONFIG = {
+    "编号": st.column_config.NumberColumn("编号", width="small", format="%d"),
+    "问题描述": st.column_config.TextColumn("问题描述", width="large"),
+    "最近进展": st.column_config.TextColumn("最近进展", width="medium"),
+    "报送次数": st.column_config.NumberColumn("报送次数", width="small", help="单位在不同月份报送同一问题的次数"),
+}
