@@ -124,10 +124,10 @@ def classify(rate: float | None, planned: float, lag: float = S.DEFAULT_LAG, sev
     """Status of one quantitative item (``planned`` as from the schedule; a ceiling ignores it)."""
     if rate is None or rate != rate:
         return S.STATUS_MISSING
-    rate = round(float(rate), 9)  # 0.98 must reach 98 % exactly, whatever the division left
-    if rate >= done_at(basis):
+    if round(float(rate), 9) >= done_at(basis):  # 0.98 must reach 98 % exactly, whatever the division left
         return S.STATUS_DONE
-    gap = round((rate - _held(planned, basis)) * 100, 9)  # 0.4 − 0.5 must be exactly −10 points
+    # The gap from the unrounded rate, then rounded: 0.4 − 0.5 and 580/1200 − 7/12 are exactly −10 points.
+    gap = round((float(rate) - _held(planned, basis)) * 100, 9)
     if gap < -severe:
         return S.STATUS_SEVERE
     if gap < -lag or basis == S.BASIS_CEILING:
@@ -138,12 +138,13 @@ def classify(rate: float | None, planned: float, lag: float = S.DEFAULT_LAG, sev
 def classify_series(rate: pd.Series, planned: pd.Series, lag: float, severe: float,
                     bases: pd.Series | None = None) -> pd.Series:
     """Vectorised ``classify`` (same rule, for whole frames); ``bases`` None: every target exact."""
-    rate = rate.astype("float64").round(9)
+    raw = rate.astype("float64")
+    rate = raw.round(9)
     if bases is None:
         threshold, ceiling = 1.0, np.zeros(len(rate), dtype=bool)
     else:
         threshold, ceiling = done_thresholds(bases), (bases == S.BASIS_CEILING).to_numpy()
-    gap = ((rate - _held_all(planned, bases)) * 100).round(9)
+    gap = ((raw - _held_all(planned, bases)) * 100).round(9)
     out = np.select(
         [rate.isna().to_numpy(), (rate >= threshold).to_numpy(), (gap < -severe).to_numpy(),
          (gap < -lag).to_numpy() | ceiling],
