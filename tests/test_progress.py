@@ -173,11 +173,33 @@ def test_category_unit_city_county_levels(world):
     assert county.at["县A", "项目数"] == 1
 
 
-def test_rates_never_summed(world):
+def test_rates_never_summed(world, tmp_path):
+    """A 比率 is never the sum of county figures: county rows that reach the engine anyway (a forged or legacy row)
+    neither fill nor change its 全市 figure, and a target table that splits a rate to counties is refused."""
+    from openpyxl import load_workbook
+
+    from lib.targets import TargetTableError
+
     targets, rows, _ = world
-    table = P.detail(targets, rows, 5)
+
+    def forged(county, value):
+        return {"填报单位": "单位甲", "年度": 2024, "月份": 5, "指标编号": "P01-2", "县市区": county, "累计完成": value,
+                "进展状态": "", "进展情况": "", "存在问题": "", "下步计划": ""}
+    with_counties = pd.concat([rows, pd.DataFrame([forged("县A", 30), forged("县B", 40)])], ignore_index=True)
+    table = P.detail(targets, with_counties, 5)
+    assert row(table, 指标编号="P01-2")["累计完成"] == 60  # the reported 全市 rate, not 70 and not 130
     assert (table.loc[table["指标编号"] == "P01-2", "层级"] == P.LEVEL_CITY).all()
-    assert row(table, 指标编号="P01-2")["累计完成"] == 60
+    no_city = with_counties[~((with_counties["指标编号"] == "P01-2") & (with_counties["县市区"] == S.CITY))]
+    assert pd.isna(row(P.detail(targets, no_city, 5), 指标编号="P01-2")["累计完成"])  # unreported, never 30 + 40
+    path = tmp_path / "targets.xlsx"
+    small_table(path)
+    wb = load_workbook(path)
+    wb[S.SHEET_SPLITS].append(["P01-2", "县A", 30, "示例"])
+    wb[S.SHEET_SPLITS].append(["P01-2", "县B", 32, "示例"])
+    wb.save(path)
+    with pytest.raises(TargetTableError) as err:
+        load_targets(path)
+    assert "不能分解到县" in str(err.value)
 
 
 def test_trend_has_every_month_and_the_plan_line(world):
@@ -285,13 +307,38 @@ def test_completion_never_negative_and_capping_never_raises(world, a, b, month):
     assert project <= max(city_rate, 0) + 1e-12 and project <= 1  # capping never raises a value
 
 
+STATUS_ORDER = [S.STATUS_SEVERE, S.STATUS_LAGGING, S.STATUS_ON_TRACK, S.STATUS_DONE]
+
+
 @settings(max_examples=200, deadline=None)
 @given(values, values, targets_, months)
 def test_status_is_monotone_in_value(a, b, target, month):
-    order = [S.STATUS_SEVERE, S.STATUS_LAGGING, S.STATUS_ON_TRACK, S.STATUS_DONE]
     low, high = sorted((a, b))
     s_low, s_high = (classify(v / target, month / 12) for v in (low, high))
-    assert order.index(s_low) <= order.index(s_high)
+    assert STATUS_ORDER.index(s_low) <= STATUS_ORDER.index(s_high)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values, targets_, months)
+def test_status_is_the_band_of_the_gap(value, target, month):
+    """Monotone alone lets a rule that always says 正常推进 pass: each status must be its own band of the gap."""
+    rate, planned = value / target, month / 12
+    gap = (rate - planned) * 100
+    status = classify(rate, planned)
+    if rate >= 1 + 1e-9:
+        assert status == S.STATUS_DONE
+    elif rate < 1 - 1e-9:
+        if gap < -30 - 1e-6:
+            assert status == S.STATUS_SEVERE
+        elif -30 + 1e-6 < gap < -10 - 1e-6:
+            assert status == S.STATUS_LAGGING
+        elif gap > -10 + 1e-6:
+            assert status == S.STATUS_ON_TRACK
+
+
+def test_status_reaches_every_band_on_one_month():
+    """June (序时进度 50 %): the four bands of a quantitative item, each reached by a plausible figure."""
+    assert [classify(r, 0.5) for r in (0.1, 0.3, 0.45, 1.0)] == STATUS_ORDER
 
 
 @settings(max_examples=60, deadline=None)

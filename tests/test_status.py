@@ -151,3 +151,77 @@ def test_scalar_and_vectorised_status_agree_on_any_input(items, lag, severe):
     rates, planned, bases = (list(column) for column in zip(*items))
     vector = classify_series(pd.Series(rates, dtype="float64"), pd.Series(planned), lag, severe, pd.Series(bases))
     assert vector.tolist() == [classify(r, p, lag, severe, b) for r, p, b in items]
+
+
+# The boundary table: (rate, 序时进度, lag, severe, status). Gaps land exactly on and just past each threshold.
+BOUNDARIES = [
+    (0.40, 0.5, 10, 30, S.STATUS_ON_TRACK),    # gap −10 points: not behind by MORE than 10
+    (0.3999, 0.5, 10, 30, S.STATUS_LAGGING),   # gap −10.01
+    (0.20, 0.5, 10, 30, S.STATUS_LAGGING),     # gap −30: 滞后, not yet 严重滞后
+    (0.1999, 0.5, 10, 30, S.STATUS_SEVERE),    # gap −30.01
+    (7 / 12 - 0.10, 7 / 12, 10, 30, S.STATUS_ON_TRACK),  # −10 again, on a plan that is not a round number
+    (1.0, 0.5, 10, 30, S.STATUS_DONE),         # rate exactly 1.0
+    (1.0, 1.0, 10, 30, S.STATUS_DONE),
+    (0.9999, 1.0, 10, 30, S.STATUS_ON_TRACK),  # December, 0.01 point short: not done
+    (0.0, 1 / 12, 10, 30, S.STATUS_ON_TRACK),  # nothing yet in January is within 10 points
+    (0.0, 0.5, 10, 30, S.STATUS_SEVERE),
+    (float("nan"), 0.5, 10, 30, S.STATUS_MISSING),
+    (0.45, 0.5, 5, 20, S.STATUS_ON_TRACK),     # non-default thresholds (设置): −5 is the edge
+    (0.4499, 0.5, 5, 20, S.STATUS_LAGGING),
+    (0.30, 0.5, 5, 20, S.STATUS_LAGGING),      # −20
+    (0.2999, 0.5, 5, 20, S.STATUS_SEVERE),     # −20.01
+    (0.42, 0.5, 5, 20, S.STATUS_LAGGING),      # behind by 8: 滞后 on 5/20, though 正常推进 on the defaults ...
+    (0.42, 0.5, 10, 30, S.STATUS_ON_TRACK),
+    (0.25, 0.5, 15, 40, S.STATUS_LAGGING),     # ... and −25 is only 滞后 where 严重 starts past 40
+    (580 / 1200, 7 / 12, 10, 30, S.STATUS_ON_TRACK),  # 580 of 1200 in July: exactly 10 points behind
+]
+
+
+@pytest.mark.parametrize("rate, planned, lag, severe, expected", BOUNDARIES,
+                         ids=[f"r{r}-p{p:.3f}-{lag}/{sev}" for r, p, lag, sev, _ in BOUNDARIES])
+def test_status_boundaries_scalar_and_vectorised(rate, planned, lag, severe, expected):
+    assert classify(rate, planned, lag, severe) == expected
+    vector = classify_series(pd.Series([rate]), pd.Series([planned]), lag, severe)
+    assert vector.tolist() == [expected]
+    exact = classify_series(pd.Series([rate]), pd.Series([planned]), lag, severe, pd.Series([S.BASIS_EXACT]))
+    assert exact.tolist() == [expected]
+
+
+def test_status_boundaries_as_one_frame_agree_with_the_scalar_rule():
+    frame = pd.DataFrame(BOUNDARIES, columns=["rate", "planned", "lag", "severe", "expected"])
+    for (lag, severe), part in frame.groupby(["lag", "severe"]):
+        vector = classify_series(part["rate"], part["planned"], lag, severe).tolist()
+        assert vector == [classify(r, p, lag, severe) for r, p in zip(part["rate"], part["planned"])]
+        assert vector == part["expected"].tolist()
+    assert classify(None, 0.5) == S.STATUS_MISSING
+
+
+def test_the_engine_takes_its_thresholds_from_the_settings_sheet(tmp_path):
+    """设置 with 5 / 20 points: a count indicator 8 points behind in June is 滞后 (正常推进 on the defaults)."""
+    from openpyxl import load_workbook
+
+    from lib import progress as P
+    from lib.config import BUNDLED_TARGETS
+    from lib.targets import load_targets
+
+    path = tmp_path / "targets.xlsx"
+    wb = load_workbook(BUNDLED_TARGETS)
+    for cells in wb[S.SHEET_SETTINGS].iter_rows():
+        if cells[0].value == S.SETTING_LAG:
+            cells[1].value = 5
+        elif cells[0].value == S.SETTING_SEVERE:
+            cells[1].value = 20
+    wb.save(path)
+    strict, default = load_targets(path), load_targets(BUNDLED_TARGETS)
+    assert (strict.lag_threshold, strict.severe_threshold) == (5, 20)
+
+    def rows(value):
+        return pd.DataFrame([{"年度": 2024, "月份": 6, "指标编号": "P06-5", "县市区": S.CITY, "累计完成": value,
+                              "进展状态": "", "进展情况": "", "存在问题": "", "下步计划": "", "填报单位": "市托育指挥部"}])
+
+    def status(targets, value):
+        return P.detail(targets, rows(value), 6).set_index(["指标编号", "县市区"]).at[("P06-5", S.CITY), "状态"]
+    # P06-5: 3000 a year, exact; June's 序时进度 is 50 %.
+    assert status(default, 1260) == S.STATUS_ON_TRACK and status(strict, 1260) == S.STATUS_LAGGING   # 42 %: −8
+    assert status(default, 750) == S.STATUS_LAGGING and status(strict, 750) == S.STATUS_SEVERE       # 25 %: −25
+    assert status(strict, 1350) == S.STATUS_ON_TRACK                                                 # 45 %: −5

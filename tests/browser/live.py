@@ -1,4 +1,5 @@
-"""A live `streamlit run app.py` server and the Chromium flags the browser tests share."""
+"""What the browser tests share: a live `streamlit run app.py` server, Debian's Chromium with its flags, and the
+one ``browser`` fixture (import it into a test module; missing Chromium skips locally and fails under CI=true)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from playwright import sync_api
+
+from tests.conftest import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -48,3 +53,14 @@ def streamlit_server(folder: Path, secrets: Path, log_path: Path):
         finally:
             proc.terminate()
             proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium driven by Playwright, one per test module (a dev requirement: imported plainly)."""
+    require_tool(CHROMIUM)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()

@@ -15,26 +15,13 @@ import pytest
 from lib.auth import UNIT, VIEWER, hash_password, write_user
 from lib.store import Store
 from lib.template import fill_template
-from tests.browser.live import CHROMIUM, FLAGS, ROOT, streamlit_server
-from tests.conftest import require_tool
+from tests.browser.live import ARTIFACTS, streamlit_server
 from tests.factory import entries_for, filled
 
-ARTIFACTS = ROOT / "test-artifacts"
 OWN, OTHER = "市民政局", "市体育局"
 USERS = {"mz": ("民政局填报员", UNIT, OWN), "leader": ("王局长", VIEWER, None)}
 PASSWORD = "browser-access-password"
 SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_tool(CHROMIUM)
-    sync_api = pytest.importorskip("playwright.sync_api")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield chromium
-        chromium.close()
 
 
 def new_page(browser, url: str, size: str = "desktop"):

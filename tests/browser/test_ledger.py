@@ -14,16 +14,15 @@ from PIL import Image
 from lib import ledger
 from lib.auth import ANALYST
 from lib.store import Store
-from tests.browser.test_workflow import ARTIFACTS, CHROMIUM, FLAGS, ROOT, open_path, server  # noqa: F401 (fixture)
+from tests.browser.live import ARTIFACTS, ROOT
+from tests.browser.test_workflow import open_path, server  # noqa: F401 (fixture)
 
 DESCRIPTION = "体育公园南门围挡破损，夜间无照明，存在安全隐患"
 FOLLOW_UP = "已约谈施工单位，承诺三日内修复并加装警示灯"
 
 
 @pytest.fixture(scope="module")
-def browser(server):  # noqa: F811 (the fixture imported above)
-    sync_api = pytest.importorskip("playwright.sync_api")
-    ARTIFACTS.mkdir(exist_ok=True)
+def seeded(server):  # noqa: F811 (the fixture imported above)
     store = Store(server[1])
     targets = store.targets()
     ledger.sync(store, targets)
@@ -33,10 +32,6 @@ def browser(server):  # noqa: F811 (the fixture imported above)
     actor = ledger.Actor("李科员", ANALYST)
     ledger.confirm(store, ids[:2], actor, due=date.today() - timedelta(days=6))
     ledger.confirm(store, ids[2:6], actor, due=date.today() + timedelta(days=20))
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield chromium
-        chromium.close()
 
 
 def new_page(browser, server, width: int, height: int):  # noqa: F811
@@ -69,7 +64,7 @@ def toast(page, text: str) -> None:
     page.locator("[data-testid='stToast']").filter(has_text=text).first.wait_for(timeout=60_000)
 
 
-def test_create_follow_up_and_close_an_item(browser, server, tmp_path):  # noqa: F811
+def test_create_follow_up_and_close_an_item(browser, server, seeded, tmp_path):  # noqa: F811
     url, folder = server
     page = new_page(browser, server, 1366, 768)
     open_path(page, server, "ledger")
@@ -125,7 +120,7 @@ def test_create_follow_up_and_close_an_item(browser, server, tmp_path):  # noqa:
     assert "台账状态" in set(store.audit_log()["操作"])
 
 
-def test_ledger_on_a_phone(browser, server):  # noqa: F811
+def test_ledger_on_a_phone(browser, server, seeded):  # noqa: F811
     page = new_page(browser, server, 390, 844)
     open_path(page, server, "ledger")
     page.get_by_text("逾期未办结").first.wait_for(timeout=30_000)

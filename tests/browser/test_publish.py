@@ -6,7 +6,7 @@ from datetime import datetime
 
 from lib import publish as PB
 from lib.store import Store
-from tests.browser.test_workflow import ARTIFACTS, browser, open_path, page, server  # noqa: F401  (fixtures)
+from tests.browser.test_workflow import ARTIFACTS, open_path, page, server  # noqa: F401  (fixtures)
 from tests.factory import filled
 
 UNIT = "市民政局"

@@ -21,11 +21,9 @@ from lib import progress as P
 from lib.auth import ADMIN, ANALYST, hash_password, write_user
 from lib.store import Store
 from lib.template import fill_template
-from tests.browser.live import CHROMIUM, FLAGS, ROOT, streamlit_server
-from tests.conftest import require_tool
+from tests.browser.live import ARTIFACTS, ROOT, streamlit_server
 from tests.factory import entries_for
 
-ARTIFACTS = ROOT / "test-artifacts"
 UNIT = "市民政局"
 LOGIN, PASSWORD = "clerk", "browser-test-password"
 CHIEF, CHIEF_PASSWORD = "chief", "browser-test-admin-password"  # sees every page, for the screenshots
@@ -34,7 +32,6 @@ DOC_SHOTS = {"overview", "county", "project", "upload-rejected"}  # the ones REA
 
 @pytest.fixture(scope="module")
 def server(reports_dir, tmp_path_factory):
-    require_tool(CHROMIUM)
     folder = tmp_path_factory.mktemp("browser") / "data"
     shutil.copytree(reports_dir, folder)
     logs = tmp_path_factory.mktemp("log")
@@ -44,16 +41,6 @@ def server(reports_dir, tmp_path_factory):
     write_user(secrets, CHIEF, "王主任", ADMIN, hash_password(CHIEF_PASSWORD))
     with streamlit_server(folder, secrets, logs / "streamlit.log") as url:
         yield url, folder
-
-
-@pytest.fixture(scope="module")
-def browser(server):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield chromium
-        chromium.close()
 
 
 def offline_context(browser, server, width: int = 1366, height: int = 768):
