@@ -486,10 +486,10 @@ def write_user(path: Path, login: str, name: str, role: str, password_hash: str,
 
 def target_units(targets_path: Path | None = None) -> list[str]:
     """Reporting units of the data folder's target table (what a unit user may be bound to)."""
-    from lib.config import data_dir
+    from lib.store import Store
     from lib.targets import load_targets
 
-    return load_targets(targets_path or data_dir() / "targets.xlsx").reporting_units
+    return (load_targets(targets_path) if targets_path else Store().targets()).reporting_units
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -500,12 +500,12 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--name", required=True)
     add.add_argument("--role", required=True, choices=list(RANK))
     add.add_argument("--unit", help="填报单位名称（角色为 unit 时必填，须是目标表中的填报单位）")
-    add.add_argument("--targets", type=Path, help="目标表（默认：数据目录的 targets.xlsx）")
+    add.add_argument("--targets", type=Path, help="目标表（默认：数据目录中最新年度的现行目标表）")
     add.add_argument("--secrets", type=Path, default=Path(".streamlit/secrets.toml"))
     add.add_argument("--password-stdin", action="store_true", help="从标准输入读取密码（一行）")
     check = sub.add_parser("check", help="校验 secrets.toml 的登录配置")
     check.add_argument("--secrets", type=Path, default=Path(".streamlit/secrets.toml"))
-    check.add_argument("--targets", type=Path, help="目标表（默认：数据目录的 targets.xlsx）")
+    check.add_argument("--targets", type=Path, help="目标表（默认：数据目录中最新年度的现行目标表）")
     args = parser.parse_args(argv)
 
     if args.command == "check":

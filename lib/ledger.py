@@ -48,7 +48,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from lib import auth, config
 from lib import schema as S
 from lib.export import to_csv_bytes
-from lib.store import STATE_CURRENT, Store
+from lib.store import STATE_CURRENT, Store, bump_version
 from lib.targets import Targets
 from lib.template import COLUMN_LETTER
 
@@ -248,8 +248,7 @@ def prepare_photos(files: list[tuple[str, bytes]], already: int = 0) -> list[Pho
 # --- writing -----------------------------------------------------------------------------------------
 
 def _bump(con) -> None:
-    con.execute("INSERT INTO meta(key, value) VALUES ('ledger_version', '1') "
-                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+    bump_version(con, "ledger_version")
 
 
 @contextmanager

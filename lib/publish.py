@@ -210,10 +210,14 @@ def _targets_path(store: Store, targets_hash: str) -> Path:
     return store.folder / PUBLICATIONS_DIR / TARGETS_DIR / f"{targets_hash}.xlsx"
 
 
-def _keep_targets(store: Store, loaded: Targets | None = None) -> tuple[str, Targets]:
-    """Hash the current target table, keep a copy under publications/targets/ (content-addressed) and parse it
-    (``loaded`` is used instead when it is that very table, e.g. the dashboard's, whose caches are warm)."""
-    data = (store.folder / "targets.xlsx").read_bytes()
+def _keep_targets(store: Store, year: int, loaded: Targets | None = None) -> tuple[str, Targets]:
+    """Hash ``year``'s current target table (the store's), keep a copy under publications/targets/
+    (content-addressed) and parse it (``loaded`` is used instead when it is that very table, e.g. the
+    dashboard's, whose caches are warm)."""
+    table = store.target_table(year)
+    if table is None:
+        raise PublishError(f"没有 {year} 年度的目标表，不能发布 {year} 年的数据。请先在“目标表”页上传该年度的目标表。")
+    data = table[1]
     digest = hashlib.sha256(data).hexdigest()
     path = _targets_path(store, digest)
     if not path.exists():
@@ -295,7 +299,7 @@ def publish(store: Store, year: int, month: int, who: str, reason: str = "",
             computed: Mapping[str, pd.DataFrame] | None = None) -> Publication:
     """Publish the state of ``year``-``month`` now, or as it was at ``as_of_time``; returns the new revision.
 
-    ``targets`` may be the already loaded current target table (checked against the file's hash); with no
+    ``targets`` may be the already loaded current target table of ``year`` (checked against the stored table's hash); with no
     ``as_of_time``, ``rows`` may be ``Store.current_rows(year)`` as already read and ``computed`` the month's tables
     computed from those rows (the dashboard's): the revision is then the state those rows belong to.
     Raises PublishError (Chinese message) when the month cannot be published or a revision has no reason.
@@ -306,7 +310,7 @@ def publish(store: Store, year: int, month: int, who: str, reason: str = "",
     now = datetime.now().replace(microsecond=0)
     if as_of_time is not None and as_of_time > now:
         raise PublishError(f"发布时点 {as_of_time:%Y-%m-%d %H:%M} 晚于当前时间，请选择过去的时点。")
-    targets_hash, targets = _keep_targets(store, targets)
+    targets_hash, targets = _keep_targets(store, year, targets)
     if year != targets.year:
         raise PublishError(f"目标表为 {targets.year} 年度，不能发布 {year} 年的数据。")
     if as_of_time is None:  # the current state: the dashboard's own rows snapshot, read before the submissions

@@ -2,7 +2,6 @@
 
 Layout of the data folder::
 
-    targets.xlsx
     templates/<单位>.xlsx
     submissions/<年度>/<月份>/<单位>/<received>-<sha12>.xlsx   accepted files, verbatim
     submissions/<年度>/<月份>/<单位>/<received>-<sha12>.json   who/when/which version is current
@@ -10,6 +9,11 @@ Layout of the data folder::
     cache/rows-<year>-<generation>-<version>.arrow               derived snapshot of the current rows
     publications/<年度>/<月份>/r<修订>-<hash12>.json               published revisions, immutable (lib.publish)
     publications/targets/<sha256>.xlsx                           the target tables they were computed with
+
+Target tables live in the database (``target_tables``: one row per year and version, the .xlsx bytes, sha256,
+who and when; the current table of a year is its highest version). ``version()`` moves with every change. A store
+without any table is seeded on open: from the folder's ``targets.xlsx`` of the old layout (with ``targets-history/``
+as earlier versions) or else from the bundled ``data/targets.xlsx``; after that no code reads a folder's targets.xlsx.
 
 Writing protocol (crash-safe): the .xlsx and .json are first written as
 ``*.pending`` files and made durable (fsync; one sync for a batch), then the database transaction commits, then
@@ -59,7 +63,7 @@ from lib.calendar import deadline
 from lib.export import to_csv_bytes
 from lib.findings import Finding
 from lib.submission import HistoryContext, ValidationResult, add_history_warnings, display_name, validate, validate_many
-from lib.targets import Targets, load_targets
+from lib.targets import Targets, TargetTableError
 
 STATE_CURRENT = "当前"
 STATE_REPLACED = "已被替换"
@@ -139,6 +143,16 @@ CREATE TRIGGER IF NOT EXISTS publication_versions_no_update BEFORE UPDATE ON pub
     BEGIN SELECT RAISE(ABORT, 'published revisions are immutable'); END;
 CREATE TRIGGER IF NOT EXISTS publication_versions_no_delete BEFORE DELETE ON publication_versions
     BEGIN SELECT RAISE(ABORT, 'published revisions are immutable'); END;
+CREATE TABLE IF NOT EXISTS target_tables (
+    id INTEGER PRIMARY KEY,
+    year INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    data BLOB NOT NULL,
+    stored_at TEXT NOT NULL,
+    stored_by TEXT NOT NULL,
+    UNIQUE(year, version)
+);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY,
     at TEXT NOT NULL,
@@ -214,8 +228,9 @@ CREATE TABLE IF NOT EXISTS ledger_photos (
 CREATE INDEX IF NOT EXISTS ledger_photos_item ON ledger_photos(item_id);
 CREATE TABLE IF NOT EXISTS ledger_seen (sha256 TEXT PRIMARY KEY, seen_at TEXT NOT NULL);
 """
-# Tables rebuild() copies from the old database (everything else is derived from the raw files).
-KEPT_TABLES = ("ledger_items", "ledger_reports", "ledger_followups", "ledger_photos", "ledger_seen")
+# Tables rebuild() copies from the old database (everything else is derived from the raw files; the target tables
+# are uploaded by people and kept with their versions).
+KEPT_TABLES = ("target_tables", "ledger_items", "ledger_reports", "ledger_followups", "ledger_photos", "ledger_seen")
 
 ROW_COLUMN_NAMES = {
     "indicator": "指标编号", "county": "县市区", "value": "累计完成", "reported_state": "进展状态",
@@ -255,6 +270,30 @@ def _fsync_write(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def bump_version(con, key: str = "version") -> None:
+    """Move a change counter in ``meta`` inside the caller's write transaction: the one home of that SQL.
+    ``version`` moves with every submission or target-table change, ``ledger_version`` with the ledger."""
+    con.execute("INSERT INTO meta(key, value) VALUES (?, '1') "
+                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1", (key,))
+
+
+_PARSED_TARGETS: dict[str, Targets] = {}  # sha256 -> parsed table (a table's bytes never change under its hash)
+
+
+def parse_stored_targets(sha: str, data: bytes) -> Targets:
+    """Parse a stored target table once per process (tables are a few hundred KB and parse in ~0.3 s)."""
+    if sha not in _PARSED_TARGETS:
+        from lib.targets import TargetTableError, parse_targets
+
+        parsed, problems = parse_targets(bytes(data), source=f"目标表 {sha[:12]}")
+        if problems:
+            raise TargetTableError(problems)
+        if len(_PARSED_TARGETS) > 16:
+            _PARSED_TARGETS.pop(next(iter(_PARSED_TARGETS)))
+        _PARSED_TARGETS[sha] = parsed
+    return _PARSED_TARGETS[sha]
 
 
 def _set_generation(con: sqlite3.Connection) -> None:
@@ -338,14 +377,13 @@ class Store:
     def __init__(self, folder: str | Path | None = None):
         self.folder = Path(folder) if folder else config.data_dir()
         self.folder.mkdir(parents=True, exist_ok=True)
-        if not (self.folder / "targets.xlsx").exists():
-            shutil.copy(config.BUNDLED_TARGETS, self.folder / "targets.xlsx")
         self.submissions_dir = self.folder / "submissions"
         self.submissions_dir.mkdir(exist_ok=True)
         self.db_path = self.folder / DB_NAME
         with closing(self._connect()) as con:
             con.executescript(SCHEMA + LEDGER_SCHEMA)
             _set_generation(con)
+        self._seed_targets()
         self.recover()
 
     # --- connections -----------------------------------------------------------
@@ -371,16 +409,86 @@ class Store:
         finally:
             con.close()
 
-    def targets(self) -> Targets:
-        return load_targets(self.folder / "targets.xlsx")
+    # --- target tables (one per year, versioned, in the database) ----------------------
+    def _seed_targets(self) -> None:
+        """A store without any target table gets one: today's layout's ``targets.xlsx`` of the data folder (with
+        its ``targets-history/`` as earlier versions), else the bundled table. Runs once, under the write lock."""
+        with closing(self._connect()) as con:
+            if con.execute("SELECT 1 FROM target_tables LIMIT 1").fetchone():
+                return
+        legacy = self.folder / "targets.xlsx"
+        sources = sorted((self.folder / "targets-history").glob("*.xlsx")) if legacy.exists() else []
+        sources.append(legacy if legacy.exists() else config.BUNDLED_TARGETS)
+        with self._write() as con:
+            if con.execute("SELECT 1 FROM target_tables LIMIT 1").fetchone():
+                return  # another process seeded first
+            for path in sources:
+                from lib.targets import parse_targets
+
+                data = path.read_bytes()
+                parsed, problems = parse_targets(data, source=str(path))
+                if problems:
+                    if path is sources[-1]:
+                        raise TargetTableError(problems)
+                    continue  # an unreadable old history copy is left on disk, not imported
+                self._add_target_table(con, parsed.year, data, "系统", f"导入 {path.name}")
+
+    def _add_target_table(self, con, year: int, data: bytes, who: str, why: str) -> int | None:
+        """Store ``data`` as the next version of ``year``'s table (inside a write transaction); None if identical
+        to the current one."""
+        sha = hashlib.sha256(data).hexdigest()
+        last = con.execute("SELECT version, sha256 FROM target_tables WHERE year=? ORDER BY version DESC LIMIT 1",
+                           (year,)).fetchone()
+        if last and last[1] == sha:
+            return None
+        version = (last[0] if last else 0) + 1
+        con.execute("INSERT INTO target_tables(year, version, sha256, data, stored_at, stored_by) VALUES (?,?,?,?,?,?)",
+                    (year, version, sha, data, datetime.now().isoformat(timespec="seconds"), who))
+        bump_version(con)
+        self.log(who, "更换目标表" if last else "新增目标表",
+                 f"{year} 年度第 {version} 版（sha256 {sha[:12]}" + (f"，替换第 {last[0]} 版" if last else "") + f"）：{why}",
+                 con)
+        return version
+
+    def target_years(self) -> list[int]:
+        """Years with a stored target table, ascending."""
+        with closing(self._connect()) as con:
+            return [r[0] for r in con.execute("SELECT DISTINCT year FROM target_tables ORDER BY year")]
+
+    def target_table(self, year: int) -> tuple[int, bytes] | None:
+        """(version, xlsx bytes) of the current target table of ``year``, None if that year has none."""
+        with closing(self._connect()) as con:
+            row = con.execute("SELECT version, data FROM target_tables WHERE year=? ORDER BY version DESC LIMIT 1",
+                              (int(year),)).fetchone()
+        return (row[0], bytes(row[1])) if row else None
+
+    def targets(self, year: int | None = None) -> Targets:
+        """The current target table of ``year`` (None: the latest year stored)."""
+        with closing(self._connect()) as con:
+            if year is None:
+                row = con.execute("SELECT sha256, data FROM target_tables ORDER BY year DESC, version DESC LIMIT 1").fetchone()
+            else:
+                row = con.execute("SELECT sha256, data FROM target_tables WHERE year=? ORDER BY version DESC LIMIT 1",
+                                  (int(year),)).fetchone()
+        if row is None:
+            raise KeyError(f"没有 {year} 年度的目标表，请在“目标表”页上传该年度的目标表。")
+        return parse_stored_targets(row[0], row[1])
+
+    def target_history(self, year: int) -> pd.DataFrame:
+        """Every stored version of ``year``'s table, oldest first: version, sha256, stored_at, stored_by, current."""
+        with closing(self._connect()) as con:
+            frame = pd.read_sql_query("SELECT version, sha256, stored_at, stored_by FROM target_tables WHERE year=? "
+                                      "ORDER BY version", con, params=(int(year),))
+        frame["current"] = frame["version"] == frame["version"].max()
+        return frame
 
     # --- reading ---------------------------------------------------------------
     def version(self) -> str:
-        """Changes whenever anything is written: a cache key for the dashboard."""
+        """Changes whenever a submission or a target table is written, on every process sharing the database:
+        a cache key for the dashboard (a database counter, no file dates)."""
         with closing(self._connect()) as con:
-            row = con.execute("SELECT value FROM meta WHERE key='version'").fetchone()
-        stat = (self.folder / "targets.xlsx").stat()
-        return f"{row[0] if row else 0}:{stat.st_mtime_ns}:{stat.st_size}"
+            key = dict(con.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'version')").fetchall())
+        return f"{key.get('generation', '')}:{key.get('version', 0)}"
 
     def is_empty(self) -> bool:
         """No submission stored yet (one indexed lookup: asked on every rerun)."""
@@ -659,8 +767,7 @@ class Store:
         if prev and newer:
             con.execute("UPDATE submissions SET state=? WHERE id=?", (STATE_REPLACED, prev[0]))
         con.executemany("INSERT INTO rows VALUES (?,?,?,?,?,?,?,?,?)", [(sub_id, *row) for row in rows])
-        con.execute("INSERT INTO meta(key, value) VALUES ('version', '1') "
-                    "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+        bump_version(con)
         return sub_id, (prev[0] if prev and newer else None)
 
     @staticmethod
@@ -692,29 +799,18 @@ class Store:
                         folder.rmdir()
 
     def replace_targets(self, data: bytes, who: str) -> list:
-        """Install a new target table if it validates; keep the old one under targets-history/. Returns problems."""
-        from lib.targets import TargetProblem, parse_targets
+        """Store a target table as the next version of its own year (a new year is simply added) if it validates.
+        Audited either way. Returns the problems (empty when stored, or when identical to the current version)."""
+        from lib.targets import parse_targets
 
         parsed, problems = parse_targets(data, source="upload")
-        if not problems:
-            stored = [y for y in self.years() if y != parsed.year]
-            if stored:
-                problems = [TargetProblem("设置", None, "年度", f"新目标表为 {parsed.year} 年度，而本数据目录存有 {'、'.join(map(str, stored))} "
-                                          "年度的报送。一个数据目录只存一个年度：新年度请使用新的数据目录（设置 LIVELIHOOD_DATA_DIR），"
-                                          "或等待系统支持多年度后再更换。")]
         if problems:
             self.log(who, "目标表被拒", f"{len(problems)} 个问题：" + "；".join(str(p) for p in problems[:3]))
             return problems
-        current = self.folder / "targets.xlsx"
-        history = self.folder / "targets-history"
-        history.mkdir(exist_ok=True)
-        old = current.read_bytes()
-        old_version = hashlib.sha256(old).hexdigest()[:16]
-        _fsync_write(history / f"{datetime.now():%Y%m%dT%H%M%S}-{old_version}.xlsx", old)
-        tmp = current.with_suffix(".xlsx.tmp")
-        _fsync_write(tmp, data)
-        os.replace(tmp, current)
-        self.log(who, "更换目标表", f"{old_version} → {parsed.version}（{parsed.year} 年度，{len(parsed.indicators)} 项指标）")
+        with self._write() as con:
+            stored = self._add_target_table(con, parsed.year, data, who, f"{len(parsed.indicators)} 项指标")
+            if stored is None:
+                self.log(who, "目标表未变", f"上传的 {parsed.year} 年度目标表与当前版本相同，未另存新版本", con)
         return []
 
     def restore(self, submission_id: int, who: str = "系统") -> None:
@@ -743,8 +839,7 @@ class Store:
         _fsync_write(tmp, json.dumps(sidecar, ensure_ascii=False).encode())
         con.execute("UPDATE submissions SET state=? WHERE unit=? AND year=? AND month=?", (STATE_REPLACED, unit, year, month))
         con.execute("UPDATE submissions SET state=?, activated_at=? WHERE id=?", (STATE_CURRENT, activated, submission_id))
-        con.execute("INSERT INTO meta(key, value) VALUES ('version', '1') "
-                    "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+        bump_version(con)
         self.log(who, "恢复版本", f"第 {submission_id} 号（{unit} {year}-{month:02d}）恢复为当前版本" + (f"：{why}" if why else ""), con)
         # Rename inside the transaction: a crash before COMMIT leaves the new
         # activation time on disk with the old DB state; rebuild then prefers
@@ -845,10 +940,11 @@ class Store:
     def rebuild(self) -> int:
         """Recreate the database from the raw files alone. Returns the number of submissions.
 
-        Every stored file must give its rows again; if any does not (the target table was swapped for another
-        year's, a file was damaged), RebuildError names them and the database is left as it was.
+        Every stored file must give its rows again, read with the current target table of its own year; if any
+        does not (no table for its year, a file was damaged), RebuildError names them and the database is left
+        as it was. Target tables, like the ledger, are carried over from the old database.
         """
-        targets = self.targets()
+        tables = {year: self.targets(year) for year in self.target_years()}
         tmp_db = self.folder / (DB_NAME + ".rebuild")
         for suffix in ("", "-wal", "-shm"):
             Path(str(tmp_db) + suffix).unlink(missing_ok=True)
@@ -877,6 +973,10 @@ class Store:
         for meta, xlsx in entries:
             data = xlsx.read_bytes()
             received = datetime.fromisoformat(meta["received_at"])
+            targets = tables.get(meta["year"])
+            if targets is None:
+                unreadable.append(f"{xlsx.relative_to(self.folder)}（{meta['file_name']}）：没有 {meta['year']} 年度的目标表")
+                continue
             result = validate(data, meta["file_name"], targets, None, today=received.date())
             if not result.row_records:
                 reason = result.errors[0].message if result.errors else "没有可读的数据行"
@@ -889,10 +989,10 @@ class Store:
             con.close()
             for suffix in ("", "-wal", "-shm"):
                 Path(str(tmp_db) + suffix).unlink(missing_ok=True)
-            raise RebuildError(f"{len(entries)} 份存档中有 {len(unreadable)} 份无法按现行目标表（{targets.year} 年度）读出数据，"
+            raise RebuildError(f"{len(entries)} 份存档中有 {len(unreadable)} 份无法按其年度的现行目标表读出数据，"
                                "数据库未改动：\n" + "\n".join(unreadable[:20]) +
                                ("\n…" if len(unreadable) > 20 else "") +
-                               "\n如果换成了其他年度的目标表，请换回原目标表；新年度请使用新的数据目录（LIVELIHOOD_DATA_DIR）。")
+                               "\n请在“目标表”页上传或恢复对应年度的目标表，或检查上列文件是否损坏。")
         # The current version of each unit-month is the most recently activated one.
         con.execute(f"UPDATE submissions SET state='{STATE_REPLACED}'")
         con.execute(

@@ -32,8 +32,13 @@ def store(data_dir):
 
 def test_new_folder_is_initialised_from_the_bundled_targets(tmp_path):
     s = Store(tmp_path / "fresh")
-    assert (tmp_path / "fresh" / "targets.xlsx").exists()
-    assert s.targets().year == 2024
+    assert not (tmp_path / "fresh" / "targets.xlsx").exists()  # the table lives in the database
+    assert s.targets().year == 2024 and s.target_years() == [2024]
+    version, data = s.target_table(2024)
+    assert version == 1 and data == store_module.config.BUNDLED_TARGETS.read_bytes()
+    history = s.target_history(2024)
+    assert list(history["stored_by"]) == ["系统"] and list(history["current"]) == [True]
+    assert history["sha256"][0] == hashlib.sha256(data).hexdigest()
 
 
 def test_accepted_file_is_kept_verbatim_under_a_name_the_store_chooses(targets, store):
@@ -332,7 +337,7 @@ def test_restore_and_history_on_the_command_line(targets, data_dir, capsys):
         store_module.main(["history", "--month", "2024-3x"])
 
 
-def _targets_of_year(year: int) -> bytes:
+def _targets_of_year(year: int, deadline_day: int | None = None) -> bytes:
     from openpyxl import load_workbook
 
     from lib.config import BUNDLED_TARGETS
@@ -340,27 +345,73 @@ def _targets_of_year(year: int) -> bytes:
     for row in wb["设置"].iter_rows():
         if row[0].value == "年度":
             row[1].value = year
+        if row[0].value == "报送截止日" and deadline_day:
+            row[1].value = deadline_day
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
 
 
-def test_target_table_of_another_year_is_refused_where_submissions_are_stored(targets, store):
+def test_target_table_of_another_year_is_added_beside_the_stored_year(targets, store):
     store.ingest(filled(targets, UNIT), "a.xlsx", targets=targets, received_at=datetime(2024, 4, 3))
-    before = (store.folder / "targets.xlsx").read_bytes()
-    problems = store.replace_targets(_targets_of_year(2025), who="管理员")
-    assert problems and "新的数据目录" in str(problems[0]) and "2025" in str(problems[0])
-    assert (store.folder / "targets.xlsx").read_bytes() == before
+    before = store.version()
+    assert store.replace_targets(_targets_of_year(2025), who="管理员") == []
+    assert store.target_years() == [2024, 2025]
+    assert store.targets().year == 2025 and store.targets(2024).year == 2024  # None: the latest year
+    assert store.target_table(2024)[1] == store_module.config.BUNDLED_TARGETS.read_bytes()
+    assert store.version() != before
+    assert "新增目标表" in set(store.audit_log()["操作"])
+    assert len(store.current_rows(2024)) > 0  # the stored year's reports are untouched
+
+
+def test_replacing_a_year_stores_a_new_version_and_keeps_the_old(targets, store):
+    changed = _targets_of_year(2024, deadline_day=8)
+    before = store.version()
+    assert store.replace_targets(changed, who="管理员") == []
+    assert store.target_table(2024) == (2, changed)
+    assert store.targets(2024).deadline_day == 8
+    history = store.target_history(2024)
+    assert list(history["version"]) == [1, 2] and list(history["current"]) == [False, True]
+    assert list(history["stored_by"]) == ["系统", "管理员"]
+    assert history["sha256"][1] == hashlib.sha256(changed).hexdigest()
+    after = store.version()
+    assert after != before
+    assert store.replace_targets(changed, who="管理员") == []  # the same table again: no new version
+    assert len(store.target_history(2024)) == 2 and store.version() == after
+    assert Store(store.folder).version() == after  # another process sees the same counter
+
+
+def test_a_refused_target_table_changes_nothing_and_is_audited(store):
+    before = store.version()
+    problems = store.replace_targets(b"not a workbook", who="管理员")
+    assert problems and store.target_years() == [2024] and store.version() == before
+    assert store.audit_log()["操作"].iloc[0] == "目标表被拒"
+
+
+def test_folder_of_the_old_layout_imports_its_target_table_and_history(tmp_path):
+    folder = tmp_path / "old"
+    (folder / "targets-history").mkdir(parents=True)
+    older = _targets_of_year(2024, deadline_day=9)
+    (folder / "targets-history" / "20240101T000000-abc.xlsx").write_bytes(older)
+    (folder / "targets.xlsx").write_bytes(store_module.config.BUNDLED_TARGETS.read_bytes())
+    s = Store(folder)
+    assert s.target_table(2024) == (2, store_module.config.BUNDLED_TARGETS.read_bytes())
+    assert list(s.target_history(2024)["sha256"]) == [hashlib.sha256(older).hexdigest(),
+                                                      hashlib.sha256(store_module.config.BUNDLED_TARGETS.read_bytes()).hexdigest()]
+    (folder / "targets.xlsx").write_bytes(_targets_of_year(2026))  # never read again after the import
+    assert Store(folder).target_years() == [2024]
 
 
 def test_rebuild_that_cannot_index_every_file_fails_and_keeps_the_database(targets, data_dir, capsys):
     store = Store(data_dir)
     store.ingest(filled(targets, UNIT), "a.xlsx", targets=targets, received_at=datetime(2024, 4, 3))
+    (stored,) = (data_dir / "submissions").rglob("*.xlsx")
     before = fingerprint(store)
-    (data_dir / "targets.xlsx").write_bytes(_targets_of_year(2025))  # swapped by hand, behind the store's back
-    with pytest.raises(store_module.RebuildError, match="2025"):
+    original = stored.read_bytes()
+    stored.write_bytes(b"damaged")  # a raw file damaged behind the store's back
+    with pytest.raises(store_module.RebuildError, match="a.xlsx"):
         store.rebuild()
     assert store_module.main(["rebuild"]) == 1
     assert "重建失败" in capsys.readouterr().err
-    (data_dir / "targets.xlsx").write_bytes((store_module.config.BUNDLED_TARGETS).read_bytes())
+    stored.write_bytes(original)
     assert fingerprint(store) == before

@@ -76,8 +76,7 @@ def _reporting_units(folder: str, stamp: tuple) -> tuple[str, ...]:
 def reporting_units() -> tuple[str, ...]:
     """The target table's reporting units (what a unit user may be bound to), re-read when the table changes."""
     s = store()
-    stat = (s.folder / "targets.xlsx").stat()
-    return _reporting_units(str(s.folder), (stat.st_mtime_ns, stat.st_size))
+    return _reporting_units(str(s.folder), (s.version(),))
 
 
 def auth_config() -> auth.AuthConfig:
