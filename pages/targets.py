@@ -25,7 +25,7 @@ tabs[4].table({"设置项": list(t.settings), "值": [str(v) for v in t.settings
 a, b = st.columns(2)
 with a:
     st.markdown("**下载当前目标表**，在 Excel 中修改后上传替换")
-    st.download_button("下载 targets.xlsx", lambda: (store.folder / "targets.xlsx").read_bytes(), file_name="targets.xlsx",
+    st.download_button("下载 targets.xlsx", lambda: store.target_table(t.year)[1], file_name="targets.xlsx",
                        key="targets_download", on_click="ignore", icon=":material/download:",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     new = st.file_uploader("上传新的目标表", type=["xlsx"], key="targets_upload")
