@@ -9,9 +9,10 @@ from lib import progress as P
 folder, version, bundle, f = ui.frame()
 v = ui.view()
 t = bundle.targets
-projects = f.projects(v.projects)
+projects = ui.filtered_projects()
 # Categories rolled up from the filtered projects: the bars agree with the overview under any filter.
-categories = P.category_table(t, bundle.rows, f.month, projects) if len(projects) else v.categories.iloc[0:0]
+categories = ui.cached("category_rollup", lambda: P.category_table(t, bundle.rows, f.month, projects) if len(projects)
+                       else v.categories.iloc[0:0])
 
 ui.page_start(f"分类进展 · {t.year} 年 {f.month} 月", ignored={"县市区": "本页（项目按全市统计）"})
 st.caption("点击“各类别完成率”图中的类别，或在“类别”框中选择，只看该类别的项目；选择会写入网址，可直接分享。")
@@ -39,10 +40,11 @@ with right:
     chosen = st.selectbox("类别", options, key="category_pick_box")
     picked = None if chosen == "（全部）" else chosen
     ui.url_keep("pick", picked)
-    shown = projects[projects["类别"] == picked] if picked else projects
-    label = shown["项目序号"].astype(str) + ". " + shown["项目名称"]
-    ui.chart(lambda: charts.completion_bars(shown.assign(项目=label), "项目", f"{picked or '全部类别'}：各项目完成率"),
+    shown = ui.cached("category_projects", lambda: projects[projects["类别"] == picked] if picked else projects,
+                      depends=(picked,))
+    ui.chart(lambda: charts.completion_bars(shown.assign(项目=shown["项目序号"].astype(str) + ". " + shown["项目名称"]), "项目", f"{picked or '全部类别'}：各项目完成率"),
              key="category_projects", depends=(picked,))
 
 ui.chart(lambda: charts.category_treemap(shown), key="category_treemap", depends=(picked,))
-ui.table(shown[["项目序号", "类别", "项目名称", "牵头单位", "完成率", "序时进度", "差距", "状态", "指标数"]], key="category_table")
+ui.table(ui.cached("category_table", lambda: shown[["项目序号", "类别", "项目名称", "牵头单位", "完成率", "序时进度", "差距", "状态",
+                                                     "指标数"]], depends=(picked,)), key="category_table")

@@ -7,15 +7,29 @@ from lib import charts
 from lib.config import GEOJSON
 
 folder, version, bundle, f = ui.frame()
-v = ui.view()
 t = bundle.targets
 # Category and unit filters narrow the projects counted in each county; the county filter narrows the
 # counties; the status filter keeps the counties (map, ranking, table) whose overall status is chosen.
-counties = ui.county_view(folder, version, f.month, f.categories, f.units)
-if f.counties:
-    counties = counties[counties["县市区"].isin(f.counties)]
-if f.statuses:
-    counties = counties[counties["状态"].isin(f.statuses)]
+
+
+def tables() -> tuple:
+    """The county table and the county × project gaps under the filters, once per version and filters."""
+    counties = ui.county_view(folder, version, f.month, f.categories, f.units)
+    if f.counties:
+        counties = counties[counties["县市区"].isin(f.counties)]
+    if f.statuses:
+        counties = counties[counties["状态"].isin(f.statuses)]
+    matrix = ui.county_matrix_view(folder, version, f.month, f.categories, f.units)
+    if f.counties:
+        matrix = matrix.loc[[c for c in matrix.index if c in f.counties]]
+    if f.statuses:
+        keep = set(ui.filtered_projects()["项目序号"])
+        matrix = matrix[[c for c in matrix.columns if int(c.split(".", 1)[0]) in keep]]
+    shown = counties[["县市区", "完成率", "序时进度", "差距", "状态", "项目数", "指标数", "已报送指标数"]]
+    return counties, matrix, shown
+
+
+counties, matrix, shown = ui.cached("county", tables)
 
 ui.page_start(f"县区进展 · {t.year} 年 {f.month} 月")
 st.caption("按分解到各县市区的指标计算（每个县市区内各项目完成率的平均）；颜色表示与序时进度之差，灰色为不在筛选范围或无数据。"
@@ -27,14 +41,8 @@ with left:
 with right:
     ui.chart(lambda: charts.completion_bars(counties, "县市区", "县市区完成率排名", height=460), key="county_rank")
 
-matrix = ui.county_matrix_view(folder, version, f.month, f.categories, f.units)
-if f.counties:
-    matrix = matrix.loc[[c for c in matrix.index if c in f.counties]]
-if f.statuses:
-    keep = set(f.projects(v.projects)["项目序号"])
-    matrix = matrix[[c for c in matrix.columns if int(c.split(".", 1)[0]) in keep]]
 if matrix.empty or not len(matrix.columns):
     st.info("当前筛选范围内没有分解到县市区的项目。")
 else:
     ui.chart(lambda: charts.county_project_heatmap(matrix), key="county_heatmap")
-ui.table(counties[["县市区", "完成率", "序时进度", "差距", "状态", "项目数", "指标数", "已报送指标数"]], key="county_table")
+ui.table(shown, key="county_table")

@@ -17,11 +17,11 @@ t = bundle.targets
 ui.page_start(None, ignored={"县市区": "项目的完成率、趋势与指标明细（按全市统计），只用于分县市区与进展记录"})
 # (the title names the chosen project, below the picker)
 # The picker lists the projects the category, unit and status filters leave.
-narrowed = f.projects(v.projects)["项目序号"].tolist()
+narrowed = ui.cached("project_numbers", lambda: ui.filtered_projects()["项目序号"].tolist())
 numbers = narrowed or t.projects["项目序号"].tolist()
 names = dict(zip(t.projects["项目序号"], t.projects["项目名称"]))
 wanted = st.query_params.get("project")
-if wanted and wanted.isdigit() and int(wanted) in t.projects["项目序号"].tolist() and "project_pick" not in st.session_state:
+if wanted and wanted.isdigit() and int(wanted) in names and "project_pick" not in st.session_state:
     st.session_state["project_pick"] = int(wanted)
     if int(wanted) not in numbers:  # a shared link to a project outside the filters still opens it
         numbers = sorted(set(numbers) | {int(wanted)})
@@ -31,11 +31,66 @@ number = st.selectbox("项目", numbers, key="project_pick", format_func=lambda 
                       help="列出符合侧栏类别、牵头单位、状态筛选的项目")
 st.query_params["project"] = str(number)
 
-info = t.projects.set_index("项目序号").loc[number]
-summary = v.projects.set_index("项目序号").loc[number]
-city = v.detail[(v.detail["项目序号"] == number) & (v.detail["层级"] == P.LEVEL_CITY)]
-quantitative = city[city["指标类型"] != S.TYPE_QUALITATIVE]
-qualitative = city[city["指标类型"] == S.TYPE_QUALITATIVE]
+
+def indicator_table(quantitative: pd.DataFrame, proj: pd.DataFrame) -> pd.DataFrame:
+    """The quantitative indicators as read: targets and amounts with their units, rates, the projection."""
+    table = quantitative.merge(proj[["指标编号", "预计年末完成率", "剩余月均需完成"]], on="指标编号", how="left")
+    return pd.DataFrame({
+        "指标": table["指标编号"] + " " + table["指标名称"],
+        "年度目标": [S.with_basis(fmt_number(x, u), b) for x, u, b in zip(table["年度目标"], table["计量单位"],
+                                                                        table["目标口径"])],
+        "累计完成": [fmt_number(x, u) for x, u in zip(table["累计完成"], table["计量单位"])],
+        "完成率": table["完成率"],
+        "序时进度": table["序时进度"],
+        "状态": table["状态"],
+        "预计年末完成率": table["预计年末完成率"],
+        "剩余月均需完成": [fmt_number(x, u) for x, u in zip(table["剩余月均需完成"], table["计量单位"])],
+    })
+
+
+def history(city: pd.DataFrame) -> pd.DataFrame:
+    """The project's narrative rows up to the month, newest first (the chosen counties and the city-wide rows)."""
+    codes = set(city["指标编号"])
+    rows = bundle.rows[bundle.rows["指标编号"].isin(codes) & (bundle.rows["月份"] <= f.month)]
+    if f.counties:
+        rows = rows[rows["县市区"].isin(f.counties) | (rows["县市区"] == S.CITY)]
+    rows = rows[(rows["进展情况"] != "") | (rows["存在问题"] != "") | (rows["下步计划"] != "")]
+    rows = rows.sort_values(["月份", "指标编号", "县市区"], ascending=[False, True, True])
+    indicator_names = dict(zip(t.indicators["指标编号"], t.indicators["指标名称"]))
+    rows = rows.assign(指标=rows["指标编号"] + " " + rows["指标编号"].map(indicator_names))
+    return rows[["月份", "指标", "县市区", "进展状态", "进展情况", "存在问题", "下步计划"]]
+
+
+def figures() -> dict:
+    """Everything this page computes for one project, once per version, filters and project (ui.cached)."""
+    mine = v.detail[v.detail["项目序号"] == number]
+    city = mine[mine["层级"] == P.LEVEL_CITY]
+    quantitative = city[city["指标类型"] != S.TYPE_QUALITATIVE]
+    qualitative = city[city["指标类型"] == S.TYPE_QUALITATIVE]
+    trend = ui.trend_view(folder, version, f.month, "project")
+    projection = ui.projection_view(folder, version, f.month)
+    proj = projection[projection["指标编号"].isin(quantitative["指标编号"])]
+    county_rows = mine[mine["层级"] == P.LEVEL_COUNTY]
+    if f.counties:
+        county_rows = county_rows[county_rows["县市区"].isin(f.counties)]
+    return {
+        "info": t.projects.set_index("项目序号").loc[number], "summary": v.projects.set_index("项目序号").loc[number],
+        "quantitative": quantitative, "qualitative": list(qualitative.itertuples(index=False)),
+        "bars": quantitative.assign(指标=quantitative["指标编号"] + " " + quantitative["指标名称"]),
+        "trend": trend[trend["项目序号"] == number],
+        "projected_rate": proj["预计年末完成率"].clip(upper=1).mean() if len(proj) else None,
+        "indicators": indicator_table(quantitative, proj) if len(quantitative) else None,
+        "qualitative_table": pd.DataFrame({
+            "指标": qualitative["指标编号"] + " " + qualitative["指标名称"] + "（定性）",
+            "单位报告的进展状态": qualitative["进展状态"], "状态": qualitative["状态"], "进展情况": qualitative["进展情况"],
+        }) if len(qualitative) else None,
+        "county_rows": county_rows, "split_codes": list(dict.fromkeys(county_rows["指标编号"])),
+        "labels": dict(zip(city["指标编号"], city["指标名称"])), "history": history(city),
+    }
+
+
+shown = ui.cached("project", figures, depends=(number,))
+info, summary, quantitative = shown["info"], shown["summary"], shown["quantitative"]
 st.title(f"{number}. {info['项目名称']}")
 if summary["完成率"] == summary["完成率"]:
     figure = f"完成率 {fmt_pct(summary['完成率'])}（{fmt_points(summary['差距'])}）"
@@ -49,42 +104,22 @@ with st.expander("实施内容及工作目标、协办单位"):
 left, right = st.columns(2)
 with left:
     if len(quantitative):
-        bars = quantitative.assign(指标=quantitative["指标编号"] + " " + quantitative["指标名称"])
-        ui.chart(lambda: charts.completion_bars(bars, "指标", "各指标完成率"), key="project_indicators",
+        ui.chart(lambda: charts.completion_bars(shown["bars"], "指标", "各指标完成率"), key="project_indicators",
                  depends=(f.month, number), all_filters=False)  # other filters only narrow the project picker
-    for rec in qualitative.itertuples(index=False):  # their reported state and narrative: table below
+    for rec in shown["qualitative"]:  # their reported state and narrative: table below
         st.markdown(f"{ui.status_chip(rec.状态)} {rec.指标编号} {rec.指标名称}（定性指标）")
 with right:
-    trend = ui.trend_view(folder, version, f.month, "project")
-    mine = trend[trend["项目序号"] == number]
-    projection = ui.projection_view(folder, version, f.month)
-    proj = projection[projection["指标编号"].isin(quantitative["指标编号"])]
-    projected_rate = proj["预计年末完成率"].clip(upper=1).mean() if len(proj) else None
+    mine, projected_rate = shown["trend"], shown["projected_rate"]
     if len(quantitative) and len(mine):
         ui.chart(lambda: charts.trend_chart(mine, "月度完成率与序时进度", projected_rate, f.month), key="project_trend",
                  depends=(f.month, number), all_filters=False)
 
 st.subheader("指标明细")
-if len(quantitative):
-    table = quantitative.merge(proj[["指标编号", "预计年末完成率", "剩余月均需完成"]], on="指标编号", how="left")
-    shown = pd.DataFrame({
-        "指标": table["指标编号"] + " " + table["指标名称"],
-        "年度目标": [S.with_basis(fmt_number(x, u), b) for x, u, b in zip(table["年度目标"], table["计量单位"],
-                                                                        table["目标口径"])],
-        "累计完成": [fmt_number(x, u) for x, u in zip(table["累计完成"], table["计量单位"])],
-        "完成率": table["完成率"],
-        "序时进度": table["序时进度"],
-        "状态": table["状态"],
-        "预计年末完成率": table["预计年末完成率"],
-        "剩余月均需完成": [fmt_number(x, u) for x, u in zip(table["剩余月均需完成"], table["计量单位"])],
-    })
-    ui.table(shown, key="project_table", column_config={
+if shown["indicators"] is not None:
+    ui.table(shown["indicators"], key="project_table", column_config={
         "预计年末完成率": st.column_config.Column("预计年末完成率", help="按近三个月的月均进度推算到 12 月，仅供参考")})
-if len(qualitative):
-    ui.table(pd.DataFrame({
-        "指标": qualitative["指标编号"] + " " + qualitative["指标名称"] + "（定性）",
-        "单位报告的进展状态": qualitative["进展状态"], "状态": qualitative["状态"], "进展情况": qualitative["进展情况"],
-    }), key="project_qualitative", column_config={
+if shown["qualitative_table"] is not None:
+    ui.table(shown["qualitative_table"], key="project_qualitative", column_config={
         "状态": st.column_config.Column("状态", help="按单位报告的进展状态判定；“未启动”在一季度内视为正常推进")})
 
 open_items = ui.ledger_items()
@@ -99,19 +134,17 @@ if len(open_items):
         st.dataframe(ui.ledger_table(open_items), hide_index=True, key="project_ledger", column_config=ui.LEDGER_COLUMN_CONFIG,
                      height=min(250, 38 + 35 * len(open_items)))
 
-county_rows = v.detail[(v.detail["项目序号"] == number) & (v.detail["层级"] == P.LEVEL_COUNTY)]
-if f.counties:
-    county_rows = county_rows[county_rows["县市区"].isin(f.counties)]
-if len(county_rows):
+county_rows, split_codes = shown["county_rows"], shown["split_codes"]
+if split_codes:
     st.subheader("分县市区")
-    split_codes = list(dict.fromkeys(county_rows["指标编号"]))
-    labels = dict(zip(city["指标编号"], city["指标名称"]))
+    labels = shown["labels"]
     ui.url_pick("project_split_pick", "indicator", split_codes)
     if st.session_state.get("project_split_pick") not in split_codes:
         st.session_state.pop("project_split_pick", None)
     code = st.selectbox("指标", split_codes, key="project_split_pick", format_func=lambda c: f"{c} {labels.get(c, '')}")
     ui.url_keep("indicator", code)
-    rule = t.indicators.set_index("指标编号").at[code, S.COL_SPLIT_RULE]
+    rule = ui.cached("split_rules", lambda: dict(zip(t.indicators["指标编号"], t.indicators[S.COL_SPLIT_RULE])),
+                     all_filters=False)[code]
     if rule:
         st.caption(f"{S.COL_SPLIT_RULE}：{rule}")
     ui.chart(lambda: charts.county_breakdown(county_rows[county_rows["指标编号"] == code], "各县市区完成率"),
@@ -120,15 +153,7 @@ else:
     ui.url_keep("indicator", None)
 
 st.subheader("进展记录（按月）")
-codes = set(city["指标编号"])
-history = bundle.rows[bundle.rows["指标编号"].isin(codes) & (bundle.rows["月份"] <= f.month)]
-if f.counties:  # the chosen counties, and the city-wide rows
-    history = history[history["县市区"].isin(f.counties) | (history["县市区"] == S.CITY)]
-history = history[(history["进展情况"] != "") | (history["存在问题"] != "") | (history["下步计划"] != "")]
-history = history.sort_values(["月份", "指标编号", "县市区"], ascending=[False, True, True])
-indicator_names = dict(zip(t.indicators["指标编号"], t.indicators["指标名称"]))
-history = history.assign(指标=history["指标编号"] + " " + history["指标编号"].map(indicator_names))
-ui.table(history[["月份", "指标", "县市区", "进展状态", "进展情况", "存在问题", "下步计划"]], key="project_history", height=320,
+ui.table(shown["history"], key="project_history", height=320,
          column_config={"进展情况": st.column_config.TextColumn("进展情况", width="large"),
                         "存在问题": st.column_config.TextColumn("存在问题", width="medium"),
                         "下步计划": st.column_config.TextColumn("下步计划", width="medium")})

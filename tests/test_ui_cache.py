@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import plotly.io
 import plotly.tools
 
 import ui
 from lib import charts
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def spec(fig) -> str:
@@ -37,3 +41,108 @@ def test_a_new_revision_shows_at_once_though_the_list_is_cached(demo_copy):
     assert ui._revision_options(folder, 2024, 6)["revision"].tolist() == [0]
     PB.publish(store, 2024, 6, "李四", reason="更正")
     assert ui._revision_options(folder, 2024, 6)["revision"].tolist() == [0, 1]
+
+
+def test_a_kept_table_sends_what_a_fresh_styler_sends():
+    """ui.readable formats and marshals a frame once; what st.dataframe gets is byte for byte a fresh Styler's."""
+    import gc
+
+    import pandas as pd
+    import pyarrow
+    from streamlit.proto.ArrowData_pb2 import ArrowData
+
+    from lib.formatting import display_table
+    from ui import widgets
+
+    frame = pd.DataFrame({"指标": ["P1-1", "P1-2", "P1-3"], "完成率": [0.7931, None, 1.2], "差距": [-20.66, 3.0, None],
+                          "月份": [6, 5, None], "存在问题": ["资金未到位", None, ""]})
+    fresh = display_table(frame, percent=["完成率"], points=["差距"], months=["月份"])
+    kept = ui.readable(frame, ("完成率",), ("差距",), ("月份",))
+    assert ui.readable(frame, ("完成率",), ("差距",), ("月份",)) is kept  # one Styler per frame and choice
+    assert ui.readable(frame, ("完成率",), (), ("月份",)) is not kept  # another choice, another Styler
+    kept = ui.readable(frame, ("完成率",), ("差距",), ("月份",))
+    fresh.set_uuid("t")
+    kept.set_uuid("t")
+    expected = ArrowData()
+    widgets._marshall_styler(expected, fresh, "u")
+    sent = []
+    for _ in range(2):  # the first call marshals and keeps, the second hands the kept form back
+        proto = ArrowData()
+        widgets._marshall_styler_once(proto, kept, "u")
+        sent.append(proto.styler.SerializeToString())
+    assert sent[0] == sent[1] == expected.styler.SerializeToString()
+    shown = pyarrow.ipc.open_stream(expected.styler.display_values).read_all().to_pandas()
+    assert shown["完成率"].tolist()[0] == "79.3%" and shown["月份"].tolist()[0] == "6月"  # formatted, as read
+    arrow = widgets._to_arrow_bytes(fresh.data)
+    assert widgets._arrow_bytes_once(kept.data) == arrow
+    assert widgets._arrow_bytes_once(kept.data) is widgets._arrow_bytes_once(kept.data)  # converted once
+
+    # Nothing is kept for a frame that is gone (a page's per-rerun frame, an evicted cached view).
+    before = len(widgets._KEPT)
+    other = frame.copy()
+    ui.readable(other, ("完成率",))
+    assert len(widgets._KEPT) > before
+    del other
+    gc.collect()
+    assert len(widgets._KEPT) == before
+
+
+def export_cell(at, code: str, county: str, column: str):
+    table = at.dataframe[0].value
+    return table.loc[(table["指标编号"] == code) & (table["县市区"] == county), column].iloc[0]
+
+
+def test_cached_views_follow_uploads_restores_publications_and_target_tables(demo_copy, targets):
+    """ui.cached keys every page's frames on the store version (or published revision): a rerun after any change
+    shows it at once, in the same session, while an unchanged rerun reuses the kept frame."""
+    from streamlit.testing.v1 import AppTest
+
+    from lib import publish as PB
+    from lib import schema as S
+    from lib.config import BUNDLED_TARGETS
+    from lib.store import Store
+    from tests.factory import edit, filled
+
+    store = Store(demo_copy)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/export.py").run()
+    assert not at.exception
+    shown = export_cell(at, "P26-1", "任城区", "累计完成")
+    at.run()
+    assert export_cell(at, "P26-1", "任城区", "累计完成") == shown
+
+    first = store.ingest(filled(targets, "市体育局", month="2024-06", share=0.9), "a.xlsx", targets=targets)
+    assert first.stored
+    at.run()
+    raised = export_cell(at, "P26-1", "任城区", "累计完成")
+    assert raised != shown  # a new upload
+
+    store.ingest(filled(targets, "市体育局", month="2024-06", share=0.2), "b.xlsx", targets=targets)
+    at.run()
+    lowered = export_cell(at, "P26-1", "任城区", "累计完成")
+    assert lowered < raised
+    store.restore(first.submission_id, "测试")
+    at.run()
+    assert export_cell(at, "P26-1", "任城区", "累计完成") == raised  # a restore
+
+    PB.publish(store, 2024, 6, "李四")
+    store.ingest(filled(targets, "市体育局", month="2024-06", share=0.2), "c.xlsx", targets=targets)
+    at.run()
+    assert at.radio(key="f_source").value == "已发布"  # the new publication is the default source
+    assert export_cell(at, "P26-1", "任城区", "累计完成") == raised  # as published, though the live state moved
+    at.radio(key="f_source").set_value("实时").run()
+    assert export_cell(at, "P26-1", "任城区", "累计完成") == lowered
+
+    def rename(ws, wb):
+        sheet = wb[S.SHEET_INDICATORS]
+        header = [c.value for c in sheet[1]]
+        for row in sheet.iter_rows(min_row=2):
+            if row[header.index("指标编号")].value == "P26-1":
+                row[header.index("指标名称")].value += "（调整）"
+    version = store.version()
+    assert store.replace_targets(edit(BUNDLED_TARGETS.read_bytes(), rename, sheet=S.SHEET_INDICATORS), "测试") == []
+    assert store.version() != version
+    at.run()
+    assert not at.exception
+    assert export_cell(at, "P26-1", "任城区", "指标名称").endswith("（调整）")  # a new target table

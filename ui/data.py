@@ -109,11 +109,17 @@ class MonthView:
             return self._frozen.tables["counties"]
         return P.county_table(self._targets, self._rows, self.month, self.detail)
 
-    @cached_property
+    @property
     def compliance(self) -> pd.DataFrame:
+        """Reporting compliance; live figures are recomputed once a day (a deadline passing turns 未到期 into 未报送)."""
         if self._frozen:
             return self._frozen.tables["compliance"]
-        return P.compliance(self._targets, self._submissions, self.month)
+        today = date.today()
+        kept = self.__dict__.get("_compliance")
+        if kept is None or kept[0] != today:
+            kept = (today, P.compliance(self._targets, self._submissions, self.month, today))
+            self.__dict__["_compliance"] = kept
+        return kept[1]
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -233,6 +239,35 @@ def current_data() -> tuple[str, str, Bundle]:
 def view(month: int | None = None) -> MonthView:
     folder, version, _ = current_data()
     return month_view(folder, version, month or current_filters().month)
+
+
+@st.cache_resource(max_entries=512, show_spinner=False)
+def _memo(cache_key: tuple, _build):
+    return _build()
+
+
+def cached(name: str, build, depends: tuple = (), all_filters: bool = True):
+    """``build()`` once per (name, data folder, store version or published revision, filters, ``depends``), shared
+    read-only by every session: a page's filtered frames and readable tables, so a warm rerun does no pandas work.
+
+    The store version moves with every upload, restore, rebuild and target-table change, and a published revision
+    has a version of its own, so none of them can show a stale value. ``build`` may read only this rerun's data,
+    the filters and what ``depends`` names (a page widget's value); a view that reads only some filters passes
+    ``all_filters=False`` and names those in ``depends``.
+    """
+    folder, version, _ = current_data()
+    return _memo((name, folder, version, current_filters() if all_filters else None, tuple(depends)), build)
+
+
+def filtered_projects() -> pd.DataFrame:
+    """The project table of the chosen month, the category, unit and status filters applied (projects are
+    city-wide: the county filter does not apply)."""
+    return cached("projects", lambda: current_filters().projects(view().projects))
+
+
+def filtered_detail() -> pd.DataFrame:
+    """The indicator × county table of the chosen month, every filter applied."""
+    return cached("detail", lambda: current_filters().detail(view().detail))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

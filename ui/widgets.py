@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import weakref
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.elements import arrow as _st_arrow
 
 from lib import charts, ledger
 from lib import schema as S
@@ -136,15 +139,81 @@ def status_cards(counts: dict[str, int], total: int) -> None:
 
 def table(frame: pd.DataFrame, key: str, percent=("完成率", "序时进度", "预计年末完成率"), points=("差距",),
           months=("月份", "数据月份"), **kwargs):
-    """st.dataframe as a person reads it (lib.formatting.display_table): one decimal for %, '—' for no value."""
-    shown = display_table(frame, percent=[c for c in percent if c in frame], points=[c for c in points if c in frame],
-                          months=[c for c in months if c in frame])
+    """st.dataframe as a person reads it (lib.formatting.display_table): one decimal for %, '—' for no value.
+
+    A frame that lives across reruns (a cached view from ui.data) is formatted and marshalled once: see ``readable``.
+    """
+    shown = readable(frame, tuple(c for c in percent if c in frame), tuple(c for c in points if c in frame),
+                     tuple(c for c in months if c in frame))
     config = column_settings(frame)
     if "进展状态" in frame:  # the unit's own choice, beside the status the system computes
         config["进展状态"] = st.column_config.Column("单位自报状态", help="填报单位在报表中选择的进展状态；"
                                                                    "“状态”列由系统按完成率与序时进度计算")
     config.update(kwargs.pop("column_config", {}))
     return st.dataframe(shown, hide_index=True, key=key, column_config=config, placeholder=MISSING, **kwargs)
+
+
+# --- readable tables made once --------------------------------------------------------------------------------
+# st.dataframe re-renders a pandas Styler on every rerun: Styler._translate walks every cell in Python, then
+# Streamlit rebuilds the display values cell by cell and converts both frames to Arrow. On the export page at
+# Y=5 K=10 that was 70 % of the live server's rerun time (py-spy, bench/RESULTS.md). A frame that outlives the
+# rerun (a cached view) gets one Styler, and that Styler's marshalled form (display values, styles, Arrow bytes) is
+# kept beside it and handed to Streamlit again, byte for byte what it would have computed (tests/test_ui_cache.py).
+# Entries are keyed on id() with a weak reference to the object, so they go when the cached frame is evicted.
+
+_KEPT: dict[tuple[str, int], tuple] = {}
+
+
+def _keep(kind: str, obj, value) -> None:
+    key = (kind, id(obj))
+    _KEPT[key] = (weakref.ref(obj, lambda _ref, key=key: _KEPT.pop(key, None)), value)
+
+
+def _kept(kind: str, obj):
+    entry = _KEPT.get((kind, id(obj)))
+    return entry[1] if entry is not None and entry[0]() is obj else None
+
+
+def readable(frame: pd.DataFrame, percent: tuple = (), points: tuple = (), months: tuple = ()):
+    """lib.formatting.display_table of ``frame``, made once per frame object and formatting choice."""
+    made = _kept("styler", frame)
+    if made is not None and made[0] == (percent, points, months):
+        return made[1]
+    styler = display_table(frame, percent=list(percent), points=list(points), months=list(months))
+    _keep("styler", frame, ((percent, points, months), styler))
+    _keep("marshal", styler, None)  # to be filled by the first st.dataframe call
+    _keep("arrow", styler.data, None)
+    return styler
+
+
+def _marshall_styler_once(proto, styler, default_uuid: str) -> None:
+    kept = _KEPT.get(("marshal", id(styler)))
+    if kept is None or kept[0]() is not styler:
+        return _marshall_styler(proto, styler, default_uuid)
+    if kept[1] is None:
+        _marshall_styler(proto, styler, default_uuid)
+        _keep("marshal", styler, proto.styler.SerializeToString())
+    else:
+        proto.styler.ParseFromString(kept[1])
+
+
+def _arrow_bytes_once(df: pd.DataFrame) -> bytes:
+    kept = _KEPT.get(("arrow", id(df)))
+    if kept is None or kept[0]() is not df:
+        return _to_arrow_bytes(df)
+    if kept[1] is None:
+        data = _to_arrow_bytes(df)
+        _keep("arrow", df, data)
+        return data
+    return kept[1]
+
+
+# Streamlit's own functions, kept once per process (a second import of this module must not wrap its wrappers).
+_marshall_styler, _to_arrow_bytes = getattr(_st_arrow, "_livelihood_originals", (
+    _st_arrow.marshall_styler, _st_arrow.dataframe_util.convert_pandas_df_to_arrow_bytes))
+_st_arrow._livelihood_originals = (_marshall_styler, _to_arrow_bytes)
+_st_arrow.marshall_styler = _marshall_styler_once  # the names st.dataframe calls (streamlit/elements/arrow.py)
+_st_arrow.dataframe_util.convert_pandas_df_to_arrow_bytes = _arrow_bytes_once
 
 
 # Upload findings coloured by level.
