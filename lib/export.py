@@ -83,6 +83,27 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     return neutralised(readable(frame)).to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
 
 
+def _xlsx_cell(ws, value, number_format: str | None = None, styled: bool = False):
+    """One value as an xlsx cell: missing -> empty, numpy scalars as Python numbers, and text a spreadsheet would read
+    as a formula (see ``DANGEROUS_PREFIXES``) as a typed text cell with Excel's quote prefix, never a formula.
+    ``styled``: always a cell object (a title or header cell gets a font and fill after)."""
+    if not isinstance(value, str) and pd.isna(value):
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, str) and value.startswith(DANGEROUS_PREFIXES):
+        cell = WriteOnlyCell(ws, value=value)
+        cell.data_type = "s"  # text as typed, never a formula
+        cell.quotePrefix = True
+        return cell
+    if number_format or styled:
+        cell = WriteOnlyCell(ws, value=value)
+        if number_format:
+            cell.number_format = number_format
+        return cell
+    return value
+
+
 def to_xlsx_bytes(frame: pd.DataFrame, sheet: str = "数据", title: str | None = None) -> bytes:
     """An .xlsx with a bold, filled header row, frozen panes, widths and number formats (write-only: fast on big tables).
 
@@ -98,12 +119,12 @@ def to_xlsx_bytes(frame: pd.DataFrame, sheet: str = "数据", title: str | None 
     ws.freeze_panes = f"A{start + 1}"
     ws.auto_filter.ref = f"A{start}:{get_column_letter(max(1, len(data.columns)))}{start + len(data)}"
     if title:
-        cell = WriteOnlyCell(ws, value=title)
+        cell = _xlsx_cell(ws, title, styled=True)
         cell.font = Font(bold=True, size=13)
         ws.append([cell])
     header = []
     for col in data.columns:
-        cell = WriteOnlyCell(ws, value=col)
+        cell = _xlsx_cell(ws, str(col), styled=True)  # a header is neutralised like a data cell (a column can be named by data)
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="DDEBF7")
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
@@ -113,20 +134,7 @@ def to_xlsx_bytes(frame: pd.DataFrame, sheet: str = "数据", title: str | None 
     formats = {i: "0.0" for i, col in enumerate(data.columns) if col in one_decimal}
     columns = [data[c].tolist() for c in data.columns]
     for values in zip(*columns):
-        row = []
-        for i, v in enumerate(values):
-            v = None if (not isinstance(v, str) and pd.isna(v)) else (v.item() if hasattr(v, "item") else v)
-            if i in formats and v is not None:
-                cell = WriteOnlyCell(ws, value=v)
-                cell.number_format = formats[i]
-                v = cell
-            elif isinstance(v, str) and v.startswith(DANGEROUS_PREFIXES):
-                cell = WriteOnlyCell(ws, value=v)
-                cell.data_type = "s"  # text as typed, never a formula
-                cell.quotePrefix = True
-                v = cell
-            row.append(v)
-        ws.append(row)
+        ws.append([_xlsx_cell(ws, v, formats.get(i)) for i, v in enumerate(values)])
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()

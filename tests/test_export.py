@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import io
 
 import pandas as pd
+import pytest
 from openpyxl import load_workbook
 
 from lib.export import export_filename, neutralise, readable, to_csv_bytes, to_xlsx_bytes
@@ -65,3 +67,31 @@ def test_figures_are_written_as_a_person_would_type_them():
 def test_filename_carries_filters_and_is_safe():
     name = export_filename("明细", "2024-06", {"类别": ["教育服务"], "县市区": [], "状态": "滞后/严重"}, "csv")
     assert name == "明细_2024-06_类别-教育服务_状态-滞后严重.csv"
+
+
+@pytest.mark.parametrize("hostile", HOSTILE[:6])
+def test_header_cells_of_every_export_are_neutralised_like_data_cells(hostile):
+    """A column named by data (a county, a month, an indicator) or a title is a cell too: never a live formula."""
+    data = pd.DataFrame({hostile: ["x"], "完成率": [0.5]})
+    header = next(csv.reader(io.StringIO(to_csv_bytes(data).decode("utf-8-sig"))))
+    assert header == [neutralise(hostile), "完成率（%）"] and header[0].startswith("'")
+    ws = load_workbook(io.BytesIO(to_xlsx_bytes(data, title=hostile))).active
+    title, head = ws["A1"], ws["A2"]
+    for cell in (title, head):
+        assert cell.data_type == "s" and cell.value == hostile and cell.quotePrefix  # text as typed, not a formula
+    assert head.font.b  # still the styled header
+
+
+def test_mixed_text_and_number_columns_are_neutralised_in_both_formats():
+    """An object column holding text and numbers (a ledger field, a free-text figure) is still checked cell by cell."""
+    data = pd.DataFrame({"备注": pd.Series(["=1+1", 3, "@x", None], dtype=object), "累计完成": [1.0, float("nan"), 2.0, 3.0]})
+    text = to_csv_bytes(data).decode("utf-8-sig")
+    assert "'=1+1" in text and "'@x" in text
+    ws = load_workbook(io.BytesIO(to_xlsx_bytes(data))).active
+    assert ws["A2"].data_type == "s" and ws["A2"].value == "=1+1" and ws["A3"].value == 3 and ws["A4"].value == "@x"
+    assert ws["A5"].value is None and ws["B3"].value is None  # missing is an empty cell, never "nan"
+
+
+def test_a_long_sheet_name_is_cut_to_excels_limit():
+    wb = load_workbook(io.BytesIO(to_xlsx_bytes(frame(), sheet="督办台账" * 10 + "/x")))
+    assert len(wb.sheetnames[0]) == 31 and "/" not in wb.sheetnames[0]
