@@ -340,16 +340,27 @@ def test_navigation_per_role(app, login, present, absent):
             at.switch_page(sorted(absent)[0])
 
 
-@pytest.mark.parametrize("page", ["pages/upload.py", "pages/targets.py", "pages/admin.py"])
-def test_actions_recheck_the_role_server_side(demo_copy, page):
-    """A viewer whose request reaches a page's code anyway (run directly, without app.py's navigation) is refused."""
+def _below_the_page():
+    """(page, role) for every page and every role below the least role that page needs."""
+    from ui.access import PAGES
+    return [(path, role) for path, _title, _icon, least in PAGES
+            for role in (auth.VIEWER, auth.UNIT, auth.ANALYST) if auth.RANK[role] < auth.RANK[least]]
+
+
+@pytest.mark.parametrize("page, role", _below_the_page())
+def test_actions_recheck_the_role_server_side(demo_copy, page, role):
+    """Every role below a page's own (an analyst on 用户与审计 too, not only a viewer) whose request reaches the
+    page's code anyway (run directly, without app.py's navigation) is refused, with none of its actions shown."""
+    user = auth.parse_config(USERS).user(LOGIN_OF[role])
     at = AppTest.from_file(str(Path(APP).parent / page), default_timeout=120)
     at.secrets["auth"] = USERS["auth"]
-    at.session_state["auth_user"] = auth.User("leader", "王局长", auth.VIEWER)
+    at.session_state["auth_user"] = user
     at.run()
     assert not at.exception
     assert any("无权执行此操作" in e.value for e in at.error)
-    assert not at.file_uploader and not [b for b in at.button if b.key in ("targets_regenerate", "upload_accept")]
+    assert not at.file_uploader and not at.download_button
+    assert not [b for b in at.button if b.key in ("targets_regenerate", "upload_accept")]
+    assert not widget_keys(at) & {key for key, _ in ACTIONS.get(page, [])}
 
 
 def test_wrong_password_and_rate_limit_in_the_form(app, demo_copy):
@@ -544,6 +555,9 @@ ACTIONS = {  # page -> (widget key that acts, least role that may see it)
     "pages/targets.py": [("targets_regenerate", auth.ADMIN), ("targets_upload", auth.ADMIN)],
     "pages/admin.py": [("admin_audit_csv", auth.ADMIN)],
     "pages/export.py": [("export_csv", auth.VIEWER)],
+    "pages/ledger.py": [("ledger_csv", auth.VIEWER), ("ledger_bulk_confirm", auth.ANALYST), ("ledger_new_save", auth.ANALYST)],
+    "pages/publish.py": [("publish_go", auth.ANALYST)],
+    "pages/report.py": [("report_generate", auth.ANALYST)],
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import colorsys
+
 import pandas as pd
 import pytest
 
@@ -64,8 +66,24 @@ def test_county_map_draws_eleven_polygons_and_the_zones_beside(tables):
     assert not fig.layout.geo.to_plotly_json()
 
 
+def _rgb(colour: str) -> tuple[int, ...]:
+    return tuple(int(float(v)) for v in colour[colour.index("(") + 1:colour.index(")")].split(","))
+
+
+def _hue(colour: str) -> float:
+    """Hue in degrees, reds just below 0 counted as negative (so red < yellow < green)."""
+    hue = colorsys.rgb_to_hsv(*(v / 255 for v in _rgb(colour)))[0] * 360
+    return hue - 360 if hue > 300 else hue
+
+
 def test_gap_colour_scale_runs_red_to_green():
-    assert charts.gap_color(-40) != charts.gap_color(20)
+    """Behind is red, ahead is green, and the further behind the redder (not merely 'two colours differ')."""
+    behind, level, ahead = _rgb(charts.gap_color(-40)), _rgb(charts.gap_color(0)), _rgb(charts.gap_color(40))
+    assert behind[0] > behind[1] + 100 and behind[0] > behind[2] + 100  # red
+    assert ahead[1] > ahead[0] and ahead[1] > ahead[2]  # green
+    assert min(level) > 180  # pale at 0 (持平)
+    hues = [_hue(charts.gap_color(g)) for g in (-40, -30, -20, -10, 0, 10, 20, 30, 40)]
+    assert hues == sorted(hues) and hues[0] < 20 and hues[-1] > 100  # red → yellow → green, in that order
     assert charts.gap_color(-100) == charts.gap_color(-40)  # clipped
     assert charts.gap_color(float("nan")) == S.STATUS_COLORS[S.STATUS_MISSING]
     assert charts.gap_color(0, 10) == charts.gap_color(0, 40)  # 0 is the neutral middle on every span

@@ -17,7 +17,7 @@ from lib.store import Store
 from lib.submission import check_package, parse_number, validate
 from lib.template import HEADER_CELLS
 from tests.conftest import require_tool
-from tests.factory import edit, filled, rezip, row_of
+from tests.factory import edit, entries_for, filled, rezip, row_of
 
 UNIT = "市体育局"  # P26-1 split to 14 counties (+全市), P26-2 定性, P26-3 比率 %, P26-4 比率 平方米
 END = date(2024, 12, 31)
@@ -630,3 +630,76 @@ def test_a_report_for_the_current_month_is_a_reminder(targets):
     result = check(targets, filled(targets, UNIT, month="2024-03"), today=date(2024, 3, 20))
     assert result.accepted and ("period.current_month", "F2") in codes(result, S.LEVEL_WARNING)
     assert "本月尚未结束" in finding(result, "period.current_month").message
+
+
+# --- silent corruption: what would put a wrong figure in front of a user if it were let through -------------
+
+def _county_sum(targets, unit, code, share=0.3):
+    return sum(row["累计完成"] for (c, county), row in entries_for(targets, unit, share).items()
+               if c == code and county != S.CITY)
+
+
+@pytest.mark.parametrize("delta", [-1, -0.01, 1])
+def test_city_total_off_the_county_sum_either_way_is_refused(targets, delta):
+    """A 全市 total BELOW the county sum is as wrong as one above it (the county rows are the facts)."""
+    total = _county_sum(targets, UNIT, "P26-1") + delta
+    r = row_of(targets, UNIT, "P26-1", S.CITY)
+    result = check(targets, filled(targets, UNIT, overrides={("P26-1", S.CITY): {"累计完成": total}}))
+    error = only_error(result)
+    assert error.cell == f"H{r}" and error.code == "value.city_total_mismatch" and f"{total:g}" in error.message
+    assert not result.accepted
+
+
+def test_city_total_equal_to_the_county_sum_is_accepted(targets):
+    total = _county_sum(targets, UNIT, "P26-1")
+    assert check(targets, filled(targets, UNIT, overrides={("P26-1", S.CITY): {"累计完成": total}})).accepted
+
+
+@pytest.mark.parametrize("typed", ["-2", "－2", "−2", "- 2", -2])
+def test_negative_numbers_typed_as_text_are_refused_never_read_as_positive(targets, typed):
+    """-2 (hyphen), －2 (full-width), −2 (the minus sign), as text or as a number: refused at the cell, never 2."""
+    r = row_of(targets, UNIT, "P26-1", "微山县")
+    result = check(targets, filled(targets, UNIT, overrides={("P26-1", "微山县"): {"累计完成": typed}}))
+    error = only_error(result)
+    assert error.cell == f"H{r}" and error.indicator == "P26-1" and error.county == "微山县"
+    assert not result.accepted and result.errors
+    value, why = parse_number(typed, "处")
+    assert value is None or value < 0  # read as negative (then refused as 负数) or not read at all
+    if value is not None:
+        assert "负数" in error.message
+
+
+def _with_schedule(tmp_path, plan: dict[str, list[float]]):
+    """The bundled target table with a 序时计划 sheet (percent of the year's work by each month's end)."""
+    from openpyxl import load_workbook as open_book
+
+    from lib.config import BUNDLED_TARGETS
+    from lib.targets import load_targets
+
+    wb = open_book(BUNDLED_TARGETS)
+    ws = wb.create_sheet(S.SHEET_SCHEDULE)
+    ws.append(["指标编号"] + [f"{m}月" for m in range(1, 13)])
+    for code, shares in plan.items():
+        ws.append([code] + shares)
+    path = tmp_path / "targets.xlsx"
+    wb.save(path)
+    return load_targets(path)
+
+
+def _behind(result, code="P26-1"):
+    return [f for f in result.warnings if f.code == "progress.behind_unexplained" and f.indicator == code]
+
+
+def test_behind_plan_reminders_follow_the_schedule(targets, tmp_path):
+    """序时计划 says 10 % by June: 30 % done is ahead (no reminder), though 20 points behind month / 12."""
+    slow = _with_schedule(tmp_path, {"P26-1": [0, 0, 5, 5, 5, 10, 30, 50, 70, 90, 100, 100]})
+    assert not _behind(check(slow, filled(slow, UNIT, month="2024-06", share=0.3)))
+    assert _behind(check(targets, filled(targets, UNIT, month="2024-06", share=0.3)))  # without the plan: behind
+
+
+def test_behind_plan_reminders_name_the_scheduled_share(targets, tmp_path):
+    """序时计划 says 90 % by June: 60 % done is behind by it (the reminder says 90%), though ahead of month / 12."""
+    fast = _with_schedule(tmp_path, {"P26-1": [10, 20, 40, 60, 80, 90, 95, 100, 100, 100, 100, 100]})
+    behind = _behind(check(fast, filled(fast, UNIT, month="2024-06", share=0.6)))
+    assert behind and all("序时进度 90%" in f.message and f.cell.startswith("L") for f in behind)
+    assert not _behind(check(targets, filled(targets, UNIT, month="2024-06", share=0.6)))
