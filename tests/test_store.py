@@ -415,3 +415,21 @@ def test_rebuild_that_cannot_index_every_file_fails_and_keeps_the_database(targe
     assert "重建失败" in capsys.readouterr().err
     stored.write_bytes(original)
     assert fingerprint(store) == before
+
+
+def test_newer_received_file_stays_current_when_an_older_one_is_ingested_after_it(targets, store):
+    """Which version is current follows the time each file was received, not the order the store took them in:
+    a file received on 4 April ingested after one received on 5 April (a late batch, a slow upload) is kept but
+    replaced, and rebuilding from the files alone gives the same state."""
+    newer = store.ingest(filled(targets, UNIT, share=0.4), "newer.xlsx", targets=targets, received_at=datetime(2024, 4, 5))
+    older = store.ingest(filled(targets, UNIT, share=0.2), "older.xlsx", targets=targets, received_at=datetime(2024, 4, 4))
+    assert older.stored and older.superseded is None
+    states = store.submissions().set_index("id")["state"]
+    assert states[newer.submission_id] == STATE_CURRENT and states[older.submission_id] == STATE_REPLACED
+    assert store.current_version(UNIT, 2024, 3) == (newer.submission_id, "newer.xlsx")
+    value = lambda: store.current_rows().set_index(["指标编号", "县市区"]).loc[("P26-1", "任城区"), "累计完成"]  # noqa: E731
+    assert value() == 4.0
+    before = fingerprint(store)
+    assert store.rebuild() == 2
+    assert fingerprint(store) == before
+    assert store.current_version(UNIT, 2024, 3)[1] == "newer.xlsx" and value() == 4.0
