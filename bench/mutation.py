@@ -1,0 +1,340 @@
+"""Mutation testing of the modules that hold rules: does the suite fail when a rule is broken?
+
+    nice python bench/mutation.py                      # every module below, one after the other
+    nice python bench/mutation.py status export        # some of them
+    python bench/mutation.py --list status             # the mutants only, no tests run
+    options: --budget 1200 (seconds per module), --timeout 120 (seconds per mutant), --quiet
+
+A small self-contained AST mutator (mutmut and cosmic-ray copy or rewrite the package on disk and start a fresh
+interpreter per mutant; here one process imports the libraries once and forks per mutant, which is what makes a
+run fit on a shared 2-core machine). For each function of a module's rule list it makes one-point mutants:
+
+    operator swap      + <-> -, * <-> /, // -> /, and <-> or
+    comparison flip    < <-> <=, > <-> >=, == <-> !=, in <-> not in, is <-> is not
+    constant +/-       a number n -> n + 1 (defaults included: ``severe=30`` -> 31), True <-> False
+    boolean negation   ``not x`` -> ``x``; an ``if``/``while``/ternary test -> its negation
+
+The module's tests are collected once; a child process per mutant swaps the mutated function's code (and
+defaults) into the live function object, so every module that imported it sees the mutant, then runs the collected
+tests in order and stops at the first failure. Exit 1 = killed,
+0 = survived, over the time limit = killed by timeout (counted as killed, shown apart), anything else = error
+(shown apart, not counted). Tests that start another Python process (CLIs, LibreOffice, servers) would not see the
+mutant, so each module lists in-process tests only. Prints killed / survived per module and every survivor
+(function, line, what changed); docs/TESTING.md lists the survivors judged equivalent, with the reason.
+Slow and not part of CI; not a test: nothing asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import importlib
+import inspect
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BASETEMP = Path(os.environ.get("TMPDIR", "/tmp")) / "livelihood-mutation"  # pytest's tmp_path root, one per run
+sys.path.insert(0, str(ROOT))
+
+from bench.common import load_average, machine  # noqa: E402
+
+# module -> (functions holding the rule, or None for every function; pytest arguments: the tests that check them,
+# in-process only, LibreOffice round trips left out)
+MODULES = {
+    "status": ("lib.status", None, ["tests/test_status.py",
+                                    "tests/test_progress.py::test_status_is_monotone_in_value",
+                                    "tests/test_progress.py::test_status_is_the_band_of_the_gap",
+                                    "tests/test_progress.py::test_status_reaches_every_band_on_one_month",
+                                    "tests/test_progress.py::test_milestone_schedule_sets_time_progress",
+                                    "tests/test_progress.py::test_detail_uses_latest_value_and_county_sum"]),
+    "submission": ("lib.submission", ["parse_number", "_parse_month", "_read_rows", "_impossible", "add_history_warnings"],
+                   ["tests/test_submission.py", "-k", "not libreoffice and not old_xls"]),
+    "store": ("lib.store", ["Store._insert", "Store._restore", "Store._store_batch", "Store.rebuild",
+                            "Store.current_version"],
+              ["tests/test_store.py"]),
+    "export": ("lib.export", ["neutralise", "neutralised", "to_csv_bytes", "_xlsx_cell"], ["tests/test_export.py"]),
+    "auth": ("lib.auth", ["User.can", "User.may_act_for", "AuthConfig.open_demo", "AuthConfig.closed", "AuthConfig.user",
+                          "_role_and_unit", "authenticate", "oidc_user", "RateLimiter.locked_for", "RateLimiter.failure"],
+             ["tests/test_auth.py", "-k", "not add_user and not hashes and not passphrase and not pinned"]),
+}
+
+SWAP_BIN = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.FloorDiv: ast.Div}
+SWAP_CMP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq,
+            ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is}
+SWAP_BOOL = {ast.And: ast.Or, ast.Or: ast.And}
+
+
+@dataclass
+class Mutant:
+    function: str
+    line: int
+    what: str
+    index: int  # the index-th mutation point of the function (walk order)
+
+
+def _points(fn: ast.AST):
+    """(node, kind, what) of every mutation point in a function, in a stable walk order (docstrings skipped)."""
+    doc = None
+    body = getattr(fn, "body", [])
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        doc = body[0].value
+    for node in ast.walk(fn):
+        if isinstance(node, ast.BinOp) and type(node.op) in SWAP_BIN:
+            yield node, "binop", f"{type(node.op).__name__} -> {SWAP_BIN[type(node.op)].__name__}"
+        elif isinstance(node, ast.Compare):
+            for i, op in enumerate(node.ops):
+                if type(op) in SWAP_CMP:
+                    yield (node, i), "cmp", f"{type(op).__name__} -> {SWAP_CMP[type(op)].__name__}"
+        elif isinstance(node, ast.BoolOp):
+            yield node, "boolop", f"{type(node.op).__name__} -> {SWAP_BOOL[type(node.op)].__name__}"
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            yield node, "not", "not x -> x"
+        elif isinstance(node, (ast.If, ast.While, ast.IfExp)):
+            yield node, "negate", "condition negated"
+        elif isinstance(node, ast.Constant) and node is not doc:
+            if isinstance(node.value, bool):
+                yield node, "const", f"{node.value} -> {not node.value}"
+            elif isinstance(node.value, (int, float)):
+                yield node, "const", f"{node.value!r} -> {node.value + 1!r}"
+
+
+class _Apply(ast.NodeTransformer):
+    """Apply the index-th mutation point of the walk."""
+
+    def __init__(self, fn: ast.AST, index: int):
+        self.target, self.kind, _ = list(_points(fn))[index]
+
+    def visit(self, node):
+        node = self.generic_visit(node)
+        target, kind = self.target, self.kind
+        if kind == "cmp" and node is target[0]:
+            node.ops[target[1]] = SWAP_CMP[type(node.ops[target[1]])]()
+        elif node is target:
+            if kind == "binop":
+                node.op = SWAP_BIN[type(node.op)]()
+            elif kind == "boolop":
+                node.op = SWAP_BOOL[type(node.op)]()
+            elif kind == "not":
+                return node.operand
+            elif kind == "negate":
+                node.test = ast.UnaryOp(op=ast.Not(), operand=node.test)
+            elif kind == "const":
+                value = (not node.value) if isinstance(node.value, bool) else node.value + 1
+                return ast.copy_location(ast.Constant(value=value), node)
+        return node
+
+
+def _functions(tree: ast.Module, wanted: list[str] | None) -> dict[str, ast.FunctionDef]:
+    found = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found[node.name] = node
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    found[f"{node.name}.{item.name}"] = item
+    if wanted is None:
+        return found
+    return {name: found[name] for name in wanted if name in found}
+
+
+def _live_function(module, qualname: str):
+    """The function object behind a module attribute or class member (unwrapping static/class methods, properties
+    and functools wrappers)."""
+    obj = module
+    for part in qualname.split("."):
+        obj = inspect.getattr_static(obj, part) if inspect.isclass(obj) else getattr(obj, part)
+    if isinstance(obj, (staticmethod, classmethod)):
+        obj = obj.__func__
+    if isinstance(obj, property):
+        obj = obj.fget
+    while hasattr(obj, "__wrapped__"):
+        obj = obj.__wrapped__
+    return obj
+
+
+def _compile(module, fn: ast.FunctionDef, index: int | None):
+    """The (possibly mutated) function compiled on its own, without decorators, against the module's globals."""
+    node = copy.deepcopy(fn)
+    if index is not None:
+        node = _Apply(node, index).visit(node)
+    node.decorator_list = []
+    tree = ast.fix_missing_locations(ast.Module(body=[node], type_ignores=[]))
+    namespace = dict(vars(module))
+    exec(compile(tree, module.__file__, "exec"), namespace)
+    return namespace[node.name]
+
+
+def _swap(live, new) -> None:
+    live.__code__ = new.__code__
+    live.__defaults__ = new.__defaults__
+    live.__kwdefaults__ = new.__kwdefaults__
+
+
+def _run(items, swap, timeout: float) -> tuple[str, float]:
+    """Fork; the child applies ``swap`` and runs the collected test ``items`` in order, stopping at the first
+    failure. ('killed' | 'survived' | 'timeout' | 'error', seconds)."""
+    from _pytest.runner import runtestprotocol
+
+    started = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:  # child: never returns
+        code = 3
+        try:
+            os.setpgid(0, 0)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            if swap is not None:
+                swap()
+            code = 0
+            for i, item in enumerate(items):
+                reports = runtestprotocol(item, nextitem=items[i + 1] if i + 1 < len(items) else None, log=False)
+                if any(r.failed for r in reports):
+                    code = 1
+                    break
+        finally:
+            os._exit(code)
+    deadline = started + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.perf_counter() > deadline:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+            return "timeout", time.perf_counter() - started
+        time.sleep(0.1)
+    code = os.waitstatus_to_exitcode(status)
+    outcome = {0: "survived", 1: "killed"}.get(code, "error")
+    return outcome, time.perf_counter() - started
+
+
+def _in_session(tests: list[str], work):
+    """Collect ``tests`` (pytest arguments) once in this process and call ``work(items)`` inside the live session in
+    place of pytest's own run loop; each mutant's child then runs the items from a clean, fixture-free state."""
+    import pytest
+
+    class Loop:
+        result = None
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_runtestloop(self, session):
+            Loop.result = work(list(session.items))
+            return True
+
+    pytest.main(["-q", "-s", "-p", "no:cacheprovider", "-W", "ignore", f"--basetemp={BASETEMP}", *tests],
+                plugins=[Loop()])
+    return Loop.result
+
+
+def mutants_of(name: str) -> tuple[object, dict, list[Mutant]]:
+    module_name, wanted, _tests = MODULES[name]
+    module = importlib.import_module(module_name)
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    functions = _functions(tree, wanted)
+    mutants = [Mutant(qual, getattr(target[0] if isinstance(target, tuple) else target, "lineno", fn.lineno), what, i)
+               for qual, fn in functions.items() for i, (target, _kind, what) in enumerate(_points(fn))]
+    return module, functions, mutants
+
+
+def run_module(name: str, budget: float, timeout: float, quiet: bool) -> dict:
+    result = _in_session(MODULES[name][2], lambda items: _mutate(name, items, budget, timeout, quiet))
+    return result or {"module": name, "error": "no tests collected"}
+
+
+def _mutate(name: str, items: list, budget: float, timeout: float, quiet: bool) -> dict:
+    module, functions, mutants = mutants_of(name)
+    if not items:
+        print(f"{name}: no tests collected; nothing measured", flush=True)
+        return {"module": name, "error": "no tests"}
+    baseline, seconds = _run(items, None, max(timeout * 5, 600))
+    if baseline != "survived":
+        print(f"{name}: the unmutated tests do not pass ({baseline}); nothing measured", flush=True)
+        return {"module": name, "error": baseline}
+    limit = min(timeout, max(3 * seconds, 30))
+    print(f"{name}: {len(mutants)} mutants in {len(functions)} functions, {len(items)} tests; unmutated {seconds:.0f} s, "
+          f"limit per mutant {limit:.0f} s, budget {budget:.0f} s; {load_average()}", flush=True)
+    counts = {"killed": 0, "timeout": 0, "survived": 0, "error": 0, "not run": 0}
+    survivors, errors = [], []
+    started = time.perf_counter()
+    for m in mutants:
+        if time.perf_counter() - started > budget:
+            counts["not run"] += 1
+            continue
+        live = _live_function(module, m.function)
+        try:
+            new = _compile(module, functions[m.function], m.index)
+        except (SyntaxError, TypeError, ValueError) as exc:
+            counts["error"] += 1
+            errors.append((m, f"does not compile: {exc}"))
+            continue
+        if new.__code__.co_freevars != live.__code__.co_freevars:
+            counts["error"] += 1
+            errors.append((m, "closure differs (not swappable)"))
+            continue
+        outcome, took = _run(items, lambda live=live, new=new: _swap(live, new), limit)
+        counts[outcome] += 1
+        if outcome == "survived":
+            survivors.append(m)
+        elif outcome == "error":
+            errors.append((m, "pytest exit code other than 0/1"))
+        if not quiet:
+            print(f"  {outcome:8} {took:5.1f}s  {m.function}:{m.line}  {m.what}", flush=True)
+    run = counts["killed"] + counts["timeout"] + counts["survived"]
+    score = (counts["killed"] + counts["timeout"]) / run if run else float("nan")
+    print(f"{name}: killed {counts['killed']} + {counts['timeout']} by timeout, survived {counts['survived']}, "
+          f"errors {counts['error']}, not run (budget) {counts['not run']}; score {score:.0%} "
+          f"({time.perf_counter() - started:.0f} s)", flush=True)
+    for m in survivors:
+        print(f"  SURVIVED {name} {m.function}:{m.line}  {m.what}", flush=True)
+    for m, why in errors:
+        print(f"  ERROR    {name} {m.function}:{m.line}  {m.what}: {why}", flush=True)
+    return {"module": name, **counts, "score": score, "survivors": survivors}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", choices=[[], *MODULES], default=[])
+    parser.add_argument("--budget", type=float, default=1200, help="seconds per module (mutants past it: not run)")
+    parser.add_argument("--timeout", type=float, default=120, help="seconds per mutant at most")
+    parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
+    parser.add_argument("--quiet", action="store_true", help="no line per mutant")
+    args = parser.parse_args(argv)
+    names = args.modules or list(MODULES)
+    os.chdir(ROOT)
+    if args.list:
+        for name in names:
+            _, _, mutants = mutants_of(name)
+            print(f"{name}: {len(mutants)} mutants")
+            for m in mutants:
+                print(f"  {m.function}:{m.line}  {m.what}")
+        return 0
+    print(machine())
+    # Import what every child needs once, here (a fork then costs milliseconds, not an interpreter start).
+    import pandas  # noqa: F401
+    import pytest  # noqa: F401
+
+    import tests.factory  # noqa: F401
+    results = [run_module(name, args.budget, args.timeout, args.quiet) for name in names]
+    print("\nmodule      killed  timeout  survived  errors  not-run  score")
+    for r in results:
+        if "error" in r and isinstance(r["error"], str):
+            print(f"{r['module']:10}  unmutated tests failed ({r['error']})")
+            continue
+        print(f"{r['module']:10}  {r['killed']:6}  {r['timeout']:7}  {r['survived']:8}  {r['error']:6}  "
+              f"{r['not run']:7}  {r['score']:.0%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
