@@ -66,16 +66,34 @@ def test_locked_and_input_cells(targets, workbooks):
 
 
 def test_validations_present(targets, workbooks):
+    """Each validation on its own: the month list on the month cell, the number rule on every 累计完成 input cell,
+    the state list on every 进展状态 cell (no OR across validations, none kept out)."""
+    from openpyxl.worksheet.cell_range import MultiCellRange
+
     ws = load_workbook(io.BytesIO(workbooks["市民政局"]))[S.SHEET_FORM]
-    kinds = {dv.type: dv for dv in ws.data_validations.dataValidation}
-    assert '"2024-01,' in kinds["list"].formula1 or any(
-        "2024-12" in (dv.formula1 or "") for dv in ws.data_validations.dataValidation)
-    decimal = kinds["decimal"]
-    assert decimal.operator == "greaterThanOrEqual" and decimal.formula1 == "0"
+    validations = ws.data_validations.dataValidation
+    month_cell = HEADER_CELLS[S.HEADER_MONTH][1]
+    months = [dv for dv in validations if dv.type == "list" and month_cell in MultiCellRange(str(dv.sqref))]
+    assert len(months) == 1
+    assert months[0].formula1 == '"' + ",".join(f"2024-{m:02d}" for m in range(1, 13)) + '"'
+    assert months[0].showErrorMessage and not months[0].allow_blank
+    numbers = [dv for dv in validations if dv.type == "decimal"]
+    assert len(numbers) == 1
+    decimal = numbers[0]
+    assert decimal.operator == "greaterThanOrEqual" and decimal.formula1 == "0" and decimal.showErrorMessage
     assert "累计数" in decimal.prompt
-    lists = [dv for dv in ws.data_validations.dataValidation if dv.type == "list"]
-    assert any("正常推进" in dv.formula1 for dv in lists)
-    assert any(str(HEADER_CELLS[S.HEADER_MONTH][1]) in str(dv.sqref) for dv in lists)
+    states = [dv for dv in validations if dv.type == "list" and "正常推进" in (dv.formula1 or "")]
+    assert len(states) == 1 and states[0].showErrorMessage
+    assert states[0].formula1 == '"' + ",".join(S.REPORTED_STATES) + '"'
+    rows = targets.expected_rows("市民政局")
+    first = S.FORM_FIRST_DATA_ROW
+    value_col, state_col = COLUMN_LETTER["累计完成"], COLUMN_LETTER["进展状态"]
+    number_cells, state_cells = MultiCellRange(str(decimal.sqref)), MultiCellRange(str(states[0].sqref))
+    for offset, rec in enumerate(rows.itertuples(index=False)):
+        r = first + offset
+        quantitative = rec.指标类型 != S.TYPE_QUALITATIVE and not rec.城市合计行
+        assert (f"{value_col}{r}" in number_cells) == quantitative or rec.城市合计行, (r, rec.指标编号, rec.县市区)
+        assert f"{state_col}{r}" in state_cells or rec.城市合计行, (r, rec.指标编号)
 
 
 def test_metadata_sheet_is_very_hidden_and_readable(targets, workbooks):
