@@ -3,6 +3,7 @@
     python bench/load.py --years 1 --scale 1                  # starts its own server on a free localhost port
     python bench/load.py --years 5 --scale 10 --sessions 1 10 50
     python bench/load.py --url http://127.0.0.1:8501 --url http://127.0.0.1:8502   # running servers, round-robin
+    python bench/load.py --years 5 --scale 10 --published     # pages on a published revision (issue 15)
 
 A session is what a browser tab does: it opens ``/_stcore/stream`` and sends a ``BackMsg``
 ``rerun_script`` (a ``ClientState`` with the page's URL name, the query string, the widget
@@ -350,6 +351,8 @@ def main(argv=None) -> int:
                         help="start this many servers on the one data folder; sessions round-robin (a sticky proxy)")
     parser.add_argument("--server-arg", action="append", default=[],
                         help="extra `streamlit run` option, e.g. --server-arg=--runner.postScriptGC=true")
+    parser.add_argument("--published", action="store_true",
+                        help="publish the default month first: pages then open on the published revision (issue 15)")
     parser.add_argument("--step-timeout", type=float, default=120)
     parser.add_argument("--deadline", type=float, default=900, help="stop (with an error) after this many seconds")
     args = parser.parse_args(argv)
@@ -376,6 +379,13 @@ async def run(args) -> int:
             t0 = time.perf_counter()
             store, n_rows = build_store(folder, args.years, args.scale)
             print(f"store: Y={args.years} K={args.scale}, {n_rows} rows, built in {time.perf_counter() - t0:.1f} s")
+            if args.published:
+                from lib.progress import default_month
+                from lib.publish import publish
+                targets = store.targets()
+                month = default_month(targets, store.current_rows(targets.year))
+                publish(store, targets.year, month, "bench")
+                print(f"published {targets.year}-{month:02d}: every page opens on the published revision")
             servers = [stack.enter_context(live_server(folder, args.server_arg)) for _ in range(args.servers)]
             urls = [server.url for server in servers]
             for server in servers:

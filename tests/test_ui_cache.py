@@ -146,3 +146,23 @@ def test_cached_views_follow_uploads_restores_publications_and_target_tables(dem
     at.run()
     assert not at.exception
     assert export_cell(at, "P26-1", "任城区", "指标名称").endswith("（调整）")  # a new target table
+
+
+def test_published_rows_taken_from_the_live_rows_are_the_stored_ones(demo_copy, targets):
+    """A revision's rows come from the live rows where its versions are still current, the rest from the store:
+    the same frame Store.rows_of reads, before and after a late correction supersedes one of them."""
+    import pandas as pd
+
+    from lib import publish as PB
+    from lib.store import Store
+    from tests.factory import filled
+    from ui.data import _published_rows
+
+    store = Store(demo_copy)
+    pub = PB.publish(store, 2024, 6, "李四")
+    ids = pub.versions["submission_id"].dropna()
+    pd.testing.assert_frame_equal(_published_rows(store, store.current_rows(2024), ids), store.rows_of(ids))
+    assert store.ingest(filled(targets, "市体育局", month="2024-06", share=0.9), "late.xlsx", targets=targets).stored
+    live = store.current_rows(2024)
+    assert not set(ids.astype(int)) <= set(live["submission_id"])  # one version is no longer current
+    pd.testing.assert_frame_equal(_published_rows(store, live, ids), store.rows_of(ids))

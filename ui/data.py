@@ -53,8 +53,22 @@ def published_version(pub: PB.Publication) -> str:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _published_targets(folder: str, targets_hash: str) -> Targets:
+def _published_targets(folder: str, targets_hash: str, _live: Targets) -> Targets:
+    """The target table a revision was computed with: the live one when it is that very table (no second parse)."""
+    if _live.version == targets_hash[:16]:
+        return _live
     return PB.published_targets(get_store(folder), targets_hash)
+
+
+def _published_rows(s: Store, live_rows: pd.DataFrame, submission_ids) -> pd.DataFrame:
+    """The rows of the submission versions a revision froze: taken from the live rows where those versions are still
+    current (usually all of them), the rest read from the store; ordered as Store.rows_of orders them."""
+    ids = pd.Series(sorted({int(i) for i in submission_ids}), dtype="int64")
+    kept = live_rows[live_rows["submission_id"].isin(ids)]
+    missing = ids[~ids.isin(kept["submission_id"])]
+    if len(missing):
+        kept = pd.concat([kept, s.rows_of(missing)]).sort_values("submission_id", kind="stable")
+    return kept.reset_index(drop=True)
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
@@ -62,9 +76,11 @@ def load_bundle(folder: str, version: str) -> Bundle:
     """Read the target table and the store once per store version (version = cache key), or a published revision."""
     s = get_store(folder)
     if version.startswith(PUBLISHED_PREFIX):
+        live = load_bundle(folder, s.version())  # the live bundle of this moment: usually cached already
         pub = PB.load_by_id(s, int(version.split(":")[1]))
-        rows = s.rows_of(pub.versions["submission_id"].dropna())
-        return Bundle(_published_targets(folder, pub.targets_hash), rows, s.submissions(), pub.month, s.is_demo(), pub)
+        rows = _published_rows(s, live.rows, pub.versions["submission_id"].dropna())
+        return Bundle(_published_targets(folder, pub.targets_hash, live.targets), rows, live.submissions, pub.month,
+                      live.is_demo, pub)
     targets = s.targets()
     rows = s.current_rows(targets.year)  # the dashboard shows the target table's year; older years stay on disk
     return Bundle(targets, rows, s.submissions(), P.default_month(targets, rows), s.is_demo())
