@@ -75,7 +75,8 @@ def completion_rates(values: pd.Series, targets: pd.Series, bases: pd.Series | N
         return plain
     ceiling = (bases == S.BASIS_CEILING).to_numpy()
     within = np.where(values <= targets, 1.0, targets / values)
-    return pd.Series(np.where(ceiling & values.notna().to_numpy(), within, plain), index=values.index)
+    rated = values.notna().to_numpy() & (targets != 0).to_numpy()  # as the scalar rule: no rate without a target
+    return pd.Series(np.where(ceiling & rated, within, plain), index=values.index)
 
 
 MONTHS_IN_YEAR = 12

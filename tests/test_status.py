@@ -225,3 +225,13 @@ def test_the_engine_takes_its_thresholds_from_the_settings_sheet(tmp_path):
     assert status(default, 1260) == S.STATUS_ON_TRACK and status(strict, 1260) == S.STATUS_LAGGING   # 42 %: −8
     assert status(default, 750) == S.STATUS_LAGGING and status(strict, 750) == S.STATUS_SEVERE       # 25 %: −25
     assert status(strict, 1350) == S.STATUS_ON_TRACK                                                 # 45 %: −5
+
+
+@pytest.mark.parametrize("basis", BASES)
+def test_no_value_or_no_target_has_no_rate(basis):
+    """No value, NaN, no target or a zero target: no rate (未报送 downstream), never a crash or a division by zero."""
+    for value, target in ((None, 100), (float("nan"), 100), (50, None), (50, float("nan")), (50, 0), (0, 0)):
+        assert completion_rate(value, target, basis) != completion_rate(value, target, basis)  # NaN
+    rates = completion_rates(pd.Series([None, np.nan, 50, 50], dtype="float64"), pd.Series([100, 100, np.nan, 0]),
+                             pd.Series([basis] * 4))
+    assert rates.isna().all()
