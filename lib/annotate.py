@@ -8,6 +8,7 @@ back and the unit fixes exactly what is marked.
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 
 from openpyxl import Workbook, load_workbook
@@ -15,7 +16,10 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 
 from lib import schema as S
-from lib.submission import ValidationResult, check_package
+from lib.package import check_package
+from lib.submission import ValidationResult
+
+log = logging.getLogger(__name__)
 
 FILL = {
     S.LEVEL_ERROR: PatternFill("solid", fgColor="FFC7CE"),
@@ -35,6 +39,7 @@ def annotated_copy(data: bytes, result: ValidationResult) -> bytes:
                 # keep_vba=False: macros are dropped from the copy we send back.
                 wb = load_workbook(io.BytesIO(data))
         except Exception:
+            log.warning("annotated copy: the original does not open, annotating a new workbook", exc_info=True)
             wb = None
     if wb is None:
         wb = Workbook()

@@ -5,7 +5,8 @@ Every problem the upload path reports is a ``Finding``: its level (错误 blocks
 freely), where it is (file, sheet, cell, the row's indicator and county) and the message saying what to do.
 
 ``CODES`` lists every code with what it means. ``Finding`` refuses a code that is not in the table, so a new kind
-of finding is added here first.
+of finding is added here first. ``TARGET_CODES`` does the same for the target table's problems
+(``lib.targets.TargetProblem``).
 """
 
 from __future__ import annotations
@@ -76,6 +77,58 @@ CODES: dict[str, str] = {
     "text.too_long": "a narrative cell longer than Excel's 32,767 characters",
     # --- the store
     "store.demo_present": "the data folder holds demo data; real uploads wait until an admin clears it",
+}
+
+
+# Problems of a target table (lib/targets.py ``parse_targets``, the store's year check), by sheet.
+TARGET_CODES: dict[str, str] = {
+    "targets.invalid": "a problem without a more specific code",
+    "targets.unreadable": "the file is not a workbook calamine can read",
+    "targets.sheet_missing": "a required sheet is missing",
+    "targets.sheet_empty": "a sheet without even a header row",
+    "targets.columns_missing": "required columns missing from a sheet's header",
+    "targets.other_year": "a table of another year than the data folder's submissions",
+    # 单位
+    "targets.unit.name_blank": "a unit without a name",
+    "targets.unit.type_invalid": "类型 not one of the unit types",
+    "targets.unit.flag_invalid": "是否填报单位 not 是/否",
+    "targets.unit.duplicate": "a unit name twice",
+    # 项目
+    "targets.project.number_invalid": "项目序号 not a positive integer",
+    "targets.project.blank": "类别, 项目名称 or 牵头单位 blank",
+    "targets.project.unknown_unit": "a lead or assisting unit not in 单位",
+    "targets.project.flag_invalid": "县市区承办 not 是/否",
+    "targets.project.duplicate": "a project number twice",
+    "targets.project.no_indicator": "a project without any indicator",
+    # 指标
+    "targets.indicator.code_blank": "an indicator without 指标编号",
+    "targets.indicator.unknown_project": "项目序号 not in 项目",
+    "targets.indicator.name_blank": "指标名称 blank",
+    "targets.indicator.type_invalid": "指标类型 not one of the types",
+    "targets.indicator.target_invalid": "a quantitative target that is not a number above 0",
+    "targets.indicator.unit_blank": "a quantitative indicator without 计量单位",
+    "targets.indicator.qualitative_target": "a qualitative indicator with a 年度目标",
+    "targets.indicator.basis_invalid": "目标口径 not a known word, or not allowed for the type",
+    "targets.indicator.split_flag_invalid": "分解到县 not 是/否, or 是 on a type that is never split",
+    "targets.indicator.unknown_unit": "填报单位 not in 单位",
+    "targets.indicator.duplicate": "an indicator code twice",
+    # 分解
+    "targets.split.unknown_indicator": "a split of an indicator not in 指标",
+    "targets.split.not_splittable": "a split of a 比率/提高幅度 indicator",
+    "targets.split.not_marked": "a split of an indicator whose 分解到县 is 否",
+    "targets.split.unknown_county": "a split to a name that is not a county",
+    "targets.split.value_invalid": "分解目标 not a number ≥ 0",
+    "targets.split.duplicate": "the same indicator and county twice",
+    "targets.split.missing": "an indicator marked split with no split rows",
+    "targets.split.sum_mismatch": "county targets that do not add up to the 年度目标",
+    # 设置, 序时计划, 通报设置
+    "targets.setting.out_of_range": "年度, 报送截止日 or a threshold outside its range",
+    "targets.setting.thresholds_order": "the severe threshold not above the lag threshold",
+    "targets.schedule.unknown_indicator": "a schedule row of an indicator not in 指标",
+    "targets.schedule.value_invalid": "a monthly share not a number from 0 to 100",
+    "targets.schedule.not_monotonic": "a schedule that falls, or does not end at 100 in December",
+    "targets.report.unknown_key": "a 通报设置 key that is not known",
+    "targets.report.duplicate_key": "a 通报设置 key twice (other than 下步要求)",
 }
 
 

@@ -4,41 +4,47 @@
 problem becomes a Finding (错误 blocks the file, 提醒 does not) naming the
 file, sheet, cell and row, with a Chinese message saying what to fix.
 
-Reading is done in three cheap passes: zip-level checks on the raw bytes
-(size caps before anything inflates; only the parts the reader needs are
-inflated, with caps on their actual sizes), one scan of the sheets' XML for
-formulas and for cells outside the allowed extent, and python-calamine (Rust),
-handed an uncompressed package of just those parts, for the cell values.
-openpyxl is never used on uploads here. ``validate_many`` spreads files over
-processes for the batch path.
+The bytes are first opened by lib/package.py (is it a workbook at all; zip and
+XML safety: caps, DOCTYPE, sheet extent; the cell values read by python-calamine
+from a stored package of the checked parts only). This module holds the rules a
+clerk meets, one small function per area, in the order they run:
+
+- the file: a formula in an input cell (``_check_formulas``), macros;
+- which unit and year (``_identify_unit``), the header block and 报送月份 (``_read_header``);
+- each row (``_read_rows``): its identity (``_row_identity``: an indicator of this unit and
+  a county its template has, once), the locked columns (``_check_locked``), Excel error
+  values, 累计完成 (``_read_value``, ``parse_number``), 进展状态 (``_read_state``), the
+  narratives (``_read_texts``); then across rows: another unit's rows, missing rows, the
+  全市 totals (``_check_city_totals``);
+- the warnings that need the unit's other months (``add_history_warnings``).
+
+Every finding carries a code from lib/findings.py. openpyxl is never used on uploads
+here. ``validate_many`` spreads files over processes for the batch path.
 """
 
 from __future__ import annotations
 
-import html
-import io
 import json
+import logging
 import multiprocessing
 import os
 import re
-import struct
 import unicodedata
-import zipfile
-import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 
 import pandas as pd
-from python_calamine import CalamineWorkbook
 
-from lib import config
 from lib import schema as S
 from lib.calendar import add_months
 from lib.findings import Finding
+from lib.package import CellFacts, Rejected, open_package
 from lib.status import classify, completion_rate, done_at, is_behind, planned_share
 from lib.targets import Targets
 from lib.template import COLUMN_LETTER, HEADER_CELLS
+
+log = logging.getLogger(__name__)
 
 INPUT_LETTERS = {COLUMN_LETTER[c] for c in S.INPUT_FORM_COLUMNS}
 COL_INDEX = {name: i for i, name in enumerate(S.FORM_COLUMNS)}
@@ -107,397 +113,9 @@ class ValidationResult:
 ROW_COLUMNS = ["指标编号", "县市区", "累计完成", "进展状态", "进展情况", "存在问题", "下步计划", "行号"]
 
 
-class _Reject(Exception):
-    """Stops validation early with one file-level finding (message, code, sheet, cell)."""
-
-    def __init__(self, message: str, code: str = "file.unknown", sheet: str = "", cell: str = ""):
-        super().__init__(message)
-        self.code, self.sheet, self.cell = code, sheet, cell
-
-
 def _finding(result, level, message, sheet="", cell="", indicator="", county="", code=""):
     result.findings.append(Finding(level, message, result.file_name, sheet, cell, indicator, county, code))
 
-
-# --- pass 1: what kind of file is it ------------------------------------------
-
-def _sniff(data: bytes, file_name: str, result: ValidationResult) -> None:
-    name = file_name.lower()
-    if not data:
-        raise _Reject("文件为空（0 字节）。请重新导出或重新保存后上传。", "file.empty")
-    if len(data) > config.MAX_UPLOAD_BYTES:
-        raise _Reject(f"文件大小 {len(data) / 1024 / 1024:.1f} MB，超过上限 {config.MAX_UPLOAD_BYTES // 1024 // 1024} MB。"
-                      "标准模板通常不足 100 KB，请检查是否粘贴了图片或大量无关内容。", "file.too_large")
-    head = data[:8]
-    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
-        if "EncryptionInfo".encode("utf-16-le") in data or "EncryptedPackage".encode("utf-16-le") in data:
-            raise _Reject("工作簿设置了打开密码（已加密），系统无法读取。请在 Excel/WPS 中取消密码（文件 → 信息 → 保护工作簿）后重新上传。", "file.encrypted")
-        raise _Reject("这是旧版 Excel 97-2003 格式（.xls）。请用 Excel/WPS 打开后“另存为”Excel 工作簿（.xlsx）再上传，"
-                      "最好直接使用系统下发的模板。", "file.xls")
-    if head.startswith(b"%PDF"):
-        raise _Reject("这是 PDF 文件，不是 Excel 工作簿。请上传填写好的 .xlsx 模板，而不是打印或导出的 PDF。", "file.pdf")
-    if not head.startswith(b"PK"):
-        if name.endswith((".csv", ".txt")) or _looks_like_text(data):
-            raise _Reject("这是文本/CSV 文件（可能由 .csv 改名而来），不是 Excel 工作簿。请使用系统下发的 .xlsx 模板填写后上传。", "file.text")
-        raise _Reject("无法识别的文件格式，不是 Excel 工作簿（.xlsx）。请使用系统下发的模板填写后上传。", "file.unknown")
-
-
-def _looks_like_text(data: bytes) -> bool:
-    """Text in UTF-8 or GB18030, judged on the first 4 KB (a character the cut splits in two is left out)."""
-    sample = data[:4096]
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = sample.decode(encoding)
-        except UnicodeDecodeError as exc:
-            # A multi-byte character cut in two at the end of the sample: judge the text before it.
-            if len(sample) < len(data) and exc.start >= len(sample) - 4 and exc.end == len(sample):
-                try:
-                    text = sample[:exc.start].decode(encoding)
-                except UnicodeDecodeError:
-                    continue
-            else:
-                continue
-        return all(ch.isprintable() or ch in "\r\n\t" for ch in text)
-    return False
-
-
-def _open_zip(data: bytes, result: ValidationResult) -> zipfile.ZipFile:
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-        infos = zf.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, struct.error, OSError, ValueError, EOFError):
-        raise _Reject("文件已损坏或不完整（压缩包无法打开，可能是下载或拷贝中断）。请重新保存原文件后上传。", "file.corrupt") from None
-    if len(infos) > config.MAX_ZIP_PARTS:
-        raise _Reject(f"工作簿包含 {len(infos)} 个内部部件，超过上限 {config.MAX_ZIP_PARTS}，不像标准模板。请使用系统下发的模板。", "file.unsafe")
-    names = {i.filename for i in infos}
-    if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
-        if "content.xml" in names and "mimetype" in names:
-            raise _Reject("这是 OpenDocument 表格（.ods，WPS/LibreOffice 的默认格式），不是 Excel 工作簿。"
-                          "请在 WPS/LibreOffice 中“另存为” Excel 工作簿（.xlsx）后上传，最好直接使用系统下发的模板。", "file.ods")
-        raise _Reject("这是一个压缩包，但不是 Excel 工作簿（缺少工作簿结构）。请上传 .xlsx 文件，多个文件请分别上传或打包为 .zip。",
-                      "file.not_workbook")
-    declared = sum(i.file_size for i in infos)
-    compressed = sum(i.compress_size for i in infos) or 1
-    if declared > config.MAX_UNCOMPRESSED_BYTES or any(i.file_size > config.MAX_PART_BYTES for i in infos):
-        raise _Reject("工作簿解压后体积异常巨大（疑似“压缩炸弹”），已拒绝。请使用系统下发的模板重新填写。", "file.unsafe")
-    if declared / compressed > config.MAX_COMPRESSION_RATIO and declared > 1024 * 1024:
-        raise _Reject("工作簿压缩比异常（疑似“压缩炸弹”），已拒绝。请使用系统下发的模板重新填写。", "file.unsafe")
-    if any(i.flag_bits & 0x1 for i in infos):
-        raise _Reject("工作簿内容已加密，系统无法读取。请取消密码后重新上传。", "file.encrypted")
-    result.has_macros = "xl/vbaProject.bin" in names
-    return zf
-
-
-_CORRUPT = "文件已损坏（压缩数据校验失败），可能是下载或拷贝中断。请重新保存原文件后上传。"
-_TOO_BIG = "工作簿解压后体积超过上限（疑似“压缩炸弹”），已拒绝。请使用系统下发的模板重新填写。"
-_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
-
-
-def _inflate(data: bytes, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    """One part, inflated up to the cap on its actual (not declared) size, CRC checked.
-
-    Deflated and stored parts are read straight from the central directory's
-    offsets with zlib: zipfile's reader costs ~40 µs of Python per part, more
-    than the inflation itself. Anything else goes through zipfile.
-    """
-    cap = config.MAX_PART_BYTES
-    try:
-        if info.compress_type in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED):
-            head = _LOCAL_HEADER.unpack_from(data, info.header_offset)
-            if head[0] != b"PK\x03\x04":
-                raise _Reject(_CORRUPT, "file.corrupt")
-            start = info.header_offset + _LOCAL_HEADER.size + head[-2] + head[-1]
-            raw = data[start:start + info.compress_size]
-            if info.compress_type == zipfile.ZIP_STORED:
-                body = raw[:cap + 1]
-            else:
-                inflater = zlib.decompressobj(-15)
-                body = inflater.decompress(raw, cap + 1)
-            if len(body) > cap:
-                raise _Reject(_TOO_BIG, "file.unsafe")
-            if len(body) != info.file_size or zlib.crc32(body) != info.CRC:
-                raise _Reject(_CORRUPT, "file.corrupt")
-            return body
-        with zf.open(info) as handle:
-            body = handle.read(cap + 1)
-    except (zipfile.BadZipFile, zlib.error, struct.error, OSError, EOFError, ValueError, NotImplementedError):
-        raise _Reject(_CORRUPT, "file.corrupt") from None
-    if len(body) > cap:
-        raise _Reject(_TOO_BIG, "file.unsafe")
-    return body
-
-
-def _keep(parts: dict[str, bytes], name: str, body: bytes) -> None:
-    """Add an inflated part, within the cap on the workbook's total and with an XML prologue Excel would write."""
-    if len(body) + sum(map(len, parts.values())) > config.MAX_UNCOMPRESSED_BYTES:
-        raise _Reject(_TOO_BIG, "file.unsafe")
-    # Excel never writes a DOCTYPE; it is how entity-expansion (billion laughs) and external-entity attacks start.
-    if name.endswith((".xml", ".rels", ".vml")) and b"<!DOCTYPE" in body[:4096].upper():
-        raise _Reject("工作簿内部的 XML 含有 DOCTYPE/实体声明（Excel 不会生成这种内容，可能是恶意文件），已拒绝。", "file.unsafe")
-    parts[name] = body
-
-
-def _inflate_all(zf: zipfile.ZipFile, data: bytes) -> dict[str, bytes]:
-    """Every part, capped and checked: for readers (openpyxl) that open the whole package."""
-    parts: dict[str, bytes] = {}
-    for info in zf.infolist():
-        _keep(parts, info.filename, _inflate(data, zf, info))
-    return parts
-
-
-# The parts python-calamine reads to give us the two sheets: only these are inflated, and
-# calamine is handed a new stored (uncompressed) package holding just them, so it never
-# touches a part we have not capped and checked, and does not inflate anything twice.
-_PACKAGE_PARTS = ("[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels",
-                  "xl/sharedStrings.xml", "xl/styles.xml")
-
-
-def _needed_parts(zf: zipfile.ZipFile, data: bytes) -> tuple[dict[str, bytes], dict[str, str]]:
-    """({part name: bytes} of the package parts and the form and meta sheets, {sheet: part name})."""
-    infos = {info.filename: info for info in zf.infolist()}  # a repeated name: the last wins, as in zipfile
-    parts: dict[str, bytes] = {}
-    for name in _PACKAGE_PARTS:
-        if name in infos:
-            _keep(parts, name, _inflate(data, zf, infos[name]))
-    sheets = {}
-    for sheet in (S.SHEET_FORM, S.SHEET_META):
-        part = _sheet_part(parts, sheet)
-        if part is not None:
-            if part not in infos:
-                raise _Reject(f"工作簿结构不完整（找不到“{sheet}”表的数据）。请重新保存原文件后上传。", "file.corrupt")
-            if part not in parts:
-                _keep(parts, part, _inflate(data, zf, infos[part]))
-            sheets[sheet] = part
-    return parts, sheets
-
-
-_STORED_LOCAL = struct.Struct("<4s5H3L2H")
-_STORED_CENTRAL = struct.Struct("<4s6H3L5H2L")
-_END = struct.Struct("<4s4H2LH")
-
-
-def _stored_package(parts: dict[str, bytes]) -> bytes:
-    """A minimal uncompressed zip of ``parts`` (for calamine; a few µs where zipfile takes ~0.2 ms)."""
-    out, central, offset = [], [], 0
-    for name, body in parts.items():
-        raw_name = name.encode("utf-8")
-        crc, size = zlib.crc32(body), len(body)
-        local = _STORED_LOCAL.pack(b"PK\x03\x04", 20, 0x800, 0, 0, 0, crc, size, size, len(raw_name), 0)
-        central.append(_STORED_CENTRAL.pack(b"PK\x01\x02", 20, 20, 0x800, 0, 0, 0, crc, size, size, len(raw_name),
-                                            0, 0, 0, 0, 0, offset) + raw_name)
-        out += [local, raw_name, body]
-        offset += len(local) + len(raw_name) + size
-    directory = b"".join(central)
-    out += [directory, _END.pack(b"PK\x05\x06", 0, 0, len(central), len(central), len(directory), offset, 0)]
-    return b"".join(out)
-
-
-_SHEET_REL = re.compile(rb'<sheet\b[^>]*?name="([^"]*)"[^>]*?r:id="([^"]*)"')
-_REL = re.compile(rb'<Relationship\b[^>]*?Id="([^"]*)"[^>]*?Target="([^"]*)"|<Relationship\b[^>]*?Target="([^"]*)"[^>]*?Id="([^"]*)"')
-
-
-def _sheet_part(parts: dict[str, bytes], sheet: str) -> str | None:
-    """Zip part name of a sheet, from workbook.xml and its relationships."""
-    workbook, rels = parts.get("xl/workbook.xml"), parts.get("xl/_rels/workbook.xml.rels")
-    if workbook is None or rels is None:
-        return None
-    wanted = _xml_escape(sheet).encode("utf-8")
-    rid = next((r for n, r in _SHEET_REL.findall(workbook) if n == wanted), None)
-    if rid is None:
-        return None
-    for a, b, c, d in _REL.findall(rels):
-        ident, target = (a, b) if a else (d, c)
-        if ident == rid:
-            target = target.decode("utf-8")
-            return target.lstrip("/") if target.startswith("/") else "xl/" + target
-    return None
-
-
-def _xml_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-
-
-# Sheet extent. calamine builds a dense grid from the smallest to the largest cell position, so
-# one far-away cell costs gigabytes: every cell must sit within MAX_SHEET_ROWS × MAX_SHEET_COLUMNS.
-# A cell's position is its r attribute, or, without one, the next column of the current row;
-# cells without r are refused (Excel, WPS and LibreOffice always write it), so the r values bound it.
-# Fast path, for the canonical form those programs write (<c r="A1" ...>): one search, with a literal
-# prefix, for a <c tag that is anything else; none found means every cell is canonical and in range.
-_NON_CANONICAL_CELL = re.compile(rb'<c(?! r="(?:[A-Z]|A[A-X])[1-9]\d{0,3}")[\s>/]')
-# Slow path, any other form (attributes in another order, single quotes, spaces, prefixed names).
-_ANY_CELL = re.compile(rb'<(?:[\w.-]+:)?c(?=[\s>/])([^>]*)')
-_R_ATTR = re.compile(rb'(?:^|\s)r\s*=\s*["\']([^"\']*)["\']')
-_REF = re.compile(r"([A-Z]{1,3})([0-9]+)")
-# In SpreadsheetML <f> is the first child of <c> (schema order f, v, is).
-_FORMULA_CELL = re.compile(rb'<(?:[\w.-]+:)?c\b[^>]*?\sr\s*=\s*["\']([A-Z]{1,3})(\d+)["\'][^>]*?(?<!/)>\s*<(?:[\w.-]+:)?f[\s>/]')
-_FORMULA_TAG = re.compile(rb'<f[\s>/]')
-
-
-def _column_number(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n
-
-
-def _canonical_formula_cells(xml: bytes) -> list[tuple[str, str]]:
-    """Formula cells of a canonical sheet: each <f> belongs to the nearest <c r="..."> before it."""
-    found = []
-    for tag in _FORMULA_TAG.finditer(xml):
-        cell = xml.rfind(b'<c r="', 0, tag.start())
-        if cell >= 0:
-            ref = _REF.match(xml[cell + 6:cell + 16].decode("latin-1"))
-            if ref:
-                found.append((ref.group(1), ref.group(2)))
-    return found
-
-
-def _is_canonical(xml: bytes) -> bool:
-    return b":c" not in xml and _NON_CANONICAL_CELL.search(xml) is None
-
-
-def _outside_extent(xml: bytes) -> str | None:
-    """The first cell outside MAX_SHEET_ROWS × MAX_SHEET_COLUMNS (its reference), "" for a cell without an r
-    attribute, None when every cell is within the limits (any XML form)."""
-    for attributes in _ANY_CELL.findall(xml):
-        r = _R_ATTR.search(attributes)
-        if r is None:
-            return ""
-        ref = _REF.fullmatch(r.group(1).decode("latin-1"))
-        if ref and (_column_number(ref.group(1)) > config.MAX_SHEET_COLUMNS or int(ref.group(2)) > config.MAX_SHEET_ROWS):
-            return ref.group(0)
-        # A malformed reference is left to calamine, which refuses it.
-    return None
-
-
-# Excel error values: calamine reads them as empty strings, so they are found in the XML (t="e").
-_ERROR_CELL = re.compile(rb'<(?:[\w.-]+:)?c\b([^>]*\bt\s*=\s*["\']e["\'][^>]*)>(.*?)</(?:[\w.-]+:)?c>', re.S)
-_VALUE = re.compile(rb'<(?:[\w.-]+:)?v>([^<]*)</(?:[\w.-]+:)?v>')
-# Number formats: a cell's s attribute indexes styles.xml's cellXfs, whose numFmtId is built in (9 "0%" and
-# 10 "0.00%") or one of the workbook's own numFmts.
-_S_ATTR = re.compile(rb'(?:^|\s)s\s*=\s*["\'](\d+)["\']')
-_CELL_XFS = re.compile(rb'<(?:[\w.-]+:)?cellXfs\b[^>]*>(.*?)</(?:[\w.-]+:)?cellXfs>', re.S)
-_XF = re.compile(rb'<(?:[\w.-]+:)?xf\b([^>]*)')
-_NUM_FMT_ID = re.compile(rb'numFmtId\s*=\s*["\'](\d+)["\']')
-_NUM_FMT = re.compile(rb'<(?:[\w.-]+:)?numFmt\b[^>]*?numFmtId\s*=\s*["\'](\d+)["\'][^>]*?formatCode\s*=\s*"([^"]*)"'
-                      rb'|<(?:[\w.-]+:)?numFmt\b[^>]*?formatCode\s*=\s*"([^"]*)"[^>]*?numFmtId\s*=\s*["\'](\d+)["\']')
-_PERCENT_BUILTIN = {9, 10}
-_percent_cache: dict[bytes, frozenset[int]] = {}
-
-
-def _is_percent_code(code: str) -> bool:
-    """A format code that shows a percent: a % outside quoted text and not escaped."""
-    code = re.sub(r'"[^"]*"|\\.|\[[^\]]*\]', "", code.replace("&quot;", '"'))
-    return "%" in code
-
-
-def percent_styles(styles: bytes | None) -> frozenset[int]:
-    """Indices of the cell styles (cellXfs) whose number format is a percentage; cached per styles part."""
-    if not styles:
-        return frozenset()
-    found = _percent_cache.get(styles)
-    if found is None:
-        custom = {}
-        for a, b, c, d in _NUM_FMT.findall(styles):
-            ident, code = (a, b) if a else (d, c)
-            custom[int(ident)] = _is_percent_code(code.decode("utf-8", "replace"))
-        xfs = _CELL_XFS.search(styles)
-        found = set()
-        for index, attributes in enumerate(_XF.findall(xfs.group(1)) if xfs else []):
-            ident = _NUM_FMT_ID.search(attributes)
-            number = int(ident.group(1)) if ident else 0
-            if number in _PERCENT_BUILTIN or custom.get(number):
-                found.add(index)
-        found = frozenset(found)
-        if len(_percent_cache) > 64:
-            _percent_cache.clear()
-        _percent_cache[styles] = found
-    return found
-
-
-@dataclass
-class _CellFacts:
-    """What the values alone do not say about the form's cells: error values and percent formats."""
-    errors: dict[str, str] = field(default_factory=dict)  # "H12" -> "#DIV/0!"
-    percent_rows: set[int] = field(default_factory=set)  # rows whose 累计完成 cell has a percent format
-    texts: tuple[bytes, ...] = ()  # the XML parts that hold the form's text (for the rare over-long text)
-
-    def has_text_over(self, limit: int) -> bool:
-        """Whether any text in the form is longer than ``limit`` characters. calamine cuts text at Excel's limit,
-        so a cell read at exactly the limit is checked here, in the XML (asked only then)."""
-        for xml in self.texts:
-            if len(xml) > limit:
-                for run in re.findall(rb">([^<]{%d,})<" % limit, xml):
-                    if len(html.unescape(run.decode("utf-8", "replace"))) > limit:
-                        return True
-        return False
-
-
-_VALUE_LETTER = COLUMN_LETTER["累计完成"]
-_VALUE_CELL = re.compile(rb'<c r="' + _VALUE_LETTER.encode() + rb'(\d+)"([^>]*)>')
-
-
-def _cell_facts(xml: bytes, canonical: bool, styles: bytes | None) -> _CellFacts:
-    facts = _CellFacts()
-    if not canonical or b't="e"' in xml:  # error cells are rare: one literal search in the usual case
-        for attributes, body in _ERROR_CELL.findall(xml):
-            r = _R_ATTR.search(attributes)
-            value = _VALUE.search(body)
-            if r is not None:
-                facts.errors[r.group(1).decode("latin-1")] = value.group(1).decode("utf-8", "replace") if value else "#错误"
-    percent = percent_styles(styles)
-    if percent:
-        if canonical:
-            found = ((int(row), _S_ATTR.search(attrs)) for row, attrs in _VALUE_CELL.findall(xml))
-        else:
-            found = []
-            for attributes in _ANY_CELL.findall(xml):
-                r = _R_ATTR.search(attributes)
-                ref = _REF.fullmatch(r.group(1).decode("latin-1")) if r else None
-                if ref and ref.group(1) == _VALUE_LETTER:
-                    found.append((int(ref.group(2)), _S_ATTR.search(attributes)))
-        facts.percent_rows = {row for row, style in found if style is not None and int(style.group(1)) in percent}
-    return facts
-
-
-def _scan_sheets(parts: dict[str, bytes], sheets: dict[str, str], result: ValidationResult) -> _CellFacts:
-    """Bound the sheets calamine will load, find formulas typed into input cells, and the form's cell facts."""
-    canonical = {}
-    for sheet, part in sheets.items():
-        canonical[sheet] = _is_canonical(parts[part])
-        if not canonical[sheet]:
-            where = _outside_extent(parts[part])
-            if where == "":
-                raise _Reject(f"“{sheet}”表中有单元格缺少位置信息，行列超出合理范围，不像 Excel/WPS 保存的文件。请用 Excel/WPS 打开后重新保存再上传。",
-                              "file.unsafe", sheet)
-            if where is not None:
-                raise _Reject(f"“{sheet}”表的 {where} 单元格有内容，超出合理范围（远在表格之外；允许 {config.MAX_SHEET_ROWS} 行、"
-                              f"{config.MAX_SHEET_COLUMNS} 列以内），不像标准模板。请删除 {where} 中的内容（或整行、整列）后保存再上传。",
-                              "layout.outside_extent", sheet, where)
-    if S.SHEET_FORM not in sheets:
-        return _CellFacts()
-    xml = parts[sheets[S.SHEET_FORM]]
-    if canonical[S.SHEET_FORM]:
-        cells = _canonical_formula_cells(xml)
-    else:
-        cells = [(letter.decode(), row.decode()) for letter, row in _FORMULA_CELL.findall(xml)]
-    for letter, row in cells:
-        if letter in INPUT_LETTERS and int(row) >= S.FORM_FIRST_DATA_ROW:
-            _finding(result, S.LEVEL_ERROR, "输入单元格含公式。系统不计算公式，请直接填写数值或文字（可复制后“选择性粘贴 → 数值”）。",
-                     S.SHEET_FORM, f"{letter}{row}", code="layout.formula_in_input")
-    facts = _cell_facts(xml, canonical[S.SHEET_FORM], parts.get("xl/styles.xml"))
-    facts.texts = (xml, parts.get("xl/sharedStrings.xml", b""))
-    return facts
-
-
-def check_package(data: bytes) -> None:
-    """Raise ValueError (Chinese message) unless every part of the workbook is safe for a full reader such as openpyxl."""
-    try:
-        _inflate_all(zipfile.ZipFile(io.BytesIO(data)), data)
-    except _Reject as reject:
-        raise ValueError(str(reject)) from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, struct.error, OSError, EOFError):
-        raise ValueError(_CORRUPT) from None
 
 
 # --- pass 2: values -------------------------------------------------------------
@@ -583,12 +201,6 @@ def _parse_month(value, year: int) -> tuple[int | None, str | None]:
     return month, None
 
 
-def _sheet_rows(wb: CalamineWorkbook, name: str) -> list[list] | None:
-    if name not in wb.sheet_names:
-        return None
-    return wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
-
-
 def _at(rows: list[list], ref: str):
     m = re.fullmatch(r"([A-Z]+)(\d+)", ref)
     col = ord(m.group(1)) - ord("A") if len(m.group(1)) == 1 else None
@@ -609,10 +221,11 @@ def validate(data: bytes, file_name: str, targets: Targets, store=None, today: d
     result = ValidationResult(file_name=display_name(file_name))
     try:
         _validate(data, file_name, targets, store, today or date.today(), result, history)
-    except _Reject as reject:
+    except Rejected as reject:
         _finding(result, S.LEVEL_ERROR, str(reject), reject.sheet, reject.cell, code=reject.code)
         result.row_records = None
     except Exception as exc:  # last resort: a reader bug must not become a traceback for the user
+        log.exception("validating %r failed", result.file_name)
         _finding(result, S.LEVEL_ERROR, f"读取工作簿时出错（{type(exc).__name__}），文件可能已损坏。请重新保存后上传；如仍出错请联系管理员。",
                  code="file.read_error")
         result.row_records = None
@@ -658,27 +271,47 @@ def display_name(file_name: str) -> str:
 
 
 def _validate(data, file_name, targets, store, today, result, history):
-    _sniff(data, file_name, result)
-    zf = _open_zip(data, result)
-    parts, sheets = _needed_parts(zf, data)
-    facts = _scan_sheets(parts, sheets, result)
-    try:
-        wb = CalamineWorkbook.from_filelike(io.BytesIO(_stored_package(parts)))
-        form = _sheet_rows(wb, S.SHEET_FORM)
-        meta_rows = _sheet_rows(wb, S.SHEET_META)
-    except Exception as exc:
-        name = type(exc).__name__
-        if "Password" in name:
-            raise _Reject("工作簿设置了密码，系统无法读取。请取消密码后重新上传。", "file.encrypted") from None
-        raise _Reject("工作簿内容无法解析（XML 损坏或格式异常）。请用 Excel/WPS 打开后重新保存再上传。", "file.corrupt") from None
+    package = open_package(data, file_name)
+    result.has_macros = package.has_macros
+    _check_formulas(package.facts, result)
+    sheets = package.sheet_rows()
     result.is_workbook = True
     if result.has_macros:
         _finding(result, S.LEVEL_WARNING, "工作簿含宏（.xlsm）。系统只读取单元格的值，不会运行任何宏；今后请使用 .xlsx 模板。",
                  code="file.macros")
+    form = sheets[S.SHEET_FORM]
     if form is None:
-        raise _Reject(f"找不到“{S.SHEET_FORM}”工作表。请使用系统下发的模板，不要修改工作表名称。", "layout.sheet_missing")
+        raise Rejected(f"找不到“{S.SHEET_FORM}”工作表。请使用系统下发的模板，不要修改工作表名称。", "layout.sheet_missing")
+    unit = _identify_unit(form, sheets[S.SHEET_META], targets, result)
+    _read_header(form, targets, today, result)
+    header_row = S.FORM_HEADER_ROW - 1
+    header = [_cell_text(v) for v in form[header_row]] if len(form) > header_row else []
+    if header[: len(S.FORM_COLUMNS)] != S.FORM_COLUMNS:
+        raise Rejected(f"第 {S.FORM_HEADER_ROW} 行的列标题被改动或移动了位置，应为：{'、'.join(S.FORM_COLUMNS)}。请使用原模板，不要插入或删除列。",
+                       "layout.header_changed", S.SHEET_FORM, f"A{S.FORM_HEADER_ROW}")
+    stale = bool(result.targets_version) and result.targets_version != targets.version
+    rows = _read_rows(form, header_row + 1, targets, unit, result, stale, package.facts)
+    if stale:
+        level = S.LEVEL_ERROR if any(f.level == S.LEVEL_ERROR and f.indicator for f in result.findings) else S.LEVEL_WARNING
+        _finding(result, level, "该模板由旧版目标表生成" + ("，指标行与现行目标表一致，可以接收；下月起请使用新模板。" if level == S.LEVEL_WARNING
+                                                   else "，指标行与现行目标表不一致（见各行提示）。请下载新模板重新填写。"),
+                 code="template.outdated")
+    result.row_records = rows
+    if history:
+        context = store.history_context(unit, targets.year, result.month) if store is not None and result.month is not None else {}
+        add_history_warnings(result, targets, context, today)
 
-    # --- which unit, which version
+
+def _check_formulas(facts: CellFacts, result: ValidationResult) -> None:
+    """A formula typed into an input cell is an error: the system never computes formulas."""
+    for letter, row in facts.formulas:
+        if letter in INPUT_LETTERS and row >= S.FORM_FIRST_DATA_ROW:
+            _finding(result, S.LEVEL_ERROR, "输入单元格含公式。系统不计算公式，请直接填写数值或文字（可复制后“选择性粘贴 → 数值”）。",
+                     S.SHEET_FORM, f"{letter}{row}", code="layout.formula_in_input")
+
+
+def _identify_unit(form: list[list], meta_rows: list[list] | None, targets: Targets, result: ValidationResult) -> str:
+    """Which unit's template of which year this is: the hidden meta sheet, checked against the header's 填报单位."""
     meta = {_cell_text(r[0]): _cell_text(r[1]) for r in (meta_rows or []) if len(r) >= 2}
     header_unit = _cell_text(_at(form, HEADER_CELLS[S.HEADER_UNIT][1]))
     unit = meta.get("单位")
@@ -688,22 +321,25 @@ def _validate(data, file_name, targets, store, today, result, history):
             _finding(result, S.LEVEL_WARNING, f"文件缺少模板元数据（可能把内容粘贴到了新工作簿），已按表头识别为“{unit}”。今后请直接在下发的模板中填写。",
                      S.SHEET_FORM, HEADER_CELLS[S.HEADER_UNIT][1], code="unit.from_header")
         else:
-            raise _Reject("无法识别填报单位：文件缺少模板元数据，表头“填报单位”也不是已知的填报单位。请使用系统下发的本单位模板。", "unit.unknown")
+            raise Rejected("无法识别填报单位：文件缺少模板元数据，表头“填报单位”也不是已知的填报单位。请使用系统下发的本单位模板。", "unit.unknown")
     if unit not in targets.reporting_units:
-        raise _Reject(f"模板中的单位“{unit}”不是当前目标表的填报单位。请下载最新模板重新填写。", "unit.not_reporting")
+        raise Rejected(f"模板中的单位“{unit}”不是当前目标表的填报单位。请下载最新模板重新填写。", "unit.not_reporting")
     if header_unit and header_unit != unit:
         # One cause, one finding: the rows would only repeat it (they belong to the other unit).
-        raise _Reject(f"表头“填报单位”为“{header_unit}”，而模板的元数据属于“{unit}”：两者不一致，无法确定是哪个单位的报表。"
-                      f"请使用本单位的模板（从系统“数据上报”页下载），不要复制其他单位的表格或工作表。",
-                      "unit.header_changed", S.SHEET_FORM, HEADER_CELLS[S.HEADER_UNIT][1])
+        raise Rejected(f"表头“填报单位”为“{header_unit}”，而模板的元数据属于“{unit}”：两者不一致，无法确定是哪个单位的报表。"
+                       f"请使用本单位的模板（从系统“数据上报”页下载），不要复制其他单位的表格或工作表。",
+                       "unit.header_changed", S.SHEET_FORM, HEADER_CELLS[S.HEADER_UNIT][1])
     result.unit = unit
     result.year = targets.year
     if meta.get("年度") and meta["年度"] != str(targets.year):
-        raise _Reject(f"这是 {meta['年度']} 年度的模板，当前目标表为 {targets.year} 年度。请下载本年度模板。", "template.other_year")
+        raise Rejected(f"这是 {meta['年度']} 年度的模板，当前目标表为 {targets.year} 年度。请下载本年度模板。", "template.other_year")
     result.template_version = meta.get("模板版本", "")
     result.targets_version = meta.get("目标表版本", "")
+    return unit
 
-    # --- header block
+
+def _read_header(form: list[list], targets: Targets, today: date, result: ValidationResult) -> None:
+    """The header block: 报送月份 (not in the future; the current month warned), 填报人, 联系电话, 填报日期."""
     month, why = _parse_month(_at(form, HEADER_CELLS[S.HEADER_MONTH][1]), targets.year)
     cell = HEADER_CELLS[S.HEADER_MONTH][1]
     if month is None:
@@ -722,24 +358,6 @@ def _validate(data, file_name, targets, store, today, result, history):
     result.phone = _clean_text(_at(form, HEADER_CELLS[S.HEADER_PHONE][1]))
     fill_date = _at(form, HEADER_CELLS[S.HEADER_DATE][1])
     result.fill_date = fill_date.strftime("%Y-%m-%d") if isinstance(fill_date, (datetime, date)) else _clean_text(fill_date)
-
-    # --- rows
-    header_row = S.FORM_HEADER_ROW - 1
-    header = [_cell_text(v) for v in form[header_row]] if len(form) > header_row else []
-    if header[: len(S.FORM_COLUMNS)] != S.FORM_COLUMNS:
-        raise _Reject(f"第 {S.FORM_HEADER_ROW} 行的列标题被改动或移动了位置，应为：{'、'.join(S.FORM_COLUMNS)}。请使用原模板，不要插入或删除列。",
-                      "layout.header_changed", S.SHEET_FORM, f"A{S.FORM_HEADER_ROW}")
-    stale = bool(result.targets_version) and result.targets_version != targets.version
-    rows = _read_rows(form, header_row + 1, targets, unit, result, stale, facts)
-    if stale:
-        level = S.LEVEL_ERROR if any(f.level == S.LEVEL_ERROR and f.indicator for f in result.findings) else S.LEVEL_WARNING
-        _finding(result, level, "该模板由旧版目标表生成" + ("，指标行与现行目标表一致，可以接收；下月起请使用新模板。" if level == S.LEVEL_WARNING
-                                                   else "，指标行与现行目标表不一致（见各行提示）。请下载新模板重新填写。"),
-                 code="template.outdated")
-    result.row_records = rows
-    if history:
-        context = store.history_context(unit, targets.year, month) if store is not None and month is not None else {}
-        add_history_warnings(result, targets, context, today)
 
 
 def _unit_rules(targets: Targets, unit: str) -> dict[tuple[str, str], tuple]:
@@ -769,161 +387,228 @@ def _same_locked(name: str, got, should) -> bool:
 
 _LOCKED_INDEX = [COL_INDEX[n] for n in LOCKED_CHECKED]
 _NUMBER_TYPES = (int, float)
+_I_CODE, _I_COUNTY, _I_VALUE, _I_STATE = (COL_INDEX[c] for c in ("指标编号", "县市区", "累计完成", "进展状态"))
+_TEXT_COLUMNS = tuple((COL_INDEX[c], c) for c in S.NARRATIVE_COLUMNS)  # 进展情况, 存在问题, 下步计划
+_INPUT_COLUMNS_CHECKED = ("累计完成", "进展状态", "进展情况", "存在问题", "下步计划")
 
 
-def _read_rows(form, first, targets, unit, result, stale, facts: _CellFacts | None = None) -> list[tuple]:
-    rules = _unit_rules(targets, unit)
-    limits = _value_limits(targets, unit)
-    all_codes = _indicator_units(targets)
-    counties = set(targets.counties) | {S.CITY}
-    facts = facts or _CellFacts()
-    error_cells, percent_rows = facts.errors, facts.percent_rows
-    seen: dict[tuple, int] = {}
-    other_units: dict[str, list[str]] = {}  # another unit -> cells of its rows (one finding per unit)
-    out = []
-    letter = COLUMN_LETTER
+class _Form:
+    """What the row rules share while one form is read: the unit's expected rows, the cell facts, the result,
+    and which rows were seen (row identity is decided across rows: duplicates, missing rows, another unit's)."""
+
+    __slots__ = ("result", "targets", "unit", "stale", "rules", "limits", "units_of", "counties", "errors",
+                 "percent_rows", "facts", "seen", "other_units")
+
+    def __init__(self, targets: Targets, unit: str, result: ValidationResult, stale: bool, facts: CellFacts | None):
+        facts = facts or CellFacts()
+        self.result, self.targets, self.unit, self.stale, self.facts = result, targets, unit, stale, facts
+        self.rules, self.limits = _unit_rules(targets, unit), _value_limits(targets, unit)
+        self.units_of = _indicator_units(targets)
+        self.counties = set(targets.counties) | {S.CITY}
+        self.errors, self.percent_rows = facts.errors, facts.percent_rows
+        self.seen: dict[tuple, int] = {}
+        self.other_units: dict[str, list[str]] = {}  # another unit -> cells of its rows (one finding per unit)
+
+    def error(self, message: str, cell: str, code: str, where: dict) -> None:
+        _finding(self.result, S.LEVEL_ERROR, message, cell=cell, code=code, **where)
+
+
+def _read_rows(form, first, targets, unit, result, stale, facts: CellFacts | None = None) -> list[tuple]:
+    """Every indicator row of the form, read with certainty or refused cell by cell (one tuple per row, as
+    ROW_COLUMNS), then the checks across rows: missing rows, another unit's rows, the 全市 totals."""
+    ctx = _Form(targets, unit, result, stale, facts)
     width = len(S.FORM_COLUMNS)
-    i_code, i_county, i_value, i_state = (COL_INDEX[c] for c in ("指标编号", "县市区", "累计完成", "进展状态"))
-    i_progress, i_problems, i_plan = (COL_INDEX[c] for c in ("进展情况", "存在问题", "下步计划"))
-    text_columns = ((i_progress, "进展情况"), (i_problems, "存在问题"), (i_plan, "下步计划"))
+    out = []
     for offset, raw in enumerate(form[first:]):
         excel_row = first + offset + 1
         if len(raw) < width:
             raw = list(raw) + [None] * (width - len(raw))
-        if all(_is_blank(v) for v in raw) and not (error_cells and any(f"{c}{excel_row}" in error_cells for c in INPUT_LETTERS)):
+        if all(_is_blank(v) for v in raw) and not (ctx.errors and any(f"{c}{excel_row}" in ctx.errors for c in INPUT_LETTERS)):
             continue  # blank row
-        code, county = _cell_text(raw[i_code]), _cell_text(raw[i_county])
-        where = dict(sheet=S.SHEET_FORM, indicator=code, county=county)
-        if not code:
-            # Not an indicator row: a note, a signature, a total typed below the table. Name the cell holding it.
-            at = next(i for i, v in enumerate(raw) if not _is_blank(v)) if any(not _is_blank(v) for v in raw) else i_value
-            ref = f"{_column_letters(at + 1)}{excel_row}"
-            shown = _cell_text(raw[at])
-            shown = (shown[:20] + "…") if len(shown) > 20 else shown
-            _finding(result, S.LEVEL_ERROR,
-                     f"第 {excel_row} 行不是指标行（A 列没有指标编号），但 {ref} 单元格有内容“{shown}”。表格内外请不要填写备注、签名或合计，"
-                     "说明请写在该指标的“进展情况”中；如果这是指标行，请恢复 A 列的指标编号。",
-                     cell=ref, sheet=S.SHEET_FORM, code="layout.stray_content")
+        key = _row_identity(ctx, raw, excel_row)
+        if key is None:
             continue
-        if code not in all_codes:
-            _finding(result, S.LEVEL_ERROR, f"指标编号“{code}”不在目标表中。请不要新增或改动指标行。", cell=f"{letter['指标编号']}{excel_row}",
-                     code="row.unknown_indicator", **where)
+        where = dict(sheet=S.SHEET_FORM, indicator=key[0], county=key[1])
+        _check_locked(ctx, raw, key, excel_row, where)
+        if ctx.errors:
+            _check_error_values(ctx, excel_row, where)
+        value = _read_value(ctx, raw[_I_VALUE], key, excel_row, where)
+        state = _read_state(ctx, raw[_I_STATE], ctx.rules[key][1], value, excel_row, where)
+        texts = _read_texts(ctx, raw, excel_row, where)
+        out.append((*key, value, state, *texts, excel_row))
+    _check_other_units(ctx)
+    _check_missing_rows(ctx)
+    _check_city_totals(ctx, out)
+    return out
+
+
+def _row_identity(ctx: _Form, raw: list, excel_row: int) -> tuple[str, str] | None:
+    """(指标编号, 县市区) of a row the unit's template holds, once; None (with the finding) for anything else."""
+    code, county = _cell_text(raw[_I_CODE]), _cell_text(raw[_I_COUNTY])
+    where = dict(sheet=S.SHEET_FORM, indicator=code, county=county)
+    letter = COLUMN_LETTER
+    if not code:
+        # Not an indicator row: a note, a signature, a total typed below the table. Name the cell holding it.
+        at = next((i for i, v in enumerate(raw) if not _is_blank(v)), _I_VALUE)
+        ref = f"{_column_letters(at + 1)}{excel_row}"
+        shown = _cell_text(raw[at])
+        shown = (shown[:20] + "…") if len(shown) > 20 else shown
+        _finding(ctx.result, S.LEVEL_ERROR,
+                 f"第 {excel_row} 行不是指标行（A 列没有指标编号），但 {ref} 单元格有内容“{shown}”。表格内外请不要填写备注、签名或合计，"
+                 "说明请写在该指标的“进展情况”中；如果这是指标行，请恢复 A 列的指标编号。",
+                 cell=ref, sheet=S.SHEET_FORM, code="layout.stray_content")
+        return None
+    if code not in ctx.units_of:
+        ctx.error(f"指标编号“{code}”不在目标表中。请不要新增或改动指标行。", f"{letter['指标编号']}{excel_row}",
+                  "row.unknown_indicator", where)
+        return None
+    if ctx.units_of[code] != ctx.unit:
+        ctx.other_units.setdefault(ctx.units_of[code], []).append(f"{letter['指标编号']}{excel_row}")
+        return None
+    if county not in ctx.counties:
+        ctx.error(f"县市区“{county}”不是有效的县市区名称。", f"{letter['县市区']}{excel_row}", "row.unknown_county", where)
+        return None
+    key = (code, county)
+    if key not in ctx.rules:
+        ctx.error(f"目标表中“{code}”没有“{county}”这一行。请不要新增行。", f"{letter['县市区']}{excel_row}",
+                  "row.county_not_expected", where)
+        return None
+    if key in ctx.seen:
+        ctx.error(f"与第 {ctx.seen[key]} 行重复（同一指标、同一县市区）。请删除重复行。", f"{letter['指标编号']}{excel_row}",
+                  "row.duplicate", where)
+        return None
+    ctx.seen[key] = excel_row
+    return key
+
+
+def _check_locked(ctx: _Form, raw: list, key: tuple[str, str], excel_row: int, where: dict) -> None:
+    """The locked columns as the target table has them (an outdated template says so instead)."""
+    locked = ctx.rules[key][0]
+    got = [raw[i] for i in _LOCKED_INDEX]
+    # Fast path: an untouched row equals the table exactly (the target compared as a real number).
+    if got[:4] == list(locked[:4]) and got[4].__class__ in _NUMBER_TYPES and got[4] == locked[4]:
+        return
+    for name, got_value, should in zip(LOCKED_CHECKED, got, locked):
+        if _same_locked(name, got_value, should):
             continue
-        if all_codes[code] != unit:
-            other_units.setdefault(all_codes[code], []).append(f"{letter['指标编号']}{excel_row}")
-            continue
-        if county not in counties:
-            _finding(result, S.LEVEL_ERROR, f"县市区“{county}”不是有效的县市区名称。", cell=f"{letter['县市区']}{excel_row}",
-                     code="row.unknown_county", **where)
-            continue
-        key = (code, county)
-        if key not in rules:
-            _finding(result, S.LEVEL_ERROR, f"目标表中“{code}”没有“{county}”这一行。请不要新增行。", cell=f"{letter['县市区']}{excel_row}",
-                     code="row.county_not_expected", **where)
-            continue
-        if key in seen:
-            _finding(result, S.LEVEL_ERROR, f"与第 {seen[key]} 行重复（同一指标、同一县市区）。请删除重复行。", cell=f"{letter['指标编号']}{excel_row}",
-                     code="row.duplicate", **where)
-            continue
-        seen[key] = excel_row
-        locked, kind, unit_name, is_city_total = rules[key]
-        got = [raw[i] for i in _LOCKED_INDEX]
-        # Fast path: an untouched row equals the table exactly (the target compared as a real number).
-        if not (got[:4] == list(locked[:4]) and got[4].__class__ in _NUMBER_TYPES and got[4] == locked[4]):
-            for name, got_value, should in zip(LOCKED_CHECKED, got, locked):
-                if _same_locked(name, got_value, should):
-                    continue
-                shown = ("（空）" if pd.isna(should) else f"{float(should):g}") if name == "年度目标" else _cell_text(should)
-                _finding(result, S.LEVEL_ERROR, f"锁定列“{name}”被改动：现为“{_cell_text(got_value)}”，应为“{shown}”。" +
-                         ("（目标表已更新，请下载新模板）" if stale else "请恢复原值，目标如需调整请联系督查室。"),
-                         cell=f"{letter[name]}{excel_row}", code="template.outdated" if stale else "row.locked_changed", **where)
-        if error_cells:
-            for column in ("累计完成", "进展状态", "进展情况", "存在问题", "下步计划"):
-                ref = f"{letter[column]}{excel_row}"
-                if ref in error_cells:
-                    _finding(result, S.LEVEL_ERROR,
-                             f"“{column}”是 Excel 错误值 {error_cells[ref]}（公式或粘贴出错的结果），不是{'数字' if column == '累计完成' else '文字'}。"
-                             + ("请填写具体数值。" if column == "累计完成" else "请填写内容或清空该单元格。"),
-                             cell=ref, code="value.error_value", **where)
-        value = None
-        raw_value = raw[i_value]
-        value_cell = f"{letter['累计完成']}{excel_row}"
-        if kind != S.TYPE_QUALITATIVE and value_cell not in error_cells:
-            if raw_value.__class__ in _NUMBER_TYPES and raw_value == raw_value:
-                value = float(raw_value)  # the common case: a number typed as a number
-                if excel_row in percent_rows:
-                    # Typed "62%": Excel stores 0.62 with a percent format.
-                    if unit_name == "%":
-                        value = float(f"{value * 100:.12g}")
-                    else:
-                        _finding(result, S.LEVEL_ERROR,
-                                 f"累计完成单元格是百分比格式（显示为 {value:.0%}），而本行计量单位是“{unit_name}”，不是百分比。"
-                                 f"请把单元格格式改为“常规”或“数值”，填写{unit_name}数。",
-                                 cell=value_cell, code="value.percent_format", **where)
-                        value = None
-            elif _cell_text(raw_value) == "" and not isinstance(raw_value, (datetime, date)):
-                if not is_city_total:
-                    _finding(result, S.LEVEL_ERROR, "累计完成未填写。请填写年初至本月末的累计数；尚未开展请填 0。", cell=value_cell,
-                             code="value.blank", **where)
+        shown = ("（空）" if pd.isna(should) else f"{float(should):g}") if name == "年度目标" else _cell_text(should)
+        ctx.error(f"锁定列“{name}”被改动：现为“{_cell_text(got_value)}”，应为“{shown}”。" +
+                  ("（目标表已更新，请下载新模板）" if ctx.stale else "请恢复原值，目标如需调整请联系督查室。"),
+                  f"{COLUMN_LETTER[name]}{excel_row}", "template.outdated" if ctx.stale else "row.locked_changed", where)
+
+
+def _check_error_values(ctx: _Form, excel_row: int, where: dict) -> None:
+    """Excel error values (#DIV/0!, #N/A …) in the row's input cells: neither a number nor a text."""
+    for column in _INPUT_COLUMNS_CHECKED:
+        ref = f"{COLUMN_LETTER[column]}{excel_row}"
+        if ref in ctx.errors:
+            ctx.error(f"“{column}”是 Excel 错误值 {ctx.errors[ref]}（公式或粘贴出错的结果），不是{'数字' if column == '累计完成' else '文字'}。"
+                      + ("请填写具体数值。" if column == "累计完成" else "请填写内容或清空该单元格。"),
+                      ref, "value.error_value", where)
+
+
+def _read_value(ctx: _Form, raw_value, key: tuple[str, str], excel_row: int, where: dict) -> float | None:
+    """累计完成 read with certainty, or None with the finding (a qualitative row has none)."""
+    locked, kind, unit_name, is_city_total = ctx.rules[key]
+    value_cell = f"{COLUMN_LETTER['累计完成']}{excel_row}"
+    if kind == S.TYPE_QUALITATIVE or value_cell in ctx.errors:
+        return None
+    value = None
+    if raw_value.__class__ in _NUMBER_TYPES and raw_value == raw_value:
+        value = float(raw_value)  # the common case: a number typed as a number
+        if excel_row in ctx.percent_rows:
+            value = _percent_value(ctx, value, unit_name, value_cell, where)
+    elif _cell_text(raw_value) == "" and not isinstance(raw_value, (datetime, date)):
+        if not is_city_total:
+            ctx.error("累计完成未填写。请填写年初至本月末的累计数；尚未开展请填 0。", value_cell, "value.blank", where)
+    else:
+        value, why = parse_number(raw_value, unit_name)
+        if value is None:
+            if why.code == "value.ambiguous_separator":
+                message = f"累计完成{why}。请只填数字，例如 1234 或 1234.5（小数点用“.”，千位分隔可不写）。"
             else:
-                value, why = parse_number(raw_value, unit_name)
-                if value is None:
-                    if getattr(why, "code", "") == "value.ambiguous_separator":
-                        message = f"累计完成{why}。请只填数字，例如 1234 或 1234.5（小数点用“.”，千位分隔可不写）。"
-                    else:
-                        message = (f"累计完成{why}。请只填写数字（计量单位：{unit_name}），不要写“约”、区间或文字说明，"
-                                   "说明请写在“进展情况”。")
-                    _finding(result, S.LEVEL_ERROR, message, cell=value_cell, code=getattr(why, "code", "value.not_number"), **where)
-            if value is not None and value < 0:
-                _finding(result, S.LEVEL_ERROR, f"累计完成为负数（{value:g}）。请填写不小于 0 的累计数。", cell=value_cell,
-                         code="value.negative", **where)
-                value = None
-            if value is not None and value > limits[key]:
-                problem = _impossible(value, locked[4], kind, unit_name)
-                if problem:
-                    _finding(result, S.LEVEL_ERROR, problem, cell=value_cell, code="value.impossible", **where)
-                    value = None
-        state_cell = f"{letter['进展状态']}{excel_row}"
-        state = _cell_text(raw[i_state])
-        if state and state not in S.REPORTED_STATES:
-            _finding(result, S.LEVEL_ERROR, f"进展状态“{state}”无效，请从下拉列表选择：{'、'.join(S.REPORTED_STATES)}。",
-                     cell=state_cell, code="state.invalid", **where)
-            state = ""
-        if kind == S.TYPE_QUALITATIVE and not state and state_cell not in error_cells:
-            _finding(result, S.LEVEL_ERROR, "定性指标须选择进展状态。", cell=state_cell, code="state.missing", **where)
-        if state == S.STATE_NOT_STARTED and value:
-            _finding(result, S.LEVEL_WARNING, f"进展状态为“未启动”，但累计完成为 {value:g}。请核对：已有进展请选“正常推进”或“滞后”，"
-                     "确未启动请把累计完成填 0。", cell=state_cell, code="state.not_started_with_value", **where)
-        progress, problems, plan = _clean_text(raw[i_progress]), _clean_text(raw[i_problems]), _clean_text(raw[i_plan])
-        if len(progress) >= _LONG or len(problems) >= _LONG or len(plan) >= _LONG:  # calamine cuts text at the limit
-            for i, column in text_columns:
-                text = raw[i]
-                if text.__class__ is str and len(text) >= EXCEL_CELL_CHARS and facts.has_text_over(EXCEL_CELL_CHARS):
-                    _finding(result, S.LEVEL_ERROR, f"“{column}”超过 Excel 单元格上限 {EXCEL_CELL_CHARS:,} 个字符，"
-                             "Excel/WPS 打开时会被截断。请精简到 1,000 字以内，详细材料另行报送。",
-                             cell=f"{letter[column]}{excel_row}", code="text.too_long", **where)
-        out.append((code, county, value, state, progress, problems, plan, excel_row))
-    for other, cells in other_units.items():
-        _finding(result, S.LEVEL_ERROR,
-                 f"有 {len(cells)} 行指标由“{other}”填报，不属于“{unit}”（第一处：{cells[0]}）。请使用本单位模板，或删除这些行。",
+                message = (f"累计完成{why}。请只填写数字（计量单位：{unit_name}），不要写“约”、区间或文字说明，"
+                           "说明请写在“进展情况”。")
+            ctx.error(message, value_cell, why.code, where)
+    if value is not None and value < 0:
+        ctx.error(f"累计完成为负数（{value:g}）。请填写不小于 0 的累计数。", value_cell, "value.negative", where)
+        return None
+    if value is not None and value > ctx.limits[key]:
+        problem = _impossible(value, locked[4], kind, unit_name)
+        if problem:
+            ctx.error(problem, value_cell, "value.impossible", where)
+            return None
+    return value
+
+
+def _percent_value(ctx: _Form, value: float, unit_name: str, value_cell: str, where: dict) -> float | None:
+    """A number in a percent-formatted cell: typed "62%", Excel stores 0.62. Right only in a % row."""
+    if unit_name == "%":
+        return float(f"{value * 100:.12g}")
+    ctx.error(f"累计完成单元格是百分比格式（显示为 {value:.0%}），而本行计量单位是“{unit_name}”，不是百分比。"
+              f"请把单元格格式改为“常规”或“数值”，填写{unit_name}数。", value_cell, "value.percent_format", where)
+    return None
+
+
+def _read_state(ctx: _Form, raw_state, kind: str, value: float | None, excel_row: int, where: dict) -> str:
+    """进展状态: one of the list (blank allowed for a quantitative row), or "" with the finding."""
+    state_cell = f"{COLUMN_LETTER['进展状态']}{excel_row}"
+    state = _cell_text(raw_state)
+    if state and state not in S.REPORTED_STATES:
+        ctx.error(f"进展状态“{state}”无效，请从下拉列表选择：{'、'.join(S.REPORTED_STATES)}。", state_cell, "state.invalid", where)
+        state = ""
+    if kind == S.TYPE_QUALITATIVE and not state and state_cell not in ctx.errors:
+        ctx.error("定性指标须选择进展状态。", state_cell, "state.missing", where)
+    if state == S.STATE_NOT_STARTED and value:
+        _finding(ctx.result, S.LEVEL_WARNING, f"进展状态为“未启动”，但累计完成为 {value:g}。请核对：已有进展请选“正常推进”或“滞后”，"
+                 "确未启动请把累计完成填 0。", cell=state_cell, code="state.not_started_with_value", **where)
+    return state
+
+
+def _read_texts(ctx: _Form, raw: list, excel_row: int, where: dict) -> tuple[str, str, str]:
+    """进展情况, 存在问题, 下步计划 kept whole (control characters dropped); text over Excel's cell limit refused."""
+    texts = tuple(_clean_text(raw[i]) for i, _column in _TEXT_COLUMNS)
+    if any(len(text) >= _LONG for text in texts):  # calamine cuts text at the limit: look closer
+        for i, column in _TEXT_COLUMNS:
+            text = raw[i]
+            if text.__class__ is str and len(text) >= EXCEL_CELL_CHARS and ctx.facts.has_text_over(EXCEL_CELL_CHARS):
+                ctx.error(f"“{column}”超过 Excel 单元格上限 {EXCEL_CELL_CHARS:,} 个字符，"
+                          "Excel/WPS 打开时会被截断。请精简到 1,000 字以内，详细材料另行报送。",
+                          f"{COLUMN_LETTER[column]}{excel_row}", "text.too_long", where)
+    return texts
+
+
+def _check_other_units(ctx: _Form) -> None:
+    """Rows of another unit's indicators: one finding per unit, naming the first cell."""
+    for other, cells in ctx.other_units.items():
+        _finding(ctx.result, S.LEVEL_ERROR,
+                 f"有 {len(cells)} 行指标由“{other}”填报，不属于“{ctx.unit}”（第一处：{cells[0]}）。请使用本单位模板，或删除这些行。",
                  sheet=S.SHEET_FORM, cell=cells[0], code="row.other_unit")
-    missing = [(code, county) for code, county in rules if (code, county) not in seen]
-    if missing and not other_units:
-        names = "、".join(f"“{code} {county}”" for code, county in missing[:5]) + (f" 等 {len(missing)} 行" if len(missing) > 5 else "")
-        code, county = missing[0] if len(missing) == 1 else ("", "")
-        if stale:
-            _finding(result, S.LEVEL_ERROR,
-                     f"缺少指标行{names}：这些行是目标表更新后新增的，您使用的模板由旧版目标表生成，已过期。"
-                     "请在系统“数据上报”页下载本单位最新模板（或向督查室索取）重新填写。",
-                     sheet=S.SHEET_FORM, indicator=code, county=county, code="template.outdated")
-        else:
-            _finding(result, S.LEVEL_ERROR,
-                     f"缺少指标行{names}。请不要删除模板中的行（不涉及的请填 0 并在进展情况中说明）。",
-                     sheet=S.SHEET_FORM, indicator=code, county=county, code="row.missing")
-    # City total rows of split indicators: optional, but must add up when given.
+
+
+def _check_missing_rows(ctx: _Form) -> None:
+    """Rows of the template that are not in the form (from an outdated template: it says so)."""
+    missing = [(code, county) for code, county in ctx.rules if (code, county) not in ctx.seen]
+    if not missing or ctx.other_units:
+        return
+    names = "、".join(f"“{code} {county}”" for code, county in missing[:5]) + (f" 等 {len(missing)} 行" if len(missing) > 5 else "")
+    code, county = missing[0] if len(missing) == 1 else ("", "")
+    if ctx.stale:
+        _finding(ctx.result, S.LEVEL_ERROR,
+                 f"缺少指标行{names}：这些行是目标表更新后新增的，您使用的模板由旧版目标表生成，已过期。"
+                 "请在系统“数据上报”页下载本单位最新模板（或向督查室索取）重新填写。",
+                 sheet=S.SHEET_FORM, indicator=code, county=county, code="template.outdated")
+    else:
+        _finding(ctx.result, S.LEVEL_ERROR,
+                 f"缺少指标行{names}。请不要删除模板中的行（不涉及的请填 0 并在进展情况中说明）。",
+                 sheet=S.SHEET_FORM, indicator=code, county=county, code="row.missing")
+
+
+def _check_city_totals(ctx: _Form, out: list[tuple]) -> None:
+    """City total rows of split indicators: optional, but must add up to the counties when given."""
     city_rows, parts, incomplete = {}, {}, set()
     for code, county, value, *_rest, excel_row in out:
-        if rules[(code, county)][3]:
+        if ctx.rules[(code, county)][3]:
             city_rows[code] = (value, excel_row)
         elif county != S.CITY:
             if value is None:
@@ -933,11 +618,10 @@ def _read_rows(form, first, targets, unit, result, stale, facts: _CellFacts | No
         if value is None or code in incomplete or code not in parts:
             continue
         if abs(value - parts[code]) > 1e-6:
-            _finding(result, S.LEVEL_ERROR,
+            _finding(ctx.result, S.LEVEL_ERROR,
                      f"全市合计 {value:g} 与各县市区之和 {parts[code]:g} 不一致。请核对，或清空全市行由系统合计。",
-                     sheet=S.SHEET_FORM, cell=f"{letter['累计完成']}{excel_row}", indicator=code, county=S.CITY,
+                     sheet=S.SHEET_FORM, cell=f"{COLUMN_LETTER['累计完成']}{excel_row}", indicator=code, county=S.CITY,
                      code="value.city_total_mismatch")
-    return out
 
 
 EXCEL_CELL_CHARS = 32767  # Excel's own limit on the text of one cell

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,14 +18,24 @@ import pandas as pd
 from python_calamine import CalamineWorkbook
 
 from lib import schema as S
+from lib.findings import TARGET_CODES
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class TargetProblem:
+    """One problem of a target table: where (sheet, Excel row, column), what to do (Chinese), and a stable code
+    from ``lib.findings.TARGET_CODES`` (what tests and code match on)."""
     sheet: str
     row: int | None  # Excel row number (header is row 1)
     column: str | None
     message: str
+    code: str = "targets.invalid"
+
+    def __post_init__(self) -> None:
+        if self.code not in TARGET_CODES:
+            raise ValueError(f"unknown target problem code {self.code!r}: add it to lib.findings.TARGET_CODES")
 
     def __str__(self) -> str:
         where = f"工作表“{self.sheet}”"
@@ -181,14 +192,15 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return [dict(zip(columns, values)) for values in zip(*(frame[c].tolist() for c in columns))]
 
 
-def _frame(sheet: str, rows: list[list], required: list[str], problems: list) -> pd.DataFrame | None:
+def _frame(sheet: str, rows: list[list], required: list[str], problems: _Problems) -> pd.DataFrame | None:
+    """A sheet's rows under its header row, indexed by Excel row number; None (with the problem) without its columns."""
     if not rows:
-        problems.append(TargetProblem(sheet, None, None, "工作表为空，应有表头行。"))
+        problems.bad(sheet, None, None, "targets.sheet_empty", "工作表为空，应有表头行。")
         return None
     header = [_text(v) for v in rows[0]]
     missing = [c for c in required if c not in header]
     if missing:
-        problems.append(TargetProblem(sheet, 1, "、".join(missing), "缺少必需的列，请按原表头恢复。"))
+        problems.bad(sheet, 1, "、".join(missing), "targets.columns_missing", "缺少必需的列，请按原表头恢复。")
         return None
     body = [r + [None] * (len(header) - len(r)) for r in rows[1:]]
     # Drop trailing fully blank rows Excel leaves after deletions.
@@ -199,219 +211,55 @@ def _frame(sheet: str, rows: list[list], required: list[str], problems: list) ->
     return frame
 
 
+class _Problems(list):
+    """The problems found so far; ``bad`` adds one (sheet, Excel row, column, code, message)."""
+
+    def bad(self, sheet: str, row: int | None, column: str | None, code: str, message: str) -> None:
+        self.append(TargetProblem(sheet, row, column, message, code))
+
+
+_REQUIRED_SHEETS = {
+    S.SHEET_PROJECTS: S.PROJECT_COLUMNS,
+    S.SHEET_INDICATORS: S.INDICATOR_COLUMNS,
+    S.SHEET_SPLITS: S.SPLIT_COLUMNS,
+    S.SHEET_UNITS: S.UNIT_COLUMNS,
+    S.SHEET_SETTINGS: S.SETTINGS_COLUMNS,
+}
+
+
 def parse_targets(data: bytes, source: str = "") -> tuple[Targets | None, list[TargetProblem]]:
-    """Parse and validate a target workbook. Returns (targets or None, problems)."""
-    problems: list[TargetProblem] = []
+    """Parse and validate a target workbook. Returns (targets or None, problems).
+
+    One function per sheet, in dependency order: 单位 (names, counties) → 项目 (lead units) → 指标 (projects,
+    units) → 分解 (indicators, counties) → 设置 → the optional 序时计划 and 通报设置. Each names every problem by
+    sheet, Excel row and column with a code from ``lib.findings.TARGET_CODES``.
+    """
+    problems = _Problems()
     try:
         sheets = _read_sheets(data)
     except Exception as exc:  # calamine raises several error types for bad files
-        return None, [TargetProblem("（文件）", None, None, f"无法读取目标表：{exc}")]
-    required = {
-        S.SHEET_PROJECTS: S.PROJECT_COLUMNS,
-        S.SHEET_INDICATORS: S.INDICATOR_COLUMNS,
-        S.SHEET_SPLITS: S.SPLIT_COLUMNS,
-        S.SHEET_UNITS: S.UNIT_COLUMNS,
-        S.SHEET_SETTINGS: S.SETTINGS_COLUMNS,
-    }
+        log.warning("target table %s unreadable", source or "(upload)", exc_info=True)
+        return None, [TargetProblem("（文件）", None, None, f"无法读取目标表：{exc}", "targets.unreadable")]
     frames = {}
-    for sheet, cols in required.items():
+    for sheet, cols in _REQUIRED_SHEETS.items():
         if sheet not in sheets:
-            problems.append(TargetProblem(sheet, None, None, "缺少该工作表。"))
+            problems.bad(sheet, None, None, "targets.sheet_missing", "缺少该工作表。")
             continue
         frames[sheet] = _frame(sheet, sheets[sheet], cols, problems)
     if problems or any(f is None for f in frames.values()):
-        return None, problems
-
-    projects = frames[S.SHEET_PROJECTS]
-    indicators = frames[S.SHEET_INDICATORS]
-    splits = frames[S.SHEET_SPLITS]
-    units = frames[S.SHEET_UNITS]
-    settings_frame = frames[S.SHEET_SETTINGS]
-
-    def bad(sheet, row, col, msg):
-        problems.append(TargetProblem(sheet, row, col, msg))
-
-    # --- units
-    for col in units.columns:
-        units[col] = units[col].map(_text)
-    for row, rec in units.iterrows():
-        if not rec["单位名称"]:
-            bad(S.SHEET_UNITS, row, "单位名称", "单位名称不能为空。")
-        if rec["类型"] not in S.UNIT_TYPES:
-            bad(S.SHEET_UNITS, row, "类型", f"应为 {'/'.join(S.UNIT_TYPES)} 之一，现为“{rec['类型']}”。")
-        if rec["是否填报单位"] not in (S.YES, S.NO):
-            bad(S.SHEET_UNITS, row, "是否填报单位", f"应为“是”或“否”，现为“{rec['是否填报单位']}”。")
-    for row in units.index[units["单位名称"].duplicated() & (units["单位名称"] != "")]:
-        bad(S.SHEET_UNITS, row, "单位名称", f"单位“{units.at[row, '单位名称']}”重复出现。")
-    unit_names = set(units["单位名称"])
-    counties = set(units.loc[(units["类型"] == S.UNIT_TYPE_COUNTY) & (units["单位名称"] != S.ALL_COUNTIES), "单位名称"])
-
-    # --- projects
-    for col in S.PROJECT_COLUMNS:
-        if col != "项目序号":
-            projects[col] = projects[col].map(_text)
-    numbers = []
-    for row, rec in projects.iterrows():
-        n = _number(rec["项目序号"])
-        if n is None or not float(n).is_integer() or n < 1:
-            bad(S.SHEET_PROJECTS, row, "项目序号", f"应为正整数，现为“{_text(rec['项目序号'])}”。")
-            numbers.append(None)
-        else:
-            numbers.append(int(n))
-        for col in ("类别", "项目名称", "牵头单位"):
-            if not rec[col]:
-                bad(S.SHEET_PROJECTS, row, col, "不能为空。")
-        if rec["牵头单位"] and rec["牵头单位"] not in unit_names:
-            bad(S.SHEET_PROJECTS, row, "牵头单位", f"单位“{rec['牵头单位']}”不在“单位”表中。")
-        for u in filter(None, rec["协办单位"].split("、")):
-            if u not in unit_names:
-                bad(S.SHEET_PROJECTS, row, "协办单位", f"单位“{u}”不在“单位”表中。")
-        if rec["县市区承办"] not in (S.YES, S.NO):
-            bad(S.SHEET_PROJECTS, row, "县市区承办", "应为“是”或“否”。")
-    projects["项目序号"] = pd.array(numbers, dtype="Int64")
-    for row in projects.index[projects["项目序号"].duplicated() & projects["项目序号"].notna()]:
-        bad(S.SHEET_PROJECTS, row, "项目序号", f"项目序号 {projects.at[row, '项目序号']} 重复。")
-    project_ids = set(projects["项目序号"].dropna())
-
-    # --- indicators
-    for col in (S.COL_QUOTE, S.COL_BASIS, S.COL_SPLIT_RULE):
-        if col not in indicators.columns:  # optional: a table from before the column loads as blank (exact)
-            indicators[col] = ""
-    for col in indicators.columns:
-        if col not in ("项目序号", "年度目标"):
-            indicators[col] = indicators[col].map(_text)
-    basis_choices = "/".join(b for b in S.TARGET_BASES if b)
-    lead = dict(zip(projects["项目序号"], projects["牵头单位"]))
-    targets_col, pids = [], []
-    # Plain dicts, not iterrows (a Series per row): a scaled table has hundreds of indicators.
-    for row, rec in zip(indicators.index, _records(indicators)):
-        code = rec["指标编号"]
-        if not code:
-            bad(S.SHEET_INDICATORS, row, "指标编号", "指标编号不能为空。")
-        pid = _number(rec["项目序号"])
-        pid = int(pid) if pid is not None and float(pid).is_integer() else None
-        pids.append(pid)
-        if pid not in project_ids:
-            bad(S.SHEET_INDICATORS, row, "项目序号", f"项目序号“{_text(rec['项目序号'])}”不在“项目”表中。")
-        if not rec["指标名称"]:
-            bad(S.SHEET_INDICATORS, row, "指标名称", "不能为空。")
-        kind = rec["指标类型"]
-        if kind not in S.INDICATOR_TYPES:
-            bad(S.SHEET_INDICATORS, row, "指标类型", f"应为 {'/'.join(S.INDICATOR_TYPES)} 之一，现为“{kind}”。")
-        target = None if _blank(rec["年度目标"]) else _number(rec["年度目标"])
-        if kind in S.QUANTITATIVE_TYPES:
-            if target is None:
-                bad(S.SHEET_INDICATORS, row, "年度目标", f"量化指标的年度目标应为数字，现为“{_text(rec['年度目标'])}”。")
-            elif target <= 0:
-                bad(S.SHEET_INDICATORS, row, "年度目标", "年度目标应大于 0。")
-            if not rec["计量单位"]:
-                bad(S.SHEET_INDICATORS, row, "计量单位", "量化指标须填写计量单位。")
-        elif kind == S.TYPE_QUALITATIVE and not _blank(rec["年度目标"]):
-            bad(S.SHEET_INDICATORS, row, "年度目标", "定性指标不填年度目标。")
-        targets_col.append(target)
-        basis = rec[S.COL_BASIS]
-        if basis not in S.TARGET_BASES:
-            bad(S.SHEET_INDICATORS, row, S.COL_BASIS,
-                f"应为 {basis_choices} 之一，或留空（按年度目标本身），现为“{basis}”。")
-        elif basis and kind == S.TYPE_QUALITATIVE:
-            bad(S.SHEET_INDICATORS, row, S.COL_BASIS, f"定性指标没有年度目标，“{S.COL_BASIS}”应留空，现为“{basis}”。")
-        elif basis == S.BASIS_CEILING and kind in S.QUANTITATIVE_TYPES and kind != S.TYPE_RATE:
-            bad(S.SHEET_INDICATORS, row, S.COL_BASIS,
-                f"“{S.BASIS_CEILING}”只用于{S.TYPE_RATE}指标（某一水平不超过上限）；{kind}指标越多越好，请留空或改用“以上”等。")
-        if rec["分解到县"] not in (S.YES, S.NO):
-            bad(S.SHEET_INDICATORS, row, "分解到县", "应为“是”或“否”。")
-        elif rec["分解到县"] == S.YES and kind != S.TYPE_COUNT:
-            bad(S.SHEET_INDICATORS, row, "分解到县", f"只有“{S.TYPE_COUNT}”指标可以分解到县，{kind}指标不分解。")
-        if not rec["填报单位"] and pid in lead:
-            indicators.at[row, "填报单位"] = lead[pid]
-        elif rec["填报单位"] not in unit_names:
-            bad(S.SHEET_INDICATORS, row, "填报单位", f"单位“{rec['填报单位']}”不在“单位”表中。")
-    indicators["项目序号"] = pd.array(pids, dtype="Int64")
-    indicators["年度目标"] = pd.array(targets_col, dtype="Float64")
-    for row in indicators.index[indicators["指标编号"].duplicated() & (indicators["指标编号"] != "")]:
-        bad(S.SHEET_INDICATORS, row, "指标编号", f"指标编号“{indicators.at[row, '指标编号']}”重复。")
-    used_projects = set(indicators["项目序号"].dropna())
-    for row, rec in projects.iterrows():
-        if pd.notna(rec["项目序号"]) and rec["项目序号"] not in used_projects:
-            bad(S.SHEET_PROJECTS, row, "项目序号", f"项目 {rec['项目序号']} 没有任何指标，请在“指标”表中至少列一项（可为定性）。")
-
-    # --- splits
-    splits["指标编号"] = splits["指标编号"].map(_text)
-    splits["县市区"] = splits["县市区"].map(_text)
-    splits["来源"] = splits["来源"].map(_text)
-    kind_of = dict(zip(indicators["指标编号"], indicators["指标类型"]))
-    split_flag = dict(zip(indicators["指标编号"], indicators["分解到县"]))
-    values = []
-    # Plain dicts, not iterrows: a scaled or multi-year table has thousands of split rows.
-    for row, rec in zip(splits.index, _records(splits[S.SPLIT_COLUMNS])):
-        v = _number(rec["分解目标"])
-        values.append(v)
-        if rec["指标编号"] not in kind_of:
-            bad(S.SHEET_SPLITS, row, "指标编号", f"指标“{rec['指标编号']}”不在“指标”表中。")
-        elif kind_of[rec["指标编号"]] in (S.TYPE_RATE, S.TYPE_INCREASE):
-            bad(S.SHEET_SPLITS, row, "指标编号", f"“{rec['指标编号']}”是{kind_of[rec['指标编号']]}指标，不能分解到县。")
-        elif split_flag[rec["指标编号"]] != S.YES:
-            bad(S.SHEET_SPLITS, row, "指标编号", f"“{rec['指标编号']}”在“指标”表中未标为分解到县，请把“分解到县”改为“是”或删除此行。")
-        if rec["县市区"] not in counties:
-            bad(S.SHEET_SPLITS, row, "县市区", f"“{rec['县市区']}”不是“单位”表中的县市区。")
-        if v is None or v < 0:
-            bad(S.SHEET_SPLITS, row, "分解目标", f"应为不小于 0 的数字，现为“{_text(rec['分解目标'])}”。")
-    splits["分解目标"] = pd.array(values, dtype="Float64")
-    for row in splits.index[splits.duplicated(["指标编号", "县市区"])]:
-        bad(S.SHEET_SPLITS, row, "县市区", f"“{splits.at[row, '指标编号']}”在“{splits.at[row, '县市区']}”的分解重复。")
-    sums = splits.groupby("指标编号")["分解目标"].sum()
-    for row, rec in zip(indicators.index, _records(indicators)):
-        if rec["分解到县"] != S.YES or rec["指标类型"] != S.TYPE_COUNT:
-            continue
-        code = rec["指标编号"]
-        if code not in sums.index:
-            bad(S.SHEET_INDICATORS, row, "分解到县", f"“{code}”标为分解到县，但“分解”表中没有它的分解。")
-        elif pd.notna(rec["年度目标"]) and not math.isclose(float(sums[code]), float(rec["年度目标"]), abs_tol=1e-6):
-            bad(S.SHEET_SPLITS, None, "分解目标",
-                f"“{code}”各县市区分解目标之和为 {float(sums[code]):g}，与年度目标 {float(rec['年度目标']):g} 不一致。")
-
-    # --- settings
-    settings = {}
-    for _, rec in settings_frame.iterrows():
-        key = _text(rec["设置项"])
-        value = rec["值"]
-        settings[key] = int(value) if isinstance(value, float) and value.is_integer() else value
-    for key, lo, hi in ((S.SETTING_YEAR, 2000, 2100), (S.SETTING_DEADLINE_DAY, 1, 28),
-                        (S.SETTING_LAG, 0, 100), (S.SETTING_SEVERE, 0, 100)):
-        if key not in settings and key != S.SETTING_YEAR:
-            continue
-        v = _number(settings.get(key))
-        if v is None or not lo <= v <= hi:
-            bad(S.SHEET_SETTINGS, None, key, f"“{key}”应为 {lo} 到 {hi} 之间的数字，现为“{_text(settings.get(key))}”。")
-    lag, severe = _number(settings.get(S.SETTING_LAG, S.DEFAULT_LAG)), _number(settings.get(S.SETTING_SEVERE, S.DEFAULT_SEVERE))
-    if lag is not None and severe is not None and severe <= lag:
-        bad(S.SHEET_SETTINGS, None, S.SETTING_SEVERE, "严重滞后阈值应大于滞后阈值。")
-
-    # --- optional milestone schedule: 指标编号, 1月 … 12月 as planned %.
-    schedule = None
-    if S.SHEET_SCHEDULE in sheets:
-        months = [f"{m}月" for m in range(1, 13)]
-        frame = _frame(S.SHEET_SCHEDULE, sheets[S.SHEET_SCHEDULE], ["指标编号"] + months, problems)
-        if frame is not None:
-            frame["指标编号"] = frame["指标编号"].map(_text)
-            rows = {}
-            for row, rec in frame.iterrows():
-                if rec["指标编号"] not in kind_of:
-                    bad(S.SHEET_SCHEDULE, row, "指标编号", f"指标“{rec['指标编号']}”不在“指标”表中。")
-                    continue
-                shares = [_number(rec[m]) for m in months]
-                if any(s is None or not 0 <= s <= 100 for s in shares):
-                    bad(S.SHEET_SCHEDULE, row, None, "每月计划进度应为 0 到 100 之间的数字（百分比）。")
-                elif any(b < a for a, b in zip(shares, shares[1:])) or shares[-1] != 100:
-                    bad(S.SHEET_SCHEDULE, row, None, "计划进度应逐月不减，且 12 月为 100。")
-                else:
-                    rows[rec["指标编号"]] = [s / 100 for s in shares]
-            schedule = pd.DataFrame.from_dict(rows, orient="index", columns=range(1, 13))
-
+        return None, list(problems)
+    units, projects = frames[S.SHEET_UNITS], frames[S.SHEET_PROJECTS]
+    indicators, splits = frames[S.SHEET_INDICATORS], frames[S.SHEET_SPLITS]
+    unit_names, counties = _check_units(units, problems)
+    project_ids = _check_projects(projects, unit_names, problems)
+    _check_indicators(indicators, projects, unit_names, project_ids, problems)
+    _check_splits(splits, indicators, counties, problems)
+    settings = _read_settings(frames[S.SHEET_SETTINGS], problems)
+    kinds = dict(zip(indicators["指标编号"], indicators["指标类型"]))
+    schedule = _read_schedule(sheets[S.SHEET_SCHEDULE], kinds, problems) if S.SHEET_SCHEDULE in sheets else None
     report = _report_settings(sheets, problems) if S.SHEET_REPORT in sheets else {}
-
     if problems:
-        return None, problems
+        return None, list(problems)
     return Targets(
         projects=projects.reset_index(drop=True),
         indicators=indicators.reset_index(drop=True),
@@ -425,7 +273,219 @@ def parse_targets(data: bytes, source: str = "") -> tuple[Targets | None, list[T
     ), []
 
 
-def _report_settings(sheets: dict, problems: list) -> dict:
+def _check_units(units: pd.DataFrame, problems: _Problems) -> tuple[set[str], set[str]]:
+    """The 单位 sheet (cleaned in place): names, types, 是否填报单位. Returns (every unit name, the counties)."""
+    for col in units.columns:
+        units[col] = units[col].map(_text)
+    for row, rec in units.iterrows():
+        if not rec["单位名称"]:
+            problems.bad(S.SHEET_UNITS, row, "单位名称", "targets.unit.name_blank", "单位名称不能为空。")
+        if rec["类型"] not in S.UNIT_TYPES:
+            problems.bad(S.SHEET_UNITS, row, "类型", "targets.unit.type_invalid",
+                         f"应为 {'/'.join(S.UNIT_TYPES)} 之一，现为“{rec['类型']}”。")
+        if rec["是否填报单位"] not in (S.YES, S.NO):
+            problems.bad(S.SHEET_UNITS, row, "是否填报单位", "targets.unit.flag_invalid",
+                         f"应为“是”或“否”，现为“{rec['是否填报单位']}”。")
+    for row in units.index[units["单位名称"].duplicated() & (units["单位名称"] != "")]:
+        problems.bad(S.SHEET_UNITS, row, "单位名称", "targets.unit.duplicate", f"单位“{units.at[row, '单位名称']}”重复出现。")
+    counties = set(units.loc[(units["类型"] == S.UNIT_TYPE_COUNTY) & (units["单位名称"] != S.ALL_COUNTIES), "单位名称"])
+    return set(units["单位名称"]), counties
+
+
+def _check_projects(projects: pd.DataFrame, unit_names: set[str], problems: _Problems) -> set[int]:
+    """The 项目 sheet (cleaned in place; 项目序号 as Int64). Returns the valid project numbers."""
+    for col in S.PROJECT_COLUMNS:
+        if col != "项目序号":
+            projects[col] = projects[col].map(_text)
+    numbers = []
+    for row, rec in projects.iterrows():
+        n = _number(rec["项目序号"])
+        if n is None or not float(n).is_integer() or n < 1:
+            problems.bad(S.SHEET_PROJECTS, row, "项目序号", "targets.project.number_invalid",
+                         f"应为正整数，现为“{_text(rec['项目序号'])}”。")
+            numbers.append(None)
+        else:
+            numbers.append(int(n))
+        for col in ("类别", "项目名称", "牵头单位"):
+            if not rec[col]:
+                problems.bad(S.SHEET_PROJECTS, row, col, "targets.project.blank", "不能为空。")
+        if rec["牵头单位"] and rec["牵头单位"] not in unit_names:
+            problems.bad(S.SHEET_PROJECTS, row, "牵头单位", "targets.project.unknown_unit", f"单位“{rec['牵头单位']}”不在“单位”表中。")
+        for u in filter(None, rec["协办单位"].split("、")):
+            if u not in unit_names:
+                problems.bad(S.SHEET_PROJECTS, row, "协办单位", "targets.project.unknown_unit", f"单位“{u}”不在“单位”表中。")
+        if rec["县市区承办"] not in (S.YES, S.NO):
+            problems.bad(S.SHEET_PROJECTS, row, "县市区承办", "targets.project.flag_invalid", "应为“是”或“否”。")
+    projects["项目序号"] = pd.array(numbers, dtype="Int64")
+    for row in projects.index[projects["项目序号"].duplicated() & projects["项目序号"].notna()]:
+        problems.bad(S.SHEET_PROJECTS, row, "项目序号", "targets.project.duplicate", f"项目序号 {projects.at[row, '项目序号']} 重复。")
+    return set(projects["项目序号"].dropna())
+
+
+def _check_indicators(indicators: pd.DataFrame, projects: pd.DataFrame, unit_names: set[str], project_ids: set[int],
+                      problems: _Problems) -> None:
+    """The 指标 sheet (cleaned in place: optional columns added blank, 项目序号 Int64, 年度目标 Float64, a blank
+    填报单位 filled with the project's lead unit); every project must have an indicator."""
+    for col in (S.COL_QUOTE, S.COL_BASIS, S.COL_SPLIT_RULE):
+        if col not in indicators.columns:  # optional: a table from before the column loads as blank (exact)
+            indicators[col] = ""
+    for col in indicators.columns:
+        if col not in ("项目序号", "年度目标"):
+            indicators[col] = indicators[col].map(_text)
+    lead = dict(zip(projects["项目序号"], projects["牵头单位"]))
+    targets_col, pids = [], []
+    # Plain dicts, not iterrows (a Series per row): a scaled table has hundreds of indicators.
+    for row, rec in zip(indicators.index, _records(indicators)):
+        pid = _number(rec["项目序号"])
+        pid = int(pid) if pid is not None and float(pid).is_integer() else None
+        pids.append(pid)
+        targets_col.append(_check_indicator(row, rec, pid in project_ids, problems))
+        if not rec["填报单位"] and pid in lead:
+            indicators.at[row, "填报单位"] = lead[pid]
+        elif rec["填报单位"] not in unit_names:
+            problems.bad(S.SHEET_INDICATORS, row, "填报单位", "targets.indicator.unknown_unit", f"单位“{rec['填报单位']}”不在“单位”表中。")
+    indicators["项目序号"] = pd.array(pids, dtype="Int64")
+    indicators["年度目标"] = pd.array(targets_col, dtype="Float64")
+    for row in indicators.index[indicators["指标编号"].duplicated() & (indicators["指标编号"] != "")]:
+        problems.bad(S.SHEET_INDICATORS, row, "指标编号", "targets.indicator.duplicate",
+                     f"指标编号“{indicators.at[row, '指标编号']}”重复。")
+    used_projects = set(indicators["项目序号"].dropna())
+    for row, rec in projects.iterrows():
+        if pd.notna(rec["项目序号"]) and rec["项目序号"] not in used_projects:
+            problems.bad(S.SHEET_PROJECTS, row, "项目序号", "targets.project.no_indicator",
+                         f"项目 {rec['项目序号']} 没有任何指标，请在“指标”表中至少列一项（可为定性）。")
+
+
+def _check_indicator(row: int, rec: dict, known_project: bool, problems: _Problems) -> float | None:
+    """One row of the 指标 sheet: code, project, name, type, 年度目标 and 计量单位, 目标口径, 分解到县. Returns the target."""
+    sheet = S.SHEET_INDICATORS
+    if not rec["指标编号"]:
+        problems.bad(sheet, row, "指标编号", "targets.indicator.code_blank", "指标编号不能为空。")
+    if not known_project:
+        problems.bad(sheet, row, "项目序号", "targets.indicator.unknown_project", f"项目序号“{_text(rec['项目序号'])}”不在“项目”表中。")
+    if not rec["指标名称"]:
+        problems.bad(sheet, row, "指标名称", "targets.indicator.name_blank", "不能为空。")
+    kind = rec["指标类型"]
+    if kind not in S.INDICATOR_TYPES:
+        problems.bad(sheet, row, "指标类型", "targets.indicator.type_invalid", f"应为 {'/'.join(S.INDICATOR_TYPES)} 之一，现为“{kind}”。")
+    target = None if _blank(rec["年度目标"]) else _number(rec["年度目标"])
+    if kind in S.QUANTITATIVE_TYPES:
+        if target is None:
+            problems.bad(sheet, row, "年度目标", "targets.indicator.target_invalid",
+                         f"量化指标的年度目标应为数字，现为“{_text(rec['年度目标'])}”。")
+        elif target <= 0:
+            problems.bad(sheet, row, "年度目标", "targets.indicator.target_invalid", "年度目标应大于 0。")
+        if not rec["计量单位"]:
+            problems.bad(sheet, row, "计量单位", "targets.indicator.unit_blank", "量化指标须填写计量单位。")
+    elif kind == S.TYPE_QUALITATIVE and not _blank(rec["年度目标"]):
+        problems.bad(sheet, row, "年度目标", "targets.indicator.qualitative_target", "定性指标不填年度目标。")
+    _check_basis(row, rec[S.COL_BASIS], kind, problems)
+    if rec["分解到县"] not in (S.YES, S.NO):
+        problems.bad(sheet, row, "分解到县", "targets.indicator.split_flag_invalid", "应为“是”或“否”。")
+    elif rec["分解到县"] == S.YES and kind != S.TYPE_COUNT:
+        problems.bad(sheet, row, "分解到县", "targets.indicator.split_flag_invalid", f"只有“{S.TYPE_COUNT}”指标可以分解到县，{kind}指标不分解。")
+    return target
+
+
+def _check_basis(row: int, basis: str, kind: str, problems: _Problems) -> None:
+    """目标口径: one of the words, none for a qualitative indicator, 不高于 only for a 比率 level."""
+    if basis not in S.TARGET_BASES:
+        choices = "/".join(b for b in S.TARGET_BASES if b)
+        problems.bad(S.SHEET_INDICATORS, row, S.COL_BASIS, "targets.indicator.basis_invalid",
+                     f"应为 {choices} 之一，或留空（按年度目标本身），现为“{basis}”。")
+    elif basis and kind == S.TYPE_QUALITATIVE:
+        problems.bad(S.SHEET_INDICATORS, row, S.COL_BASIS, "targets.indicator.basis_invalid",
+                     f"定性指标没有年度目标，“{S.COL_BASIS}”应留空，现为“{basis}”。")
+    elif basis == S.BASIS_CEILING and kind in S.QUANTITATIVE_TYPES and kind != S.TYPE_RATE:
+        problems.bad(S.SHEET_INDICATORS, row, S.COL_BASIS, "targets.indicator.basis_invalid",
+                     f"“{S.BASIS_CEILING}”只用于{S.TYPE_RATE}指标（某一水平不超过上限）；{kind}指标越多越好，请留空或改用“以上”等。")
+
+
+def _check_splits(splits: pd.DataFrame, indicators: pd.DataFrame, counties: set[str], problems: _Problems) -> None:
+    """The 分解 sheet (cleaned in place; 分解目标 Float64): known split indicators, known counties, each once, and
+    every split indicator's county targets adding up to its 年度目标."""
+    for col in ("指标编号", "县市区", "来源"):
+        splits[col] = splits[col].map(_text)
+    kind_of = dict(zip(indicators["指标编号"], indicators["指标类型"]))
+    split_flag = dict(zip(indicators["指标编号"], indicators["分解到县"]))
+    values = []
+    # Plain dicts, not iterrows: a scaled or multi-year table has thousands of split rows.
+    for row, rec in zip(splits.index, _records(splits[S.SPLIT_COLUMNS])):
+        v = _number(rec["分解目标"])
+        values.append(v)
+        code = rec["指标编号"]
+        if code not in kind_of:
+            problems.bad(S.SHEET_SPLITS, row, "指标编号", "targets.split.unknown_indicator", f"指标“{code}”不在“指标”表中。")
+        elif kind_of[code] in (S.TYPE_RATE, S.TYPE_INCREASE):
+            problems.bad(S.SHEET_SPLITS, row, "指标编号", "targets.split.not_splittable", f"“{code}”是{kind_of[code]}指标，不能分解到县。")
+        elif split_flag[code] != S.YES:
+            problems.bad(S.SHEET_SPLITS, row, "指标编号", "targets.split.not_marked",
+                         f"“{code}”在“指标”表中未标为分解到县，请把“分解到县”改为“是”或删除此行。")
+        if rec["县市区"] not in counties:
+            problems.bad(S.SHEET_SPLITS, row, "县市区", "targets.split.unknown_county", f"“{rec['县市区']}”不是“单位”表中的县市区。")
+        if v is None or v < 0:
+            problems.bad(S.SHEET_SPLITS, row, "分解目标", "targets.split.value_invalid",
+                         f"应为不小于 0 的数字，现为“{_text(rec['分解目标'])}”。")
+    splits["分解目标"] = pd.array(values, dtype="Float64")
+    for row in splits.index[splits.duplicated(["指标编号", "县市区"])]:
+        problems.bad(S.SHEET_SPLITS, row, "县市区", "targets.split.duplicate",
+                     f"“{splits.at[row, '指标编号']}”在“{splits.at[row, '县市区']}”的分解重复。")
+    sums = splits.groupby("指标编号")["分解目标"].sum()
+    for row, rec in zip(indicators.index, _records(indicators)):
+        if rec["分解到县"] != S.YES or rec["指标类型"] != S.TYPE_COUNT:
+            continue
+        code = rec["指标编号"]
+        if code not in sums.index:
+            problems.bad(S.SHEET_INDICATORS, row, "分解到县", "targets.split.missing", f"“{code}”标为分解到县，但“分解”表中没有它的分解。")
+        elif pd.notna(rec["年度目标"]) and not math.isclose(float(sums[code]), float(rec["年度目标"]), abs_tol=1e-6):
+            problems.bad(S.SHEET_SPLITS, None, "分解目标", "targets.split.sum_mismatch",
+                         f"“{code}”各县市区分解目标之和为 {float(sums[code]):g}，与年度目标 {float(rec['年度目标']):g} 不一致。")
+
+
+def _read_settings(frame: pd.DataFrame, problems: _Problems) -> dict:
+    """The 设置 sheet as {设置项: 值}: 年度 required, the others within their range when given, severe over lag."""
+    settings = {}
+    for _, rec in frame.iterrows():
+        key = _text(rec["设置项"])
+        value = rec["值"]
+        settings[key] = int(value) if isinstance(value, float) and value.is_integer() else value
+    for key, lo, hi in ((S.SETTING_YEAR, 2000, 2100), (S.SETTING_DEADLINE_DAY, 1, 28),
+                        (S.SETTING_LAG, 0, 100), (S.SETTING_SEVERE, 0, 100)):
+        if key not in settings and key != S.SETTING_YEAR:
+            continue
+        v = _number(settings.get(key))
+        if v is None or not lo <= v <= hi:
+            problems.bad(S.SHEET_SETTINGS, None, key, "targets.setting.out_of_range",
+                         f"“{key}”应为 {lo} 到 {hi} 之间的数字，现为“{_text(settings.get(key))}”。")
+    lag, severe = _number(settings.get(S.SETTING_LAG, S.DEFAULT_LAG)), _number(settings.get(S.SETTING_SEVERE, S.DEFAULT_SEVERE))
+    if lag is not None and severe is not None and severe <= lag:
+        problems.bad(S.SHEET_SETTINGS, None, S.SETTING_SEVERE, "targets.setting.thresholds_order", "严重滞后阈值应大于滞后阈值。")
+    return settings
+
+
+def _read_schedule(rows: list[list], kinds: dict[str, str], problems: _Problems) -> pd.DataFrame | None:
+    """The optional 序时计划 sheet (指标编号, 1月 … 12月 as planned %) as 指标编号 × months 1..12 -> share (0..1)."""
+    months = [f"{m}月" for m in range(1, 13)]
+    frame = _frame(S.SHEET_SCHEDULE, rows, ["指标编号"] + months, problems)
+    if frame is None:
+        return None
+    frame["指标编号"] = frame["指标编号"].map(_text)
+    planned = {}
+    for row, rec in frame.iterrows():
+        if rec["指标编号"] not in kinds:
+            problems.bad(S.SHEET_SCHEDULE, row, "指标编号", "targets.schedule.unknown_indicator", f"指标“{rec['指标编号']}”不在“指标”表中。")
+            continue
+        shares = [_number(rec[m]) for m in months]
+        if any(s is None or not 0 <= s <= 100 for s in shares):
+            problems.bad(S.SHEET_SCHEDULE, row, None, "targets.schedule.value_invalid", "每月计划进度应为 0 到 100 之间的数字（百分比）。")
+        elif any(b < a for a, b in zip(shares, shares[1:])) or shares[-1] != 100:
+            problems.bad(S.SHEET_SCHEDULE, row, None, "targets.schedule.not_monotonic", "计划进度应逐月不减，且 12 月为 100。")
+        else:
+            planned[rec["指标编号"]] = [s / 100 for s in shares]
+    return pd.DataFrame.from_dict(planned, orient="index", columns=range(1, 13))
+
+
+def _report_settings(sheets: dict, problems: _Problems) -> dict:
     """The optional 通报设置 sheet: known keys only, each once (下步要求 on as many rows as there are paragraphs)."""
     frame = _frame(S.SHEET_REPORT, sheets[S.SHEET_REPORT], S.SETTINGS_COLUMNS, problems)
     if frame is None:
@@ -434,12 +494,12 @@ def _report_settings(sheets: dict, problems: list) -> dict:
     for row, rec in zip(frame.index, _records(frame[S.SETTINGS_COLUMNS])):
         key, value = _text(rec["设置项"]), _text(rec["值"])
         if key not in S.REPORT_DEFAULTS:
-            problems.append(TargetProblem(S.SHEET_REPORT, row, "设置项", f"“{key}”不是通报设置项，应为 "
-                                          f"{'、'.join(S.REPORT_DEFAULTS)} 之一。"))
+            problems.bad(S.SHEET_REPORT, row, "设置项", "targets.report.unknown_key",
+                         f"“{key}”不是通报设置项，应为 {'、'.join(S.REPORT_DEFAULTS)} 之一。")
         elif key == S.REPORT_REQUIREMENTS:
             paragraphs += [line.strip() for line in value.splitlines() if line.strip()]
         elif key in out:
-            problems.append(TargetProblem(S.SHEET_REPORT, row, "设置项", f"“{key}”重复出现，请只保留一行。"))
+            problems.bad(S.SHEET_REPORT, row, "设置项", "targets.report.duplicate_key", f"“{key}”重复出现，请只保留一行。")
         elif value:  # a blank value keeps the default
             out[key] = value
     if paragraphs:

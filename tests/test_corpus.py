@@ -32,6 +32,16 @@ def case_ids():
 
 
 CASES = case_ids()
+# The one error each refused case gets, by its stable code (lib/findings.py); the message is checked by phrase.
+EXPECTED_CODES = {
+    "empty": "file.empty", "truncated": "file.corrupt", "zip-not-workbook": "file.not_workbook", "zip-bomb": "file.unsafe",
+    "thousands-of-parts": "file.unsafe", "over-size-limit": "file.too_large", "renamed-csv": "file.text", "pdf": "file.pdf",
+    "xls-like-ole": "file.xls", "encrypted-ole": "file.encrypted", "billion-laughs": "file.unsafe",
+    "external-entity": "file.unsafe", "malformed-xml": "file.corrupt", "million-rows": "layout.outside_extent",
+    "16384-columns": "layout.outside_extent", "cells-without-position": "file.unsafe",
+    "far-cell-other-quoting": "layout.outside_extent", "formula-injection": "layout.formula_in_input",
+    "date-in-number": "value.not_number", "merged-input": "value.blank", "unprotected-and-edited": "row.locked_changed",
+}
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -54,6 +64,7 @@ def test_case(name, corpus, targets, data_dir):
         errors = result.errors
         assert errors, [str(f) for f in result.findings]
         assert case.expect in " ".join(f.message for f in errors)
+        assert [f.code for f in errors] == [EXPECTED_CODES[name]]
         for finding in errors:
             assert "Traceback" not in finding.message and finding.message.strip()
         assert store_fingerprint(data_dir) == before  # nothing under data/ changed

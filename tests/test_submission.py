@@ -13,8 +13,9 @@ from openpyxl import load_workbook
 
 from lib import schema as S
 from lib.annotate import annotated_copy
+from lib.package import check_package
 from lib.store import Store
-from lib.submission import check_package, parse_number, validate
+from lib.submission import parse_number, validate
 from lib.template import HEADER_CELLS
 from tests.conftest import require_tool
 from tests.factory import edit, entries_for, filled, rezip, row_of
@@ -478,7 +479,7 @@ def test_percent_format_survives_a_libreoffice_round_trip(targets, tmp_path):
 
 
 def test_custom_percent_formats_are_recognised():
-    from lib.submission import percent_styles
+    from lib.package import percent_styles
     styles = (b'<styleSheet><numFmts count="2"><numFmt numFmtId="164" formatCode="0.0%"/>'
               b'<numFmt numFmtId="165" formatCode="0.0&quot;%&quot;"/></numFmts><cellXfs count="4">'
               b'<xf numFmtId="0"/><xf numFmtId="164"/><xf numFmtId="165"/><xf numFmtId="10"/></cellXfs></styleSheet>')
@@ -703,3 +704,35 @@ def test_behind_plan_reminders_name_the_scheduled_share(targets, tmp_path):
     behind = _behind(check(fast, filled(fast, UNIT, month="2024-06", share=0.6)))
     assert behind and all("序时进度 90%" in f.message and f.cell.startswith("L") for f in behind)
     assert not _behind(check(targets, filled(targets, UNIT, month="2024-06", share=0.6)))
+
+
+# --- issue 19: an operator sees why a file failed ---------------------------------------------------------
+
+def test_a_reader_failure_reaches_the_log_with_its_traceback(targets, monkeypatch, caplog):
+    import logging
+
+    from lib import submission
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("reader bug under test")
+
+    monkeypatch.setattr(submission, "_read_header", broken)
+    with caplog.at_level(logging.INFO, logger="lib"):
+        result = check(targets, filled(targets, UNIT), name="坏文件.xlsx")
+    error = only_error(result)
+    assert error.code == "file.read_error" and "RuntimeError" in error.message and "联系管理员" in error.message
+    logged = [r for r in caplog.records if r.name == "lib.submission" and r.levelno == logging.ERROR]
+    assert logged and "坏文件.xlsx" in logged[0].getMessage()
+    assert logged[0].exc_info and "reader bug under test" in str(logged[0].exc_info[1])
+
+
+def test_logging_is_configured_once_whatever_the_calls():
+    import logging
+
+    from lib import logs
+
+    logs.setup("WARNING")
+    logs.setup("DEBUG")
+    handlers = [h for h in logging.getLogger("lib").handlers if h.get_name() == "livelihood"]
+    assert len(handlers) == 1 and logging.getLogger("lib").level == logging.DEBUG
+    logs.setup("INFO")

@@ -248,6 +248,39 @@ def test_bad_thresholds():
     assert any("严重滞后阈值应大于滞后阈值" in p for p in problems)
 
 
+def _set(sheet, column, row, value):
+    return lambda wb: setattr(cell(wb, sheet, column, row), "value", value)
+
+
+@pytest.mark.parametrize("edit, code", [
+    (lambda wb: wb.remove(wb[S.SHEET_SPLITS]), "targets.sheet_missing"),
+    (lambda wb: wb[S.SHEET_INDICATORS].delete_cols(5), "targets.columns_missing"),
+    (_set(S.SHEET_INDICATORS, "指标编号", 3, "P01-1"), "targets.indicator.duplicate"),
+    (_set(S.SHEET_INDICATORS, "年度目标", 2, "两千"), "targets.indicator.target_invalid"),
+    (_set(S.SHEET_INDICATORS, "指标类型", 2, "数量"), "targets.indicator.type_invalid"),
+    (_set(S.SHEET_INDICATORS, S.COL_BASIS, 2, "大约"), "targets.indicator.basis_invalid"),
+    (_set(S.SHEET_PROJECTS, "牵头单位", 2, "市不存在局"), "targets.project.unknown_unit"),
+    (_set(S.SHEET_SPLITS, "分解目标", 2, 999), "targets.split.sum_mismatch"),
+    (_set(S.SHEET_SPLITS, "县市区", 2, "火星区"), "targets.split.unknown_county"),
+    (_set(S.SHEET_UNITS, "类型", 2, "部门"), "targets.unit.type_invalid"),
+], ids=["sheet", "columns", "duplicate", "target", "type", "basis", "unit", "split-sum", "county", "unit-type"])
+def test_each_problem_carries_its_code(edit, code):
+    from lib.findings import TARGET_CODES
+    wb = load_workbook(BUNDLED_TARGETS)
+    edit(wb)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    parsed, problems = parse_targets(buffer.getvalue())
+    assert parsed is None and code in [p.code for p in problems], [(p.code, str(p)) for p in problems]
+    assert all(p.code in TARGET_CODES for p in problems)
+
+
+def test_a_problem_code_must_be_in_the_table():
+    from lib.targets import TargetProblem
+    with pytest.raises(ValueError):
+        TargetProblem(S.SHEET_UNITS, 2, "类型", "x", "targets.no_such_code")
+
+
 def test_load_targets_raises_with_every_problem(tmp_path):
     wb = load_workbook(BUNDLED_TARGETS)
     cell(wb, S.SHEET_INDICATORS, "年度目标", 2).value = "x"
