@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from lib import ledger as L
+from lib import logs, publish
 from lib import progress as P
 from lib import schema as S
 from lib.formatting import first_sentences, fmt_pct, fmt_points, fmt_signed_points
@@ -149,19 +150,9 @@ def published_figures(targets: Targets, publication, previous: pd.DataFrame | No
         published_by=publication.published_by, content_hash=publication.content_hash)
 
 
-def _publications():
-    """The publishing module, or None while it is not installed (the one place the report depends on it)."""
-    try:
-        from lib import publish
-    except ImportError:
-        return None
-    return publish
-
-
 def revisions(store, year: int, month: int) -> list:
-    """The month's published revisions, oldest first (empty when none or publishing is not available)."""
-    publish = _publications()
-    return list(publish.revisions(store, year, month)) if publish else []
+    """The month's published revisions, oldest first (empty when none)."""
+    return list(publish.revisions(store, year, month))
 
 
 def figures_for(store, targets: Targets, month: int, revision: int | None = None, live: bool = False,
@@ -171,10 +162,7 @@ def figures_for(store, targets: Targets, month: int, revision: int | None = None
     The latest published revision (or ``revision``) when the month is published and ``live`` is False;
     otherwise the live state. Asking for a revision that does not exist is an error, never a silent fallback.
     """
-    publish = _publications()
-    publication = None
-    if publish is not None and not live:
-        publication = publish.load(store, targets.year, month, revision)
+    publication = None if live else publish.load(store, targets.year, month, revision)
     if revision is not None and publication is None:
         raise ReportError(f"{targets.year} 年 {month} 月没有修订 {revision} 的发布记录，请先在“发布”页发布，"
                           "或不指定修订号以使用实时数据。")
@@ -541,7 +529,7 @@ class _Writer:
 
 
 def build_docx(figures: Figures, issued: date | None = None, overdue: pd.DataFrame | None = None) -> bytes:
-    """The 督查通报 of ``figures`` as .docx bytes (see the module docstring for its parts).
+    """The 督查通报 of ``figures`` as .docx bytes (see the module docstring for its parts), one function per part.
 
     The 通报设置 text comes from the figures' own target table (for a publication, the one it was computed with).
     ``overdue`` is ``overdue_items`` on the issue date (``generate`` always passes it); without it (no store at
@@ -550,14 +538,41 @@ def build_docx(figures: Figures, issued: date | None = None, overdue: pd.DataFra
     issued = issued or date.today()
     settings = figures.targets.report_settings
     summary = summarize(figures)
-    year, month = figures.year, figures.month
     w = _Writer()
     numbers = iter(CHINESE_NUMBERS)
 
     def numbered(text: str) -> None:
         w.heading(f"{next(numbers)}、{text}")
 
-    # 版头
+    _masthead(w, figures, settings, issued)
+    _opening(w, figures, settings)
+    numbered("总体进展")
+    _overall(w, figures, summary)
+    numbered("分类进展")
+    _categories(w, figures)
+    numbered("滞后项目")
+    _lagging(w, figures, summary)
+    if overdue is not None:
+        numbered("逾期督办事项")
+        _overdue(w, overdue, issued)
+    numbered("县市区进展")
+    _counties(w, figures)
+    numbered("报送情况")
+    _reports(w, figures, summary)
+    numbered("下步工作要求")
+    _requirements(w, settings)
+    _signature(w, figures, settings, issued)
+    _annex(w, figures)
+    _colophon(w, settings, issued)
+    _properties(w.doc, figures, title(figures.year, figures.month), settings)
+    out = io.BytesIO()
+    w.doc.save(out)
+    return out.getvalue()
+
+
+def _masthead(w: _Writer, figures: Figures, settings: dict, issued: date) -> None:
+    """版头: the unpublished mark, 督查通报 in red, the document number, office and date over a red rule."""
+    year, month = figures.year, figures.month
     if not figures.published:
         w.para(UNPUBLISHED, HEADING_FONT, align="left", indent=False, color=RED)
     w.para("督 查 通 报", TITLE_FONT, 42, align="center", indent=False, color=RED, before=12, after=6, exact=False)
@@ -568,7 +583,10 @@ def build_docx(figures: Figures, issued: date | None = None, overdue: pd.DataFra
     w._run(head, "\t" + _cn_date(issued))
     w.rule(head, RED, 18)
 
-    # 标题, 主送, 开头
+
+def _opening(w: _Writer, figures: Figures, settings: dict) -> None:
+    """标题 (two lines), 主送, and the opening sentence naming the data the figures are."""
+    year, month = figures.year, figures.month
     heading = w.para("", align="center", indent=False, before=18, after=18, exact=False)
     first, rest = title(year, month).split("进展情况")  # two lines, broken where the meaning breaks
     w._run(heading, first, TITLE_FONT, 22).add_break()
@@ -578,9 +596,11 @@ def build_docx(figures: Figures, issued: date | None = None, overdue: pd.DataFra
              if figures.published else f"本通报数据为截至生成时的实时数据，尚未发布，{UNPUBLISHED.split(' · ')[1]}。")
     w.para(f"现将 {year} 年重点民生实事 {month_span(month)}进展情况通报如下。{basis}")
 
-    # 一、总体进展
+
+def _overall(w: _Writer, figures: Figures, summary) -> None:
+    """一、总体进展: status counts, the mean rate against 序时进度, what changed since last month, reports received."""
+    month = figures.month
     counts = summary.status_counts
-    numbered("总体进展")
     w.para(f"截至 {month} 月底，{summary.total} 个项目中，" + "，".join(f"{s} {counts[s]} 个" for s in S.STATUSES) + "。"
            f"项目平均完成率 {fmt_pct(summary.average)}，序时进度 {fmt_pct(summary.planned)}，"
            f"{fmt_points(summary.gap)}。")
@@ -599,8 +619,9 @@ def build_docx(figures: Figures, issued: date | None = None, overdue: pd.DataFra
                 + (f"，尚未到报送截止时间 {reports[P.NOT_DUE]} 个" if reports[P.NOT_DUE] else "") + "。")
     w.para(change + received, before=6)
 
-    # 二、分类进展
-    numbered("分类进展")
+
+def _categories(w: _Writer, figures: Figures) -> None:
+    """二、分类进展: highest and lowest category, the table and the chart."""
     cats = figures.categories
     w.para(f"{len(cats)} 个类别中，完成率最高的是“{cats.loc[cats['完成率'].idxmax(), '类别']}”"
            f"（{fmt_pct(cats['完成率'].max())}），最低的是“{cats.loc[cats['完成率'].idxmin(), '类别']}”"
@@ -613,8 +634,10 @@ def build_docx(figures: Figures, issued: date | None = None, overdue: pd.DataFra
     w.para(GAP_NOTE, size=12, indent=False, exact=False)
     w.picture(category_chart(cats), "图 1　各类别完成率与序时进度（竖线为序时进度）")
 
-    # 三、滞后项目
-    numbered("滞后项目")
+
+def _lagging(w: _Writer, figures: Figures, summary) -> None:
+    """三、滞后项目: each lagging project with the lead unit's own 存在问题 and 下步计划 (quoted)."""
+    month = figures.month
     lagging = summary.lagging
     if lagging.empty:
         w.para(f"截至 {month} 月底，没有滞后或严重滞后的项目。")
@@ -635,23 +658,24 @@ def build_docx(figures: Figures, issued: date | None = None, overdue: pd.DataFra
         else:
             w.para("牵头单位本月未报送存在问题和下步计划。")
 
-    # 四、逾期督办事项 (the ledger on the issue date)
-    if overdue is not None:
-        numbered("逾期督办事项")
-        on = f"截至 {issued.month} 月 {issued.day} 日（通报印发日）"
-        if overdue.empty:
-            w.para(f"{on}，问题督办台账中没有超过办结时限仍未办结的事项。")
-        else:
-            w.para(f"{on}，问题督办台账中超过办结时限仍未办结的事项 {len(overdue)} 件，按逾期天数排列如下，"
-                   "请责任单位抓紧办结并及时报送办理情况：")
-            rows = [[str(i), r.项目名称 + (f"（{r.县市区}）" if r.县市区 not in ("", S.CITY) else ""),
-                     first_sentences(r.问题描述, limit=40), r.责任单位, r.办结时限, str(r.逾期天数)]
-                    for i, r in enumerate(overdue.itertuples(index=False), start=1)]
-            w.table(["序号", "项目", "问题描述", "责任单位", "办结时限", "逾期天数"], rows, [12, 34, 42, 24, 24, 20],
-                    align=["center", "left", "left", "left", "center", "center"])
 
-    # 五、县市区进展
-    numbered("县市区进展")
+def _overdue(w: _Writer, overdue: pd.DataFrame, issued: date) -> None:
+    """四、逾期督办事项: the ledger's overdue items on the issue date (none: one sentence)."""
+    on = f"截至 {issued.month} 月 {issued.day} 日（通报印发日）"
+    if overdue.empty:
+        w.para(f"{on}，问题督办台账中没有超过办结时限仍未办结的事项。")
+    else:
+        w.para(f"{on}，问题督办台账中超过办结时限仍未办结的事项 {len(overdue)} 件，按逾期天数排列如下，"
+               "请责任单位抓紧办结并及时报送办理情况：")
+        rows = [[str(i), r.项目名称 + (f"（{r.县市区}）" if r.县市区 not in ("", S.CITY) else ""),
+                 first_sentences(r.问题描述, limit=40), r.责任单位, r.办结时限, str(r.逾期天数)]
+                for i, r in enumerate(overdue.itertuples(index=False), start=1)]
+        w.table(["序号", "项目", "问题描述", "责任单位", "办结时限", "逾期天数"], rows, [12, 34, 42, 24, 24, 20],
+                align=["center", "left", "left", "left", "center", "center"])
+
+
+def _counties(w: _Writer, figures: Figures) -> None:
+    """五、县市区进展: the ranking, its table and chart."""
     counties = figures.counties.sort_values(["完成率", "县市区"], ascending=[False, True], na_position="last",
                                             kind="stable").reset_index(drop=True)
     if counties["完成率"].notna().any():
@@ -665,8 +689,11 @@ def build_docx(figures: Figures, issued: date | None = None, overdue: pd.DataFra
     w.para(GAP_NOTE, size=12, indent=False, exact=False)
     w.picture(county_chart(counties), "图 2　各县市区完成率与序时进度（竖线为序时进度）")
 
-    # 六、报送情况
-    numbered("报送情况")
+
+def _reports(w: _Writer, figures: Figures, summary) -> None:
+    """六、报送情况: on time, late, missing and not yet due, with the units to chase."""
+    month = figures.month
+    reports = summary.reports
     due = f"（截止时间 {summary.deadline.month} 月 {summary.deadline.day} 日）" if summary.deadline else ""
     text = f"{month} 月进展报表{due}应报送单位 {summary.expected_reports} 个，按时报送 {reports[P.ON_TIME]} 个。"
     text += (f"逾期报送 {len(summary.late_units)} 个：{'、'.join(summary.late_units)}。" if summary.late_units
@@ -685,8 +712,9 @@ def build_docx(figures: Figures, issued: date | None = None, overdue: pd.DataFra
         w.table(["序号", "填报单位", "报送情况", "首次接收时间"], rows, [14, 70, 30, 40],
                 align=["center", "left", "center", "center"])
 
-    # 七、下步工作要求
-    numbered("下步工作要求")
+
+def _requirements(w: _Writer, settings: dict) -> None:
+    """七、下步工作要求: the 通报设置 paragraphs, each first sentence as a lead-in."""
     for i, paragraph in enumerate(settings[S.REPORT_REQUIREMENTS]):
         number = CHINESE_NUMBERS[i] if i < 10 else str(i + 1)
         lead, sep, rest = paragraph.partition("。")
@@ -695,12 +723,18 @@ def build_docx(figures: Figures, issued: date | None = None, overdue: pd.DataFra
         else:
             w.para(f"（{number}）{paragraph}")
 
-    # 附件说明, 落款
+
+def _signature(w: _Writer, figures: Figures, settings: dict, issued: date) -> None:
+    """附件说明 and 落款 (office and date)."""
+    year, month = figures.year, figures.month
     w.para(f"附件：{year} 年重点民生实事项目进展情况表（截至 {month} 月底）", before=14)
     w.para(settings[S.REPORT_OFFICE], align="right", indent=False, before=28)
     w.para(_cn_date(issued), align="right", indent=False)
 
-    # 附件
+
+def _annex(w: _Writer, figures: Figures) -> None:
+    """附件: every project's figures on a new page."""
+    year, month = figures.year, figures.month
     w.page_break()
     w.para("附件", HEADING_FONT, align="left", indent=False)
     w.para(f"{year} 年重点民生实事项目进展情况表", TITLE_FONT, 18, align="center", indent=False, before=6, after=4,
@@ -714,7 +748,9 @@ def build_docx(figures: Figures, issued: date | None = None, overdue: pd.DataFra
     w.para("注：完成率为项目各量化指标完成率（每项封顶 100%）的平均；差距为完成率与序时进度之差（百分点）；"
            "仅有定性指标的项目按单位报送的进展状态判定，完成率记为“—”。", size=12, indent=False, before=4, exact=False)
 
-    # 版记
+
+def _colophon(w: _Writer, settings: dict, issued: date) -> None:
+    """版记: 抄送 and 印发 between black rules."""
     cc = w.para(f"抄送：{settings[S.REPORT_CC]}。", size=14, align="left", indent=False, before=24)
     w.rule(cc, "000000", 6)
     sent = w.para(indent=False, align="left")
@@ -722,11 +758,6 @@ def build_docx(figures: Figures, issued: date | None = None, overdue: pd.DataFra
     w._run(sent, settings[S.REPORT_OFFICE], size=14)
     w._run(sent, f"\t{_cn_date(issued)}印发", size=14)
     w.rule(sent, "000000", 6)
-
-    _properties(w.doc, figures, title(year, month), settings)
-    out = io.BytesIO()
-    w.doc.save(out)
-    return out.getvalue()
 
 
 def _properties(doc, figures: Figures, heading: str, settings: dict) -> None:
@@ -826,6 +857,7 @@ def generate(store, month: int, who: str, revision: int | None = None, live: boo
 
 
 def main(argv: list[str] | None = None) -> int:
+    logs.setup()
     from lib.store import Store
 
     parser = argparse.ArgumentParser(description="生成月度督查通报（.docx，可选 PDF）")

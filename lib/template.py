@@ -19,6 +19,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Si
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from lib import logs
 from lib import schema as S
 from lib.config import data_dir
 from lib.status import APPROX_TOLERANCE
@@ -67,15 +68,31 @@ def template_filename(unit: str) -> str:
 
 
 def build_template(targets: Targets, unit: str) -> bytes:
-    """The unit's template as .xlsx bytes."""
+    """The unit's template as .xlsx bytes: the form sheet (header block, one row per expected row, validations,
+    protection, print setup), the 填报说明 sheet and the hidden meta sheet the upload check reads."""
     if unit not in targets.reporting_units:
         raise ValueError(f"“{unit}”不是填报单位")
     rows = targets.expected_rows(unit)
-    year = targets.year
     wb = Workbook()
     ws = wb.active
     ws.title = S.SHEET_FORM
+    _form_header(ws, unit, targets.year)
+    _column_headings(ws)
+    number_dv, state_dv = _row_validations(ws)
+    first, last = S.FORM_FIRST_DATA_ROW, S.FORM_FIRST_DATA_ROW + len(rows) - 1
+    for offset, rec in enumerate(rows.itertuples(index=False)):
+        _form_row(ws, first + offset, rec, number_dv, state_dv)
+    _protect_and_print(ws, first, last)
+    _guide_sheet(wb, targets, unit)
+    _meta_sheet(wb, targets, unit, len(rows))
+    wb.active = 0
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
 
+
+def _form_header(ws, unit: str, year: int) -> None:
+    """Title, the header block (unit filled in; 报送月份 from a list; 填报人 etc. to fill) and the one-line note."""
     last_col = get_column_letter(len(S.FORM_COLUMNS))
     ws["A1"] = S.TEMPLATE_TITLE.format(year=year)
     ws["A1"].font = Font(size=16, bold=True)
@@ -111,6 +128,9 @@ def build_template(targets: Targets, unit: str) -> bytes:
     ws.add_data_validation(month_dv)
     month_dv.add(HEADER_CELLS[S.HEADER_MONTH][1])
 
+
+def _column_headings(ws) -> None:
+    """The FORM_COLUMNS row with its widths."""
     for idx, name in enumerate(S.FORM_COLUMNS, start=1):
         cell = ws.cell(row=S.FORM_HEADER_ROW, column=idx, value=name)
         cell.font = Font(bold=True)
@@ -120,8 +140,9 @@ def build_template(targets: Targets, unit: str) -> bytes:
         ws.column_dimensions[get_column_letter(idx)].width = COLUMN_WIDTHS[name]
     ws.row_dimensions[S.FORM_HEADER_ROW].height = 22
 
-    first, last = S.FORM_FIRST_DATA_ROW, S.FORM_FIRST_DATA_ROW + len(rows) - 1
-    value_col, target_col, rate_col = COLUMN_LETTER["累计完成"], COLUMN_LETTER["年度目标"], COLUMN_LETTER["完成率"]
+
+def _row_validations(ws) -> tuple[DataValidation, DataValidation]:
+    """The 累计完成 (a number ≥ 0) and 进展状态 (the list) validations the rows are added to."""
     number_dv = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0", allow_blank=True)
     number_dv.promptTitle = "累计完成"
     number_dv.prompt = "填写年初至本月末的累计数，只填数字（不带单位），不能为负数。"
@@ -132,49 +153,56 @@ def build_template(targets: Targets, unit: str) -> bytes:
     state_dv.showErrorMessage = True
     ws.add_data_validation(number_dv)
     ws.add_data_validation(state_dv)
+    return number_dv, state_dv
 
-    for offset, rec in enumerate(rows.itertuples(index=False)):
-        r = first + offset
-        values = {c: getattr(rec, c) for c in S.LOCKED_FORM_COLUMNS}
-        for name in S.FORM_COLUMNS:
-            cell = ws[f"{COLUMN_LETTER[name]}{r}"]
-            cell.border = BORDER
-            cell.alignment = Alignment(vertical="top", wrap_text=name in ("项目名称", "指标名称") or name in S.NARRATIVE_COLUMNS)
-            if name in values:
-                value = values[name]
-                if name == "年度目标":
-                    value = None if pd.isna(value) else float(value)
-                    if value is not None and value.is_integer():
-                        value = int(value)
-                cell.value = value
-                cell.fill = LOCKED_FILL
-        quantitative = rec.指标类型 != S.TYPE_QUALITATIVE
-        inputs = list(S.INPUT_FORM_COLUMNS) if quantitative else [c for c in S.INPUT_FORM_COLUMNS if c != "累计完成"]
-        for name in inputs:
-            cell = ws[f"{COLUMN_LETTER[name]}{r}"]
-            cell.protection = Protection(locked=False)
-            cell.fill = INPUT_FILL
-        if quantitative:
-            number_dv.add(f"{value_col}{r}")
-            rate = f"{value_col}{r}/{target_col}{r}"
-            if getattr(rec, S.COL_BASIS) == S.BASIS_CEILING:  # a ceiling is kept (100 %) at or under it
-                rate = f"IF({value_col}{r}<={target_col}{r},1,{target_col}{r}/{value_col}{r})"
-            # Blank, not #VALUE!, beside an empty or wrongly typed cell (the upload check names that cell).
-            ws[f"{rate_col}{r}"] = (f'=IF(OR({value_col}{r}="",{target_col}{r}="",{target_col}{r}=0),"",'
-                                    f'IFERROR({rate},""))')
-            ws[f"{rate_col}{r}"].number_format = "0.0%"
-            ws[f"{value_col}{r}"].number_format = "#,##0.##"
-        else:
-            ws[f"{value_col}{r}"].fill = LOCKED_FILL
-            ws[f"{rate_col}{r}"] = "定性"
-        ws[f"{rate_col}{r}"].fill = LOCKED_FILL
-        ws[f"{target_col}{r}"].number_format = target_format(getattr(rec, S.COL_BASIS))
-        state_dv.add(f"{COLUMN_LETTER['进展状态']}{r}")
-        if rec.城市合计行:
-            ws[f"{COLUMN_LETTER['县市区']}{r}"].font = Font(bold=True)
-            ws[f"{COLUMN_LETTER['县市区']}{r}"].comment = Comment(
-                "全市合计行：累计完成可不填（按各县市区之和计算）；如填写，须等于各县市区之和。", "系统")
 
+def _form_row(ws, r: int, rec, number_dv: DataValidation, state_dv: DataValidation) -> None:
+    """One expected row at Excel row ``r``: locked prefilled columns, unlocked inputs, the rate formula."""
+    value_col, target_col, rate_col = COLUMN_LETTER["累计完成"], COLUMN_LETTER["年度目标"], COLUMN_LETTER["完成率"]
+    values = {c: getattr(rec, c) for c in S.LOCKED_FORM_COLUMNS}
+    for name in S.FORM_COLUMNS:
+        cell = ws[f"{COLUMN_LETTER[name]}{r}"]
+        cell.border = BORDER
+        cell.alignment = Alignment(vertical="top", wrap_text=name in ("项目名称", "指标名称") or name in S.NARRATIVE_COLUMNS)
+        if name in values:
+            value = values[name]
+            if name == "年度目标":
+                value = None if pd.isna(value) else float(value)
+                if value is not None and value.is_integer():
+                    value = int(value)
+            cell.value = value
+            cell.fill = LOCKED_FILL
+    quantitative = rec.指标类型 != S.TYPE_QUALITATIVE
+    inputs = list(S.INPUT_FORM_COLUMNS) if quantitative else [c for c in S.INPUT_FORM_COLUMNS if c != "累计完成"]
+    for name in inputs:
+        cell = ws[f"{COLUMN_LETTER[name]}{r}"]
+        cell.protection = Protection(locked=False)
+        cell.fill = INPUT_FILL
+    if quantitative:
+        number_dv.add(f"{value_col}{r}")
+        rate = f"{value_col}{r}/{target_col}{r}"
+        if getattr(rec, S.COL_BASIS) == S.BASIS_CEILING:  # a ceiling is kept (100 %) at or under it
+            rate = f"IF({value_col}{r}<={target_col}{r},1,{target_col}{r}/{value_col}{r})"
+        # Blank, not #VALUE!, beside an empty or wrongly typed cell (the upload check names that cell).
+        ws[f"{rate_col}{r}"] = (f'=IF(OR({value_col}{r}="",{target_col}{r}="",{target_col}{r}=0),"",'
+                                f'IFERROR({rate},""))')
+        ws[f"{rate_col}{r}"].number_format = "0.0%"
+        ws[f"{value_col}{r}"].number_format = "#,##0.##"
+    else:
+        ws[f"{value_col}{r}"].fill = LOCKED_FILL
+        ws[f"{rate_col}{r}"] = "定性"
+    ws[f"{rate_col}{r}"].fill = LOCKED_FILL
+    ws[f"{target_col}{r}"].number_format = target_format(getattr(rec, S.COL_BASIS))
+    state_dv.add(f"{COLUMN_LETTER['进展状态']}{r}")
+    if rec.城市合计行:
+        ws[f"{COLUMN_LETTER['县市区']}{r}"].font = Font(bold=True)
+        ws[f"{COLUMN_LETTER['县市区']}{r}"].comment = Comment(
+            "全市合计行：累计完成可不填（按各县市区之和计算）；如填写，须等于各县市区之和。", "系统")
+
+
+def _protect_and_print(ws, first: int, last: int) -> None:
+    """Sheet protection (against accidents, no password), frozen header, A4 landscape fitted to the width."""
+    last_col = get_column_letter(len(S.FORM_COLUMNS))
     ws.freeze_panes = f"A{first}"
     ws.protection.sheet = True  # no password: the point is to stop accidents, not people
     ws.protection.formatColumns = False
@@ -187,17 +215,15 @@ def build_template(targets: Targets, unit: str) -> bytes:
     ws.print_title_rows = f"{S.FORM_HEADER_ROW}:{S.FORM_HEADER_ROW}"
     ws.print_area = f"A1:{last_col}{max(last, first)}"
 
-    _guide_sheet(wb, targets, unit)
+
+def _meta_sheet(wb: Workbook, targets: Targets, unit: str, n_rows: int) -> None:
+    """The very hidden sheet saying which unit, year, template and target table this workbook is."""
     meta = wb.create_sheet(S.SHEET_META)
-    for key, value in zip(META_KEYS, [unit, year, TEMPLATE_VERSION, targets.version, len(rows),
+    for key, value in zip(META_KEYS, [unit, targets.year, TEMPLATE_VERSION, targets.version, n_rows,
                                       datetime.now().strftime("%Y-%m-%d %H:%M:%S")]):
         meta.append([key, str(value)])
     meta.sheet_state = "veryHidden"
     meta.protection.sheet = True
-    wb.active = 0
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
 
 
 def _guide_sheet(wb: Workbook, targets: Targets, unit: str) -> None:
@@ -258,6 +284,7 @@ def templates_zip(targets: Targets) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
+    logs.setup()
     parser = argparse.ArgumentParser(description="生成各填报单位的标准报表模板")
     parser.add_argument("--data-dir", type=Path, default=None, help="数据目录（默认 $LIVELIHOOD_DATA_DIR 或 data/）")
     args = parser.parse_args(argv)
