@@ -3,7 +3,9 @@
 import streamlit as st
 
 import ui
+from lib import logs
 
+logs.setup()  # once per process: operator messages (with tracebacks) to stderr
 st.set_page_config(page_title="重点民生实事进展看板", page_icon=":material/assignment_turned_in:", layout="wide")
 
 user = ui.signed_in_user()

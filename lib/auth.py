@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import os
 import re
 import sys
@@ -58,10 +59,14 @@ import tomlkit
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from lib import logs
+
 VIEWER, UNIT, ANALYST, ADMIN = "viewer", "unit", "analyst", "admin"
 ROLE_NAMES = {VIEWER: "查看", UNIT: "填报单位", ANALYST: "填报管理", ADMIN: "管理员"}
 RANK = {VIEWER: 0, UNIT: 1, ANALYST: 2, ADMIN: 3}
 DEMO_LOGIN = "demo"
+
+log = logging.getLogger(__name__)
 
 MIN_PASSWORD_CHARS = 8
 MAX_PASSWORD_BYTES = 1024  # argon2 has no 72-byte limit; this only bounds the work one attempt costs
@@ -325,11 +330,16 @@ def verify_password(password: str, password_hash: str) -> bool:
     if password_hash.startswith("$argon2"):
         try:
             return _ARGON2.verify(password_hash, data)
-        except (VerificationError, InvalidHashError):
+        except InvalidHashError:
+            log.warning("a stored argon2 hash is malformed; that user cannot sign in", exc_info=True)
+            return False
+        except VerificationError:  # the wrong password
             return False
     try:
         return bcrypt.checkpw(data, password_hash.encode("ascii"))
     except (ValueError, TypeError):  # not a bcrypt hash, or a password over bcrypt's 72 bytes
+        log.warning("a stored password hash is neither argon2 nor bcrypt, or the password is too long for bcrypt",
+                    exc_info=True)
         return False
 
 
@@ -493,6 +503,7 @@ def target_units(targets_path: Path | None = None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    logs.setup()
     parser = argparse.ArgumentParser(description="用户管理：生成密码哈希并写入 secrets.toml")
     sub = parser.add_subparsers(dest="command", required=True)
     add = sub.add_parser("add-user", help="添加或更新用户")

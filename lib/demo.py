@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from lib import config
+from lib import config, logs
 from lib import schema as S
 from lib.calendar import deadline
 from lib.formatting import fmt_plain
@@ -319,6 +319,7 @@ def clear_demo(store: Store, who: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    logs.setup()
     parser = argparse.ArgumentParser(description="示例数据：生成并导入（各填报单位 1–12 月报表），或清除")
     parser.add_argument("action", nargs="?", choices=["build", "clear"], default="build",
                         help="build：生成到当前数据目录（LIVELIHOOD_DATA_DIR）；clear：清除示例数据（记入审计日志）")

@@ -45,7 +45,7 @@ from functools import lru_cache
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from lib import auth, config
+from lib import auth, config, logs
 from lib import schema as S
 from lib.export import to_csv_bytes
 from lib.store import STATE_CURRENT, Store, bump_version
@@ -224,7 +224,7 @@ def prepare_photo(name: str, data: bytes) -> Photo:
     except LedgerError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        log.info("photo %r refused: %s", name, exc)
+        log.info("photo %r refused: %s", name, exc, exc_info=True)
         raise LedgerError(f"{label}无法作为图片读取（文件可能已损坏或不是照片），未保存。") from None
     stem = re.sub(r"\.(png|jpe?g)$", "", name, flags=re.I)
     return Photo(f"{stem}.jpg", out.getvalue(), size[0], size[1])
@@ -751,6 +751,7 @@ def narrative_history(targets: Targets, rows: pd.DataFrame, item: pd.Series | di
 # --- CLI -----------------------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
+    logs.setup()
     parser = argparse.ArgumentParser(description="问题督办台账：同步候选问题、导出台账")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("sync", help="从尚未读取的已接收报送中生成待确认问题（可重复运行）")

@@ -17,6 +17,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
+from lib import logs
 from lib import schema as S
 from lib.calendar import deadline
 from lib.status import (
@@ -415,6 +416,7 @@ def level_table(targets: Targets, rows: pd.DataFrame, submissions: pd.DataFrame,
 
 
 def main(argv: list[str] | None = None) -> int:
+    logs.setup()
     from lib.export import to_csv_bytes
     from lib.store import Store
 

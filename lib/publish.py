@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lib import logs
 from lib import progress as P
 from lib.store import PUBLICATIONS_DIR, STATE_CURRENT, Store
 from lib.targets import Targets, load_targets, parse_targets
@@ -479,6 +480,7 @@ def verify(store: Store) -> list[str]:
             if _recompute(store, doc, parsed) != document:
                 problems.append(f"{name}：由原始文件与目标表重新计算的结果与发布内容不符")
         except PublishError as exc:
+            log.warning("verifying publication %s: %s", row["id"], exc, exc_info=True)
             problems.append(f"{name}：{exc}")
         except Exception as exc:  # an unreadable record is a failed check, never a pass
             log.exception("verifying publication %s failed", row["id"])
@@ -540,6 +542,7 @@ def _parse_month(text: str) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    logs.setup()
     parser = argparse.ArgumentParser(description="发布月度数据（冻结为正式口径）、列出与校验已发布的修订")
     parser.add_argument("month", nargs="?", help="要发布的月份，如 2024-06")
     parser.add_argument("--as-of-time", help="发布某一过去时点的状态，如 2024-07-08T23:59:59（默认：现在）")

@@ -1,6 +1,7 @@
 """数据上报: templates out, filled workbooks in — checked cell by cell, stored only when clean."""
 
 import hashlib
+import logging
 from datetime import datetime
 
 import pandas as pd
@@ -13,6 +14,8 @@ from lib.store import DEMO_REFUSAL, STATE_CURRENT, read_zip_of_workbooks
 from lib.submission import display_name, validate
 
 from lib.auth import ANALYST, UNIT, unit_refusal
+
+log = logging.getLogger("pages.upload")  # a page runs as __main__
 
 folder, version, bundle, f = ui.frame(live=True)  # acts on the store: live data whatever the switch says
 user = ui.require(UNIT)  # server-side: the page is also absent from a viewer's navigation
@@ -52,8 +55,8 @@ for item in uploaded or []:
         try:
             files += read_zip_of_workbooks(data, item.name)
             continue
-        except Exception:
-            pass  # not a zip of workbooks: validate() names the problem
+        except Exception:  # not a zip of workbooks: validate() names the problem
+            log.info("upload %r is not a zip of workbooks", item.name, exc_info=True)
     files.append((display_name(item.name), data))
 
 if files:
