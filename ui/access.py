@@ -92,6 +92,7 @@ def auth_config() -> auth.AuthConfig:
 
         if auth.check_secrets_files(st_config.get_option("secrets.files")):  # raises naming the line
             raise auth.AuthConfigError(f"secrets 无法读取：{exc}") from exc
+        logger.debug("no secrets file: no users configured", exc_info=True)  # every rerun in demo mode
         secrets = {}
     return auth.parse_config(secrets, reporting_units())
 
