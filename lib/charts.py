@@ -25,7 +25,7 @@ GAP_SCALE = "RdYlGn"  # diverging: red behind, yellow-white at 0 (持平), green
 GAP_STEP = 5.0  # the colour scale's span is the largest |gap| shown, rounded up to this many points
 GAP_LIMIT = 40.0  # ... and at most this (beyond is clipped in colour only)
 PLAN_COLOR = "#444444"
-COMPLIANCE_COLORS = {"按时": "#1a7f37", "逾期": "#f2a900", "未报": "#d1242f", "未到期": "#d0d7de"}
+COMPLIANCE_COLORS = {"按时": S.GREEN, "逾期": S.ORANGE, "未报": S.RED, "未到期": "#d0d7de"}
 
 # Plotly's toolbar and number words in Chinese (a leader sees only the buttons below).
 ZH_CN_LOCALE = {
@@ -310,7 +310,7 @@ def trend_chart(trend: pd.DataFrame, title: str, projection: float | None = None
         last = trend.loc[trend["月份"] == month, "完成率"]
         if len(last) and last.iloc[0] == last.iloc[0]:
             fig.add_scatter(x=[month, 12], y=[last.iloc[0] * 100, min(projection, 1.5) * 100], mode="lines+markers",
-                            name="预计年末（按近三个月进度推算）", line=dict(color="#8c959f", dash="dot", width=2),
+                            name="预计年末（按近三个月进度推算）", line=dict(color=S.GREY, dash="dot", width=2),
                             hovertemplate=f"预计 %{{x}}月 {hover_pct('y')}<extra></extra>")
     _base(fig, title, 360)
     # Every other month labelled and never rotated: fits a phone's width.

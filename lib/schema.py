@@ -134,12 +134,14 @@ STATUS_LAGGING = "滞后"
 STATUS_SEVERE = "严重滞后"
 STATUS_MISSING = "未报送"
 STATUSES = [STATUS_DONE, STATUS_ON_TRACK, STATUS_LAGGING, STATUS_SEVERE, STATUS_MISSING]
+# The palette: every coloured state (statuses, report compliance, ledger items) takes its colour from here.
+GREEN, BLUE, ORANGE, RED, GREY = "#1a7f37", "#2f80ed", "#f2a900", "#d1242f", "#8c959f"
 STATUS_COLORS = {
-    STATUS_DONE: "#1a7f37",
-    STATUS_ON_TRACK: "#2f80ed",
-    STATUS_LAGGING: "#f2a900",
-    STATUS_SEVERE: "#d1242f",
-    STATUS_MISSING: "#8c959f",
+    STATUS_DONE: GREEN,
+    STATUS_ON_TRACK: BLUE,
+    STATUS_LAGGING: ORANGE,
+    STATUS_SEVERE: RED,
+    STATUS_MISSING: GREY,
 }
 # The same colours where only Streamlit's named markdown colours can be used (the status chip, ``:green-background[…]``).
 STATUS_MARKDOWN_COLORS = {
