@@ -539,28 +539,20 @@ def build_docx(figures: Figures, issued: date | None = None, overdue: pd.DataFra
     settings = figures.targets.report_settings
     summary = summarize(figures)
     w = _Writer()
-    numbers = iter(CHINESE_NUMBERS)
-
-    def numbered(text: str) -> None:
-        w.heading(f"{next(numbers)}、{text}")
-
     _masthead(w, figures, settings, issued)
     _opening(w, figures, settings)
-    numbered("总体进展")
-    _overall(w, figures, summary)
-    numbered("分类进展")
-    _categories(w, figures)
-    numbered("滞后项目")
-    _lagging(w, figures, summary)
-    if overdue is not None:
-        numbered("逾期督办事项")
-        _overdue(w, overdue, issued)
-    numbered("县市区进展")
-    _counties(w, figures)
-    numbered("报送情况")
-    _reports(w, figures, summary)
-    numbered("下步工作要求")
-    _requirements(w, settings)
+    sections = [
+        ("总体进展", lambda: _overall(w, figures, summary)),
+        ("分类进展", lambda: _categories(w, figures)),
+        ("滞后项目", lambda: _lagging(w, figures, summary)),
+        ("逾期督办事项", None if overdue is None else lambda: _overdue(w, overdue, issued)),
+        ("县市区进展", lambda: _counties(w, figures)),
+        ("报送情况", lambda: _reports(w, figures, summary)),
+        ("下步工作要求", lambda: _requirements(w, settings)),
+    ]
+    for number, (heading, write) in zip(CHINESE_NUMBERS, [s for s in sections if s[1] is not None]):
+        w.heading(f"{number}、{heading}")
+        write()
     _signature(w, figures, settings, issued)
     _annex(w, figures)
     _colophon(w, settings, issued)
