@@ -113,7 +113,7 @@ class ValidationResult:
 ROW_COLUMNS = ["指标编号", "县市区", "累计完成", "进展状态", "进展情况", "存在问题", "下步计划", "行号"]
 
 
-def _finding(result, level, message, sheet="", cell="", indicator="", county="", code=""):
+def _finding(result, level, message, sheet="", cell="", indicator="", county="", *, code: str):
     result.findings.append(Finding(level, message, result.file_name, sheet, cell, indicator, county, code))
 
 

@@ -417,6 +417,8 @@ def test_every_finding_has_a_code_from_the_one_table(targets):
     assert result.findings and all(f.code in CODES for f in result.findings)
     with pytest.raises(ValueError):
         Finding(S.LEVEL_ERROR, "x", code="no.such_code")
+    with pytest.raises(ValueError):
+        Finding(S.LEVEL_ERROR, "x")  # no code at all
 
 
 @pytest.mark.parametrize("typed", ["3，5", "12,00", "1200,5", "1,2345", "1,23,456", "3 5"])
