@@ -13,6 +13,8 @@ import zipfile
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -87,8 +89,17 @@ def test_validation_never_raises_on_mutated_templates(bases, targets, data):
     mutation = data.draw(st.sampled_from([mutate_cell, mutate_rows, mutate_bytes, mutate_xml]))
     mutated = mutation(base, data.draw)
     result = validate(mutated, "fuzz.xlsx", targets, None, today=TODAY)
-    assert result.accepted or result.errors
+    assert result.accepted == (not result.errors and result.rows is not None)
     assert not any(GENERIC in f.message for f in result.findings), [str(f) for f in result.findings]
+    if result.accepted:
+        # Read as meant, or refused: a damaged file that is accepted gives exactly the rows the undamaged one gives
+        # (a deleted or doubled row is never let through) and only finite, non-negative figures.
+        clean = validate(base, "base.xlsx", targets, None, today=TODAY)
+        assert len(result.rows) == len(clean.rows) and result.unit == clean.unit
+        assert sorted(map(tuple, result.rows[["指标编号", "县市区"]].to_numpy())) == sorted(
+            map(tuple, clean.rows[["指标编号", "县市区"]].to_numpy()))
+        figures = pd.to_numeric(result.rows["累计完成"], errors="coerce").dropna()
+        assert np.isfinite(figures).all() and (figures >= 0).all()
     for finding in result.findings:
         assert finding.message and finding.level in ("错误", "提醒")
 
