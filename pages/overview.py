@@ -48,13 +48,20 @@ ui.page_start(f"总览 · 截至 {t.year} 年 {f.month} 月", ignored={
 
 ui.status_cards(counts, len(projects))
 
-c1, c2, c3 = st.columns(3)
+previous = ui.last_year()  # the same month a year earlier; None (and no card) where there is no such year
+c1, c2, c3, *c4 = st.columns(4 if previous else 3)
 c1.metric("平均完成率", fmt_pct(overall),
           f"{gap:+.{POINT_DIGITS}f} 个百分点（较序时进度）" if gap is not None and gap == gap else None,
           help="所选项目完成率（每项封顶 100%）的平均；箭头为与序时进度之差（按各指标的序时计划）")
 c2.metric(f"{f.month} 月报表已收", f"{shown['received']} / {len(t.reporting_units)} 个单位",
           help="按全部填报单位统计（报表按单位报送，不随项目筛选变化）")
 c3.metric("本月新增滞后", f"{len(shown['newly'])} 个项目", help="与上月相比，由正常推进/已完成转为滞后或严重滞后的项目")
+if previous:
+    change = (overall - previous.rate) * 100 if overall is not None else float("nan")
+    c4[0].metric(f"去年同期 · {previous.year} 年 {previous.month} 月", fmt_pct(previous.rate),
+                 f"今年{change:+.{POINT_DIGITS}f} 个百分点" if change == change else None,
+                 help=f"{previous.year} 年同月（{previous.source}）{previous.projects} 个项目的平均完成率，"
+                      f"较当月序时进度 {fmt_points(previous.gap)}；箭头为今年与去年同期之差。类别、牵头单位筛选按名称作用于去年的项目")
 
 st.subheader("滞后项目与存在问题")
 if not shown["behind"]:

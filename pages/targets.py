@@ -1,5 +1,6 @@
-"""目标表 (admin): inspect the target table, replace it after validation, regenerate the templates."""
+"""目标表 (admin): each year's target table in the store — inspect, upload a new version or a new year, history."""
 
+import pandas as pd
 import streamlit as st
 
 import ui
@@ -12,43 +13,67 @@ folder, version, bundle, f = ui.frame(live=True)  # acts on the store: live data
 ui.require(ADMIN)
 t = bundle.targets
 store = ui.store()
+years = store.target_years()
+stored = store.target_table(t.year)
 
-ui.page_start("目标表", ignored={ui.ALL_FILTERS: "这里是全年的目标表本身"})
-st.caption(f"{t.year} 年度 · 版本 {t.version[:8]} · {len(t.projects)} 个项目、{len(t.indicators)} 项指标、"
-           f"{len(t.reporting_units)} 个填报单位、{len(t.counties)} 个县市区")
+ui.page_start(f"目标表 · {t.year} 年度", ignored={ui.ALL_FILTERS: "这里是目标表本身（侧栏“年度”选择看哪一年）"})
+st.caption(f"{t.year} 年度 · 第 {stored[0] if stored else '—'} 版（{t.version[:8]}）· {len(t.projects)} 个项目、"
+           f"{len(t.indicators)} 项指标、{len(t.reporting_units)} 个填报单位、{len(t.counties)} 个县市区 · "
+           f"库中共有 {len(years)} 个年度：{'、'.join(map(str, years))}")
 tabs = st.tabs([S.SHEET_PROJECTS, S.SHEET_INDICATORS, S.SHEET_SPLITS, S.SHEET_UNITS, "设置"])
 for i, (tab, frame) in enumerate(zip(tabs, [t.projects, t.indicators, t.splits, t.units])):
     with tab:
         ui.table(frame, key=f"targets_sheet_{i}", percent=(), points=(), height=320)
 tabs[4].table({"设置项": list(t.settings), "值": [str(v) for v in t.settings.values()]})
 
+
+def other_years_units(year: int) -> set[str]:
+    """Reporting units of every other year's table: accounts bound to them keep a table that names their unit."""
+    return {u for y in years if y != year for u in store.targets(y).reporting_units}
+
+
+def replace(data: bytes, who: str) -> None:
+    """Validate and store a new table (a new version of its own year, or a new year); says what happened."""
+    parsed, problems = parse_targets(data, source="upload")
+    missing = set() if problems else ui.auth_config().bound_units() - set(parsed.reporting_units) - other_years_units(parsed.year)
+    if missing:  # unit users bound to a unit no table would name any more: the sign-in would refuse everyone
+        store.log(who, "目标表被拒", f"缺少已绑定账号的填报单位：{'、'.join(sorted(missing))}")
+        st.error(f"新目标表中没有以下填报单位，其他年度的目标表中也没有，而 secrets.toml 中有账号绑定了它们："
+                 f"{'、'.join(sorted(missing))}。未存入。请先修改或删除这些账号（否则系统会因登录配置无效拒绝所有人）。")
+    elif problems := store.replace_targets(data, who=who):
+        st.error(f"目标表有 {len(problems)} 个问题，未存入。请按下表修改后重新上传：")
+        st.dataframe({"工作表": [p.sheet for p in problems], "行": [p.row or "" for p in problems],
+                      "列": [p.column or "" for p in problems], "问题": [p.message for p in problems]},
+                     hide_index=True, key="targets_problems")
+    else:
+        number = store.target_table(parsed.year)[0]
+        added = "（新增年度，可在侧栏“年度”中选择）" if parsed.year not in years else "，此前的版本保留在下方的版本记录中"
+        st.success(f"已存入 {parsed.year} 年度目标表第 {number} 版{added}。请重新生成该年度模板并下发。")
+
+
 a, b = st.columns(2)
 with a:
-    st.markdown("**下载当前目标表**，在 Excel 中修改后上传替换")
-    st.download_button("下载 targets.xlsx", lambda: store.target_table(t.year)[1], file_name="targets.xlsx",
+    st.markdown(f"**下载 {t.year} 年度目标表**，在 Excel 中修改后上传；上传另一年度的目标表即新增该年度")
+    st.download_button(f"下载 {t.year} 年度目标表", lambda: store.target_table(t.year)[1], file_name=f"目标表-{t.year}.xlsx",
                        key="targets_download", on_click="ignore", icon=":material/download:",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    new = st.file_uploader("上传新的目标表", type=["xlsx"], key="targets_upload")
+    new = st.file_uploader("上传目标表（年度以表中“设置”的“年度”为准）", type=["xlsx"], key="targets_upload")
     if new is not None:
-        if st.button("校验并替换", type="primary", key="targets_replace", icon=":material/published_with_changes:"):
-            who = ui.require(ADMIN).name
-            parsed, problems = parse_targets(new.getvalue(), source="upload")
-            missing = set() if problems else ui.auth_config().bound_units() - set(parsed.reporting_units)
-            if missing:  # unit users bound to a unit the new table drops: the sign-in would refuse everyone
-                store.log(who, "目标表被拒", f"缺少已绑定账号的填报单位：{'、'.join(sorted(missing))}")
-                st.error(f"新目标表中没有以下填报单位，而 secrets.toml 中有账号绑定了它们：{'、'.join(sorted(missing))}。"
-                         "未替换。请先修改或删除这些账号（否则系统会因登录配置无效拒绝所有人）。")
-            elif problems := store.replace_targets(new.getvalue(), who=who):
-                st.error(f"目标表有 {len(problems)} 个问题，未替换：")
-                st.dataframe({"工作表": [p.sheet for p in problems], "行": [p.row for p in problems],
-                              "列": [p.column for p in problems], "问题": [p.message for p in problems]},
-                             hide_index=True, key="targets_problems")
-            else:
-                st.success("目标表已替换，旧版本已存档。请重新生成模板并下发。")
+        if st.button("校验并存入", type="primary", key="targets_replace", icon=":material/published_with_changes:"):
+            replace(new.getvalue(), ui.require(ADMIN).name)
 with b:
-    st.markdown("**重新生成各单位模板**（写入数据目录的 templates/）")
+    st.markdown(f"**重新生成 {t.year} 年度各单位模板**（写入数据目录的 templates/）")
     if st.button("重新生成模板", key="targets_regenerate", icon=":material/autorenew:"):
         who = ui.require(ADMIN).name
         paths = write_templates(t, store.folder / "templates")
-        store.log(who, "重新生成模板", f"{len(paths)} 个模板，目标表版本 {t.version}")
+        store.log(who, "重新生成模板", f"{len(paths)} 个模板，{t.year} 年度目标表版本 {t.version}")
         st.success(f"已生成 {len(paths)} 个模板。")
+
+st.subheader("版本记录")
+history = pd.concat([store.target_history(y).assign(年度=y) for y in reversed(years)], ignore_index=True)
+st.caption("每次上传存为所属年度的新版本，旧版本不删除；上传与被拒都记入审计日志（“用户与审计”页）。")
+st.dataframe(pd.DataFrame({
+    "年度": history["年度"].astype(str), "版本": history["version"].map(lambda v: f"第 {v} 版"),
+    "存入时间": pd.to_datetime(history["stored_at"]).dt.strftime("%Y-%m-%d %H:%M"), "存入人": history["stored_by"],
+    "SHA-256": history["sha256"].str[:16], "当前": history["current"].map({True: "当前版本", False: ""}),
+}), hide_index=True, key="targets_history")

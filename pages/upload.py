@@ -31,11 +31,11 @@ with st.container(border=True):
     unit = a.selectbox("填报单位", t.reporting_units if office else [user.unit], key="upload_template_unit",
                        label_visibility="collapsed", disabled=not office)
     ui.require_unit(unit, "该模板")
-    b.download_button("下载该单位模板", lambda: ui.template_bytes(folder, t.version, unit), file_name=f"{unit}.xlsx",
+    b.download_button("下载该单位模板", lambda: ui.template_bytes(folder, t.year, t.version, unit), file_name=f"{unit}.xlsx",
                       key="upload_template_one", on_click="ignore", icon=":material/download:",
                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     if office:
-        c.download_button("全部模板（.zip）", lambda: ui.template_bytes(folder, t.version, None), file_name=f"{t.year}年报表模板.zip",
+        c.download_button("全部模板（.zip）", lambda: ui.template_bytes(folder, t.year, t.version, None), file_name=f"{t.year}年报表模板.zip",
                           key="upload_template_all", on_click="ignore", icon=":material/folder_zip:", mime="application/zip")
 
 st.markdown("**② 上传填好的报表**：可一次选择多个 .xlsx，或把多个文件打包成 .zip 上传。系统逐单元格检查，"

@@ -114,3 +114,17 @@ def as_real_reports(folder, uploader: str = "测试填报") -> None:
     for suffix in ("", "-wal", "-shm"):
         (folder / (DB_NAME + suffix)).unlink(missing_ok=True)
     Store(folder).rebuild()
+
+
+def targets_of_year(year: int) -> bytes:
+    """The bundled target table as another year's (only 设置 · 年度 changed): a second year for the store."""
+    from openpyxl import load_workbook
+
+    from lib.config import BUNDLED_TARGETS
+    wb = load_workbook(BUNDLED_TARGETS)
+    for row in wb[S.SHEET_SETTINGS].iter_rows():
+        if row[0].value == "年度":
+            row[1].value = year
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()

@@ -69,14 +69,16 @@ def require_unit(unit: str | None, what: str = "此操作") -> auth.User:
 # --- sign-in --------------------------------------------------------------------------------
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def _reporting_units(folder: str, stamp: tuple) -> tuple[str, ...]:
-    return tuple(get_store(folder).targets().reporting_units)
+def _reporting_units(folder: str, store_version: str) -> tuple[str, ...]:
+    s = get_store(folder)
+    return tuple(dict.fromkeys(unit for year in s.target_years() for unit in s.targets(year).reporting_units))
 
 
 def reporting_units() -> tuple[str, ...]:
-    """The target table's reporting units (what a unit user may be bound to), re-read when the table changes."""
+    """The reporting units of every year's target table (what a unit user may be bound to: a unit of an earlier
+    year still answers for its reports), re-read when the store changes."""
     s = store()
-    return _reporting_units(str(s.folder), (s.version(),))
+    return _reporting_units(str(s.folder), s.version())
 
 
 def auth_config() -> auth.AuthConfig:

@@ -18,7 +18,7 @@ from lib import publish as PB
 from lib.config import data_dir, demo_requested
 from lib.store import Store
 from lib.targets import Targets
-from ui.filters import Filters, current_filters
+from ui.filters import Filters, current_filters, year_picker
 
 
 @st.cache_resource
@@ -71,19 +71,39 @@ def _published_rows(s: Store, live_rows: pd.DataFrame, submission_ids) -> pd.Dat
     return kept.reset_index(drop=True)
 
 
+# The live figures of one year are served under a "version" naming the year and the store's state, e.g.
+# "2024@17": every cached view keyed on the version is then the view of that year, with no year argument of its own.
+YEAR_SEPARATOR = "@"
+
+
+def year_version(year: int, store_version: str) -> str:
+    return f"{year}{YEAR_SEPARATOR}{store_version}"
+
+
+def store_version_of(version: str) -> str:
+    """The store's own version inside a year's version (what the administrator's caption shows)."""
+    return version.split(YEAR_SEPARATOR, 1)[-1]
+
+
 @st.cache_resource(max_entries=6, show_spinner=False)
 def load_bundle(folder: str, version: str) -> Bundle:
-    """Read the target table and the store once per store version (version = cache key), or a published revision."""
+    """Read one year's target table and rows once per store version (version = cache key), or a published revision."""
     s = get_store(folder)
     if version.startswith(PUBLISHED_PREFIX):
-        live = load_bundle(folder, s.version())  # the live bundle of this moment: usually cached already
         pub = PB.load_by_id(s, int(version.split(":")[1]))
+        live = load_bundle(folder, year_version(pub.year, s.version()))  # the live bundle of its year: usually cached
         rows = _published_rows(s, live.rows, pub.versions["submission_id"].dropna())
         return Bundle(_published_targets(folder, pub.targets_hash, live.targets), rows, live.submissions, pub.month,
                       live.is_demo, pub)
-    targets = s.targets()
-    rows = s.current_rows(targets.year)  # the dashboard shows the target table's year; older years stay on disk
+    targets = s.targets(int(version.split(YEAR_SEPARATOR, 1)[0]))
+    rows = s.current_rows(targets.year)
     return Bundle(targets, rows, s.submissions(), P.default_month(targets, rows), s.is_demo())
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def target_years(folder: str, store_version: str) -> tuple[int, ...]:
+    """Years with a stored target table, ascending (one query per store version)."""
+    return tuple(get_store(folder).target_years())
 
 
 def _frozen(bundle: Bundle, month: int) -> PB.Publication | None:
@@ -209,6 +229,54 @@ def projection_view(folder: str, version: str, month: int) -> pd.DataFrame:
     return P.projection(b.targets, b.rows, month, details_until(folder, version, month))
 
 
+@dataclass(frozen=True)
+class LastYear:
+    """The overview's figure of the same month a year earlier (its city-wide roll-up, lib.progress.city_table)."""
+    year: int
+    month: int
+    rate: float  # mean capped completion of the projects (NaN when none is quantitative)
+    gap: float   # against that month's 序时进度, in percentage points
+    projects: int
+    source: str  # the published revision it comes from, or 实时 where the month was not published
+
+
+@st.cache_resource(max_entries=24, show_spinner=False)
+def last_year_view(folder: str, store_version: str, year: int, month: int, categories: tuple,
+                   units: tuple) -> LastYear | None:
+    """The same month of ``year`` − 1 under the 类别 / 牵头单位 filters (by name), or None where that year has no
+    target table, no report for the month, or no project the filters leave. Its latest published revision where
+    the month was published (the figure the office announced), else its live figures."""
+    last = year - 1
+    if last not in target_years(folder, store_version):
+        return None
+    revisions = get_store(folder).publications(last, month)
+    if len(revisions):
+        row = revisions.iloc[-1]
+        version = f"{PUBLISHED_PREFIX}{int(row['id'])}:{row['content_hash'][:16]}"
+    else:
+        version = year_version(last, store_version)
+    bundle = load_bundle(folder, version)
+    if not (bundle.rows["月份"] <= month).any():
+        return None
+    projects = Filters(month, categories, units, (), ()).projects(month_view(folder, version, month).projects)
+    if projects.empty:
+        return None
+    city = P.city_table(bundle.targets, bundle.rows, month, projects)
+    pub = bundle.publication
+    return LastYear(last, month, float(city["完成率"].iloc[0]), float(city["差距"].iloc[0]), len(projects),
+                    f"已发布修订 {pub.revision}" if pub is not None else "实时")
+
+
+def last_year() -> LastYear | None:
+    """``last_year_view`` for this rerun's year, month and filters (the live store state, whatever the switch)."""
+    fr = st.session_state["_current_frame"]
+    version = fr.live_version or fr.version
+    if version.startswith(PUBLISHED_PREFIX):
+        return None
+    return last_year_view(fr.folder, store_version_of(version), fr.bundle.targets.year, fr.filters.month,
+                          fr.filters.categories, fr.filters.units)
+
+
 @st.cache_resource(max_entries=24, show_spinner=False)
 def report_figures(folder: str, version: str, month: int, revision: int | None, live: bool):
     """The figures of one month's 督查通报 (lib.report.figures_for), once per store version and choice."""
@@ -218,7 +286,7 @@ def report_figures(folder: str, version: str, month: int, revision: int | None, 
 
 
 def current() -> tuple[str, str, Bundle]:
-    """(folder, version, bundle) for this rerun. Where the demo was asked for (``config.demo_requested``) and is
+    """(folder, version, bundle) for this rerun: the year chosen in the sidebar (``ui.filters.year_picker``). Where the demo was asked for (``config.demo_requested``) and is
     not complete yet, its build runs in a process of its own (lib.demo.start_demo: it survives this session, and
     two first visitors share one build); this visitor watches its progress until it is done."""
     s = store()
@@ -230,8 +298,8 @@ def current() -> tuple[str, str, Bundle]:
             time.sleep(1.0)
             st.rerun()
         st.session_state["demo_checked"] = True
-    version = s.version()
-    folder = str(s.folder)
+    folder, store_version = str(s.folder), s.version()
+    version = year_version(year_picker(list(target_years(folder, store_version))), store_version)
     return folder, version, load_bundle(folder, version)
 
 
@@ -287,11 +355,11 @@ def filtered_detail() -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def template_bytes(folder: str, targets_version: str, unit: str | None) -> bytes:
-    """One unit's template, or all of them zipped (unit=None). Keyed on the target table version."""
+def template_bytes(folder: str, year: int, targets_version: str, unit: str | None) -> bytes:
+    """One unit's template of ``year``, or all of them zipped (unit=None). Keyed on the target table version."""
     from lib.template import build_template, templates_zip
 
-    targets = get_store(folder).targets()
+    targets = get_store(folder).targets(year)
     return templates_zip(targets) if unit is None else build_template(targets, unit)
 
 
@@ -310,8 +378,10 @@ def _ledger_items(folder: str, version: str, ledger_version: str, today: str) ->
 
 
 def ledger_items() -> pd.DataFrame:
-    """Every ledger item (lib.ledger.items) after syncing new submissions; read once per ledger change and day."""
+    """The ledger items of the sidebar's year (lib.ledger.items) after syncing new submissions; read once per
+    ledger change and day."""
     current_frame = st.session_state["_current_frame"]  # the ledger is live whatever the 实时/已发布 switch says
     folder, version = current_frame.folder, current_frame.live_version or current_frame.version
     ledger_sync(folder, version)
-    return _ledger_items(folder, version, ledger.version(get_store(folder)), date.today().isoformat())
+    items = _ledger_items(folder, version, ledger.version(get_store(folder)), date.today().isoformat())
+    return items[items["年度"] == current_frame.bundle.targets.year]

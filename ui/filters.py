@@ -71,6 +71,39 @@ def _from_url(key: str, options: list, multi: bool):
     return value if value in options else None
 
 
+def year_picker(years: list[int]) -> int:
+    """The sidebar's 年度 (first of the filters, mirrored in the URL as ``?year=2024``): which year every page,
+    export, publication and report shows. Default: the latest year with a target table. A link to a year the
+    store has no table for falls back to the default, and the picker says so."""
+    if "year_loaded" not in st.session_state:
+        raw = st.query_params.get("year")
+        if raw is not None:
+            if raw.isdigit() and int(raw) in years:
+                st.session_state["f_year"] = int(raw)
+            else:
+                st.session_state["_year_unknown"] = raw
+        st.session_state["year_loaded"] = True
+    if st.session_state.get("f_year") not in years:
+        st.session_state["f_year"] = years[-1]
+    with st.sidebar:
+        st.markdown("#### 筛选")
+        st.selectbox("年度", years, key="f_year", format_func=lambda y: f"{y} 年度", on_change=_year_changed,
+                     help="各页、导出、发布与通报都显示所选年度；每个年度有自己的目标表（“目标表”页上传）")
+        unknown = st.session_state.get("_year_unknown")
+        if unknown is not None:
+            st.caption(f"链接中的年度“{unknown}”没有目标表，显示 {st.session_state['f_year']} 年度。")
+    year = int(st.session_state["f_year"])
+    if st.query_params.get("year") != str(year):
+        st.query_params["year"] = str(year)
+    return year
+
+
+def _year_changed() -> None:
+    """Another year: its own latest month and lists, and no note about the link's year any more."""
+    st.session_state.pop("f_month", None)
+    st.session_state.pop("_year_unknown", None)
+
+
 def sidebar_filters(bundle: Bundle) -> Filters:
     """Global filters shared by every page; read from and written to the query string."""
     t = bundle.targets
@@ -89,8 +122,10 @@ def sidebar_filters(bundle: Bundle) -> Filters:
     default_month = bundle.latest_month or 1
     if st.session_state.get("f_month") not in months:
         st.session_state["f_month"] = default_month
+    for key in ("f_category", "f_unit", "f_county"):  # after a change of year: only what the year's table lists
+        if key in st.session_state:
+            st.session_state[key] = [v for v in st.session_state[key] if v in options[key]]
     with st.sidebar:
-        st.markdown("#### 筛选")
         st.selectbox("截至月份", months, key="f_month", format_func=lambda m: f"{t.year} 年 {m} 月",
                      help="默认为多数单位已报送的最新月份")
         st.multiselect("类别", categories, key="f_category", select_all=False, placeholder="全部类别")

@@ -8,7 +8,7 @@ import streamlit as st
 
 from lib import auth
 from ui.access import PAGES, auth_banner, auth_config, sign_in
-from ui.data import Bundle, current, current_data, load_bundle, published_version, store
+from ui.data import Bundle, current, current_data, load_bundle, published_version, store, store_version_of
 from ui.filters import Filters, filter_summary, sidebar_filters
 from ui.source import source_badge, source_picker
 from ui.widgets import banner, compact
@@ -46,7 +46,7 @@ def setup_frame(user: auth.User) -> Frame:
         chosen = replace(chosen, source=f"已发布修订{pub.revision}")
     with st.sidebar:
         if user.can(auth.ADMIN):  # versions are an administrator's detail
-            st.caption(f"{bundle.targets.year} 年度 · 目标表版本 {bundle.targets.version[:8]} · 数据版本 {live_version.split(':')[0]}")
+            st.caption(f"{bundle.targets.year} 年度 · 目标表版本 {bundle.targets.version[:8]} · 数据版本 {store_version_of(live_version)}")
         st.caption(f"当前用户：{user.name}（{user.label}）")
         if user.login != auth.DEMO_LOGIN and st.button("退出登录", key="auth_logout", icon=":material/logout:"):
             store().log(user.name, "退出登录", user.login)
