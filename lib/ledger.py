@@ -325,15 +325,16 @@ class SyncResult:
 
 
 def sync(store: Store, targets: Targets, who: str = SYSTEM) -> SyncResult:
-    """Candidates from every current submission not yet seen (idempotent; one transaction, safe to race)."""
+    """Candidates from every current submission of ``targets``' year not yet seen (idempotent; one transaction, safe
+    to race). Each year is read with its own table: the indicator codes of two years' tables may name other projects."""
     projects = dict(zip(targets.indicators["指标编号"], targets.indicators["项目序号"].astype(int)))
     leads = dict(zip(targets.projects["项目序号"].astype(int), targets.projects["牵头单位"]))
     cell_column = COLUMN_LETTER["存在问题"]
     result = SyncResult()
     with store._write() as con:
         subs = con.execute(
-            "SELECT id, sha256, unit, year, month, received_at FROM submissions WHERE state=? AND sha256 NOT IN "
-            "(SELECT sha256 FROM ledger_seen) ORDER BY year, month, activated_at, id", (STATE_CURRENT,)).fetchall()
+            "SELECT id, sha256, unit, year, month, received_at FROM submissions WHERE state=? AND year=? AND sha256 NOT IN "
+            "(SELECT sha256 FROM ledger_seen) ORDER BY year, month, activated_at, id", (STATE_CURRENT, targets.year)).fetchall()
         for sub_id, sha, unit, year, month, received_at in subs:
             rows = con.execute("SELECT indicator, county, problems, excel_row FROM rows WHERE submission_id=? "
                                "AND problems != '' ORDER BY rowid", (sub_id,)).fetchall()
@@ -761,7 +762,8 @@ def main(argv: list[str] | None = None) -> int:
     store = Store()
     targets = store.targets()
     if args.command == "sync":
-        print(sync(store, targets, who="命令行").summary())
+        for year in store.target_years():
+            print(f"{year} 年度：" + sync(store, store.targets(year), who="命令行").summary())
         return 0
     wanted = tuple(s.strip() for s in re.split(r"[,，、]", args.status) if s.strip())
     unknown = [s for s in wanted if s not in STATES]

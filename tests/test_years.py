@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 import pytest
 
+from lib import ledger
 from lib import progress as P
 from lib.formatting import POINT_DIGITS, fmt_pct
 from lib.store import Store
@@ -15,6 +16,7 @@ from tests.factory import filled, targets_of_year
 from tests.test_pages import open_page
 
 LAST_YEAR_SHARE = 0.2  # every unit's June 2023 report at 20 % of its targets (2024's demo is further on)
+LAST_YEAR_PROBLEM = ("市民政局", "二〇二三年度征地协调尚未完成")  # one unit's 存在问题 in June 2023: a ledger candidate
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +27,8 @@ def two_years_dir(reports_dir, tmp_path_factory):
     store = Store(folder)
     assert store.replace_targets(targets_of_year(2023), who="测试管理员") == []
     last = store.targets(2023)
-    files = [(f"2023-06_{unit}.xlsx", filled(last, unit, month="2023-06", share=LAST_YEAR_SHARE))
+    files = [(f"2023-06_{unit}.xlsx", filled(last, unit, month="2023-06", share=LAST_YEAR_SHARE,
+                                             problems=LAST_YEAR_PROBLEM[1] if unit == LAST_YEAR_PROBLEM[0] else ""))
              for unit in last.reporting_units]
     outcomes = store.ingest_many(files, uploader="测试填报", targets=last, received_at=datetime(2023, 7, 3),
                                  today=date(2024, 1, 31))
@@ -137,3 +140,22 @@ def test_targets_page_adds_a_year_and_a_version_audited(demo_copy):
     log = store.audit_log()
     assert log[log["操作"] == "目标表被拒"].shape[0] == 1
     assert log["详情"].str.contains("2025").any()
+
+
+def test_ledger_reads_each_year_with_its_own_table_and_shows_the_chosen_year(two_years_dir, tmp_path, monkeypatch):
+    folder = tmp_path / "data"
+    shutil.copytree(two_years_dir, folder)
+    store = Store(folder)
+    ledger.sync(store, store.targets(2024))
+    assert not ledger.items(store, store.targets(2024))["问题描述"].str.contains("二〇二三年度征地").any()  # 2024 reads 2024 only
+    ledger.sync(store, store.targets(2023))
+    items = ledger.items(store, store.targets(2023))
+    found = items.loc[items["问题描述"].str.contains("二〇二三年度征地"), "年度"]
+    assert len(found) and set(found) == {2023}  # one per row the unit wrote it in, all of 2023
+
+    monkeypatch.setenv("LIVELIHOOD_DATA_DIR", str(folder))
+    at = open_page("pages/ledger.py")
+    assert "二〇二三年度征地" not in " ".join(str(d.value.to_string()) for d in at.dataframe)
+    at.selectbox(key="f_year").set_value(2023).run()
+    assert not at.exception
+    assert "二〇二三年度征地" in " ".join(str(d.value.to_string()) for d in at.dataframe)

@@ -368,8 +368,7 @@ def template_bytes(folder: str, year: int, targets_version: str, unit: str | Non
 @st.cache_resource(max_entries=8, show_spinner=False)
 def ledger_sync(folder: str, version: str) -> ledger.SyncResult:
     """Candidates from new submissions, once per store version (any upload, restore or rebuild moves it)."""
-    s = get_store(folder)
-    return ledger.sync(s, s.targets())
+    return ledger.sync(get_store(folder), load_bundle(folder, version).targets)  # the year the version names
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
