@@ -40,15 +40,20 @@ def replace(data: bytes, who: str) -> None:
         store.log(who, "目标表被拒", f"缺少已绑定账号的填报单位：{'、'.join(sorted(missing))}")
         st.error(f"新目标表中没有以下填报单位，其他年度的目标表中也没有，而 secrets.toml 中有账号绑定了它们："
                  f"{'、'.join(sorted(missing))}。未存入。请先修改或删除这些账号（否则系统会因登录配置无效拒绝所有人）。")
-    elif problems := store.replace_targets(data, who=who):
+        return
+    before = store.target_table(parsed.year) if parsed is not None else None
+    if problems := store.replace_targets(data, who=who):
         st.error(f"目标表有 {len(problems)} 个问题，未存入。请按下表修改后重新上传：")
         st.dataframe({"工作表": [p.sheet for p in problems], "行": [p.row or "" for p in problems],
                       "列": [p.column or "" for p in problems], "问题": [p.message for p in problems]},
                      hide_index=True, key="targets_problems")
-    else:
-        number = store.target_table(parsed.year)[0]
-        added = "（新增年度，可在侧栏“年度”中选择）" if parsed.year not in years else "，此前的版本保留在下方的版本记录中"
-        st.success(f"已存入 {parsed.year} 年度目标表第 {number} 版{added}。请重新生成该年度模板并下发。")
+        return
+    number = store.target_table(parsed.year)[0]
+    if before is not None and before[0] == number:
+        st.info(f"上传的目标表与 {parsed.year} 年度现行的第 {number} 版完全相同，未另存新版本。")
+        return
+    added = "（新增年度，可在侧栏“年度”中选择）" if before is None else "，此前的版本保留在下方的版本记录中"
+    st.success(f"已存入 {parsed.year} 年度目标表第 {number} 版{added}。请重新生成该年度模板并下发。")
 
 
 a, b = st.columns(2)
@@ -70,7 +75,7 @@ with b:
         st.success(f"已生成 {len(paths)} 个模板。")
 
 st.subheader("版本记录")
-history = pd.concat([store.target_history(y).assign(年度=y) for y in reversed(years)], ignore_index=True)
+history = pd.concat([store.target_history(y).assign(年度=y) for y in reversed(store.target_years())], ignore_index=True)
 st.caption("每次上传存为所属年度的新版本，旧版本不删除；上传与被拒都记入审计日志（“用户与审计”页）。")
 st.dataframe(pd.DataFrame({
     "年度": history["年度"].astype(str), "版本": history["version"].map(lambda v: f"第 {v} 版"),

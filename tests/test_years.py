@@ -133,6 +133,10 @@ def test_targets_page_adds_a_year_and_a_version_audited(demo_copy):
         ("2025", "第 1 版", "当前版本"), ("2024", "第 1 版", ""), ("2024", "第 2 版", "当前版本")]
     assert set(history["存入人"]) >= {"系统"} and "None" not in history.to_string()
 
+    at.file_uploader(key="targets_upload").set_value(("同一份.xlsx", targets_of_year(2025), "application/octet-stream")).run()
+    at.button(key="targets_replace").click().run()
+    assert any("完全相同，未另存新版本" in i.value for i in at.info) and len(store.target_history(2025)) == 1
+
     at.file_uploader(key="targets_upload").set_value(("坏.xlsx", b"not a workbook", "application/octet-stream")).run()
     at.button(key="targets_replace").click().run()
     assert any("未存入" in e.value for e in at.error)
