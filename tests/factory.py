@@ -116,8 +116,10 @@ def as_real_reports(folder, uploader: str = "测试填报") -> None:
     Store(folder).rebuild()
 
 
+@lru_cache(maxsize=8)
 def targets_of_year(year: int) -> bytes:
-    """The bundled target table as another year's (only 设置 · 年度 changed): a second year for the store."""
+    """The bundled target table as another year's (only 设置 · 年度 changed): a second year for the store. The same
+    bytes on every call (openpyxl stamps the time it saves)."""
     from openpyxl import load_workbook
 
     from lib.config import BUNDLED_TARGETS
