@@ -24,6 +24,14 @@ LOGIN, PASSWORD = "clerk", "two-servers-test-password"
 
 
 @pytest.fixture()
+def postgres_url(postgres_server):
+    """A fresh database in the session's throw-away PostgreSQL cluster (tests/conftest.py), dropped after."""
+    url = postgres_server.new_database()
+    yield url
+    postgres_server.drop_database(url)
+
+
+@pytest.fixture()
 def servers(postgres_url, tmp_path, monkeypatch):
     """Servers A and B: one database, one secrets file (one deployment), two data folders."""
     require_tool(CHROMIUM)
