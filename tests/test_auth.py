@@ -481,12 +481,13 @@ def test_target_table_that_drops_a_bound_unit_is_refused(app, demo_copy, monkeyp
     real = lib.targets.parse_targets(before, source="test")[0]
 
     class Without:  # the bundled table as if 市民政局 had been removed from it
+        year = real.year
         reporting_units = [u for u in real.reporting_units if u != "市民政局"]
     monkeypatch.setattr(lib.targets, "parse_targets", lambda data, source: (Without(), []))
     at.file_uploader(key="targets_upload").set_value(("targets.xlsx", before, "application/octet-stream")).run()
     at.button(key="targets_replace").click().run()
     assert not at.exception
-    assert any("市民政局" in e.value and "未替换" in e.value for e in at.error)
+    assert any("市民政局" in e.value and "未存入" in e.value for e in at.error)
     assert len(Store(demo_copy).target_history(2024)) == 1  # nothing replaced
     log = Store(demo_copy).audit_log()
     assert log[log["操作"] == "目标表被拒"]["详情"].str.contains("市民政局").any()
