@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -22,7 +21,7 @@ from lib.auth import ADMIN, ANALYST, hash_password, write_user
 from lib.store import Store
 from lib.template import fill_template
 from tests.browser.live import ARTIFACTS, ROOT, streamlit_server
-from tests.factory import entries_for
+from tests.factory import entries_for, row_of
 
 UNIT = "市民政局"
 LOGIN, PASSWORD = "clerk", "browser-test-password"
@@ -163,6 +162,8 @@ def test_broken_workbook_shows_the_cell(page, server, targets, tmp_path):
     grid = page.locator("[data-testid='stExpander']").filter(has_text="坏表.xlsx").locator("[data-testid='stTable']")
     grid.wait_for(timeout=30_000)  # open, and the messages whole (a static table wraps instead of cutting)
     assert "约300" in grid.inner_text()
+    cell = f"H{row_of(targets, UNIT, 'P01-1', '任城区')}"  # the cell the clerk must fix, named on the page
+    assert cell in grid.locator("tr", has_text="约300").first.inner_text()
     error_cell = grid.locator("td", has_text="错误").first
     assert error_cell.evaluate("e => getComputedStyle(e).backgroundColor") != "rgba(0, 0, 0, 0)"  # coloured
     shot(page, "upload-rejected")
@@ -182,9 +183,16 @@ def test_county_map_draws_offline_and_pages_render_chinese(page, server):
         open_path(page, server, path)
         page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=60_000)
         shot(page, path.split("?")[0])
-    # Chinese renders with a real CJK font (fonts-noto-cjk), not tofu boxes.
-    fonts = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True).stdout
-    assert "Noto Sans CJK SC" in fonts
+    # Chinese on the page is drawn with a real CJK font (fonts-noto-cjk), not tofu boxes: ask Chromium which
+    # platform fonts it used for the heading's glyphs (the host having the font is not enough).
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+    heading = cdp.send("DOM.querySelector", {"nodeId": root, "selector": "[data-testid='stMain'] h1"})["nodeId"]
+    used = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": heading})["fonts"]
+    assert any("CJK" in f["familyName"] and f["glyphCount"] > 0 for f in used), used
+    cdp.detach()
 
 
 def texts(locator) -> list[str]:
