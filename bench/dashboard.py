@@ -65,7 +65,7 @@ def build_store(folder: Path, years: int, scale: int) -> tuple[Store, int]:
     store = Store(folder)
     targets = store.targets()
     n = 0
-    with store._write() as con:
+    with store.write() as con:
         for year in range(targets.year - years + 1, targets.year + 1):
             for month in range(1, 13):
                 for unit in targets.reporting_units:

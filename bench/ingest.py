@@ -1,6 +1,7 @@
 """Ingestion benchmark: our full path against the naive baseline and the decompression floor.
 
     python bench/ingest.py --files 1000 [--no-libreoffice]
+    python bench/ingest.py --files 1000 --store-only [--database-url postgresql://user@127.0.0.1:5432/postgres]
 
 Generates N distinct filled templates from the real templates (one month of every
 reporting unit, plus variants that differ in one narrative cell; when LibreOffice is
@@ -11,6 +12,8 @@ cached formula values like files saved by Excel), then times in one run:
   (b) floor     unzip each file's sheet XML, nothing else
   (c) ours      validate only, and the full path: parse + validate + store (Store.ingest_many)
 
+``--store-only`` times only (c)'s full path; with ``--database-url`` it runs on PostgreSQL (each run in a new
+database created on that server and dropped after: the role needs CREATEDB), else on SQLite in a temp folder.
 Prints a table of figures and ratios. Not a test: nothing asserts a time.
 """
 
@@ -42,6 +45,30 @@ from lib.targets import load_targets  # noqa: E402
 from lib.template import build_template, fill_template  # noqa: E402
 
 MARKER = "按计划推进"
+
+
+_made: list[str] = []
+
+
+def fresh_database(server_url: str) -> str:
+    """'' (SQLite), or the URL of a new, empty database on the PostgreSQL server of ``server_url``."""
+    if not server_url:
+        return ""
+    import psycopg
+
+    name = f"bench_ingest_{os.getpid()}_{len(_made)}"
+    with psycopg.connect(server_url, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+    _made.append(name)
+    return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_databases(server_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server_url, autocommit=True) as con:
+        for name in _made:
+            con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def entries(targets, unit: str, share: float) -> dict:
@@ -89,20 +116,19 @@ def sheet_part(data: bytes) -> str:
     return "xl/worksheets/sheet1.xml"
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=1000)
-    parser.add_argument("--no-libreoffice", action="store_true")
-    parser.add_argument("--skip-baseline", action="store_true",
-                        help="leave out the openpyxl baseline (minutes of CPU on a shared machine)")
-    parser.add_argument("--month", default="2024-06")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each of our paths and the floor; the best is shown")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="validation processes for the full path (default: all cores)")
-    args = parser.parse_args(argv)
+def print_results(results: dict, args, n: int) -> None:
+    print(f"\n{'path (best of ' + str(args.repeat) + ' unless said)':<52}{'total s':>10}{'ms/file':>10}")
+    for label, seconds in results.items():
+        print(f"{label:<52}{seconds:>10.2f}{seconds / n * 1000:>10.2f}")
+    ours, floor_s, base_s = results[f"ours: parse + validate + store, {args.workers} proc."], \
+        results["floor: unzip sheet XML"], results["baseline: pandas.read_excel(openpyxl) (once)"]
+    print(f"\nours / floor      = {ours / floor_s:6.1f}×   (goal ≤ 8×)")
+    print(f"baseline / ours   = {base_s / ours:6.1f}×   (goal ≥ 8×)")
+    print(f"validate (1 process) / floor = {results['ours: validate only, 1 process'] / floor_s:6.1f}×")
 
-    targets = load_targets(BUNDLED_TARGETS)
-    work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+
+def make_files(targets, args, work: Path) -> list[tuple[str, bytes]]:
+    """N distinct filled workbooks: one month of every unit, then variants differing in one narrative cell."""
     t0 = time.perf_counter()
     base = {f"{u}.xlsx": fill_template(build_template(targets, u), args.month, entries(targets, u, 0.5))
             for u in targets.reporting_units}
@@ -115,6 +141,27 @@ def main(argv=None) -> int:
     total_mb = sum(len(d) for _, d in files) / 1e6
     rows = sum(len(targets.expected_rows(n.split("_", 1)[1][:-5])) for n, _ in files)
     print(f"{len(files)} files ({kind}), {total_mb:.1f} MB, {rows} data rows; generated in {made:.1f} s")
+    return files
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--no-libreoffice", action="store_true")
+    parser.add_argument("--skip-baseline", action="store_true",
+                        help="leave out the openpyxl baseline (minutes of CPU on a shared machine)")
+    parser.add_argument("--month", default="2024-06")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each of our paths and the floor; the best is shown")
+    parser.add_argument("--store-only", action="store_true", help="time only the full path (parse + validate + store)")
+    parser.add_argument("--database-url", default="",
+                        help="PostgreSQL server for the full path (a new database per run); default: SQLite")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="validation processes for the full path (default: all cores)")
+    args = parser.parse_args(argv)
+
+    targets = load_targets(BUNDLED_TARGETS)
+    work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    files = make_files(targets, args, work)
 
     def baseline():
         for _, data in files:
@@ -138,7 +185,8 @@ def main(argv=None) -> int:
     stores = iter(range(args.repeat))
 
     def full():
-        store = Store(work / f"store-{next(stores)}")  # an empty store each time, or every file is a duplicate
+        # An empty store each time, or every file is a duplicate (opening it is not timed apart: it is small).
+        store = Store(work / f"store-{next(stores)}", url=fresh_database(args.database_url))
         outcomes = store.ingest_many(files, uploader="bench", targets=targets, received_at=datetime(targets.year, 7, 3),
                                      today=today, workers=args.workers)
         assert sum(o.stored for o in outcomes) == len(files)
@@ -154,21 +202,23 @@ def main(argv=None) -> int:
             times.append(timed(fn))
         return min(times)
 
+    full_label = f"ours: parse + validate + store, {args.workers} proc., " + ("PostgreSQL" if args.database_url else "SQLite")
+    if args.store_only:
+        seconds = best(full)
+        print(f"\n{full_label} (best of {args.repeat}): {seconds:.2f} s, {seconds / len(files) * 1000:.2f} ms/file, "
+              f"{len(files) / seconds:.0f} files/s")
+        print("\n" + machine())
+        shutil.rmtree(work, ignore_errors=True)
+        if args.database_url:
+            drop_databases(args.database_url)
+        return 0
     results = {}
     results["floor: unzip sheet XML"] = best(floor)
     results["ours: validate only, 1 process"] = best(validate_only)
     results[f"ours: validate only, {args.workers} processes"] = best(validate_parallel)
     results[f"ours: parse + validate + store, {args.workers} proc."] = best(full)
     results["baseline: pandas.read_excel(openpyxl) (once)"] = float("nan") if args.skip_baseline else timed(baseline)
-    n = len(files)
-    print(f"\n{'path (best of ' + str(args.repeat) + ' unless said)':<52}{'total s':>10}{'ms/file':>10}")
-    for label, seconds in results.items():
-        print(f"{label:<52}{seconds:>10.2f}{seconds / n * 1000:>10.2f}")
-    ours, floor_s, base_s = results[f"ours: parse + validate + store, {args.workers} proc."], \
-        results["floor: unzip sheet XML"], results["baseline: pandas.read_excel(openpyxl) (once)"]
-    print(f"\nours / floor      = {ours / floor_s:6.1f}×   (goal ≤ 8×)")
-    print(f"baseline / ours   = {base_s / ours:6.1f}×   (goal ≥ 8×)")
-    print(f"validate (1 process) / floor = {results['ours: validate only, 1 process'] / floor_s:6.1f}×")
+    print_results(results, args, len(files))
     print("\n" + machine())
     shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -40,7 +40,7 @@ from lib import config, logs
 from lib import schema as S
 from lib.calendar import deadline
 from lib.formatting import fmt_plain
-from lib.store import DEMO_UPLOADER, PUBLICATIONS_DIR, RebuildError, Store
+from lib.store import DEMO_UPLOADER, RebuildError, Store
 from lib.template import build_template, fill_template
 
 SEED = 2024
@@ -297,23 +297,14 @@ def clear_demo(store: Store, who: str) -> int:
     with _lock(store.folder):
         subs = store.submissions()
         demo = subs[subs["uploader"] == DEMO_UPLOADER]
-        for rel in demo["path"]:
-            final = store.folder / rel
-            for path in (final, final.with_suffix(".json")):
-                path.unlink(missing_ok=True)
-        for folder in sorted({(store.folder / rel).parent for rel in demo["path"]}, key=lambda p: len(p.parts), reverse=True):
-            for empty in (folder, folder.parent, folder.parent.parent):
-                if empty != store.submissions_dir and empty.exists() and not any(empty.iterdir()):
-                    empty.rmdir()
+        store.remove_files(list(demo["path"]))
         shutil.rmtree(store.folder / "demo", ignore_errors=True)
         # Months published while the folder held the demo were computed from demo figures (real uploads are refused
         # then): they go with it, or a leader could open a "published" month of invented numbers.
-        published = list((store.folder / PUBLICATIONS_DIR).glob("*/*/r*.json"))
-        for path in published:
-            path.unlink()
+        published = store.remove_publications()
         (store.folder / "demo.off").write_text(f"{datetime.now().isoformat(timespec='seconds')} {who}\n", encoding="utf-8")
         store.rebuild()
-        store.log(who, "清除示例数据", f"删除 {len(demo)} 份示例报送及其数据行" + (f"、{len(published)} 份据示例数据的发布" if published else "")
+        store.log(who, "清除示例数据", f"删除 {len(demo)} 份示例报送及其数据行" + (f"、{published} 份据示例数据的发布" if published else "")
                   + f"，由其余原始文件重建数据库（{len(subs) - len(demo)} 份）")
     return len(demo)
 

@@ -22,7 +22,7 @@ forget. Analysts (and admins) manage everything; a 填报单位 user may add fol
 responsible for or coordinates, and ask for closure of the ones it is responsible for; only an analyst closes.
 Every change is written to the audit log in the same transaction.
 
-Tables: ``lib.store.LEDGER_SCHEMA``. CLI::
+Tables: ``lib/store/migrations/*/0001_initial.sql`` (both backends). CLI::
 
     python -m lib.ledger sync                              # candidates from submissions not yet seen (idempotent)
     python -m lib.ledger export [--status 待处理,协调中] > items.csv   # UTF-8-BOM CSV, EXPORT_COLUMNS
@@ -37,7 +37,7 @@ import re
 import sys
 import unicodedata
 from collections import Counter
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -254,7 +254,7 @@ def _bump(con) -> None:
 @contextmanager
 def _changing(store: Store):
     """One write transaction that changes the ledger: its version moves (a cache key for the pages)."""
-    with store._write() as con:
+    with store.write() as con:
         yield con
         _bump(con)
 
@@ -262,7 +262,7 @@ def _changing(store: Store):
 def version(store: Store) -> str:
     """Changes whenever the ledger changes (the store's own version does not move for ledger edits) or the
     database is rebuilt (the generation is new)."""
-    with closing(store._connect()) as con:
+    with store.read() as con:
         key = dict(con.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'ledger_version')").fetchall())
     return f"{key.get('generation', '')}:{key.get('ledger_version', 0)}"
 
@@ -289,9 +289,8 @@ def _touch(con, item_id: int, **fields) -> None:
 def _insert_item(con, **fields) -> int:
     now = _now()
     fields = {"created_at": now, "updated_at": now, **fields}
-    cur = con.execute(f"INSERT INTO ledger_items({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})",
+    return con.insert(f"INSERT INTO ledger_items({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})",
                       tuple(fields.values()))
-    return cur.lastrowid
 
 
 def _lead_unit(targets: Targets, project: int) -> str:
@@ -331,7 +330,7 @@ def sync(store: Store, targets: Targets, who: str = SYSTEM) -> SyncResult:
     leads = dict(zip(targets.projects["项目序号"].astype(int), targets.projects["牵头单位"]))
     cell_column = COLUMN_LETTER["存在问题"]
     result = SyncResult()
-    with store._write() as con:
+    with store.write() as con:
         subs = con.execute(
             "SELECT id, sha256, unit, year, month, received_at FROM submissions WHERE state=? AND year=? AND sha256 NOT IN "
             "(SELECT sha256 FROM ledger_seen) ORDER BY year, month, activated_at, id", (STATE_CURRENT, targets.year)).fetchall()
@@ -507,7 +506,7 @@ def dismiss(store: Store, item_ids: list[int], actor: Actor, reason: str) -> int
         raise LedgerError("不予处理须填写理由。")
     count = 0
     for item_id in item_ids:
-        with closing(store._connect()) as con:
+        with store.read() as con:
             status = _item(con, item_id)["status"]
         if DISMISSED in TRANSITIONS.get(status, ()):
             set_status(store, item_id, DISMISSED, actor, reason)
@@ -625,14 +624,14 @@ def items(store: Store, targets: Targets, today: date | None = None) -> pd.DataF
     """Every item, one row each, ITEM_COLUMNS (text columns never hold None): overdue first (most days first),
     then confirmed items by 办结时限, then candidates, closed items last."""
     today = today or date.today()
-    with closing(store._connect()) as con:
-        frame = pd.read_sql_query(
+    with store.read() as con:
+        frame = con.frame(
             "SELECT i.*, (SELECT COUNT(*) FROM ledger_reports r WHERE r.item_id = i.id) AS n_reports, "
             "(SELECT f.on_date || ' ' || f.who || '：' || f.text FROM ledger_followups f WHERE f.item_id = i.id "
             " AND f.kind IN (?, ?) ORDER BY f.on_date DESC, f.id DESC LIMIT 1) AS latest, "
             "(SELECT f.on_date FROM ledger_followups f WHERE f.item_id = i.id AND f.kind IN (?, ?) "
             " ORDER BY f.on_date DESC, f.id DESC LIMIT 1) AS latest_on "
-            "FROM ledger_items i ORDER BY i.id", con, params=(FOLLOW_UP, CLOSURE_REQUEST) * 2)
+            "FROM ledger_items i ORDER BY i.id", (FOLLOW_UP, CLOSURE_REQUEST) * 2)
     names = dict(zip(targets.projects["项目序号"].astype(int), targets.projects["项目名称"]))
     days = [overdue_days(s, d, today) for s, d in zip(frame["status"], frame["due"])]
     out = pd.DataFrame({
@@ -703,27 +702,29 @@ def export_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def reports(store: Store, item_id: int) -> pd.DataFrame:
     """The unit reports attached to an item, oldest first, with the match that attached them."""
-    with closing(store._connect()) as con:
-        frame = pd.read_sql_query(
-            "SELECT r.id AS 报送记录, r.year || '-' || printf('%02d', r.month) AS 月份, r.unit AS 填报单位, "
+    with store.read() as con:
+        frame = con.frame(
+            "SELECT r.id AS 报送记录, r.year AS 年, r.month AS 月, r.unit AS 填报单位, "
             "r.indicator AS 指标编号, r.county AS 县市区, r.cell AS 单元格, r.text AS 存在问题, r.similarity AS 相似度, "
             "r.matched_text AS 匹配文本, s.id AS 报送编号 FROM ledger_reports r "
             "LEFT JOIN submissions s ON s.sha256 = r.sha256 WHERE r.item_id=? ORDER BY r.year, r.month, r.id",
-            con, params=(int(item_id),))
+            (int(item_id),))
+    month = frame.pop("年").astype(str) + "-" + frame.pop("月").map("{:02d}".format)
+    frame.insert(1, "月份", month.astype(object))
     frame["报送编号"] = frame["报送编号"].astype("Int64")
     return frame
 
 
 def follow_ups(store: Store, item_id: int) -> pd.DataFrame:
     """The item's dated log, newest first: 日期, 类型, 人员, 内容, 记录时间."""
-    with closing(store._connect()) as con:
-        return pd.read_sql_query(
+    with store.read() as con:
+        return con.frame(
             "SELECT on_date AS 日期, kind AS 类型, who AS 人员, text AS 内容, replace(at, 'T', ' ') AS 记录时间 "
-            "FROM ledger_followups WHERE item_id=? ORDER BY on_date DESC, id DESC", con, params=(int(item_id),))
+            "FROM ledger_followups WHERE item_id=? ORDER BY on_date DESC, id DESC", (int(item_id),))
 
 
 def photos(store: Store, item_id: int) -> list[tuple[str, bytes]]:
-    with closing(store._connect()) as con:
+    with store.read() as con:
         return [(n, bytes(d)) for n, d in con.execute(
             "SELECT name, data FROM ledger_photos WHERE item_id=? ORDER BY id", (int(item_id),))]
 

@@ -44,7 +44,8 @@ import pandas as pd
 from lib import logs
 from lib import progress as P
 from lib.store import PUBLICATIONS_DIR, STATE_CURRENT, Store
-from lib.targets import Targets, load_targets, parse_targets
+from lib.store.tables import parse_stored
+from lib.targets import Targets, parse_targets
 
 log = logging.getLogger(__name__)
 
@@ -212,16 +213,16 @@ def _targets_path(store: Store, targets_hash: str) -> Path:
 
 
 def _keep_targets(store: Store, year: int, loaded: Targets | None = None) -> tuple[str, Targets]:
-    """Hash ``year``'s current target table (the store's), keep a copy under publications/targets/
-    (content-addressed) and parse it (``loaded`` is used instead when it is that very table, e.g. the
-    dashboard's, whose caches are warm)."""
+    """Hash ``year``'s current target table (the store's; the store keeps every version by its hash), on SQLite
+    also keep a copy under publications/targets/ (content-addressed, beside the publication files), and parse it
+    (``loaded`` is used instead when it is that very table, e.g. the dashboard's, whose caches are warm)."""
     table = store.target_table(year)
     if table is None:
         raise PublishError(f"没有 {year} 年度的目标表，不能发布 {year} 年的数据。请先在“目标表”页上传该年度的目标表。")
     data = table[1]
     digest = hashlib.sha256(data).hexdigest()
     path = _targets_path(store, digest)
-    if not path.exists():
+    if not store.archive.in_database and not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
         tmp.write_bytes(data)
@@ -234,9 +235,23 @@ def _keep_targets(store: Store, year: int, loaded: Targets | None = None) -> tup
     return digest, targets
 
 
+def _published_table_bytes(store: Store, targets_hash: str) -> bytes:
+    """The bytes of the target table a revision names, checked against its hash: the store's version with that
+    hash, else the copy under publications/targets/ (revisions published before tables were in the database)."""
+    data = store.target_bytes(targets_hash)
+    path = _targets_path(store, targets_hash)
+    if data is None and path.exists():
+        data = path.read_bytes()
+    if data is None:
+        raise PublishError(f"目标表副本 {targets_hash[:12]} 不存在")
+    if hashlib.sha256(data).hexdigest() != targets_hash:
+        raise PublishError(f"目标表副本 {targets_hash[:12]} 的哈希与记录不符")
+    return data
+
+
 def published_targets(store: Store, targets_hash: str) -> Targets:
     """The target table a revision was computed with."""
-    return load_targets(_targets_path(store, targets_hash))
+    return parse_stored(targets_hash, _published_table_bytes(store, targets_hash))
 
 
 def versions_at(submissions: pd.DataFrame, year: int, month: int, at: datetime | None) -> pd.DataFrame:
@@ -414,12 +429,7 @@ def _recompute(store: Store, doc: dict, parsed: dict) -> bytes:
     from lib.submission import validate
 
     meta = doc["meta"]
-    targets_path = _targets_path(store, meta["targets_hash"])
-    if not targets_path.exists():
-        raise PublishError(f"目标表副本 {targets_path.name} 不存在")
-    if hashlib.sha256(targets_path.read_bytes()).hexdigest() != meta["targets_hash"]:
-        raise PublishError(f"目标表副本 {targets_path.name} 的哈希与记录不符")
-    targets = load_targets(targets_path)
+    targets = parse_stored(meta["targets_hash"], _published_table_bytes(store, meta["targets_hash"]))
     subs = store.submissions()
     by_sha = subs.set_index("sha256")
     records, sub_rows = [], []
@@ -429,7 +439,7 @@ def _recompute(store: Store, doc: dict, parsed: dict) -> bytes:
             raise PublishError(f"报送 {sha[:12]}（{version['unit']} {version['month']} 月）不在库中")
         info = by_sha.loc[sha]
         if sha not in parsed:
-            raw = (store.folder / info["path"]).read_bytes() if (store.folder / info["path"]).exists() else None
+            raw = store.raw_file(info["path"])
             if raw is None or hashlib.sha256(raw).hexdigest() != sha:
                 raise PublishError(f"原始文件 {info['path']} 缺失或内容与哈希不符")
             received = datetime.fromisoformat(info["received_at"])
@@ -473,8 +483,7 @@ def verify(store: Store) -> list[str]:
             if [tuple(v) for v in versions] != listed:
                 problems.append(f"{name}：库中的报送版本清单与记录内容不符（记录被改动）")
                 continue
-            path = store.folder / row["path"]
-            if not path.exists() or path.read_bytes() != document:
+            if store.publication_file(int(row["id"])) != document:
                 problems.append(f"{name}：发布文件 {row['path']} 缺失或与库中记录不同")
                 continue
             if _recompute(store, doc, parsed) != document:

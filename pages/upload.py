@@ -10,7 +10,8 @@ import streamlit as st
 import ui
 from lib import ledger
 from lib.annotate import annotated_copy
-from lib.store import DEMO_REFUSAL, STATE_CURRENT, read_zip_of_workbooks
+from lib.ingest import read_zip_of_workbooks
+from lib.store import DEMO_REFUSAL, STATE_CURRENT
 from lib.submission import display_name, validate
 
 from lib.auth import ANALYST, UNIT, unit_refusal

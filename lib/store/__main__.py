@@ -1,0 +1,3 @@
+from lib.store.cli import main
+
+raise SystemExit(main())
