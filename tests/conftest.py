@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
+import socket
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -34,6 +38,108 @@ def data_dir(tmp_path, monkeypatch):
     shutil.copy(BUNDLED_TARGETS, folder / "targets.xlsx")
     monkeypatch.setenv("LIVELIHOOD_DATA_DIR", str(folder))
     return folder
+
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_USER = "livelihood-pg"  # the throw-away cluster never runs as root (PostgreSQL refuses to)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _as_pg_user() -> dict:
+    """subprocess arguments that run a PostgreSQL binary as a non-root user (created with useradd if needed)."""
+    if os.geteuid() != 0:
+        return {}
+    try:
+        pwd.getpwnam(PG_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_USER], check=True)
+    return {"user": PG_USER, "group": pwd.getpwnam(PG_USER).pw_gid}
+
+
+class PostgresServer:
+    """One throw-away cluster per test session: a socket in a temp folder, a port on 127.0.0.1 only, trust auth,
+    no fsync (a test cluster's durability is not under test). Each test gets a fresh database."""
+
+    def __init__(self):
+        require_tool(str(PG_BIN / "initdb"))
+        self.root = Path(tempfile.mkdtemp(prefix="livelihood-pg-"))
+        self.port = _free_port()
+        run_as = _as_pg_user()
+        if run_as:
+            os.chown(self.root, pwd.getpwnam(PG_USER).pw_uid, run_as["group"])
+        data = self.root / "data"
+        subprocess.run([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                        "--locale=C.UTF-8", "--no-sync"], check=True, capture_output=True, **run_as)
+        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
+        subprocess.run([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(self.root / "log"), "-o", options, "-w",
+                        "start"], check=True, capture_output=True, **run_as)
+        self._run_as, self._data, self._n = run_as, data, 0
+        self.admin = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def new_database(self) -> str:
+        import psycopg
+
+        self._n += 1
+        name = f"t{os.getpid()}_{self._n}"
+        with psycopg.connect(self.admin, autocommit=True) as con:
+            con.execute(f"CREATE DATABASE {name}")
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+    def drop_database(self, url: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin, autocommit=True) as con:
+            con.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+    def stop(self) -> None:
+        subprocess.run([str(PG_BIN / "pg_ctl"), "-D", str(self._data), "-m", "immediate", "stop"],
+                       capture_output=True, **self._run_as)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+def _use_backend(request, patch: pytest.MonkeyPatch):
+    if request.param == "sqlite":
+        patch.delenv("LIVELIHOOD_DATABASE_URL", raising=False)
+        yield "sqlite"
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = server.new_database()
+    patch.setenv("LIVELIHOOD_DATABASE_URL", url)
+    yield "postgres"
+    from lib.store.core import _DATABASES
+
+    pool = _DATABASES.pop(url, None)
+    if pool is not None:
+        pool.close()
+    server.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request, monkeypatch):
+    """Run the test on both store backends: the embedded SQLite, and PostgreSQL (a fresh database of the
+    session's throw-away cluster, selected by LIVELIHOOD_DATABASE_URL as an operator would). Skips the PostgreSQL
+    variant without its binaries locally; fails it in CI."""
+    yield from _use_backend(request, monkeypatch)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def module_backend(request):
+    """``backend`` for module-scoped fixtures (one store built once per module and backend)."""
+    with pytest.MonkeyPatch.context() as patch:
+        yield from _use_backend(request, patch)
 
 
 @pytest.fixture(scope="session")

@@ -49,7 +49,7 @@ def small_table(path):
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, module_backend):
     folder = tmp_path_factory.mktemp("small")
     small_table(folder / "targets.xlsx")
     store = Store(folder)
