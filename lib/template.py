@@ -23,7 +23,7 @@ from lib import logs
 from lib import schema as S
 from lib.config import data_dir
 from lib.status import APPROX_TOLERANCE
-from lib.targets import Targets, load_targets
+from lib.targets import Targets
 
 TEMPLATE_VERSION = "1"
 
@@ -287,13 +287,12 @@ def main(argv: list[str] | None = None) -> int:
     logs.setup()
     parser = argparse.ArgumentParser(description="生成各填报单位的标准报表模板")
     parser.add_argument("--data-dir", type=Path, default=None, help="数据目录（默认 $LIVELIHOOD_DATA_DIR 或 data/）")
+    parser.add_argument("--year", type=int, default=None, help="年度（默认：库中最新年度的目标表）")
     args = parser.parse_args(argv)
+    from lib.store import Store  # the CLI reads the store's table; the module itself stays below the store
+
     folder = args.data_dir or data_dir()
-    targets_path = folder / "targets.xlsx"
-    if not targets_path.exists():
-        from lib.config import BUNDLED_TARGETS
-        targets_path = BUNDLED_TARGETS
-    targets = load_targets(targets_path)
+    targets = Store(folder).targets(args.year)
     paths = write_templates(targets, folder / "templates")
     print(f"已生成 {len(paths)} 个模板：{folder / 'templates'}")
     return 0
