@@ -562,3 +562,13 @@ def test_migrations_are_numbered_and_complete_for_both_backends():
             tables[kind] |= set(re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", text))
     assert tables["postgres"] - tables["sqlite"] == {"files"}  # SQLite keeps the raw files on disk
     assert tables["sqlite"] <= tables["postgres"]
+
+
+def test_an_unreachable_database_refuses_with_a_message_for_the_administrator(tmp_path, caplog):
+    pytest.importorskip("psycopg")
+    with pytest.raises(store_module.DatabaseUnavailable, match="LIVELIHOOD_DATABASE_URL") as refused:
+        Store(tmp_path / "x", url="postgresql://office:secret@127.0.0.1:1/livelihood")
+    assert "secret" not in str(refused.value) and "127.0.0.1" in str(refused.value)
+    assert any("cannot open the PostgreSQL store" in r.getMessage() for r in caplog.records)
+    with pytest.raises(ValueError, match="postgresql://"):
+        Store(tmp_path / "y", url="mysql://office@localhost/livelihood")

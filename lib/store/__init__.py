@@ -46,6 +46,7 @@ from lib.store.core import (
     KEPT_TABLES,
     STATE_CURRENT,
     STATE_REPLACED,
+    DatabaseUnavailable,
     IngestOutcome,
     RebuildError,
     Store,
@@ -53,7 +54,7 @@ from lib.store.core import (
 from lib.store.db import bump_version
 from lib.store.publications import PUBLICATIONS_DIR
 
-__all__ = ["CACHE_DIR", "DATABASE_URL_ENV", "DB_NAME", "DEMO_REFUSAL", "DEMO_UPLOADER", "KEPT_TABLES",
+__all__ = ["CACHE_DIR", "DATABASE_URL_ENV", "DB_NAME", "DEMO_REFUSAL", "DEMO_UPLOADER", "DatabaseUnavailable", "KEPT_TABLES",
            "PUBLICATIONS_DIR", "STATE_CURRENT", "STATE_REPLACED", "IngestOutcome", "RebuildError", "Store",
            "bump_version", "config", "main", "open_store"]
 

@@ -58,6 +58,10 @@ SUBMISSION_COLUMNS = ("unit, year, month, received_at, activated_at, uploader, f
 _DATABASES: dict[str, PostgresDatabase] = {}  # one connection pool per URL and process
 
 
+class DatabaseUnavailable(RuntimeError):
+    """The configured database cannot be reached or opened (the message, in Chinese, is for the administrator)."""
+
+
 class RebuildError(Exception):
     """rebuild() could not index every stored file; the database was left as it was."""
 
@@ -138,7 +142,14 @@ class Store(TargetTables, Publications):
             self.db = SqliteDatabase(self.db_path)
             self.archive = FileArchive(self.folder)
         self.submissions_dir = self.archive.submissions_dir
-        migrate(self.db)
+        try:
+            migrate(self.db)
+        except Exception as exc:
+            if not self.archive.in_database or type(exc).__module__.split(".")[0] != "psycopg":
+                raise
+            log.error("cannot open the PostgreSQL store %s: %s", self.db.describe(), exc)
+            raise DatabaseUnavailable(f"无法连接数据库 {self.db.describe()}（{type(exc).__name__}）。请管理员检查 "
+                                      f"{DATABASE_URL_ENV} 的地址、用户与密码，以及数据库服务是否在运行。") from exc
         with self.read() as con:
             has_generation = con.execute("SELECT 1 FROM meta WHERE key='generation'").fetchone()
         if not has_generation:

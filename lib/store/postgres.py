@@ -74,7 +74,8 @@ class PostgresDatabase(Database):
         try:
             with self._transaction(raw, begin, *after):
                 yield Connection(raw, qmark=False)
-        except self._psycopg.OperationalError:
+        except self._psycopg.OperationalError as exc:
+            log.warning("PostgreSQL connection to %s failed: %s", self.describe(), exc)
             raw.close()  # a broken connection is not given back
             raise
         finally:
