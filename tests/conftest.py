@@ -65,7 +65,7 @@ class PostgresServer:
     """One throw-away cluster per test session: a socket in a temp folder, a port on 127.0.0.1 only, trust auth,
     no fsync (a test cluster's durability is not under test). Each test gets a fresh database."""
 
-    def __init__(self):
+    def __init__(self, durable: bool = False):
         require_tool(str(PG_BIN / "initdb"))
         self.root = Path(tempfile.mkdtemp(prefix="livelihood-pg-"))
         self.port = _free_port()
@@ -75,8 +75,9 @@ class PostgresServer:
         data = self.root / "data"
         subprocess.run([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                         "--locale=C.UTF-8", "--no-sync"], check=True, capture_output=True, **run_as)
-        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=300"
+        if not durable:  # tests; bench/ingest.py's PostgreSQL run keeps the defaults (fsync on every commit)
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(self.root / "log"), "-o", options, "-w",
                         "start"], check=True, capture_output=True, **run_as)
         self._run_as, self._data, self._n = run_as, data, 0
