@@ -166,7 +166,7 @@ _KEPT: dict[tuple[str, int], tuple] = {}
 
 def _keep(kind: str, obj, value) -> None:
     key = (kind, id(obj))
-    _KEPT[key] = (weakref.ref(obj, lambda _ref, key=key: _KEPT.pop(key, None)), value)
+    _KEPT[key] = (weakref.ref(obj, lambda _ref, key=key, kept=_KEPT: kept.pop(key, None)), value)  # safe at exit
 
 
 def _kept(kind: str, obj):
