@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from lib import logs
 from lib.export import to_csv_bytes
 from lib.ingest import current_summary, expand_paths
 from lib.store.core import RebuildError, Store
@@ -122,6 +123,7 @@ COMMANDS = {"rebuild": _rebuild, "restore": _restore, "history": _history, "clea
 
 
 def main(argv: list[str] | None = None) -> int:
+    logs.setup()
     parser = _parser()
     args = parser.parse_args(argv)
     return COMMANDS[args.command](Store(), args, parser)
