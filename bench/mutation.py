@@ -57,7 +57,7 @@ MODULES = {
                                       "_read_value", "_percent_value", "_read_state", "_check_missing_rows",
                                       "_check_city_totals", "_impossible", "add_history_warnings"],
                    ["tests/test_submission.py", "-k", "not libreoffice and not old_xls"]),
-    "store": ("lib.store", ["Store._insert", "Store._restore", "Store._store_batch", "Store.rebuild",
+    "store": ("lib.store.core", ["Store._insert", "Store._restore", "Store._store_batch", "Store.rebuild",
                             "Store.current_version"],
               ["tests/test_store.py"]),
     "export": ("lib.export", ["neutralise", "neutralised", "to_csv_bytes", "_xlsx_cell"], ["tests/test_export.py"]),
