@@ -8,6 +8,7 @@ topology from a CDN and works offline.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -256,19 +257,67 @@ def county_map(counties: pd.DataFrame, geojson_path: str | Path, title: str = "�
     return _base(fig, title, 460)
 
 
-def county_project_heatmap(matrix: pd.DataFrame, title: str = "县市区 × 项目：与序时进度之差（个百分点）") -> go.Figure:
-    """Gap per county and project; 0 is the neutral colour, the scale spans the largest |gap| shown."""
-    span = gap_span(matrix.to_numpy(dtype=float).ravel())
+SHORT_NAMES = {"经济技术开发区": "经开区"}  # the usual abbreviations, for labels set one character a line
+
+
+def _vertical(label: str) -> str:
+    """A county's name set top to bottom, one character a line (Chinese reads that way; 14 columns fit a phone)."""
+    text = str(label)
+    for long, short in SHORT_NAMES.items():
+        text = text.replace(long, short)
+    return "<br>".join(text)
+
+
+def _lines(text: str, width: float) -> list[str]:
+    """Greedy lines of at most ``width`` (a Chinese character is 1, a digit or Latin letter 0.6); a run of digits
+    or letters (2000户, 5G, DNA) is never broken."""
+    lines, line, used = [], "", 0.0
+    for token in re.findall(r"[0-9A-Za-z.]+|.", text):
+        size = sum(0.6 if ch.isascii() else 1.0 for ch in token)
+        if line and used + size > width:
+            lines.append(line.strip())
+            line, used = "", 0.0
+        line, used = line + token, used + size
+    return lines + [line.strip()] if line.strip() else lines
+
+
+def _project_label(label: str, width: float = 10, max_lines: int = 2) -> str:
+    """'5 免费开展孕妇外周血胎儿…' : the number and the name over at most ``max_lines`` lines of about ``width``
+    Chinese characters, the lines of even length (no lone last character); the full name is in the hover."""
+    number, _, name = str(label).partition(". ")
+    text = f"{number} {name}" if name else number
+    lines = _lines(text, width)
+    if len(lines) > 1:  # even the lines out
+        total = sum(0.6 if ch.isascii() else 1.0 for ch in text)
+        lines = _lines(text, max(total / len(lines), max(0.6 * len(t) for t in re.findall(r"[0-9A-Za-z.]+", text) or [""])) + 0.5)
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = lines[-1][:-1] + "…"
+    return "<br>".join(lines)
+
+
+def county_project_heatmap(matrix: pd.DataFrame, title: str = "项目 × 县市区：与序时进度之差（个百分点）") -> go.Figure:
+    """Gap per project (rows, number and name) and county (columns, names top to bottom); 0 is the neutral colour,
+    the scale spans the largest |gap| shown. ``matrix`` is lib.progress.county_project_matrix (县市区 × 项目)."""
+    grid = matrix.T  # one row per project "12. 方便群众…", one column per county
+    span = gap_span(grid.to_numpy(dtype=float).ravel())
+    projects, counties = list(grid.index), list(grid.columns)
     fig = go.Figure(go.Heatmap(
-        z=matrix.to_numpy(dtype=float), x=[c.split(". ", 1)[0] for c in matrix.columns], y=list(matrix.index),
-        customdata=np.array([list(matrix.columns)] * len(matrix.index)),
+        z=grid.to_numpy(dtype=float), x=counties, y=projects,
         colorscale=GAP_SCALE, zmin=-span, zmax=span, zmid=0, xgap=1, ygap=1,
-        hovertemplate="%{y} · %{customdata}<br>差距 %{z:.1f} 个百分点<extra></extra>",
-        colorbar=dict(thickness=12, title=dict(text=f"色标 ±{span:g}", side="top")),
+        hovertemplate="%{y} · %{x}<br>差距 %{z:.1f} 个百分点<extra></extra>",
+        colorbar=dict(orientation="h", thickness=10, len=1, x=0, xanchor="left", y=-0.02, yanchor="top",
+                      title=dict(text=gap_scale_note(span).replace("，", "<br>"), side="top", font=dict(size=12))),
     ))
-    _base(fig, title, max(340, 24 * len(matrix) + 120))
-    fig.update_xaxes(title=dict(text="项目序号（悬停看名称）", standoff=6), tickangle=0, type="category", side="bottom")
-    fig.update_yaxes(autorange="reversed", type="category", ticksuffix=" ")
+    lines = max([_project_label(p).count("<br>") + 1 for p in projects] or [1])
+    height = (8 + 13 * lines) * len(projects) + 15 * max([len(c) for c in counties] or [3]) + 180
+    _base(fig, title, max(340, height))
+    fig.update_xaxes(type="category", side="top", tickangle=0, tickmode="array", tickvals=counties,
+                     ticktext=[_vertical(c) for c in counties], tickfont=dict(size=12))
+    fig.update_yaxes(type="category", autorange="reversed", tickmode="array", tickvals=projects,
+                     ticktext=[_project_label(p) for p in projects], tickfont=dict(size=12), ticksuffix=" ")
+    # the county names (one character a line) start below the title and the toolbar
+    fig.update_layout(margin=dict(t=50 + 15 * max([len(_vertical(c).split("<br>")) for c in counties] or [3]), b=70))
     return fig
 
 

@@ -10,7 +10,7 @@ import streamlit as st
 import ui
 from lib import ledger
 from lib.annotate import annotated_copy
-from lib.ingest import read_zip_of_workbooks
+from lib.ingest import current_summary, read_zip_of_workbooks
 from lib.store import DEMO_REFUSAL, STATE_CURRENT
 from lib.submission import display_name, validate
 
@@ -98,15 +98,20 @@ if files:
                                    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
             else:
                 st.write("未发现问题。")
+    if st.session_state.get("upload_current"):  # as the command line ends a batch: each unit-month's current file
+        st.markdown("**当前版本**")
+        st.text("\n".join(st.session_state["upload_current"]))  # st.text: a file name is never markup
     if st.session_state.get("upload_ledger"):
         st.caption(f"督办台账：{st.session_state['upload_ledger']}")
     if acceptable:
         if st.button(f"确认接收 {len(acceptable)} 个文件", type="primary", key="upload_accept", icon=":material/done_all:"):
+            outcomes = []
             for sha in acceptable:
                 name, data, result = checked[sha]
                 who = ui.require_unit(result.unit, "此文件").name  # re-checked on the server for every file
-                outcome = store.ingest(data, name, uploader=who, targets=t)
-                done[sha] = outcome.summary()
+                outcomes.append(store.ingest(data, name, uploader=who, targets=t))
+                done[sha] = outcomes[-1].summary()
+            st.session_state["upload_current"] = current_summary(store, outcomes)
             # 存在问题 of the accepted reports become candidates in the 督办台账 right away.
             st.session_state["upload_ledger"] = ledger.sync(store, t, who=who).summary()
             st.rerun()

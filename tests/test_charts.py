@@ -119,9 +119,17 @@ def test_compliance_heatmap_cells(tables):
 def test_county_project_heatmap(tables):
     matrix = P.county_project_matrix(tables["targets"], tables["rows"], 6, tables["detail"])
     fig = charts.county_project_heatmap(matrix)
-    assert fig.data[0].z.shape == matrix.shape
-    assert fig.layout.xaxis.type == "category"
-    assert list(fig.data[0].x)[:2] == ["1", "2"]
+    heat = fig.data[0]
+    assert heat.z.shape == matrix.T.shape  # one row per project, one column per county
+    assert fig.layout.xaxis.type == fig.layout.yaxis.type == "category"
+    assert list(heat.x) == list(matrix.index) and list(heat.y) == list(matrix.columns)  # full names in the hover
+    # readable without hovering: the project's number and name on the axis, each county's name top to bottom
+    labels = [t.replace("<br>", "") for t in fig.layout.yaxis.ticktext]
+    assert labels[0] == "1 改造2000户困难老年人家庭设施" and all(t.split(" ", 1)[0].isdigit() for t in labels)
+    assert all(t.count("<br>") <= 1 for t in fig.layout.yaxis.ticktext)  # at most two lines a project
+    assert "2000户" in fig.layout.yaxis.ticktext[0].split("<br>")[0]  # a figure is never broken over two lines
+    counties = [t.replace("<br>", "") for t in fig.layout.xaxis.ticktext]
+    assert counties[:2] == ["任城区", "兖州区"] and "济宁经开区" in counties and len(counties) == 14
 
 
 def test_treemap_sizes_by_indicators(tables):
@@ -158,7 +166,7 @@ def test_every_axis_makes_room_for_its_labels(tables):
     for fig in figures:
         assert fig.layout.xaxis.automargin and fig.layout.yaxis.automargin
         assert fig.layout.dragmode is False  # a phone scrolls the page, not the chart
-    assert len(figures[1].data[0].y) == 14 and len(figures[2].data[0].y) == 19
+    assert len(figures[1].data[0].x) == 14 and len(figures[2].data[0].y) == 19
 
 
 def test_qualitative_only_rows_say_their_state_in_words(tables):

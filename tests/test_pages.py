@@ -168,6 +168,8 @@ def test_upload_flow_checks_then_accepts_once(demo_copy, targets):
     at.button(key="upload_accept").click().run()
     assert not at.exception
     assert len(Store(demo_copy).submissions()) == before + 1
+    current = Store(demo_copy).submissions().query("state == '当前' and unit == '市体育局' and month == 6")
+    assert f"市体育局 2024-06：当前版本为第 {current['id'].iloc[0]} 号（体育局6月.xlsx）" in [t.value for t in at.text]
     at.run()
     at.run()  # reruns never ingest again
     assert len(Store(demo_copy).submissions()) == before + 1

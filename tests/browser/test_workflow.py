@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from lib import charts
 from lib import progress as P
 from lib.auth import ADMIN, ANALYST, hash_password, write_user
 from lib.store import Store
@@ -209,14 +210,19 @@ def rendered(page):
 
 
 def test_heatmaps_show_their_labels(page, server, targets):
-    """County names and project numbers on the 县市区 × 项目 grid, unit names and months on 报送情况."""
+    """Project numbers and names and county names on the 项目 × 县市区 grid, unit names and months on 报送情况."""
     open_path(page, server, "county?month=6")
     rendered(page)
-    heat = page.locator("[data-testid='stPlotlyChart']").filter(has_text="县市区 × 项目")
-    counties = [t.strip() for t in texts(heat.locator("g.ytick text"))]
-    assert sorted(counties) == sorted(targets.counties) and len(counties) == 14
-    numbers = [t.strip() for t in texts(heat.locator("g.xtick text"))]
-    assert {"1", "2", "3"} <= set(numbers) and len(numbers) >= 20
+    heat = page.locator("[data-testid='stPlotlyChart']").filter(has_text="项目 × 县市区")
+    counties = [t.strip() for t in texts(heat.locator("g.xtick text"))]  # one character a line: read top to bottom
+    assert counties == [charts._vertical(c).replace("<br>", "") for c in targets.counties] and len(counties) == 14
+    assert "任城区" in counties and "济宁经开区" in counties
+    projects = [t.strip() for t in texts(heat.locator("g.ytick text"))]
+    names = dict(zip(targets.projects["项目序号"].astype(str), targets.projects["项目名称"]))
+    assert len(projects) >= 20
+    for label in projects:  # '12 方便群众新能源汽车充电': the number, then the name (cut with … only if very long)
+        number, name = label.split(" ", 1)
+        assert names[number].startswith(name.rstrip("…")[:8]), label
     open_path(page, server, "unit?month=6")
     rendered(page)
     grid = page.locator("[data-testid='stPlotlyChart']").filter(has_text="报送情况（单位 × 月份）")
