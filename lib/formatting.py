@@ -77,13 +77,8 @@ def fmt_month(month, year: int | None = None) -> str:
     return f"{year}年{int(month)}月" if year else f"{int(month)}月"
 
 
-def display_table(frame: pd.DataFrame, percent=(), points=(), months=()):
-    """A frame as a person reads it, for st.dataframe: a pandas Styler that keeps numbers sortable.
-
-    ``percent`` columns hold shares (0.793) and show '79.3%'; ``points`` show '−20.7';
-    ``months`` show '6月'; whole numbers show without '.0'; every missing value shows '—'.
-    Text columns are filled with '—' in the data itself (no 'None').
-    """
+def _display(frame: pd.DataFrame, percent=(), points=(), months=()) -> tuple[pd.DataFrame, dict]:
+    """The frame with text columns filled, and the formatter of each number column (display_table, display_text)."""
     data = frame.copy()
     formats = {}
     for col in data.columns:
@@ -102,7 +97,28 @@ def display_table(frame: pd.DataFrame, percent=(), points=(), months=()):
             formats[col] = fmt_plain
         else:
             data[col] = series.map(lambda v: MISSING if _missing_or_blank(v) else v)
+    return data, formats
+
+
+def display_table(frame: pd.DataFrame, percent=(), points=(), months=()):
+    """A frame as a person reads it, for st.dataframe: a pandas Styler that keeps numbers sortable.
+
+    ``percent`` columns hold shares (0.793) and show '79.3%'; ``points`` show '−20.7';
+    ``months`` show '6月'; whole numbers show without '.0'; every missing value shows '—'.
+    Text columns are filled with '—' in the data itself (no 'None').
+    """
+    data, formats = _display(frame, percent, points, months)
     return data.style.format(formats, na_rep=MISSING)
+
+
+def display_text(frame: pd.DataFrame, percent=(), points=(), months=()) -> pd.DataFrame:
+    """The same frame as display_table, every cell already the text a person reads (for cards and lists)."""
+    data, formats = _display(frame, percent, points, months)
+    out = pd.DataFrame(index=data.index)
+    for col in data.columns:
+        format_ = formats.get(col)
+        out[col] = [MISSING if _missing_or_blank(v) else format_(v) if format_ else str(v) for v in data[col]]
+    return out
 
 
 def fmt_plain(value) -> str:

@@ -23,6 +23,7 @@ items = ui.ledger_items()  # new uploads' 存在问题 become candidates here (o
 ui.ledger_cards(L.counts(items))
 
 names = dict(zip(t.projects["项目序号"].astype(int), t.projects["项目名称"]))
+PHOTO_UPLOAD = [extension[1:] for extension in L.PHOTO_EXTENSIONS]  # jpg, jpeg, png
 unit_names = t.units.loc[t.units["单位名称"] != S.ALL_COUNTIES, "单位名称"].tolist()
 for note in st.session_state.pop("ledger_notes", []):
     st.toast(note, icon=":material/check_circle:")
@@ -134,9 +135,8 @@ if manager:
         coordinating = b.multiselect("协调单位", unit_names, key="ledger_new_coordinating", placeholder="可多选")
         raised = c.date_input("提出日期", date.today(), key="ledger_new_raised", max_value=date.today())
         due_new = d.date_input("办结时限", date.today() + timedelta(days=L.DEFAULT_DUE_DAYS), key="ledger_new_due")
-        photos = st.file_uploader(f"现场照片（可选，JPG/PNG，每张不超过 {config.MAX_PHOTO_BYTES // 1024 // 1024} MB）",
-                                  type=["jpg", "jpeg", "png"], accept_multiple_files=True,
-                                  key=f"ledger_new_photos_{st.session_state.get('ledger_new_count', 0)}")
+        photos = ui.file_uploader("现场照片（可选）", key=f"ledger_new_photos_{st.session_state.get('ledger_new_count', 0)}",
+                                  types=PHOTO_UPLOAD, limit_mb=config.MAX_PHOTO_BYTES // 1024 // 1024, accept_multiple_files=True)
         if st.button("保存事项", key="ledger_new_save", type="primary", icon=":material/save:"):
             def create():
                 new_id = L.create_item(store, t, actor, project=project,
@@ -245,8 +245,8 @@ with photo_tab:
     else:
         st.caption("没有照片。")
     if manager:
-        more = st.file_uploader("添加照片（JPG/PNG）", type=["jpg", "jpeg", "png"], accept_multiple_files=True,
-                                key=f"ledger_photo_files_{item_id}")
+        more = ui.file_uploader("添加照片", key=f"ledger_photo_files_{item_id}", types=PHOTO_UPLOAD,
+                                limit_mb=config.MAX_PHOTO_BYTES // 1024 // 1024, accept_multiple_files=True)
         if more and st.button("保存照片", key="ledger_photo_add", icon=":material/add_photo_alternate:"):
             act(lambda: L.add_photos(store, item_id, actor, [(p.name, p.getvalue()) for p in more]), "已添加照片")
 

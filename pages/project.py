@@ -116,14 +116,18 @@ with right:
 
 st.subheader("指标明细")
 if shown["indicators"] is not None:
-    ui.table(shown["indicators"], key="project_table", column_config={
-        "预计年末完成率": st.column_config.Column("预计年末完成率", help="按近三个月的月均进度推算到 12 月，仅供参考")})
+    ui.table_or_cards(shown["indicators"], key="project_table", head=["指标", "状态"],
+                      body=[c for c in shown["indicators"] if c not in ("指标", "状态")],
+                      column_config={"预计年末完成率": st.column_config.Column(
+                          "预计年末完成率", help="按近三个月的月均进度推算到 12 月，仅供参考")})
 if shown["qualitative_table"] is not None:
-    ui.table(shown["qualitative_table"], key="project_qualitative", column_config={
-        "状态": st.column_config.Column("状态", help="按单位报告的进展状态判定；“未启动”在一季度内视为正常推进")})
+    ui.table_or_cards(shown["qualitative_table"], key="project_qualitative", head=["指标", "状态"],
+                      body=["单位报告的进展状态", "进展情况"], column_config={"状态": st.column_config.Column(
+                          "状态", help="按单位报告的进展状态判定；“未启动”在一季度内视为正常推进")})
 
 open_items = ui.ledger_items()
 open_items = open_items[(open_items["项目序号"] == number) & open_items["状态"].isin(L.OPEN_STATES)]
+open_items = open_items.sort_values("逾期", ascending=False, kind="stable")  # overdue first
 if len(open_items):
     with st.container(border=True):
         a, b = st.columns([4, 1], vertical_alignment="center")
@@ -131,8 +135,12 @@ if len(open_items):
         a.markdown(f"**督办事项** 未办结 {len(open_items)} 项" + (f"，:red[**逾期 {overdue} 项**]" if overdue else ""))
         b.page_link("pages/ledger.py", label="在督办台账中处理", icon=":material/arrow_forward:",
                     query_params={"project": str(number)})
-        st.dataframe(ui.ledger_table(open_items), hide_index=True, key="project_ledger", column_config=ui.LEDGER_COLUMN_CONFIG,
-                     height=min(250, 38 + 35 * len(open_items)))
+        ledger_rows = ui.ledger_table(open_items)
+        ui.table_or_cards(ledger_rows.data, key="project_ledger", head=["编号", "状态", "逾期", "县市区"],
+                          body=["问题描述", "责任单位", "办结时限", "最近进展"], labels={"编号": "编号", "逾期": "逾期"},
+                          phone_rows=5, wide=lambda: st.dataframe(
+                              ledger_rows, hide_index=True, key="project_ledger", column_config=ui.LEDGER_COLUMN_CONFIG,
+                              height=min(250, 38 + 35 * len(open_items))))
 
 county_rows, split_codes = shown["county_rows"], shown["split_codes"]
 if split_codes:
@@ -149,11 +157,25 @@ if split_codes:
         st.caption(f"{S.COL_SPLIT_RULE}：{rule}")
     ui.chart(lambda: charts.county_breakdown(county_rows[county_rows["指标编号"] == code], "各县市区完成率"),
              key="project_counties", depends=(f.month, number, code, f.counties), all_filters=False)
+    # Why: the counties behind, or that wrote a problem, with their words (cards: a phone reads them whole).
+    chosen = county_rows[county_rows["指标编号"] == code]
+    flagged = chosen[chosen["状态"].isin([S.STATUS_SEVERE, S.STATUS_LAGGING, S.STATUS_MISSING])
+                     | (chosen["存在问题"] != "") | (chosen["下步计划"] != "")].sort_values("差距")
+    if len(flagged):
+        st.markdown(f"**滞后或报告了问题的县市区**（{f.month} 月，{len(flagged)} 个）")
+        ui.cards(flagged.assign(累计完成=[f"{fmt_number(x, u)} / {fmt_number(y, u)}" for x, u, y in
+                                       zip(flagged["累计完成"], flagged["计量单位"], flagged["年度目标"])]),
+                 head=["县市区", "状态"], body=["完成率", "差距", "累计完成", "存在问题", "下步计划"],
+                 labels={"差距": "较序时进度（个百分点）", "累计完成": "累计完成 / 年度目标"})
+    if len(chosen) > len(flagged):
+        st.caption(f"其余 {len(chosen) - len(flagged)} 个县市区未滞后，也未填写存在问题。")
 else:
     ui.url_keep("indicator", None)
 
 st.subheader("进展记录（按月）")
-ui.table(shown["history"], key="project_history", height=320,
-         column_config={"进展情况": st.column_config.TextColumn("进展情况", width="large"),
-                        "存在问题": st.column_config.TextColumn("存在问题", width="medium"),
-                        "下步计划": st.column_config.TextColumn("下步计划", width="medium")})
+ui.table_or_cards(shown["history"], key="project_history",
+                  head=["月份", "指标", "县市区", "进展状态"], body=["进展情况", "存在问题", "下步计划"],
+                  labels={"进展状态": "自报"}, phone_rows=60, height=320,
+                  column_config={"进展情况": st.column_config.TextColumn("进展情况", width="large"),
+                                 "存在问题": st.column_config.TextColumn("存在问题", width="medium"),
+                                 "下步计划": st.column_config.TextColumn("下步计划", width="medium")})

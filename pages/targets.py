@@ -62,7 +62,7 @@ with a:
     st.download_button(f"下载 {t.year} 年度目标表", lambda: store.target_table(t.year)[1], file_name=f"目标表-{t.year}.xlsx",
                        key="targets_download", on_click="ignore", icon=":material/download:",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    new = st.file_uploader("上传目标表（年度以表中“设置”的“年度”为准）", type=["xlsx"], key="targets_upload")
+    new = ui.file_uploader("上传目标表（年度以表中“设置”的“年度”为准）", key="targets_upload", types=["xlsx"])
     if new is not None:
         if st.button("校验并存入", type="primary", key="targets_replace", icon=":material/published_with_changes:"):
             replace(new.getvalue(), ui.require(ADMIN).name)

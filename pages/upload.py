@@ -43,7 +43,7 @@ st.markdown("**② 上传填好的报表**：可一次选择多个 .xlsx，或�
             "有“错误”的文件不会入库；只有“提醒”的文件确认后入库。")
 if bundle.is_demo:
     st.error(DEMO_REFUSAL, icon=":material/science:")
-uploaded = st.file_uploader("选择文件", accept_multiple_files=True, key="upload_files")
+uploaded = ui.file_uploader("选择文件", key="upload_files", accepts=".xlsx 或 .zip", accept_multiple_files=True)
 st.caption(f"上传人：{user.name}（记录在报送历史与审计日志中）")
 
 checked = st.session_state.setdefault("upload_checked", {})  # sha256 -> (name, data, result)

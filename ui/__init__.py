@@ -71,9 +71,11 @@ from ui.widgets import (
     SharedFigure,
     _cached_figure,
     banner,
+    cards,
     chart,
     column_settings,
     compact,
+    file_uploader,
     ledger_cards,
     ledger_table,
     readable,
@@ -81,6 +83,7 @@ from ui.widgets import (
     status_chip,
     status_legend,
     table,
+    table_or_cards,
 )
 
 __all__ = [
@@ -88,11 +91,12 @@ __all__ = [
     "LEDGER_COLUMNS", "LEDGER_COLUMN_CONFIG", "LIVE_LABEL", "MEANINGS", "MonthView", "PAGES", "PUBLISHED_PREFIX",
     "SOURCE_LIVE", "SOURCE_PARAMS", "SOURCE_PUBLISHED", "SharedFigure", "_cached_figure", "_revision_options",
     "auth_banner", "cached", "auth_config", "banner", "changes_since_view", "changes_view", "chart", "client_address",
-    "column_settings", "compact", "county_matrix_view", "county_view", "current", "current_data", "current_filters",
-    "detail_view", "details_until", "filter_summary", "filtered_detail", "filtered_projects", "get_store", "last_year", "ledger_cards", "ledger_items", "ledger_sync",
+    "cards", "column_settings", "compact", "county_matrix_view", "county_view", "current", "current_data", "current_filters",
+    "detail_view", "details_until", "file_uploader", "filter_summary", "filtered_detail", "filtered_projects", "get_store",
+    "last_year", "ledger_cards", "ledger_items", "ledger_sync",
     "ledger_table", "live_frame", "load_bundle", "logged_export", "login_form", "markdown_text", "month_view",
     "nav_pages", "page_start", "projection_view", "readable", "published_version", "rate_limiter", "refuse", "report_figures",
     "reporting_units", "require", "require_unit", "setup_frame", "show_published", "sidebar_filters", "sign_in",
     "signed_in_user", "source_badge", "source_picker", "status_cards", "status_chip", "status_legend", "store",
-    "table", "template_bytes", "trend_view", "url_keep", "url_pick", "user", "view",
+    "table", "table_or_cards", "template_bytes", "trend_view", "url_keep", "url_pick", "user", "view",
 ]

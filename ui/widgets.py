@@ -1,9 +1,12 @@
 """What pages show: cards, chips, legends, the compact CSS, tables (with the one set of column settings for
-完成率/序时进度/差距) and cached charts. Constant markup only; user data goes through Streamlit's escaping."""
+完成率/序时进度/差距) and cached charts. Constant markup only; user data goes through Streamlit's escaping, or
+html.escape in ``cards``."""
 
 from __future__ import annotations
 
+import re
 import weakref
+from html import escape
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -12,7 +15,7 @@ from streamlit.elements import arrow as _st_arrow
 
 from lib import charts, ledger
 from lib import schema as S
-from lib.formatting import MISSING, display_table
+from lib.formatting import MISSING, display_table, display_text
 from lib.status import done_at
 from lib.targets import Targets
 from ui.data import Bundle, current_data
@@ -111,18 +114,59 @@ COMPACT_CSS = """
   .status-cards > div {flex: 1 1 0; min-width: 92px;}
   [data-testid="stExpandSidebarButton"]::after, [data-testid="stSidebarCollapsedControl"] button::after {
     content: "筛选"; font-size: 0.9rem; margin-left: 2px;}
+  /* Streamlit's file uploader has no locale (1.67): its English words are replaced with ours, see file_uploader */
+  [data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p {display: none;}
+  [data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"]::after {content: "%(button)s";}
+  [data-testid="stFileUploaderDropzoneInstructions"] span {display: none;}
+  [data-testid="stFileUploaderDropzoneInstructions"] > div::after {
+    content: "%(hint)s"; font-size: 0.85rem; color: rgba(47, 45, 43, 0.7);}
+  /* A table with a phone twin (table_or_cards): the table on a laptop, its rows as cards on a phone */
+  [class*="st-key-narrow_"] {display: none;}
+  .row-cards {display: grid; grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); gap: 8px;}
+  .row-card {border: 1px solid #d0d7de; border-radius: 6px; padding: 6px 10px; font-size: 0.9rem; line-height: 1.45;
+    overflow-wrap: anywhere; background: white;}
+  .row-card-head {font-weight: 600; margin-bottom: 2px;}
+  .row-card-label {color: #57606a; margin-right: 4px;}
   @media (max-width: 640px) {
+    [class*="st-key-wide_"] {display: none;}
+    [class*="st-key-narrow_"] {display: flex;}
     .block-container {padding-top: 3.6rem; padding-left: 0.8rem; padding-right: 0.8rem;}
     h1 {font-size: 1.35rem !important;}
     .status-cards > div {flex: 1 1 28%;}
   }
 </style>
 """
+UPLOAD_BUTTON = "选择文件"  # the uploader's button ("Upload" in Streamlit); also its accessible name
+UPLOAD_HINT = "拖放文件到此处，或点击“选择文件”"  # under the button, where Streamlit writes "10MB per file • XLSX"
+COMPACT_CSS = COMPACT_CSS.replace("%(button)s", UPLOAD_BUTTON).replace("%(hint)s", UPLOAD_HINT)
 
 
 def compact() -> None:
     """Less empty space so a 1366×768 screen shows the key figures without scrolling (constant CSS only)."""
     st.markdown(COMPACT_CSS, unsafe_allow_html=True)
+
+
+def _css_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def file_uploader(label: str, key: str, types: list[str] | None = None, limit_mb: int | None = None,
+                  accepts: str | None = None, **kwargs):
+    """st.file_uploader that says what it takes in Chinese: '.xlsx 或 .zip · 每个文件不超过 10 MB'.
+
+    ``types`` restricts the files (as ``type``); ``limit_mb`` is the size the page's own check allows (default:
+    the server's maxUploadSize; a smaller one is only said here, so a larger file gets our Chinese refusal rather
+    than Streamlit's English one); ``accepts`` words the accepted files where ``types`` does not (the upload page
+    checks any file itself). The text replaces Streamlit's English through this uploader's key class (COMPACT_CSS
+    holds the rest).
+    """
+    limit = limit_mb or st.get_option("server.maxUploadSize")
+    what = accepts or ("、".join(f".{t}" for t in types) if types else "")
+    hint = f"{what + ' · ' if what else ''}每个文件不超过 {limit:g} MB"
+    css_key = re.sub(r"[^a-zA-Z0-9_-]", "-", key.strip())  # as Streamlit names the st-key-… class
+    st.html(f'<style>.st-key-{css_key} [data-testid="stFileUploaderDropzoneInstructions"] > div::after '
+            f'{{content: "{_css_text(hint)}";}}</style>')
+    return st.file_uploader(label, type=types, key=key, **kwargs)
 
 
 def status_cards(counts: dict[str, int], total: int) -> None:
@@ -214,6 +258,42 @@ _marshall_styler, _to_arrow_bytes = getattr(_st_arrow, "_livelihood_originals", 
 _st_arrow._livelihood_originals = (_marshall_styler, _to_arrow_bytes)
 _st_arrow.marshall_styler = _marshall_styler_once  # the names st.dataframe calls (streamlit/elements/arrow.py)
 _st_arrow.dataframe_util.convert_pandas_df_to_arrow_bytes = _arrow_bytes_once
+
+
+def cards(frame: pd.DataFrame, head: list[str], body: list[str], labels: dict[str, str] | None = None,
+          percent=("完成率", "序时进度", "预计年末完成率"), points=("差距",), months=("月份", "数据月份")) -> None:
+    """Each row as a small card that wraps (no sideways scrolling): ``head`` columns on the first line, then one line
+    per ``body`` column that has a value, labelled. Values read as in ui.table; every value is escaped."""
+    labels = labels or {}
+    text = display_text(frame, percent=[c for c in percent if c in frame], points=[c for c in points if c in frame],
+                        months=[c for c in months if c in frame])
+
+    def labelled(column: str, value: str) -> str:
+        label = labels.get(column, "")
+        return f"<span class='row-card-label'>{escape(label)}</span>{escape(value)}" if label else escape(value)
+    rows = []
+    for record in text.to_dict("records"):
+        title = " · ".join(labelled(c, record[c]) for c in head if record[c] not in ("", MISSING))
+        lines = "".join(f"<div><span class='row-card-label'>{escape(labels.get(c, c))}</span>{escape(record[c])}</div>"
+                        for c in body if record[c] not in ("", MISSING))
+        rows.append(f"<div class='row-card'><div class='row-card-head'>{title}</div>{lines}</div>")
+    st.html(f"<div class='row-cards'>{''.join(rows)}</div>")
+
+
+def table_or_cards(frame: pd.DataFrame, key: str, head: list[str], body: list[str], labels: dict[str, str] | None = None,
+                   phone_rows: int | None = None, wide=None, **kwargs) -> None:
+    """ui.table on a laptop; on a phone (COMPACT_CSS, ≤ 640 px) the same rows as cards, so nothing scrolls sideways.
+    ``phone_rows`` caps the cards (the first rows; the caption says how many there are); ``wide`` draws a table of
+    the page's own instead of ui.table(frame, key, **kwargs)."""
+    with st.container(key=f"wide_{key}"):
+        if wide is None:
+            table(frame, key, **kwargs)
+        else:
+            wide()
+    with st.container(key=f"narrow_{key}"):
+        cards(frame.head(phone_rows) if phone_rows else frame, head, body, labels)
+        if phone_rows and len(frame) > phone_rows:
+            st.caption(f"手机上列出前 {phone_rows} 条（共 {len(frame)} 条）；全部记录请在电脑上查看，或在“数据导出”页下载。")
 
 
 # Upload findings coloured by level.

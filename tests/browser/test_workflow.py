@@ -236,7 +236,13 @@ def test_heatmaps_show_their_labels(page, server, targets):
 
 
 EVERY_PAGE = {"overview": "", "category": "category", "unit": "unit", "county": "county",
-              "project": "project?project=12", "export": "export", "upload": "upload", "targets": "targets", "admin": "admin"}
+              "project": "project?project=12", "ledger": "ledger", "export": "export", "publish": "publish",
+              "report": "report", "upload": "upload", "targets": "targets", "admin": "admin"}
+# Elements of the main block that scroll sideways inside themselves (a table wider than the screen), visible ones only.
+SIDEWAYS = """() => [document.querySelector('[data-testid=stMain]'), ...document.querySelectorAll('[data-testid=stMain] *')]
+    .filter(e => e.getClientRects().length && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX)
+                 && e.scrollWidth > e.clientWidth + 1)
+    .map(e => `${e.closest('[class*=st-key-]')?.className.match(/st-key-\\S+/)?.[0] ?? e.className} ${e.scrollWidth}/${e.clientWidth}`)"""
 SIZES = {"1366x768": (1366, 768), "390x844": (390, 844)}
 
 
@@ -258,6 +264,15 @@ def test_every_page_at_laptop_and_phone_size(server, browser, size):
         if phone and name in ("overview", "project"):
             # the overview, the lagging list and a project's county breakdown read without sideways scrolling
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), name
+            assert page.evaluate(SIDEWAYS) == [], name  # neither the page nor any table inside it
+        if name == "project":  # its tables: whole on a laptop; on a phone the same rows as cards
+            for key in ("project_table", "project_history"):
+                wide, narrow = page.locator(f".st-key-wide_{key}"), page.locator(f".st-key-narrow_{key}")
+                assert wide.is_visible() != phone and narrow.is_visible() == phone, (key, size)
+            if phone:
+                assert page.locator(".st-key-narrow_project_history .row-card").count() > 0
+                assert "存在问题" in page.locator(".st-key-narrow_project_history").inner_text()
+                assert "滞后或报告了问题的县市区" in main.inner_text()
             # every chart (the county breakdown among them) and the lagging list fit the screen's width
             assert page.evaluate("[...document.querySelectorAll('[data-testid=stPlotlyChart], [data-testid=stMain] "
                                  "[data-testid=stVerticalBlockBorderWrapper]')].every(e => e.getBoundingClientRect().right "
@@ -269,4 +284,39 @@ def test_every_page_at_laptop_and_phone_size(server, browser, size):
         heading = page.get_by_role("heading", name="滞后项目与存在问题")
         box = heading.bounding_box()
         assert box and box["y"] + box["height"] < height - 120
+    context.close()
+
+
+UPLOADER_ENGLISH = ("Upload", "Browse files", "Drag and drop", "per file", "Limit", "MB •")
+
+
+def uploader_words(page) -> list[str]:
+    """What a person sees in each file uploader: its visible text plus the text our CSS draws (::after)."""
+    return page.locator("[data-testid='stFileUploader']").evaluate_all("""els => els.map(e => e.innerText + ' ' +
+        [...e.querySelectorAll('*')].map(x => getComputedStyle(x, '::after').content)
+            .filter(c => c && c !== 'none' && c !== 'normal').join(' '))""")
+
+
+def test_uploaders_speak_chinese(server, browser):
+    """Streamlit's uploader text is English and has no locale: ours replaces it on every uploader, and the button
+    still opens the file chooser under its Chinese name."""
+    context = offline_context(browser, server)
+    page = context.new_page()
+    accepts = {"upload": ".xlsx 或 .zip · 每个文件不超过 10 MB", "targets": ".xlsx · 每个文件不超过 10 MB",
+               "ledger": ".jpg、.jpeg、.png · 每个文件不超过 8 MB"}
+    for path, said in accepts.items():
+        open_path(page, server, path, login=(CHIEF, CHIEF_PASSWORD))
+        if path == "ledger":  # the new-item form holds the photo uploader
+            page.get_by_text("新增督办事项（督导发现、会议交办）").click()
+        page.locator("[data-testid='stFileUploader']").first.wait_for(timeout=60_000)
+        words = uploader_words(page)
+        assert words, path
+        for text in words:
+            assert not [w for w in UPLOADER_ENGLISH if w in text], (path, text)
+            assert said in text, (path, text)
+        button = page.locator("[data-testid='stFileUploader']").first.get_by_role("button", name="选择文件")
+        assert button.is_visible(), path  # its accessible name is the Chinese text too
+        with page.expect_file_chooser() as chooser:
+            button.click()
+        assert chooser.value.is_multiple() == (path != "targets")
     context.close()
