@@ -306,8 +306,9 @@ def test_uploaders_speak_chinese(server, browser):
                "ledger": ".jpg、.jpeg、.png · 每个文件不超过 8 MB"}
     for path, said in accepts.items():
         open_path(page, server, path, login=(CHIEF, CHIEF_PASSWORD))
+        rendered(page)
         if path == "ledger":  # the new-item form holds the photo uploader
-            page.get_by_text("新增督办事项（督导发现、会议交办）").click()
+            page.locator("[data-testid='stExpander'] summary").filter(has_text="新增督办事项").click()
         page.locator("[data-testid='stFileUploader']").first.wait_for(timeout=60_000)
         words = uploader_words(page)
         assert words, path
