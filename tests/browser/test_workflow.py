@@ -303,7 +303,7 @@ def test_uploaders_speak_chinese(server, browser):
     context = offline_context(browser, server)
     page = context.new_page()
     accepts = {"upload": ".xlsx 或 .zip · 每个文件不超过 10 MB", "targets": ".xlsx · 每个文件不超过 10 MB",
-               "ledger": ".jpg、.jpeg、.png · 每个文件不超过 8 MB"}
+               "ledger": ".png、.jpg、.jpeg · 每个文件不超过 8 MB"}
     for path, said in accepts.items():
         open_path(page, server, path, login=(CHIEF, CHIEF_PASSWORD))
         rendered(page)
