@@ -46,5 +46,7 @@ with right:
              key="category_projects", depends=(picked,))
 
 ui.chart(lambda: charts.category_treemap(shown), key="category_treemap", depends=(picked,))
-ui.table(ui.cached("category_table", lambda: shown[["项目序号", "类别", "项目名称", "牵头单位", "完成率", "序时进度", "差距", "状态",
-                                                     "指标数"]], depends=(picked,)), key="category_table")
+ui.table_or_cards(ui.cached("category_table", lambda: shown[["项目序号", "类别", "项目名称", "牵头单位", "完成率", "序时进度",
+                                                              "差距", "状态", "指标数"]], depends=(picked,)),
+                  key="category_table", head=["项目序号", "项目名称", "状态"],
+                  body=["类别", "牵头单位", "完成率", "序时进度", "差距", "指标数"], labels={"差距": "差距（个百分点）"})

@@ -45,4 +45,5 @@ if matrix.empty or not len(matrix.columns):
     st.info("当前筛选范围内没有分解到县市区的项目。")
 else:
     ui.chart(lambda: charts.county_project_heatmap(matrix), key="county_heatmap")
-ui.table(shown, key="county_table")
+ui.table_or_cards(shown, key="county_table", head=["县市区", "状态"],
+                  body=["完成率", "序时进度", "差距", "项目数", "指标数", "已报送指标数"], labels={"差距": "差距（个百分点）"})
