@@ -181,8 +181,11 @@ def status_cards(counts: dict[str, int], total: int) -> None:
     st.markdown(f"<div class='status-cards'>{head}{cells}</div>", unsafe_allow_html=True)
 
 
-def table(frame: pd.DataFrame, key: str, percent=("完成率", "序时进度", "预计年末完成率"), points=("差距",),
-          months=("月份", "数据月份"), **kwargs):
+# Columns read as percentages, gaps and months, in tables and their phone cards alike.
+PERCENT_COLUMNS, POINT_COLUMNS, MONTH_COLUMNS = ("完成率", "序时进度", "预计年末完成率"), ("差距",), ("月份", "数据月份")
+
+
+def table(frame: pd.DataFrame, key: str, percent=PERCENT_COLUMNS, points=POINT_COLUMNS, months=MONTH_COLUMNS, **kwargs):
     """st.dataframe as a person reads it (lib.formatting.display_table): one decimal for %, '—' for no value.
 
     A frame that lives across reruns (a cached view from ui.data) is formatted and marshalled once: see ``readable``.
@@ -260,13 +263,9 @@ _st_arrow.marshall_styler = _marshall_styler_once  # the names st.dataframe call
 _st_arrow.dataframe_util.convert_pandas_df_to_arrow_bytes = _arrow_bytes_once
 
 
-def cards(frame: pd.DataFrame, head: list[str], body: list[str], labels: dict[str, str] | None = None,
-          percent=("完成率", "序时进度", "预计年末完成率"), points=("差距",), months=("月份", "数据月份")) -> None:
-    """Each row as a small card that wraps (no sideways scrolling): ``head`` columns on the first line, then one line
-    per ``body`` column that has a value, labelled. Values read as in ui.table; every value is escaped."""
-    labels = labels or {}
-    text = display_text(frame, percent=[c for c in percent if c in frame], points=[c for c in points if c in frame],
-                        months=[c for c in months if c in frame])
+def _cards_html(frame: pd.DataFrame, head: list[str], body: list[str], labels: dict[str, str]) -> str:
+    text = display_text(frame, percent=[c for c in PERCENT_COLUMNS if c in frame],
+                        points=[c for c in POINT_COLUMNS if c in frame], months=[c for c in MONTH_COLUMNS if c in frame])
 
     def labelled(column: str, value: str) -> str:
         label = labels.get(column, "")
@@ -277,21 +276,33 @@ def cards(frame: pd.DataFrame, head: list[str], body: list[str], labels: dict[st
         lines = "".join(f"<div><span class='row-card-label'>{escape(labels.get(c, c))}</span>{escape(record[c])}</div>"
                         for c in body if record[c] not in ("", MISSING))
         rows.append(f"<div class='row-card'><div class='row-card-head'>{title}</div>{lines}</div>")
-    st.html(f"<div class='row-cards'>{''.join(rows)}</div>")
+    return f"<div class='row-cards'>{''.join(rows)}</div>"
+
+
+def cards(frame: pd.DataFrame, head: list[str], body: list[str], labels: dict[str, str] | None = None) -> None:
+    """Each row as a small card that wraps (no sideways scrolling): ``head`` columns on the first line, then one line
+    per ``body`` column that has a value, labelled. Values read as in ui.table; every value is escaped."""
+    st.html(_cards_html(frame, head, body, labels or {}))
 
 
 def table_or_cards(frame: pd.DataFrame, key: str, head: list[str], body: list[str], labels: dict[str, str] | None = None,
                    phone_rows: int | None = None, wide=None, **kwargs) -> None:
     """ui.table on a laptop; on a phone (COMPACT_CSS, ≤ 640 px) the same rows as cards, so nothing scrolls sideways.
     ``phone_rows`` caps the cards (the first rows; the caption says how many there are); ``wide`` draws a table of
-    the page's own instead of ui.table(frame, key, **kwargs)."""
+    the page's own instead of ui.table(frame, key, **kwargs). The cards of a frame that lives across reruns (a cached
+    view) are made once, like its table (``readable``)."""
     with st.container(key=f"wide_{key}"):
         if wide is None:
             table(frame, key, **kwargs)
         else:
             wide()
     with st.container(key=f"narrow_{key}"):
-        cards(frame.head(phone_rows) if phone_rows else frame, head, body, labels)
+        choice = (tuple(head), tuple(body), tuple(sorted((labels or {}).items())), phone_rows)
+        made = _kept("cards", frame)
+        if made is None or made[0] != choice:
+            made = (choice, _cards_html(frame.head(phone_rows) if phone_rows else frame, head, body, labels or {}))
+            _keep("cards", frame, made)
+        st.html(made[1])
         if phone_rows and len(frame) > phone_rows:
             st.caption(f"手机上列出前 {phone_rows} 条（共 {len(frame)} 条）；全部记录请在电脑上查看，或在“数据导出”页下载。")
 
