@@ -167,6 +167,7 @@ def parse_number(value, unit: str) -> tuple[float | None, NumberProblem | None]:
             return None, NumberProblem("不是有效数字")
         return float(value), None
     text = unicodedata.normalize("NFKC", str(value)).strip()  # NFKC: ，→ , and full-width digits
+    text = text.replace("\u2212", "-")  # the minus sign U+2212 (NFKC keeps it) is a minus: read as negative, then refused as such
     for suffix in sorted({unit, "%"} if unit == "%" else {unit}, key=len, reverse=True):
         if suffix and text.endswith(suffix):
             text = text[: -len(suffix)].strip()

@@ -672,6 +672,13 @@ def test_negative_numbers_typed_as_text_are_refused_never_read_as_positive(targe
         assert "负数" in error.message
 
 
+def test_every_minus_is_read_as_a_minus():
+    """Hyphen, full-width hyphen and the minus sign U+2212 (Word and WPS autocorrect to it) all mean minus."""
+    for typed in ("-2", "－2", "\u22122", "\u2212 2", "-1,200"):
+        value, why = parse_number(typed, "处")
+        assert why is None and value == (-1200.0 if "1,200" in typed else -2.0), typed
+
+
 def _with_schedule(tmp_path, plan: dict[str, list[float]]):
     """The bundled target table with a 序时计划 sheet (percent of the year's work by each month's end)."""
     from openpyxl import load_workbook as open_book
