@@ -131,6 +131,11 @@ def fmt_plain(value) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
+def fmt_times(stamps: pd.Series) -> pd.Series:
+    """Stored ISO timestamps as a person reads them: '2024-07-08T09:15:02.123' -> '2024-07-08 09:15'."""
+    return stamps.astype("string").str.slice(0, 16).str.replace("T", " ", regex=False).fillna(MISSING)
+
+
 def _missing_or_blank(value) -> bool:
     if value is None:
         return True

@@ -7,6 +7,7 @@ import ui
 from lib.auth import ADMIN, ROLE_NAMES
 from lib.calendar import KNOWN_YEARS, coverage_note, describe
 from lib.export import to_csv_bytes
+from lib.formatting import fmt_times
 
 folder, version, bundle, f = ui.frame()
 admin = ui.require(ADMIN)
@@ -45,7 +46,7 @@ st.subheader("审计日志")
 log = store.audit_log()
 actions = st.multiselect("操作", sorted(log["操作"].unique()), key="admin_actions", placeholder="全部操作")
 shown = log[log["操作"].isin(actions)] if actions else log
-ui.table(shown, key="admin_audit", height=420)
+ui.table(shown.assign(时间=fmt_times(shown["时间"])), key="admin_audit", height=420)  # the CSV keeps seconds
 st.download_button("导出审计日志（CSV）", ui.logged_export(admin.name, "审计日志.csv", len(shown), lambda: to_csv_bytes(shown)),
                    file_name="审计日志.csv", key="admin_audit_csv", on_click="ignore", mime="text/csv",
                    icon=":material/download:")

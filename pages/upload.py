@@ -10,6 +10,7 @@ import streamlit as st
 import ui
 from lib import ledger
 from lib.annotate import annotated_copy
+from lib.formatting import fmt_times
 from lib.ingest import current_summary, read_zip_of_workbooks
 from lib.store import DEMO_REFUSAL, STATE_CURRENT
 from lib.submission import display_name, validate
@@ -125,7 +126,7 @@ else:
     history = pd.DataFrame({
         "编号": subs["id"], "填报单位": subs["unit"], "月份": subs["year"].astype(str) + "-" + subs["month"].map("{:02d}".format),
         "状态": subs["state"], "逾期": subs["late"].map({True: "逾期", False: ""}),
-        "接收时间": subs["received_at"].str.slice(0, 16).str.replace("T", " "), "上传人": subs["uploader"],
+        "接收时间": fmt_times(subs["received_at"]), "上传人": subs["uploader"],
         "原文件名": subs["file_name"], "行数": subs["n_rows"],
     })
     st.dataframe(history, hide_index=True, key="upload_history", height=300)

@@ -23,3 +23,12 @@ def test_truncate_for_display_only():
     text = "很长" * 100
     assert truncate(text, 10) == text[:9] + "…" and len(truncate(text, 10)) == 10
     assert truncate("短", 10) == "短"
+
+
+def test_stored_times_shown_to_the_minute():
+    import pandas as pd
+
+    from lib.formatting import fmt_times
+
+    shown = fmt_times(pd.Series(["2026-11-30T07:12:29.123456", None, "2024-07-08T09:15:02"]))
+    assert shown.tolist() == ["2026-11-30 07:12", "—", "2024-07-08 09:15"]

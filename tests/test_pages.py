@@ -418,3 +418,11 @@ def test_sidebar_versions_only_for_admins_and_plain_placeholders(on_demo):
     assert any("目标表版本" in c.body for c in at.sidebar.caption)
     for key in ("f_category", "f_unit", "f_county", "f_status"):
         assert at.multiselect(key=key).proto.select_all == 0  # no English "Select all" / "Select 2 matches"
+
+
+def test_times_on_screen_read_as_a_person_writes_them(on_demo):
+    """The audit log and the upload history show '2024-07-08 09:15', not the stored '2024-07-08T09:15:02.123'."""
+    for page, column in (("pages/admin.py", "时间"), ("pages/upload.py", "接收时间")):
+        at = open_page(page)
+        frame = next(d.value for d in at.dataframe if column in d.value.columns)
+        assert len(frame) and frame[column].str.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d").all(), (page, frame[column].head())
