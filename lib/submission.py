@@ -333,7 +333,9 @@ def _identify_unit(form: list[list], meta_rows: list[list] | None, targets: Targ
     result.unit = unit
     result.year = targets.year
     if meta.get("年度") and meta["年度"] != str(targets.year):
-        raise Rejected(f"这是 {meta['年度']} 年度的模板，当前目标表为 {targets.year} 年度。请下载本年度模板。", "template.other_year")
+        raise Rejected(f"这是 {meta['年度']} 年度的模板，本次校验使用的是 {targets.year} 年度的目标表。报送 {meta['年度']} 年度的"
+                       f"数据，请先在看板侧栏“年度”中选择 {meta['年度']} 年再上传；否则请下载 {targets.year} 年度的模板重新填写。",
+                       "template.other_year")
     result.template_version = meta.get("模板版本", "")
     result.targets_version = meta.get("目标表版本", "")
     return unit

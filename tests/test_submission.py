@@ -745,3 +745,17 @@ def test_logging_is_configured_once_whatever_the_calls():
     handlers = [h for h in logging.getLogger("lib").handlers if h.get_name() == "livelihood"]
     assert len(handlers) == 1 and logging.getLogger("lib").level == logging.DEBUG
     logs.setup("INFO")
+
+
+def test_a_template_of_another_year_says_which_year_to_choose(targets):
+    """A 2024 template checked against a 2025 table is refused and the clerk is told both ways out."""
+    from lib.targets import parse_targets
+    from tests.factory import targets_of_year
+
+    other, problems = parse_targets(targets_of_year(2025), source="2025")
+    assert not problems and other.year == 2025
+    result = check(other, filled(targets, UNIT), today=date(2025, 12, 31))
+    error = only_error(result)
+    assert error.code == "template.other_year" and not result.accepted
+    assert "2024 年度的模板" in error.message and "侧栏“年度”中选择 2024 年" in error.message
+    assert "下载 2025 年度的模板" in error.message
