@@ -20,10 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lib.store import Store
+from lib.store.core import DB_NAME
 from lib.submission import validate
 from tests.corpus.make_corpus import _sheet_xml, _with_sheet
 from tests.factory import filled, xml_text
-from tests.worker import run_workers
+from tests.worker import CRASH_STEPS, run_workers
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "500"))
@@ -151,21 +152,74 @@ def check_consistent(folder: Path) -> dict:
     return {"submissions": len(subs)}
 
 
+def before_recovery(folder: Path) -> tuple[list[str], set[str]]:
+    """What a crash left, read without opening a Store (which would recover): the pending files, the committed paths."""
+    pending = sorted(str(p.relative_to(folder)) for p in (folder / "submissions").rglob("*.pending"))
+    con = sqlite3.connect(folder / DB_NAME)
+    try:
+        committed = {row[0] for row in con.execute("SELECT path FROM submissions")}
+    finally:
+        con.close()
+    return pending, committed
+
+
+def assert_crash_window(step: str, nth: int, pending: list[str], before: set[str], committed: set[str],
+                        folder: Path) -> None:
+    """The kill really happened inside ``step``'s window of the protocol (pending → fsync → COMMIT → rename) for
+    the ``nth`` new file of the run, the ones before it fully stored."""
+    assert committed >= before, f"{step}: committed submissions lost"
+    new = committed - before
+    killed_committed = step in ("committed", "xlsx_renamed", "renamed")
+    assert len(new) == nth - 1 + killed_committed, (step, nth, new)
+    pending_bases = {p.split(".")[0] for p in pending}
+    killed = [rel for rel in new if rel.split(".")[0] in pending_bases]
+    for rel in new - set(killed):
+        assert (folder / rel).exists() and (folder / rel).with_suffix(".json").exists(), (step, rel)
+    if step in ("before_write", "renamed"):
+        assert not pending, (step, pending)
+    elif step in ("written", "durable"):
+        assert len(pending) == 2 and len(pending_bases) == 1 and not killed, (step, pending, killed)
+    else:
+        assert len(killed) == 1, (step, pending, new)
+        json_pending = killed[0].replace(".xlsx", ".json.pending")
+        expected = [killed[0] + ".pending", json_pending] if step == "committed" else [json_pending]
+        assert pending == sorted(expected), (step, pending)
+        assert (folder / killed[0]).exists() == (step == "xlsx_renamed"), step
+
+
 def test_sigkill_during_ingestion_leaves_a_consistent_store(targets, data_dir, tmp_path):
+    """SIGKILL the ingesting process at every step of the file protocol (tests.worker.CRASH_STEPS), each twice, at
+    the 1st to 3rd new file of a run; check the window really was hit, then that recovery leaves exactly the
+    committed files, consistent with the database and a rebuild; at last a run without a kill stores the rest."""
     inbox = write_inbox(tmp_path / "inbox", variants(targets, 40, "kill"))
     rng = random.Random(20241128)
-    seen = []
-    for _ in range(20):
-        proc = subprocess.Popen([sys.executable, "-m", "tests.worker", str(data_dir), "--dir", str(inbox)], cwd=ROOT,
-                                stdout=subprocess.PIPE, text=True)
-        assert proc.stdout.readline().strip() == "ready"
-        # Let it store a few files, then kill it at a random moment mid-stream.
-        for _ in range(rng.randint(0, 3)):
-            proc.stdout.readline()
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        seen.append(check_consistent(data_dir)["submissions"])
-    assert seen[-1] >= 1 and seen == sorted(seen)  # progress kept, nothing lost
+    plan = [(step, rng.randint(1, 3)) for step in CRASH_STEPS * 2]
+    rng.shuffle(plan)
+    hit: dict[str, list[int]] = {}
+    Store(data_dir)  # created before the first worker: before_recovery reads it
+    for step, nth in plan:
+        _, before = before_recovery(data_dir)
+        proc = subprocess.Popen([sys.executable, "-m", "tests.worker", str(data_dir), "--crash", f"{step}:{nth}",
+                                 "--dir", str(inbox)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        out, _ = proc.communicate(timeout=600)
+        last = out.strip().splitlines()[-1]
+        assert proc.returncode == -signal.SIGKILL and last == f"crash {step} {nth}", (
+            f"the kill at {step} of new file {nth} never happened (exit {proc.returncode}, last line {last!r})")
+        pending, committed = before_recovery(data_dir)
+        where = f"after a kill at {step} of new file {nth} (steps hit before: {hit})"
+        try:
+            assert_crash_window(step, nth, pending, before, committed, data_dir)
+            hit.setdefault(step, []).append(nth)
+            assert check_consistent(data_dir)["submissions"] == len(committed)
+            assert set(Store(data_dir).submissions()["path"]) == committed, "recovery changed what is committed"
+        except AssertionError as exc:
+            raise AssertionError(f"{where}: {exc}") from exc
+    print("kills per protocol step (new file of the run):", hit)
+    assert set(hit) == set(CRASH_STEPS), f"steps never hit: {set(CRASH_STEPS) - set(hit)}"
+    out = subprocess.run([sys.executable, "-m", "tests.worker", str(data_dir), "--dir", str(inbox)], cwd=ROOT,
+                         capture_output=True, text=True, check=True, timeout=600).stdout
+    assert check_consistent(data_dir)["submissions"] == 40, f"re-ingesting after the kills {hit} did not finish"
+    assert int(out.strip().splitlines()[-1].split()[-1]) >= 1
 
 
 @pytest.mark.parametrize("processes", [2, 4])

@@ -2,11 +2,14 @@
 
 python -m tests.worker STORE UNIT:MONTH:SHARE [...]   fill and ingest those workbooks
 python -m tests.worker STORE --dir INBOX              ingest every file in INBOX (sorted)
-Prints "ready" once imported, one line per stored file, then "total N".
+python -m tests.worker STORE --crash STEP:N ...       the same, SIGKILLing itself at STEP of the Nth new file
+Prints "ready" once imported, one line per stored file, then "total N" (or "crash STEP N" just before the kill).
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from datetime import datetime
@@ -31,7 +34,66 @@ def run_workers(folder, argument_lists: list[list[str]], timeout: float = 900) -
     return counts
 
 
+# The steps of the file archive's crash-safe protocol (lib.store.archive), in order, for one new file:
+CRASH_STEPS = (
+    "before_write",  # inside the write transaction, nothing on disk yet
+    "written",       # both *.pending files written, not yet made durable
+    "durable",       # pending files fsynced, database transaction not committed
+    "committed",     # COMMIT done, no rename yet
+    "xlsx_renamed",  # the .xlsx has its final name, the .json is still pending
+    "renamed",       # both files have their final names
+)
+
+
+def arm_crash(step: str, nth: int) -> None:
+    """Make this process SIGKILL itself at ``step`` of the ``nth`` (1-based) new file it stores, printing
+    "crash STEP N" first. It wraps the store's own protocol functions (the real code runs; nothing is imitated),
+    so a refactoring that bypasses one of them makes the crash never happen, which the test reports."""
+    from lib.store import archive, core
+
+    assert step in CRASH_STEPS, step
+    staged = [0]
+
+    def kill(at: str) -> None:
+        if at == step and staged[0] == nth:
+            print(f"crash {step} {nth}", flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    stage, durable, finish, replace = (archive.FileArchive.stage, archive.FileArchive.durable, core.Store._finish,
+                                       archive.replace_if_present)
+
+    def stage_hooked(self, *args, **kwargs):
+        staged[0] += 1
+        kill("before_write")
+        final = stage(self, *args, **kwargs)
+        kill("written")
+        return final
+
+    def durable_hooked(self, written):
+        durable(self, written)
+        kill("durable")
+
+    def finish_hooked(final):
+        kill("committed")
+        finish(final)
+        kill("renamed")
+
+    def replace_hooked(src, dst):
+        replace(src, dst)
+        if src.name.endswith(".xlsx.pending"):
+            kill("xlsx_renamed")
+
+    archive.FileArchive.stage = stage_hooked
+    archive.FileArchive.durable = durable_hooked
+    core.Store._finish = staticmethod(finish_hooked)
+    archive.replace_if_present = replace_hooked
+
+
 def main(argv: list[str]) -> int:
+    if argv[1:2] == ["--crash"]:
+        step, nth = argv[2].split(":")
+        arm_crash(step, int(nth))
+        argv = argv[:1] + argv[3:]
     folder, jobs = argv[0], argv[1:]
     store = Store(folder)
     targets = load_targets(store.folder / "targets.xlsx")
