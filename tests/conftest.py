@@ -92,9 +92,22 @@ class PostgresServer:
             con.execute(f"CREATE DATABASE {name}")
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
+    def clone_database(self, template: str) -> str:
+        """A fresh database holding a copy of ``template`` (PostgreSQL copies the files: no rebuild). The template's
+        connection pool of this process is closed first (a template must have no open connections)."""
+        import psycopg
+
+        close_pool(template)
+        self._n += 1
+        name = f"t{os.getpid()}_{self._n}"
+        with psycopg.connect(self.admin, autocommit=True) as con:
+            con.execute(f"CREATE DATABASE {name} TEMPLATE {template.rsplit('/', 1)[1]}")
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
     def drop_database(self, url: str) -> None:
         import psycopg
 
+        close_pool(url)
         with psycopg.connect(self.admin, autocommit=True) as con:
             con.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
 
@@ -102,6 +115,15 @@ class PostgresServer:
         subprocess.run([str(PG_BIN / "pg_ctl"), "-D", str(self._data), "-m", "immediate", "stop"],
                        capture_output=True, **self._run_as)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def close_pool(url: str) -> None:
+    """Close this process's connection pool of ``url`` (lib.store keeps one per URL)."""
+    from lib.store.core import _DATABASES
+
+    pool = _DATABASES.pop(url, None)
+    if pool is not None:
+        pool.close()
 
 
 @pytest.fixture(scope="session")
@@ -120,11 +142,6 @@ def _use_backend(request, patch: pytest.MonkeyPatch):
     url = server.new_database()
     patch.setenv("LIVELIHOOD_DATABASE_URL", url)
     yield "postgres"
-    from lib.store.core import _DATABASES
-
-    pool = _DATABASES.pop(url, None)
-    if pool is not None:
-        pool.close()
     server.drop_database(url)
 
 
@@ -165,14 +182,81 @@ def reports_dir(demo_dir, tmp_path_factory):
     return folder
 
 
-@pytest.fixture()
-def demo_copy(reports_dir, tmp_path, monkeypatch):
-    """A private copy of the demo's reports, held as real uploads, for tests that change data (and upload);
-    LIVELIHOOD_DATA_DIR points at it. Tests of the demo itself use ``demo_dir``."""
-    folder = tmp_path / "data"
-    shutil.copytree(reports_dir, folder)
+@pytest.fixture(scope="session")
+def pg_demo(postgres_server, tmp_path_factory):
+    """``demo_dir`` on PostgreSQL: (data folder, database URL) with the same six months of demo submissions, built
+    once per session into a database of the session's cluster."""
+    from lib.demo import build_demo
+    from lib.store import Store
+
+    folder = tmp_path_factory.mktemp("pgdemo") / "data"
+    url = postgres_server.new_database()
+    build_demo(Store(folder, url=url), months=6)
+    close_pool(url)
+    return folder, url
+
+
+@pytest.fixture(scope="session")
+def pg_reports(pg_demo, postgres_server, tmp_path_factory):
+    """``reports_dir`` on PostgreSQL: a copy of ``pg_demo``'s database with its reports as real uploads. A template
+    that ``demo_copy`` clones; nothing connects to it otherwise."""
+    from tests.factory import as_real_reports
+
+    folder = tmp_path_factory.mktemp("pgreports") / "data"
+    shutil.copytree(pg_demo[0], folder)
+    url = postgres_server.clone_database(pg_demo[1])
+    as_real_reports(folder, url=url)
+    close_pool(url)
+    return folder, url
+
+
+def on_backend(request, monkeypatch, sqlite_fixture: str, postgres_fixture: str) -> Path:
+    """Point LIVELIHOOD_DATA_DIR (and LIVELIHOOD_DATABASE_URL) at the session store of the backend a test asked for
+    with ``@pytest.mark.parametrize("<fixture>", ["sqlite", "postgres"], indirect=True)``: ``sqlite_fixture``'s
+    folder, or ``postgres_fixture``'s (folder, URL). SQLite when the test did not ask."""
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        folder = request.getfixturevalue(sqlite_fixture)
+        monkeypatch.delenv("LIVELIHOOD_DATABASE_URL", raising=False)
+    else:
+        assert backend == "postgres", backend
+        folder, url = request.getfixturevalue(postgres_fixture)
+        monkeypatch.setenv("LIVELIHOOD_DATABASE_URL", url)
     monkeypatch.setenv("LIVELIHOOD_DATA_DIR", str(folder))
     return folder
+
+
+def both_backends(fixture: str):
+    """Run a test on SQLite and on PostgreSQL: ``fixture`` is ``demo_copy`` or a fixture built on ``on_backend``.
+    For the tests that show a backend's part in what a page does; the rest run on SQLite only."""
+    return pytest.mark.parametrize(fixture, ["sqlite", "postgres"], indirect=True)
+
+
+@pytest.fixture()
+def demo_copy(request, tmp_path, monkeypatch):
+    """A private copy of the demo's reports, held as real uploads, for tests that change data (and upload);
+    LIVELIHOOD_DATA_DIR points at it. Tests of the demo itself use ``demo_dir``. On SQLite unless the test asks
+    for PostgreSQL (``parametrize("demo_copy", ["sqlite", "postgres"], indirect=True)``): then a private clone of
+    ``pg_reports``'s database, dropped after the test."""
+    if getattr(request, "param", "sqlite") == "postgres":
+        server = request.getfixturevalue("postgres_server")
+        source, template = request.getfixturevalue("pg_reports")
+        folder = tmp_path / "data"
+        shutil.copytree(source, folder)
+        url = server.clone_database(template)
+        monkeypatch.setenv("LIVELIHOOD_DATABASE_URL", url)
+        monkeypatch.setenv("LIVELIHOOD_DATA_DIR", str(folder))
+        yield folder
+        server.drop_database(url)
+        from lib.store import DB_NAME
+
+        assert not (folder / DB_NAME).exists()  # the pages used PostgreSQL, never a SQLite file of the folder
+        return
+    folder = tmp_path / "data"
+    shutil.copytree(request.getfixturevalue("reports_dir"), folder)
+    monkeypatch.delenv("LIVELIHOOD_DATABASE_URL", raising=False)
+    monkeypatch.setenv("LIVELIHOOD_DATA_DIR", str(folder))
+    yield folder
 
 
 @pytest.fixture(autouse=True)

@@ -97,14 +97,26 @@ def store_fingerprint(folder) -> str:
     return digest.hexdigest()
 
 
-def as_real_reports(folder, uploader: str = "测试填报") -> None:
+def as_real_reports(folder, uploader: str = "测试填报", url: str | None = None) -> None:
     """Turn a copied demo folder into one holding the same reports as real uploads (sidecars rewritten, database
-    rebuilt from them): a store that holds demo reports refuses real uploads, so tests that upload start here."""
+    rebuilt from them): a store that holds demo reports refuses real uploads, so tests that upload start here.
+    With a PostgreSQL ``url`` (a copy of the demo's database) the sidecars are those of its ``files`` table."""
     import json
     from pathlib import Path
 
     from lib.store import DB_NAME, Store
     folder = Path(folder)
+    if url:
+        store = Store(folder, url=url)
+        with store.write() as con:
+            for rel, sidecar in con.execute("SELECT path, sidecar FROM files").fetchall():
+                meta = json.loads(sidecar)
+                meta["uploader"] = uploader
+                con.execute("UPDATE files SET sidecar=? WHERE path=?", (json.dumps(meta, ensure_ascii=False), rel))
+        shutil.rmtree(folder / "demo", ignore_errors=True)
+        shutil.rmtree(folder / "cache", ignore_errors=True)
+        store.rebuild()
+        return
     for sidecar in (folder / "submissions").rglob("*.json"):
         meta = json.loads(sidecar.read_text(encoding="utf-8"))
         meta["uploader"] = uploader

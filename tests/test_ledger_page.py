@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from lib import auth, ledger
 from lib.auth import ANALYST
 from lib.store import Store
+from tests.conftest import both_backends
 from tests.test_pages import APP, open_page
 
 ACTOR = ledger.Actor("李科员", ANALYST)
@@ -42,6 +43,7 @@ def test_demo_candidates_are_listed_and_filtered(demo_copy):
     assert not at.exception and any("没有督办事项" in i.body for i in at.info)  # candidates are never overdue
 
 
+@both_backends("demo_copy")
 def test_bulk_confirm_then_follow_up_and_close(demo_copy):
     at = open_page("pages/ledger.py")
     at.multiselect(key="ledger_project").set_value([9]).run()

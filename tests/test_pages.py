@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib import schema as S
-from lib.store import Store
+from lib.store import DB_NAME, Store
+from tests.conftest import both_backends, on_backend
 from tests.factory import filled
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -64,11 +66,12 @@ def test_every_registered_page_has_a_smoke_test():
 
 
 @pytest.fixture()
-def on_demo(demo_dir, monkeypatch):
-    monkeypatch.setenv("LIVELIHOOD_DATA_DIR", str(demo_dir))
-    return demo_dir
+def on_demo(request, monkeypatch):
+    """The session's demo store (read only): ``demo_dir`` on SQLite, ``pg_demo`` where a test asks for both."""
+    return on_backend(request, monkeypatch, "demo_dir", "pg_demo")
 
 
+@both_backends("on_demo")
 @pytest.mark.parametrize("page", list(PAGES), ids=[p.split("/")[1][:-3] for p in PAGES])
 def test_page_smoke(on_demo, page):
     title, charts = PAGES[page]
@@ -79,6 +82,7 @@ def test_page_smoke(on_demo, page):
     if page in WORK:
         assert WORK[page] in widget_keys(at), widget_keys(at)
     assert at.selectbox(key="f_month").value == 6  # latest month with data
+    assert (on_demo / DB_NAME).exists() == ("LIVELIHOOD_DATABASE_URL" not in os.environ)  # the backend asked for
 
 
 def widget_keys(at) -> set[str]:
@@ -96,6 +100,7 @@ def test_a_page_opened_first_by_its_url_still_has_data_and_filters(on_demo):
     assert at.selectbox(key="f_month") is not None and any("示例数据" in w.body for w in at.warning)
 
 
+@both_backends("on_demo")
 def test_overview_counts_thirty_projects(on_demo):
     at = open_page("pages/overview.py")
     html = " ".join(m.body for m in at.markdown)
@@ -114,6 +119,7 @@ def test_filter_holds_across_pages_and_is_in_the_url(on_demo):
     assert set(table["类别"]) == {"教育服务"} and len(table) == 3
 
 
+@both_backends("on_demo")
 def test_shared_link_sets_the_view(on_demo):
     at = open_page("pages/export.py", query={"month": "3", "county": "任城区,曲阜市", "status": "滞后"})
     assert at.selectbox(key="f_month").value == 3
@@ -153,6 +159,7 @@ def upload(at: AppTest, files: dict[str, bytes]) -> list[str]:
     return [e.label for e in at.expander]
 
 
+@both_backends("demo_copy")
 def test_upload_flow_checks_then_accepts_once(demo_copy, targets):
     at = open_page("pages/upload.py")
     before = len(Store(demo_copy).submissions())
@@ -176,6 +183,7 @@ def test_upload_flow_checks_then_accepts_once(demo_copy, targets):
     assert any("已入库" in e.label for e in at.expander)
 
 
+@both_backends("demo_copy")
 def test_restore_an_earlier_version(demo_copy, targets):
     store = Store(demo_copy)
     first = store.ingest(filled(targets, "市体育局", month="2024-06", share=0.5), "a.xlsx", targets=targets)
@@ -224,6 +232,7 @@ def test_no_page_renders_a_narrative_as_markup(demo_copy, targets):
         assert all("&lt;b&gt;加粗标记&lt;/b&gt;" in b and "<b>加粗标记" not in b for b in html), page
 
 
+@both_backends("demo_copy")
 def test_report_page_previews_generates_and_audits(demo_copy):
     import io
 
@@ -338,6 +347,7 @@ def test_overview_delta_uses_the_planned_share_of_the_engine(on_demo):
     assert delta.startswith(f"{city['差距'].iloc[0]:+.1f} ")  # an ASCII sign: the arrow points the right way
 
 
+@both_backends("demo_copy")
 def test_overview_delta_follows_the_schedule_sheet(demo_copy):
     """A 序时计划 that differs from month / 12 (back-loaded work) moves the card's delta with it."""
     import io
@@ -420,6 +430,7 @@ def test_sidebar_versions_only_for_admins_and_plain_placeholders(on_demo):
         assert at.multiselect(key=key).proto.select_all == 0  # no English "Select all" / "Select 2 matches"
 
 
+@both_backends("on_demo")
 def test_times_on_screen_read_as_a_person_writes_them(on_demo):
     """The audit log and the upload history show '2024-07-08 09:15', not the stored '2024-07-08T09:15:02.123'."""
     for page, column in (("pages/admin.py", "时间"), ("pages/upload.py", "接收时间")):

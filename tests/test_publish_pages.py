@@ -8,6 +8,7 @@ import pytest
 
 from lib import publish as PB
 from lib.store import Store
+from tests.conftest import both_backends
 from tests.factory import filled
 from tests.test_pages import open_page
 
@@ -35,6 +36,7 @@ def export_value(at, code: str, county: str):
     return table.set_index(["指标编号", "县市区"]).at[(code, county), "累计完成"]
 
 
+@both_backends("demo_copy")
 def test_switch_defaults_to_the_latest_revision_and_every_page_serves_it(published):
     store, pub, _ = published
     at = open_page()
@@ -47,6 +49,7 @@ def test_switch_defaults_to_the_latest_revision_and_every_page_serves_it(publish
         assert not at.exception, (page, [e.message for e in at.exception])
 
 
+@both_backends("demo_copy")
 def test_published_and_live_figures_and_the_url_round_trip(published, targets):
     store, pub, _ = published
     detail = pub.tables["detail"]
@@ -75,6 +78,7 @@ def test_a_link_to_revision_0_keeps_showing_it_after_revision_1(published):
     assert latest.selectbox(key="f_revision").value == 1 and [i.body for i in latest.sidebar.info] == [second.label()]
 
 
+@both_backends("demo_copy")
 def test_publish_page_publishes_asks_for_a_reason_and_lists_changes(published):
     store, pub, correction = published
     at = open_page("pages/publish.py")
