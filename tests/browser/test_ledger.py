@@ -100,13 +100,15 @@ def test_create_follow_up_and_close_an_item(browser, server, seeded, tmp_path): 
     page.get_by_role("tab", name="进展记录").click()
 
     # 2. a follow-up
+    settled(page)
     page.get_by_label("进展情况").fill(FOLLOW_UP)
     page.get_by_role("button", name="添加进展").click()
     toast(page, "已添加进展")
     log = ledger.follow_ups(store, item_id)
     assert log["内容"].iloc[0] == FOLLOW_UP and log["人员"].iloc[0] == "李科员"
 
-    # 3. close it
+    # 3. close it (once the follow-up's rerun has finished: a rerun redraws the select and closes its list)
+    settled(page)
     page.locator("[data-testid='stSelectbox']").filter(has_text="改为").click()
     page.get_by_role("option", name=ledger.DONE).click()
     page.get_by_label("说明（不予处理、重新打开须填写理由）").fill("现场复核已修复")
