@@ -40,7 +40,9 @@ def data_dir(tmp_path, monkeypatch):
     return folder
 
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# Debian's postgresql package installs its binaries under a versioned folder (15 on bookworm): take the newest.
+PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+             default=Path("/usr/lib/postgresql/15/bin"))
 PG_USER = "livelihood-pg"  # the throw-away cluster never runs as root (PostgreSQL refuses to)
 
 
