@@ -85,26 +85,22 @@ class PostgresServer:
         self._run_as, self._data, self._n = run_as, data, 0
         self.admin = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
-    def new_database(self) -> str:
+    def new_database(self, template: str | None = None) -> str:
+        """A fresh, empty database (or a copy of the database at URL ``template``); returns its URL."""
         import psycopg
 
         self._n += 1
         name = f"t{os.getpid()}_{self._n}"
+        copy = f" TEMPLATE {template.rsplit('/', 1)[1]}" if template else ""
         with psycopg.connect(self.admin, autocommit=True) as con:
-            con.execute(f"CREATE DATABASE {name}")
+            con.execute(f"CREATE DATABASE {name}{copy}")
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
     def clone_database(self, template: str) -> str:
         """A fresh database holding a copy of ``template`` (PostgreSQL copies the files: no rebuild). The template's
         connection pool of this process is closed first (a template must have no open connections)."""
-        import psycopg
-
         close_pool(template)
-        self._n += 1
-        name = f"t{os.getpid()}_{self._n}"
-        with psycopg.connect(self.admin, autocommit=True) as con:
-            con.execute(f"CREATE DATABASE {name} TEMPLATE {template.rsplit('/', 1)[1]}")
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+        return self.new_database(template)
 
     def drop_database(self, url: str) -> None:
         import psycopg
