@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 import pytest
 from PIL import Image
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from lib import ledger
 from lib.auth import ANALYST
@@ -61,7 +62,25 @@ def settled(page) -> None:
 
 
 def toast(page, text: str) -> None:
+    """The action's toast, then the end of the run it started (a rerun redraws widgets a next step would use)."""
     page.locator("[data-testid='stToast']").filter(has_text=text).first.wait_for(timeout=60_000)
+    settled(page)
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick ``option`` in the select labelled ``label``. A click that lands while a rerun redraws the select leaves
+    its list closed: open it again (up to three times) rather than wait on a list that is not there."""
+    box = page.locator("[data-testid='stSelectbox']").filter(has_text=label).locator("input")
+    for attempt in range(3):
+        box.click()
+        try:
+            page.get_by_role("option", name=option).click(timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+            settled(page)
 
 
 def test_create_follow_up_and_close_an_item(browser, server, seeded, tmp_path):  # noqa: F811
@@ -109,8 +128,7 @@ def test_create_follow_up_and_close_an_item(browser, server, seeded, tmp_path): 
 
     # 3. close it (once the follow-up's rerun has finished: a rerun redraws the select and closes its list)
     settled(page)
-    page.locator("[data-testid='stSelectbox']").filter(has_text="改为").click()
-    page.get_by_role("option", name=ledger.DONE).click()
+    choose(page, "改为", ledger.DONE)
     page.get_by_label("说明（不予处理、重新打开须填写理由）").fill("现场复核已修复")
     page.get_by_role("button", name="更新状态").click()
     toast(page, "已改为已办结")
