@@ -118,7 +118,7 @@ def test_crash_before_commit_leaves_the_store_as_before(targets, sqlite_store, m
 
     def boom(*args, **kwargs):
         raise OSError("power cut")
-    monkeypatch.setattr(Store, "_insert", boom)
+    monkeypatch.setattr(Store, "_insert_many", boom)
     with pytest.raises(OSError):
         sqlite_store.ingest(filled(targets, UNIT, month="2024-03"), "3月", targets=targets, received_at=datetime(2024, 4, 1))
     assert list((sqlite_store.folder / "submissions").rglob("*.pending"))  # the crash left half-written files
@@ -289,6 +289,38 @@ def test_in_one_batch_the_last_version_given_is_current(targets, store):
         assert outcomes[1].superseded == outcomes[0].submission_id
     store.rebuild()  # the files alone say the same
     assert store.current_version(UNIT, 2024, 3)[1] == "b.xlsx" and store.current_version(UNIT, 2024, 4)[1] == "a.xlsx"
+
+
+def test_a_batch_of_corrections_and_resent_files_ends_as_one_file_after_another(targets, store):
+    """A batch writes its new files together; a file already stored (or earlier in the batch) must still meet the
+    state the files before it left: the same outcomes, current versions and audit trail as one call per file."""
+    def sequence(month: int) -> list[tuple[str, bytes]]:
+        v1, v2, v3 = (filled(targets, UNIT, month=f"2024-0{month}", share=s) for s in (0.2, 0.4, 0.6))
+        other = filled(targets, "市医保局", month=f"2024-0{month}", share=0.3)
+        return [("v1", v1), ("v2", v2), ("v1-again", v1), ("other", other), ("v3", v3), ("v3-again", v3),
+                ("v2-again", v2)]
+
+    def shape(outcomes) -> list[tuple]:
+        made = {o.submission_id: i for i, o in enumerate(outcomes) if o.stored}  # id -> the file that made it
+        return [(o.stored, o.restored, made.get(o.duplicate_of), made.get(o.superseded)) for o in outcomes]
+
+    audit_before = len(store.audit_log())
+    received = datetime(2024, 5, 3)
+    batch = store.ingest_many(sequence(3), targets=targets, received_at=received)
+    one_by_one = [store.ingest(data, name, targets=targets, received_at=received + timedelta(days=1, microseconds=i))
+                  for i, (name, data) in enumerate(sequence(4))]
+    assert shape(batch) == shape(one_by_one) == [
+        (True, False, None, None), (True, False, None, 0), (False, True, 0, None), (True, False, None, None),
+        (True, False, None, 0), (False, False, 4, None), (False, True, 1, None)]
+    actions = list(store.audit_log()["操作"][::-1][audit_before:])
+    assert actions[:7] == actions[7:] == ["上传接收", "上传接收", "恢复版本", "上传接收", "上传接收", "重复上传", "恢复版本"]
+    for month in (3, 4):
+        assert store.current_version(UNIT, 2024, month)[1] == "v2"
+        subs = store.submissions()
+        assert (subs[(subs["month"] == month)].groupby("unit")["state"].apply(lambda s: (s == STATE_CURRENT).sum()) == 1).all()
+    assert _value(store, month=3) == _value(store, month=4)
+    store.rebuild()  # the files alone say the same
+    assert store.current_version(UNIT, 2024, 3)[1] == store.current_version(UNIT, 2024, 4)[1] == "v2"
 
 
 def test_cli_ingest_of_a_folder_takes_the_newer_file_as_current_and_says_so(targets, data_dir, tmp_path, capsys):

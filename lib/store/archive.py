@@ -7,7 +7,8 @@ current, and the published revisions' documents. Two homes for them, one interfa
   committed submissions and deletes pending files that never committed. So a final-named file exists exactly for
   each committed submission, and a rebuild from the files reproduces the database.
 - ``DatabaseArchive`` (PostgreSQL): the same bytes in the ``files`` table (bytea, content-addressed by sha256) in
-  the same transaction as the rows, so every server sees the same truth; nothing to recover.
+  the same transaction as the rows, so every server sees the same truth; nothing to recover. ``stage`` queues a
+  file and ``flush`` sends the queued ones in one ``COPY`` (the store flushes before anything reads them back).
 
 ``entries()`` lists what a rebuild reads: (sidecar, relative path, bytes loader), in any order.
 """
@@ -82,6 +83,9 @@ class FileArchive:
             path.write_bytes(body)
             written.append(path)
         return final
+
+    def flush(self, con: Connection, written: list[Path]) -> None:
+        pass  # the pending files are on disk already; ``durable`` syncs them
 
     def durable(self, written: list[Path]) -> None:
         make_durable(written)  # before COMMIT: a committed row always has its file on disk
@@ -168,12 +172,20 @@ class DatabaseArchive:
         self.submissions_dir = folder / SUBMISSIONS_DIR  # not used for files; kept for the same attributes
 
     def stage(self, con: Connection, rel: str, data: bytes, sidecar: dict, written: list) -> None:
-        con.execute("INSERT INTO files(sha256, path, data, sidecar) VALUES (?,?,?,?)",
-                    (sidecar["sha256"], rel, data, sidecar_bytes(sidecar).decode()))
+        """Queue the file's row in ``written``; ``flush`` sends a batch's files in one ``COPY``."""
+        written.append((sidecar["sha256"], rel, data, sidecar_bytes(sidecar).decode()))
         return None
 
+    def flush(self, con: Connection, written: list) -> None:
+        """Inside the write transaction: the queued files, before any statement reads them."""
+        if written:
+            con.insert_rows("files", ("sha256", "path", "data", "sidecar"), written)
+            written.clear()
+
     def durable(self, written: list) -> None:
-        pass  # the COMMIT is the durable step
+        """The COMMIT is the durable step; every staged file must have been flushed into the transaction."""
+        if written:  # a programming error: rows would be committed without their files
+            raise RuntimeError(f"{len(written)} staged files were not flushed before COMMIT")
 
     def set_activated(self, con: Connection, rel: str, activated: str) -> Callable[[], None]:
         sidecar = json.loads(con.execute("SELECT sidecar FROM files WHERE path=?", (rel,)).fetchone()[0])

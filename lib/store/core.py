@@ -55,6 +55,10 @@ ROW_COLUMN_NAMES = {
 }
 SUBMISSION_COLUMNS = ("unit, year, month, received_at, activated_at, uploader, file_name, sha256, path, n_rows, "
                       "findings, state, late, targets_version, filler, phone")
+SUBMISSION_FIELDS = tuple(name.strip() for name in SUBMISSION_COLUMNS.split(","))
+ROW_FIELDS = ("submission_id", "indicator", "county", "value", "reported_state", "progress", "problems", "plan",
+              "excel_row")  # the row part is ValidationResult.row_records' order
+AUDIT_FIELDS = ("at", "who", "action", "detail")
 _DATABASES: dict[str, PostgresDatabase] = {}  # one connection pool per URL and process
 
 
@@ -220,7 +224,7 @@ class Store(TargetTables, Publications):
             try:
                 return pd.read_feather(cached)
             except Exception:  # missing (the usual miss), or damaged by a crash: read the database
-                pass
+                log.debug("rows snapshot %s not read; querying the database", cached.name, exc_info=True)
             # The few submissions and their many rows apart, joined here by position: fetching the
             # submission's columns once per row made Python objects for every one of them.
             subs = con.execute(f"SELECT s.id, s.unit, s.year, s.month, s.received_at, s.late FROM submissions s "
@@ -331,9 +335,13 @@ class Store(TargetTables, Publications):
         return self.archive.read(rel)
 
     # --- writing ---------------------------------------------------------------
+    @staticmethod
+    def _audit_row(who: str, action: str, detail: str) -> tuple[str, str, str, str]:
+        return datetime.now().isoformat(timespec="seconds"), who, action, detail
+
     def log(self, who: str, action: str, detail: str, con: Connection | None = None) -> None:
-        stmt = "INSERT INTO audit(at, who, action, detail) VALUES (?,?,?,?)"
-        args = (datetime.now().isoformat(timespec="seconds"), who, action, detail)
+        stmt = f"INSERT INTO audit({', '.join(AUDIT_FIELDS)}) VALUES (?,?,?,?)"
+        args = self._audit_row(who, action, detail)
         if con is not None:
             con.execute(stmt, args)
         else:
@@ -359,7 +367,13 @@ class Store(TargetTables, Publications):
     def store_batch(self, checked: list[tuple[bytes, ValidationResult, datetime]], uploader: str,
                     targets: Targets) -> list[IngestOutcome]:
         """Store validated files in one transaction (each all or nothing): an identical current file is recognised,
-        an identical replaced one restored, the rest archived verbatim (made durable before COMMIT) and indexed."""
+        an identical replaced one restored, the rest archived verbatim (made durable before COMMIT) and indexed.
+
+        New files are queued and written together (``_insert_many``: ids handed out first, then one bulk insert per
+        table), so a batch costs a few statements rather than several per file; that is what bounds PostgreSQL,
+        where every statement is a round trip. A file whose bytes are already stored, or queued earlier in the
+        batch, first writes the queue and is then handled on the stored state, so the outcome is the same as one
+        file after another."""
         outcomes: list[IngestOutcome | None] = [None] * len(checked)
         pending = []
         refuse_real = uploader != DEMO_UPLOADER and self.is_demo()
@@ -372,8 +386,35 @@ class Store(TargetTables, Publications):
                 pending.append((i, data, result, hashlib.sha256(data).hexdigest(), received_at))
         finals, written = [], []
         with self.write() as con:
+            known = self._stored_shas(con, [sha for *_, sha, _ in pending])
+            queue: list[tuple[int, ValidationResult, dict, str, list, bool]] = []
+
+            def write_queue() -> None:
+                if not queue:
+                    return
+                self.archive.flush(con, written)
+                done = self._insert_many(con, [(meta, rel, rows, late) for _, _, meta, rel, rows, late in queue])
+                audit = []
+                for (i, result, _meta, _rel, _rows, late), (sub_id, superseded) in zip(queue, done):
+                    outcomes[i] = IngestOutcome(result, submission_id=sub_id, superseded=superseded, late=late)
+                    audit.append(self._audit_row(uploader, "上传接收",
+                                                 f"{result.file_name} → 第 {sub_id} 号（{result.unit} {result.period}）"))
+                con.insert_rows("audit", AUDIT_FIELDS, audit)
+                queue.clear()
+
             for i, data, result, sha, received_at in pending:
-                outcomes[i] = self._store_one(con, data, result, sha, received_at, uploader, targets, finals, written)
+                if sha in known:
+                    write_queue()
+                    outcomes[i] = self._store_again(con, sha, result, received_at, uploader)
+                    continue
+                known.add(sha)
+                late = received_at > deadline(result.year, result.month, targets.deadline_day)
+                rel, sidecar = self._describe(data, result, sha, received_at, uploader)
+                final = self.archive.stage(con, rel, data, sidecar, written)
+                if final is not None:
+                    finals.append(final)
+                queue.append((i, result, sidecar, rel, result.row_records, late))
+            write_queue()
             self.archive.durable(written)  # before COMMIT: a committed row always has its file
         for final in finals:
             self._finish(final)
@@ -384,17 +425,19 @@ class Store(TargetTables, Publications):
                     self.log(uploader, "上传被拒", f"{result.file_name}：" + "；".join(f.message for f in result.errors[:5]), con)
         return outcomes
 
-    def _store_one(self, con: Connection, data: bytes, result: ValidationResult, sha: str, received_at: datetime,
-                   uploader: str, targets: Targets, finals: list, written: list) -> IngestOutcome:
-        existing = con.execute("SELECT id, state FROM submissions WHERE sha256=?", (sha,)).fetchone()
-        if existing and existing[1] == STATE_CURRENT:
-            self.log(uploader, "重复上传", f"{result.file_name} 与当前版本第 {existing[0]} 号相同，未重复存档", con)
-            return IngestOutcome(result, submission_id=existing[0], duplicate_of=existing[0])
-        if existing:
-            # Sending a replaced version again means "this one": make it current again, audited.
-            self._restore(con, existing[0], uploader, received_at, f"重新上传了相同的文件 {result.file_name}")
-            return IngestOutcome(result, submission_id=existing[0], duplicate_of=existing[0], restored=True)
-        late = received_at > deadline(result.year, result.month, targets.deadline_day)
+    @staticmethod
+    def _stored_shas(con: Connection, shas: list[str]) -> set[str]:
+        """Which of ``shas`` are stored already (one query per 500)."""
+        found = set()
+        for chunk in _in_chunks(sorted(set(shas))):
+            found.update(r[0] for r in con.execute(
+                f"SELECT sha256 FROM submissions WHERE sha256 IN ({','.join('?' * len(chunk))})", chunk))
+        return found
+
+    @staticmethod
+    def _describe(data: bytes, result: ValidationResult, sha: str, received_at: datetime,
+                  uploader: str) -> tuple[str, dict]:
+        """A new file's place in the archive and its sidecar (what a rebuild reads back)."""
         rel = (f"submissions/{result.year}/{result.month:02d}/{result.unit}/"
                f"{received_at:%Y%m%dT%H%M%S%f}-{sha[:12]}.xlsx")
         sidecar = {
@@ -405,32 +448,69 @@ class Store(TargetTables, Publications):
             # Findings depend on the history at upload time: keep them with the file.
             "findings": result.findings_json(),
         }
-        final = self.archive.stage(con, rel, data, sidecar, written)
-        if final is not None:
-            finals.append(final)
-        sub_id, superseded = self._insert(con, sidecar, rel, result.row_records, late)
-        self.log(uploader, "上传接收", f"{result.file_name} → 第 {sub_id} 号（{result.unit} {result.period}）", con)
-        return IngestOutcome(result, submission_id=sub_id, superseded=superseded, late=late)
+        return rel, sidecar
+
+    def _store_again(self, con: Connection, sha: str, result: ValidationResult, received_at: datetime,
+                     uploader: str) -> IngestOutcome:
+        """A file whose bytes are stored: recognised if it is the current version, else made current again."""
+        sub_id, state = con.execute("SELECT id, state FROM submissions WHERE sha256=?", (sha,)).fetchone()
+        if state == STATE_CURRENT:
+            self.log(uploader, "重复上传", f"{result.file_name} 与当前版本第 {sub_id} 号相同，未重复存档", con)
+            return IngestOutcome(result, submission_id=sub_id, duplicate_of=sub_id)
+        # Sending a replaced version again means "this one": make it current again, audited.
+        self._restore(con, sub_id, uploader, received_at, f"重新上传了相同的文件 {result.file_name}")
+        return IngestOutcome(result, submission_id=sub_id, duplicate_of=sub_id, restored=True)
 
     def _insert(self, con: Connection, meta: dict, rel: str, rows: list[tuple], late: bool) -> tuple[int, int | None]:
-        """Insert one submission and its rows (ValidationResult.row_records); supersede the unit-month's current one."""
-        # The current version of a unit-month is the latest activated (ties: the larger sha256), whatever
-        # order processes or servers commit in; rebuild() applies the same rule, so files alone give the same state.
-        prev = con.execute(
-            "SELECT id, activated_at, sha256 FROM submissions WHERE unit=? AND year=? AND month=? AND state=?",
-            (meta["unit"], meta["year"], meta["month"], STATE_CURRENT)).fetchone()
-        newer = prev is None or (meta["activated_at"], meta["sha256"]) > (prev[1], prev[2])
-        if prev and newer:  # first: at no moment are there two current versions
-            con.execute("UPDATE submissions SET state=? WHERE id=?", (STATE_REPLACED, prev[0]))
-        sub_id = con.insert(
-            f"INSERT INTO submissions({SUBMISSION_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (meta["unit"], meta["year"], meta["month"], meta["received_at"], meta["activated_at"], meta["uploader"],
-             meta["file_name"], meta["sha256"], rel, len(rows), meta["findings"],
-             STATE_CURRENT if newer else STATE_REPLACED, int(late), meta["targets_version"], meta["filler"], meta["phone"]))
-        con.executemany("INSERT INTO rows(submission_id, indicator, county, value, reported_state, progress, problems, "
-                        "plan, excel_row) VALUES (?,?,?,?,?,?,?,?,?)", [(sub_id, *row) for row in rows])
+        """Insert one submission and its rows: ``_insert_many`` of one."""
+        return self._insert_many(con, [(meta, rel, rows, late)])[0]
+
+    def _insert_many(self, con: Connection, items: list[tuple[dict, str, list[tuple], bool]]) -> list[tuple[int, int | None]]:
+        """Insert submissions (sidecar, archive path, ValidationResult.row_records, late) and their rows, in order,
+        each superseding its unit-month's current version if it is newer. Returns (id, superseded id or None) each.
+
+        The current version of a unit-month is the latest activated (ties: the larger sha256), whatever order
+        processes or servers commit in; rebuild() applies the same rule, so files alone give the same state. The
+        whole list is decided first, from one query of the stored current versions; then the superseded stored
+        versions are marked, then the new ones written with their final state: at no moment are there two current
+        versions of a unit-month. A few statements for the whole list, whatever its length."""
+        if not items:
+            return []
+        periods = {(meta["unit"], meta["year"], meta["month"]) for meta, *_ in items}
+        years = sorted({year for _, year, _ in periods})
+        current: dict[tuple, tuple[int, str, str]] = {}
+        for sub_id, unit, year, month, activated, sha in con.execute(
+                "SELECT id, unit, year, month, activated_at, sha256 FROM submissions "
+                f"WHERE state = ? AND year IN ({','.join('?' * len(years))})", [STATE_CURRENT, *years]):
+            if (unit, year, month) in periods:
+                current[(unit, year, month)] = (sub_id, activated, sha)
+        ids = con.new_ids("submissions", len(items))
+        state: dict[int, str] = {}  # of the new ones
+        replaced_stored, out = [], []
+        for (meta, _rel, _rows, _late), sub_id in zip(items, ids):
+            key = (meta["unit"], meta["year"], meta["month"])
+            prev = current.get(key)
+            newer = prev is None or (meta["activated_at"], meta["sha256"]) > (prev[1], prev[2])
+            if newer:
+                if prev is not None and prev[0] in state:
+                    state[prev[0]] = STATE_REPLACED
+                elif prev is not None:
+                    replaced_stored.append(prev[0])
+                current[key] = (sub_id, meta["activated_at"], meta["sha256"])
+            state[sub_id] = STATE_CURRENT if newer else STATE_REPLACED
+            out.append((sub_id, prev[0] if prev is not None and newer else None))
+        for chunk in _in_chunks(replaced_stored):  # first: the new current versions come after
+            con.execute(f"UPDATE submissions SET state=? WHERE id IN ({','.join('?' * len(chunk))})",
+                        [STATE_REPLACED, *chunk])
+        con.insert_rows("submissions", ("id", *SUBMISSION_FIELDS), [
+            (sub_id, meta["unit"], meta["year"], meta["month"], meta["received_at"], meta["activated_at"],
+             meta["uploader"], meta["file_name"], meta["sha256"], rel, len(rows), meta["findings"], state[sub_id],
+             int(late), meta["targets_version"], meta["filler"], meta["phone"])
+            for (meta, rel, rows, late), sub_id in zip(items, ids)])
+        con.insert_rows("rows", ROW_FIELDS, [(sub_id, *row) for (_m, _r, rows, _l), sub_id in zip(items, ids)
+                                             for row in rows])
         bump_version(con)
-        return sub_id, (prev[0] if prev and newer else None)
+        return out
 
     @staticmethod
     def _finish(final: Path) -> None:
@@ -512,8 +592,7 @@ class Store(TargetTables, Publications):
 
     def _index(self, con: Connection, loaded: list) -> None:
         """Insert the loaded files and make the most recently activated version of each unit-month current."""
-        for meta, rel, rows, late in loaded:
-            self._insert(con, meta, rel, rows, late)
+        self._insert_many(con, loaded)
         con.execute("UPDATE submissions SET state=?", (STATE_REPLACED,))
         con.execute(
             "UPDATE submissions SET state=? WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER "

@@ -6,6 +6,10 @@ PostgreSQL share: ``?`` placeholders, ``INSERT ... ON CONFLICT``, window functio
 reads a query into a DataFrame. Every table that is read "in insertion order" has a ``rowid`` (SQLite's own; a
 ``BIGSERIAL rowid`` column on PostgreSQL), so ``ORDER BY rowid`` means the same on both.
 
+Bulk writes go through ``new_ids`` (ids handed out before the rows are written, so a batch's submissions, rows
+and audit entries need no answer from the database per file) and ``insert_rows`` (SQLite: ``executemany`` in the
+calling process; PostgreSQL: one ``COPY ... FROM STDIN`` stream per table and batch).
+
 ``Database.read()`` is one snapshot transaction; ``Database.write()`` one write transaction, serialised across
 every process and server that shares the database (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-level
 advisory lock). The store's rules that read and then write (which version is current, the next revision number,
@@ -14,9 +18,12 @@ duplicate files) rely on that.
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 
 import pandas as pd
+
+log = logging.getLogger(__name__)
 
 
 class Connection:
@@ -41,6 +48,17 @@ class Connection:
         else:
             with self.raw.cursor() as cur:
                 cur.executemany(self._sql(sql), seq)
+
+    def insert_rows(self, table: str, columns: tuple[str, ...], rows) -> None:
+        """Append ``rows`` (tuples in ``columns`` order) to ``table``, in order."""
+        self.executemany(f"INSERT INTO {table}({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})", rows)
+
+    def new_ids(self, table: str, n: int) -> list[int]:
+        """``n`` unused, increasing ``id`` values of ``table`` for ``insert_rows``; inside a write transaction.
+        SQLite (an ``INTEGER PRIMARY KEY`` without AUTOINCREMENT) hands out the largest id + 1 itself, and the
+        write lock keeps anyone else from taking them before COMMIT."""
+        top = self.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0]
+        return list(range(top + 1, top + 1 + n))
 
     def insert(self, sql: str, params=()) -> int:
         """Run one INSERT and return the new row's ``id``."""
@@ -83,8 +101,8 @@ class Database:
         except BaseException:
             try:
                 raw.execute("ROLLBACK")
-            except Exception:  # the connection itself failed: nothing to roll back on it
-                pass
+            except Exception:  # the connection itself failed: nothing to roll back on it (the cause is raised)
+                log.warning("ROLLBACK failed; the connection is dropped", exc_info=True)
             raise
 
 
