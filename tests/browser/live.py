@@ -1,9 +1,12 @@
-"""What the browser tests share: a live `streamlit run app.py` server, Debian's Chromium with its flags, and the
-one ``browser`` fixture (import it into a test module; missing Chromium skips locally and fails under CI=true)."""
+"""What the browser tests share: a live `streamlit run app.py` server, Debian's Chromium with its flags, the
+fixtures every browser module gets from tests/browser/conftest.py (``browser``: missing Chromium skips locally and
+fails under CI=true; ``server``: one live server per module; ``page``: one offline page per module), and the page
+helpers (``new_page``, ``open_path``, ``settled``, ``toast``, ``shot``)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -15,11 +18,17 @@ from pathlib import Path
 import pytest
 from playwright import sync_api
 
+from lib.auth import ADMIN, ANALYST, hash_password, write_user
 from tests.conftest import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
+LOGIN, PASSWORD = "clerk", "browser-test-password"
+CHIEF, CHIEF_PASSWORD = "chief", "browser-test-admin-password"  # sees every page, for the screenshots
+# A real deployment: sign-in required (a password is only stored as its hash). login -> (name, role, unit, password);
+# a module that needs other users sets its own USERS.
+USERS = {LOGIN: ("李科员", ANALYST, None, PASSWORD), CHIEF: ("王主任", ADMIN, None, CHIEF_PASSWORD)}
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run", "--disable-quic"]
 
@@ -64,3 +73,75 @@ def browser():
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="module")
+def server(request, reports_dir, tmp_path_factory):
+    """`streamlit run app.py` on a private copy of the demo's reports (held as real uploads), one per test module,
+    signing in the module's ``USERS`` (default: ``USERS`` above); yields (url, data folder)."""
+    folder = tmp_path_factory.mktemp("browser") / "data"
+    shutil.copytree(reports_dir, folder)
+    logs = tmp_path_factory.mktemp("log")
+    secrets = logs / "secrets.toml"
+    for login, (name, role, unit, password) in getattr(request.module, "USERS", USERS).items():
+        write_user(secrets, login, name, role, hash_password(password), unit)
+    with streamlit_server(folder, secrets, logs / "streamlit.log") as url:
+        yield url, folder
+
+
+def offline_context(browser, url: str, width: int = 1366, height: int = 768, mobile: bool = False):
+    """A browser context that reaches nothing beyond the app at ``url`` (so the map and fonts must come from it)."""
+    context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True, locale="zh-CN",
+                                  is_mobile=mobile, has_touch=mobile)
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(url) else route.abort())
+    context.set_default_navigation_timeout(120_000)  # a shared CI machine can take longer than 30 s to load a page
+    return context
+
+
+def new_page(browser, url: str, width: int = 1366, height: int = 768, mobile: bool = False):
+    """A page in a fresh ``offline_context`` (its own session: it signs in again)."""
+    return offline_context(browser, url, width, height, mobile).new_page()
+
+
+@pytest.fixture(scope="module")
+def page(server, browser):
+    """One offline page at 1366x768 for the module's tests, in one browser session."""
+    context = offline_context(browser, server[0])
+    yield context.new_page()
+    context.close()
+
+
+def open_path(page, server, path: str, login: tuple[str, str] = (LOGIN, PASSWORD)):
+    """Open a URL as a user would: a new browser session signs in first, then lands on that page."""
+    page.goto(f"{server[0]}/{path}")
+    heading = page.wait_for_selector("[data-testid='stMain'] h1", timeout=120_000)
+    if "登录" in heading.inner_text():
+        page.get_by_label("用户名").fill(login[0])
+        page.get_by_label("密码").fill(login[1])
+        page.get_by_role("button", name="登录").click()
+        page.wait_for_selector("[data-testid='stMain'] h1:not(:has-text('登录'))", timeout=120_000)
+    page.wait_for_load_state("networkidle")
+
+
+def settled(page) -> None:
+    """No upload in flight and no script run going on."""
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("!document.querySelector(\"[data-testid='stStatusWidget']\")", timeout=60_000)
+    page.wait_for_timeout(500)
+
+
+def toast(page, text: str) -> None:
+    """The action's toast, then the end of the run it started (a rerun redraws widgets a next step would use)."""
+    page.locator("[data-testid='stToast']").filter(has_text=text).first.wait_for(timeout=60_000)
+    settled(page)
+
+
+def shot(page, name: str, docs: bool = False, full_page: bool = False) -> None:
+    """test-artifacts/<name>.png once the run has finished drawing (no skeleton, no running indicator); with
+    ``docs`` and UPDATE_SCREENSHOTS=1 also docs/screenshot-<name>.png (the ones README and docs show)."""
+    page.wait_for_function("!document.querySelector(\"[data-testid='stSkeleton'], [data-testid='stStatusWidget']\")",
+                           timeout=120_000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
+    if docs and os.environ.get("UPDATE_SCREENSHOTS"):
+        page.screenshot(path=str(ROOT / "docs" / f"screenshot-{name}.png"), full_page=full_page)

@@ -10,43 +10,27 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
-
-from lib.auth import UNIT, VIEWER, hash_password, write_user
+from lib.auth import UNIT, VIEWER
 from lib.store import Store
 from lib.template import fill_template
-from tests.browser.live import ARTIFACTS, streamlit_server
+from tests.browser import live
+from tests.browser.live import streamlit_server
 from tests.factory import entries_for, filled
 
 OWN, OTHER = "市民政局", "市体育局"
-USERS = {"mz": ("民政局填报员", UNIT, OWN), "leader": ("王局长", VIEWER, None)}
 PASSWORD = "browser-access-password"
+USERS = {"mz": ("民政局填报员", UNIT, OWN, PASSWORD), "leader": ("王局长", VIEWER, None, PASSWORD)}  # the ``server``'s
 SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
 
 
 def new_page(browser, url: str, size: str = "desktop"):
-    width, height = SIZES[size]
-    context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True, locale="zh-CN")
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(url) else route.abort())
-    return context.new_page()
+    return live.new_page(browser, url, *SIZES[size])
 
 
 def data_folder(reports_dir, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("access") / "data"
     shutil.copytree(reports_dir, folder)
     return folder
-
-
-@pytest.fixture(scope="module")
-def server(browser, reports_dir, tmp_path_factory):
-    folder = data_folder(reports_dir, tmp_path_factory)
-    logs = tmp_path_factory.mktemp("access-log")
-    secrets = logs / "secrets.toml"
-    password_hash = hash_password(PASSWORD)
-    for login, (name, role, unit) in USERS.items():
-        write_user(secrets, login, name, role, password_hash, unit)
-    with streamlit_server(folder, secrets, logs / "streamlit.log") as url:
-        yield url, folder
 
 
 def heading(page) -> str:
@@ -69,11 +53,7 @@ def stored_state(folder: Path) -> tuple:
 
 
 def shot(page, name: str):
-    """Screenshot once the run has finished drawing (no skeletons, no running indicator)."""
-    page.wait_for_function("!document.querySelector(\"[data-testid='stSkeleton'], [data-testid='stStatusWidget']\")",
-                           timeout=120_000)
-    page.wait_for_timeout(1500)
-    page.screenshot(path=str(ARTIFACTS / f"access-{name}.png"))
+    live.shot(page, f"access-{name}")
 
 
 def test_secrets_that_do_not_parse_refuse_everyone(browser, reports_dir, tmp_path_factory):

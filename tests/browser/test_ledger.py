@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import io
-import os
 from datetime import date, timedelta
 
 import pytest
@@ -15,15 +14,14 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from lib import ledger
 from lib.auth import ANALYST
 from lib.store import Store
-from tests.browser.live import ARTIFACTS, ROOT
-from tests.browser.test_workflow import open_path, server  # noqa: F401 (fixture)
+from tests.browser.live import new_page, open_path, settled, shot, toast
 
 DESCRIPTION = "体育公园南门围挡破损，夜间无照明，存在安全隐患"
 FOLLOW_UP = "已约谈施工单位，承诺三日内修复并加装警示灯"
 
 
 @pytest.fixture(scope="module")
-def seeded(server):  # noqa: F811 (the fixture imported above)
+def seeded(server):
     store = Store(server[1])
     targets = store.targets()
     ledger.sync(store, targets)
@@ -35,36 +33,14 @@ def seeded(server):  # noqa: F811 (the fixture imported above)
     ledger.confirm(store, ids[2:6], actor, due=date.today() + timedelta(days=20))
 
 
-def new_page(browser, server, width: int, height: int):  # noqa: F811
-    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server[0]) else route.abort())
-    return context.new_page()
-
-
-def save_shot(page, name: str, docs: bool = True, full_page: bool = False) -> None:
-    page.wait_for_timeout(2000)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
-    if docs and os.environ.get("UPDATE_SCREENSHOTS"):
-        page.screenshot(path=str(ROOT / "docs" / f"screenshot-{name}.png"), full_page=full_page)
+def save_shot(page, name: str) -> None:
+    shot(page, name, docs=True)
 
 
 def table_drawn(page) -> None:
     """The data grid draws on a canvas: wait for it, and for its cells' accessible copies."""
     page.locator("[data-testid='stDataFrame'] canvas").first.wait_for(timeout=60_000)
     page.locator("[data-testid='stDataFrame'] [role='gridcell']").first.wait_for(state="attached", timeout=60_000)
-
-
-def settled(page) -> None:
-    """No upload in flight and no script run going on."""
-    page.wait_for_load_state("networkidle")
-    page.wait_for_function("!document.querySelector(\"[data-testid='stStatusWidget']\")", timeout=60_000)
-    page.wait_for_timeout(500)
-
-
-def toast(page, text: str) -> None:
-    """The action's toast, then the end of the run it started (a rerun redraws widgets a next step would use)."""
-    page.locator("[data-testid='stToast']").filter(has_text=text).first.wait_for(timeout=60_000)
-    settled(page)
 
 
 def choose(page, label: str, option: str) -> None:
@@ -83,9 +59,9 @@ def choose(page, label: str, option: str) -> None:
             settled(page)
 
 
-def test_create_follow_up_and_close_an_item(browser, server, seeded, tmp_path):  # noqa: F811
+def test_create_follow_up_and_close_an_item(browser, server, seeded, tmp_path):
     url, folder = server
-    page = new_page(browser, server, 1366, 768)
+    page = new_page(browser, server[0], 1366, 768)
     open_path(page, server, "ledger")
     assert page.locator("h1").first.inner_text().startswith("督办台账")
     page.get_by_text("逾期未办结").first.wait_for(timeout=30_000)
@@ -126,8 +102,7 @@ def test_create_follow_up_and_close_an_item(browser, server, seeded, tmp_path): 
     log = ledger.follow_ups(store, item_id)
     assert log["内容"].iloc[0] == FOLLOW_UP and log["人员"].iloc[0] == "李科员"
 
-    # 3. close it (once the follow-up's rerun has finished: a rerun redraws the select and closes its list)
-    settled(page)
+    # 3. close it (toast() waited for the follow-up's rerun to finish: a rerun redraws the select, closing its list)
     choose(page, "改为", ledger.DONE)
     page.get_by_label("说明（不予处理、重新打开须填写理由）").fill("现场复核已修复")
     page.get_by_role("button", name="更新状态").click()
@@ -140,8 +115,8 @@ def test_create_follow_up_and_close_an_item(browser, server, seeded, tmp_path): 
     assert "台账状态" in set(store.audit_log()["操作"])
 
 
-def test_ledger_on_a_phone(browser, server, seeded):  # noqa: F811
-    page = new_page(browser, server, 390, 844)
+def test_ledger_on_a_phone(browser, server, seeded):
+    page = new_page(browser, server[0], 390, 844)
     open_path(page, server, "ledger")
     page.get_by_text("逾期未办结").first.wait_for(timeout=30_000)
     table_drawn(page)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from lib import publish as PB
 from lib.store import Store
-from tests.browser.test_workflow import ARTIFACTS, open_path, page, server  # noqa: F401  (fixtures)
+from tests.browser.live import ARTIFACTS, open_path
 from tests.factory import filled
 
 UNIT = "市民政局"
@@ -16,7 +16,7 @@ def sidebar_text(tab) -> str:
     return tab.locator("[data-testid='stSidebar']").inner_text()
 
 
-def test_switch_label_and_url_round_trip(page, server, targets):  # noqa: F811
+def test_switch_label_and_url_round_trip(page, server, targets):
     url, folder = server
     store = Store(folder)
     pub = PB.publish(store, 2024, 6, "李四")

@@ -15,8 +15,7 @@ import pytest
 
 from lib.auth import ANALYST, hash_password, write_user
 from lib.template import build_template, fill_template
-from tests.browser.live import CHROMIUM, FLAGS, streamlit_server
-from tests.conftest import require_tool
+from tests.browser.live import streamlit_server
 from tests.factory import entries_for
 
 UNIT = "市民政局"
@@ -41,7 +40,6 @@ def postgres_url(request):
 @pytest.fixture()
 def servers(postgres_url, tmp_path, monkeypatch):
     """Servers A and B: one database, one secrets file (one deployment), two data folders."""
-    require_tool(CHROMIUM)
     secrets = tmp_path / "secrets.toml"
     write_user(secrets, LOGIN, "李科员", ANALYST, hash_password(PASSWORD))
     monkeypatch.setenv("LIVELIHOOD_DATABASE_URL", postgres_url)  # inherited by both servers
@@ -67,33 +65,29 @@ def signed_in_page(browser, url: str):
     return page
 
 
-def test_upload_on_one_server_shows_on_the_other(servers, targets, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
+def test_upload_on_one_server_shows_on_the_other(browser, servers, targets, tmp_path):
     a_url, b_url = servers
     units = len(targets.reporting_units)
     report = tmp_path / f"{UNIT}1月.xlsx"
     report.write_bytes(fill_template(build_template(targets, UNIT), f"{targets.year}-01",
                                      entries_for(targets, UNIT, share=0.1, problems="无", plan="按计划推进")))
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            on_b = signed_in_page(chromium, b_url)  # B first: its caches hold the empty store
-            on_b.get_by_text(f"0 / {units} 个单位").wait_for(timeout=60_000)
+    on_b = signed_in_page(browser, b_url)  # B first: its caches hold the empty store
+    on_b.get_by_text(f"0 / {units} 个单位").wait_for(timeout=60_000)
 
-            on_a = signed_in_page(chromium, f"{a_url}")
-            on_a.get_by_role("link", name="数据上报").click()
-            on_a.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(report))
-            on_a.get_by_text("可接收").first.wait_for(timeout=60_000)
-            on_a.get_by_role("button", name="确认接收 1 个文件").click()
-            on_a.get_by_text("已入库").first.wait_for(timeout=60_000)
+    on_a = signed_in_page(browser, f"{a_url}")
+    on_a.get_by_role("link", name="数据上报").click()
+    on_a.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(report))
+    on_a.get_by_text("可接收").first.wait_for(timeout=60_000)
+    on_a.get_by_role("button", name="确认接收 1 个文件").click()
+    on_a.get_by_text("已入库").first.wait_for(timeout=60_000)
 
-            # The same session on B, a page later (the sidebar links: reruns, no reload): the new report is there.
-            on_b.get_by_role("link", name="分类进展").click()
-            on_b.wait_for_selector("[data-testid='stMain'] h1:has-text('分类进展')", timeout=60_000)
-            on_b.get_by_role("link", name="总览").click()
-            on_b.get_by_text(f"1 / {units} 个单位").wait_for(timeout=60_000)
-            assert "截至 2024 年 1 月" in on_b.locator("h1").first.inner_text()
-            if os.environ.get("SCREENSHOT_DIR"):
-                on_b.screenshot(path=str(Path(os.environ["SCREENSHOT_DIR"]) / "server-b-after-upload.png"))
-        finally:
-            chromium.close()
+    # The same session on B, a page later (the sidebar links: reruns, no reload): the new report is there.
+    on_b.get_by_role("link", name="分类进展").click()
+    on_b.wait_for_selector("[data-testid='stMain'] h1:has-text('分类进展')", timeout=60_000)
+    on_b.get_by_role("link", name="总览").click()
+    on_b.get_by_text(f"1 / {units} 个单位").wait_for(timeout=60_000)
+    assert "截至 2024 年 1 月" in on_b.locator("h1").first.inner_text()
+    if os.environ.get("SCREENSHOT_DIR"):
+        on_b.screenshot(path=str(Path(os.environ["SCREENSHOT_DIR"]) / "server-b-after-upload.png"))
+    on_a.context.close()
+    on_b.context.close()

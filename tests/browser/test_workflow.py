@@ -9,9 +9,7 @@ of every page go to test-artifacts/ (and to docs/ with UPDATE_SCREENSHOTS=1).
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -19,67 +17,18 @@ import pytest
 
 from lib import charts
 from lib import progress as P
-from lib.auth import ADMIN, ANALYST, hash_password, write_user
 from lib.store import Store
 from lib.template import fill_template
-from tests.browser.live import ARTIFACTS, ROOT, streamlit_server
+from tests.browser import live
+from tests.browser.live import ARTIFACTS, CHIEF, CHIEF_PASSWORD, offline_context, open_path
 from tests.factory import entries_for, row_of
 
 UNIT = "市民政局"
-LOGIN, PASSWORD = "clerk", "browser-test-password"
-CHIEF, CHIEF_PASSWORD = "chief", "browser-test-admin-password"  # sees every page, for the screenshots
 DOC_SHOTS = {"overview", "county", "project", "upload-rejected"}  # the ones README shows
 
 
-@pytest.fixture(scope="module")
-def server(reports_dir, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("browser") / "data"
-    shutil.copytree(reports_dir, folder)
-    logs = tmp_path_factory.mktemp("log")
-    # A real deployment: sign-in required, one analyst (the password is only stored as its hash).
-    secrets = logs / "secrets.toml"
-    write_user(secrets, LOGIN, "李科员", ANALYST, hash_password(PASSWORD))
-    write_user(secrets, CHIEF, "王主任", ADMIN, hash_password(CHIEF_PASSWORD))
-    with streamlit_server(folder, secrets, logs / "streamlit.log") as url:
-        yield url, folder
-
-
-def offline_context(browser, server, width: int = 1366, height: int = 768):
-    """A browser context that reaches nothing beyond the app itself, so the map must draw offline."""
-    phone = width < 600
-    context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True, locale="zh-CN",
-                                  is_mobile=phone, has_touch=phone)
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server[0])
-                  else route.abort())
-    context.set_default_navigation_timeout(120_000)  # a shared CI machine can take longer than 30 s to load a page
-    return context
-
-
-@pytest.fixture(scope="module")
-def page(server, browser):
-    context = offline_context(browser, server)
-    yield context.new_page()
-    context.close()
-
-
-def open_path(page, server, path: str, login: tuple[str, str] = (LOGIN, PASSWORD)):
-    """Open a URL as a user would: a new browser session signs in first, then lands on that page."""
-    page.goto(f"{server[0]}/{path}")
-    heading = page.wait_for_selector("[data-testid='stMain'] h1", timeout=120_000)
-    if "登录" in heading.inner_text():
-        page.get_by_label("用户名").fill(login[0])
-        page.get_by_label("密码").fill(login[1])
-        page.get_by_role("button", name="登录").click()
-        page.wait_for_selector("[data-testid='stMain'] h1:not(:has-text('登录'))", timeout=120_000)
-    page.wait_for_load_state("networkidle")
-
-
 def shot(page, name: str):
-    page.wait_for_timeout(1500)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-    if os.environ.get("UPDATE_SCREENSHOTS") and name in DOC_SHOTS:
-        (ROOT / "docs").mkdir(exist_ok=True)
-        page.screenshot(path=str(ROOT / "docs" / f"screenshot-{name}.png"))
+    live.shot(page, name, docs=name in DOC_SHOTS)
 
 
 def upload(page, path: Path):
@@ -122,7 +71,7 @@ def test_monthly_workflow(page, server, targets, tmp_path):
     assert "截至 2024 年 6 月" in page.locator("h1").first.inner_text()
     open_path(page, server, "?month=7")
     assert "截至 2024 年 7 月" in page.locator("h1").first.inner_text()
-    page.get_by_text(f"1 / {len(targets.reporting_units)} 个单位").wait_for(timeout=30_000)
+    page.get_by_text(f"1 / {len(targets.reporting_units)} 个单位").wait_for(timeout=120_000)  # a loaded CI machine
     shot(page, "overview")
 
     # 5. filter by a category in the sidebar, then export the detail table as CSV
@@ -252,7 +201,7 @@ def test_every_page_at_laptop_and_phone_size(server, browser, size):
     """Screenshots of every page (test-artifacts/<page>-<size>.png); nothing raw on screen; a phone never scrolls sideways."""
     width, height = SIZES[size]
     phone = width < 600
-    context = offline_context(browser, server, width, height)
+    context = offline_context(browser, server[0], width, height, mobile=phone)
     page = context.new_page()
     for name, path in EVERY_PAGE.items():
         open_path(page, server, path, login=(CHIEF, CHIEF_PASSWORD))
@@ -303,7 +252,7 @@ def uploader_words(page) -> list[str]:
 def test_uploaders_speak_chinese(server, browser):
     """Streamlit's uploader text is English and has no locale: ours replaces it on every uploader, and the button
     still opens the file chooser under its Chinese name."""
-    context = offline_context(browser, server)
+    context = offline_context(browser, server[0])
     page = context.new_page()
     accepts = {"upload": ".xlsx 或 .zip · 每个文件不超过 10 MB", "targets": ".xlsx · 每个文件不超过 10 MB",
                "ledger": ".png、.jpg、.jpeg · 每个文件不超过 8 MB"}
