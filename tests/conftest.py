@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import pwd
 import shutil
@@ -59,7 +61,9 @@ def _as_pg_user() -> dict:
     try:
         pwd.getpwnam(PG_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_USER], check=True)
+        made = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_USER])
+        if made.returncode not in (0, 9):  # 9: another test worker created it a moment ago
+            raise RuntimeError(f"useradd {PG_USER} failed with exit code {made.returncode}") from None
     return {"user": PG_USER, "group": pwd.getpwnam(PG_USER).pw_gid}
 
 
@@ -84,6 +88,19 @@ class PostgresServer:
                         "start"], check=True, capture_output=True, **run_as)
         self._run_as, self._data, self._n = run_as, data, 0
         self.admin = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def describe(self) -> dict:
+        return {"root": str(self.root), "port": self.port, "run_as": self._run_as, "data": str(self._data)}
+
+    @classmethod
+    def attach(cls, info: dict) -> PostgresServer:
+        """The cluster another process of this test run started (``describe()``); database names carry the pid."""
+        server = cls.__new__(cls)
+        server.root, server.port, server._run_as, server._data = Path(info["root"]), info["port"], info["run_as"], \
+            Path(info["data"])
+        server._n = 0
+        server.admin = f"postgresql://postgres@127.0.0.1:{server.port}/postgres"
+        return server
 
     def new_database(self, template: str | None = None) -> str:
         """A fresh, empty database (or a copy of the database at URL ``template``); returns its URL."""
@@ -124,11 +141,30 @@ def close_pool(url: str) -> None:
         pool.close()
 
 
+SHARED_CLUSTER = "postgres.json"  # in shared_root(): the cluster the xdist workers of a run share
+
+
 @pytest.fixture(scope="session")
-def postgres_server():
-    server = PostgresServer()
-    yield server
-    server.stop()
+def postgres_server(tmp_path_factory):
+    """The run's throw-away cluster. Under pytest-xdist the first worker that needs it starts it and every worker
+    uses it (each test still gets databases of its own); the controller stops it at the end of the run."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        server = PostgresServer()
+        yield server
+        server.stop()
+        return
+    info = built_once(tmp_path_factory, "postgres",
+                      lambda folder: (folder / SHARED_CLUSTER).write_text(json.dumps(PostgresServer().describe())))
+    yield PostgresServer.attach(json.loads((info / SHARED_CLUSTER).read_text()))
+
+
+def pytest_sessionfinish(session):
+    """The controller of an xdist run stops the cluster its workers shared (after every worker has finished)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or not hasattr(session.config, "_tmp_path_factory"):
+        return
+    info = session.config._tmp_path_factory.getbasetemp() / "postgres" / SHARED_CLUSTER
+    if info.exists():
+        PostgresServer.attach(json.loads(info.read_text())).stop()
 
 
 def _use_backend(request, patch: pytest.MonkeyPatch):
@@ -158,54 +194,105 @@ def module_backend(request):
         yield from _use_backend(request, patch)
 
 
-@pytest.fixture(scope="session")
-def demo_dir(tmp_path_factory):
-    """A data folder with six months of demo submissions (built once per test session)."""
+def shared_root(tmp_path_factory) -> Path:
+    """The folder all pytest-xdist workers of one run share (their basetemps are its subfolders); the run's
+    basetemp when there are no workers."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """``build(folder)`` once per test run however many xdist workers ask: the first builds under a file lock,
+    the others wait for it and get the same folder. Read-only for the caller: copy it before changing it."""
+    root = shared_root(tmp_path_factory)
+    folder, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
+def _build_demo(folder: Path) -> None:
     from lib.demo import build_demo
     from lib.store import Store
 
+    build_demo(Store(folder / "data"), months=6)
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory):
+    """A data folder with six months of demo submissions: built once per run (``built_once``), a private copy
+    per session (per xdist worker)."""
     folder = tmp_path_factory.mktemp("demo") / "data"
-    build_demo(Store(folder), months=6)
+    shutil.copytree(built_once(tmp_path_factory, "demo", _build_demo) / "data", folder)
     return folder
 
 
 @pytest.fixture(scope="session")
-def reports_dir(demo_dir, tmp_path_factory):
-    """The demo's six months of reports as real uploads (a store holding demo reports refuses real uploads)."""
+def reports_dir(tmp_path_factory):
+    """The demo's six months of reports as real uploads (a store holding demo reports refuses real uploads):
+    built once per run from the demo, a private copy per session (per xdist worker)."""
     from tests.factory import as_real_reports
 
+    def build(folder: Path) -> None:
+        shutil.copytree(built_once(tmp_path_factory, "demo", _build_demo) / "data", folder / "data")
+        as_real_reports(folder / "data")
+
     folder = tmp_path_factory.mktemp("reports") / "data"
-    shutil.copytree(demo_dir, folder)
-    as_real_reports(folder)
+    shutil.copytree(built_once(tmp_path_factory, "reports", build) / "data", folder)
     return folder
+
+
+def _pg_built_once(tmp_path_factory, server: PostgresServer, name: str, build, source=None) -> tuple[Path, str]:
+    """``built_once`` for a store on PostgreSQL: a data folder (a copy of ``source``'s, if given) and a database of
+    the run's cluster (a copy of ``source``'s, else empty) that ``build(folder, url)`` fills, once per run; returns
+    (folder, url). The database is a template: nothing may stay connected to it."""
+    def make(folder: Path) -> None:
+        if source:
+            shutil.copytree(source[0], folder / "data")
+        url = server.new_database(source[1] if source else None)
+        build(folder / "data", url)
+        close_pool(url)
+        (folder / "url").write_text(url)
+
+    shared = built_once(tmp_path_factory, name, make)
+    return shared / "data", (shared / "url").read_text()
+
+
+def _pg_demo_template(tmp_path_factory, server: PostgresServer) -> tuple[Path, str]:
+    from lib.demo import build_demo
+    from lib.store import Store
+
+    return _pg_built_once(tmp_path_factory, server, "pgdemo", lambda f, url: build_demo(Store(f, url=url), months=6))
+
+
+def _private_copy(tmp_path_factory, server: PostgresServer, name: str, template: tuple[Path, str]) -> tuple[Path, str]:
+    folder = tmp_path_factory.mktemp(name) / "data"
+    shutil.copytree(template[0], folder)
+    return folder, server.new_database(template[1])
 
 
 @pytest.fixture(scope="session")
 def pg_demo(postgres_server, tmp_path_factory):
     """``demo_dir`` on PostgreSQL: (data folder, database URL) with the same six months of demo submissions, built
-    once per session into a database of the session's cluster."""
-    from lib.demo import build_demo
-    from lib.store import Store
-
-    folder = tmp_path_factory.mktemp("pgdemo") / "data"
-    url = postgres_server.new_database()
-    build_demo(Store(folder, url=url), months=6)
-    close_pool(url)
-    return folder, url
+    once per run into a database of the run's cluster; a private copy (a clone of the database) per session."""
+    return _private_copy(tmp_path_factory, postgres_server, "pgdemo", _pg_demo_template(tmp_path_factory, postgres_server))
 
 
 @pytest.fixture(scope="session")
-def pg_reports(pg_demo, postgres_server, tmp_path_factory):
-    """``reports_dir`` on PostgreSQL: a copy of ``pg_demo``'s database with its reports as real uploads. A template
-    that ``demo_copy`` clones; nothing connects to it otherwise."""
+def pg_reports(postgres_server, tmp_path_factory):
+    """``reports_dir`` on PostgreSQL: a copy of the demo's database with its reports as real uploads, built once per
+    run, a private clone per session. A template that ``demo_copy`` clones; nothing connects to it otherwise."""
     from tests.factory import as_real_reports
 
-    folder = tmp_path_factory.mktemp("pgreports") / "data"
-    shutil.copytree(pg_demo[0], folder)
-    url = postgres_server.clone_database(pg_demo[1])
-    as_real_reports(folder, url=url)
-    close_pool(url)
-    return folder, url
+    template = _pg_built_once(tmp_path_factory, postgres_server, "pgreports",
+                              lambda folder, url: as_real_reports(folder, url=url),
+                              source=_pg_demo_template(tmp_path_factory, postgres_server))
+    return _private_copy(tmp_path_factory, postgres_server, "pgreports", template)
 
 
 def on_backend(request, monkeypatch, sqlite_fixture: str, postgres_fixture: str) -> Path:
