@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import sample_colorscale
+from plotly.colors import get_colorscale, sample_colorscale
 
 from lib import schema as S
 from lib.formatting import fmt_pct, fmt_signed_points, hover_pct
@@ -54,12 +54,25 @@ PLOTLY_CONFIG = {
 }
 
 
-def _base(fig: go.Figure, title: str, height: int) -> go.Figure:
-    """Title, font, margins and no drag-to-zoom (a phone scrolls the page instead of zooming a chart).
+def _merge(into: dict, update: dict) -> dict:
+    """``update`` merged into ``into`` key by key, nested dicts merged (as Figure.update_layout merges)."""
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+    return into
 
-    Axes get ``automargin`` so tick labels (counties, units, 0%…100%) are never cut.
+
+def _figure(data: list, title: str, height: int, *updates: dict) -> go.Figure:
+    """The figure of ``data`` (trace dicts) with our title, font, margins and no drag-to-zoom (a phone scrolls the
+    page instead of zooming a chart), then each of ``updates`` merged into the layout.
+
+    Axes get ``automargin`` so tick labels (counties, units, 0%…100%) are never cut. The layout is made as one dict
+    and the figure constructed once: Plotly's update_layout/add_* calls cost ~20 ms each (validation, relayout
+    dispatch), several times the whole figure built this way (bench/RESULTS.md).
     """
-    fig.update_layout(
+    layout = dict(
         title=dict(text=title, font=dict(size=15), x=0, xanchor="left", y=1, yref="container", yanchor="top",
                    pad=dict(t=8, l=2), automargin=True),
         font=dict(family=FONT, size=13),
@@ -69,10 +82,12 @@ def _base(fig: go.Figure, title: str, height: int) -> go.Figure:
         hoverlabel=dict(font=dict(family=FONT)),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
         dragmode=False,
+        xaxis=dict(automargin=True, fixedrange=True),
+        yaxis=dict(automargin=True, fixedrange=True),
     )
-    fig.update_xaxes(automargin=True, fixedrange=True)
-    fig.update_yaxes(automargin=True, fixedrange=True)
-    return fig
+    for update in updates:
+        _merge(layout, update)
+    return go.Figure(data=data, layout=layout)
 
 
 def gap_span(gaps) -> float:
@@ -96,7 +111,14 @@ def gap_color(gap: float, span: float = GAP_LIMIT) -> str:
     if gap is None or gap != gap:
         return S.STATUS_COLORS[S.STATUS_MISSING]
     position = (min(max(gap, -span), span) + span) / (2 * span)
-    return sample_colorscale(GAP_SCALE, [position])[0]
+    return sample_colorscale(_gap_colorscale(), [position])[0]
+
+
+@lru_cache(maxsize=1)
+def _gap_colorscale() -> list:
+    """GAP_SCALE as Plotly's [position, colour] pairs, looked up once: resolving a scale's name walks every named
+    scale Plotly has (~10 ms), once per coloured county or project otherwise."""
+    return get_colorscale(GAP_SCALE)
 
 
 def _wrap(label, width: int = 11) -> str:
@@ -122,44 +144,40 @@ def completion_bars(frame: pd.DataFrame, label: str, title: str, height: int | N
     """
     data = frame.sort_values("完成率", ascending=True, na_position="first")
     rate = data["完成率"].clip(upper=1).fillna(0) * 100
-    fig = go.Figure()
     names = [_wrap(v) for v in data[label]]
-    fig.add_bar(
-        x=rate, y=names, orientation="h", name="完成率", showlegend=False,  # colours are statuses: see the legend
-        marker_color=[S.STATUS_COLORS.get(s, "#999") for s in data["状态"]],
+    bars = dict(
+        type="bar", x=rate, y=names, orientation="h", name="完成率", showlegend=False,  # colours: statuses (legend)
+        marker=dict(color=[S.STATUS_COLORS.get(s, "#999") for s in data["状态"]]),
         text=[_rate_text(v, st) for v, st in zip(data["完成率"], data["状态"])], cliponaxis=False,
         textposition=["inside" if r >= 30 else "outside" for r in rate], insidetextanchor="end",
         textfont=dict(color=["white" if r >= 30 else "#333" for r in rate]),
         customdata=np.stack([data[label], data["状态"], [fmt_signed_points(g) for g in data["差距"]]], axis=-1),
         hovertemplate="%{customdata[0]}<br>完成率 %{text}<br>状态 %{customdata[1]}<br>差距 %{customdata[2]} 个百分点<extra></extra>",
     )
-    fig.add_scatter(
-        x=data["序时进度"] * 100, y=names, mode="markers", name="序时进度",
+    plan = dict(
+        type="scatter", x=data["序时进度"] * 100, y=names, mode="markers", name="序时进度",
         marker=dict(symbol="line-ns-open", size=22, color=PLAN_COLOR, line=dict(width=3, color=PLAN_COLOR)),
         hovertemplate=f"序时进度 {hover_pct()}<extra></extra>",
     )
-    fig.update_xaxes(range=[0, 105], gridcolor="#eee", title=None, tickvals=[0, 50, 100],
-                     ticktext=["0", "50%", "100%"], tickangle=0)
-    fig.update_yaxes(title=None, automargin=True)
     lines = max([n.count("<br>") + 1 for n in names] or [1])
-    return _base(fig, title, height or max(170, (30 + 14 * (lines - 1)) * len(data) + 90))
+    return _figure([bars, plan], title, height or max(170, (30 + 14 * (lines - 1)) * len(data) + 90), dict(
+        xaxis=dict(range=[0, 105], gridcolor="#eee", tickvals=[0, 50, 100], ticktext=["0", "50%", "100%"], tickangle=0),
+        yaxis=dict(automargin=True)))  # no axis titles: the chart's title names the bars
 
 
 def status_donut(counts: dict[str, int], title: str = "项目状态") -> go.Figure:
     """Projects per status: the counts inside the ring, the names in a legend beside it (nothing clipped)."""
     labels = [s for s in S.STATUSES if counts.get(s)]
-    fig = go.Figure(go.Pie(
-        labels=labels, values=[counts[s] for s in labels], hole=0.5, sort=False, direction="clockwise",
+    pie = dict(
+        type="pie", labels=[f"{s} {counts[s]} 个" for s in labels], values=[counts[s] for s in labels], hole=0.5, sort=False, direction="clockwise",
         marker=dict(colors=[S.STATUS_COLORS[s] for s in labels], line=dict(color="white", width=1)),
         texttemplate="%{value}", textposition="inside", insidetextorientation="horizontal",
         textfont=dict(color="white", size=13),
         hovertemplate="%{label}：%{value} 个项目<extra></extra>",
-    ))
-    fig = _base(fig, title, 260)
-    fig.update_layout(showlegend=True, legend=dict(orientation="v", x=1.0, xanchor="left", y=0.5, yanchor="middle"),
-                      margin=dict(l=10, r=10, t=44, b=10))
-    fig.for_each_trace(lambda t: t.update(labels=[f"{s} {counts[s]} 个" for s in labels]))
-    return fig
+    )
+    return _figure([pie], title, 260, dict(
+        showlegend=True, legend=dict(orientation="v", x=1.0, xanchor="left", y=0.5, yanchor="middle"),
+        margin=dict(l=10, r=10, t=44, b=10)))
 
 
 def compliance_heatmap(table: pd.DataFrame, title: str = "报送情况（单位 × 月份）") -> go.Figure:
@@ -172,15 +190,14 @@ def compliance_heatmap(table: pd.DataFrame, title: str = "报送情况（单位 
     scale = []
     for i, state in enumerate(states):
         scale += [[i / n, COMPLIANCE_COLORS[state]], [(i + 1) / n, COMPLIANCE_COLORS[state]]]
-    fig = go.Figure(go.Heatmap(
-        z=codes.to_numpy(), x=[f"{m}月" for m in grid.columns], y=grid.index, zmin=0, zmax=n,
+    heat = dict(
+        type="heatmap", z=codes.to_numpy(), x=[f"{m}月" for m in grid.columns], y=grid.index, zmin=0, zmax=n,
         colorscale=scale, showscale=False, text=grid.to_numpy(), texttemplate="%{text}", xgap=2, ygap=2,
         hovertemplate="%{y} · %{x}：%{text}<extra></extra>",
-    ))
-    _base(fig, title, max(300, 24 * len(grid) + 110))
-    fig.update_xaxes(side="top", tickangle=0, type="category")
-    fig.update_layout(margin=dict(t=70))  # the month labels sit under the title
-    return fig
+    )
+    return _figure([heat], title, max(300, 24 * len(grid) + 110), dict(
+        xaxis=dict(side="top", tickangle=0, type="category"),
+        margin=dict(t=70)))  # the month labels sit under the title
 
 
 @lru_cache(maxsize=4)
@@ -208,7 +225,7 @@ def county_map(counties: pd.DataFrame, geojson_path: str | Path, title: str = "�
     shapes = _county_shapes(str(geojson_path))
     values = counties.set_index("县市区")
     span = gap_span(values["差距"])
-    fig = go.Figure()
+    traces, annotations = [], []
     all_x, all_y = [], []
     for name, rings in shapes.items():
         xs, ys = [], []
@@ -220,41 +237,43 @@ def county_map(counties: pd.DataFrame, geojson_path: str | Path, title: str = "�
         gap = values.at[name, "差距"] if name in values.index else np.nan
         rate = values.at[name, "完成率"] if name in values.index else np.nan
         status = values.at[name, "状态"] if name in values.index else S.STATUS_MISSING
-        fig.add_scatter(
-            x=xs[:-1], y=ys[:-1], fill="toself", mode="lines", name=name, showlegend=False,
+        traces.append(dict(
+            type="scatter", x=xs[:-1], y=ys[:-1], fill="toself", mode="lines", name=name, showlegend=False,
             fillcolor=gap_color(gap, span), line=dict(color="white", width=1.2),
             hoveron="fills", text=f"{name}<br>完成率 {fmt_pct(rate)}<br>差距 {fmt_signed_points(gap)} 个百分点<br>{status}",
             hoverinfo="text",
-        )
+        ))
         # Label at the centre of the largest ring.
         rx, ry = max(rings, key=lambda r: len(r[0]))
-        fig.add_annotation(x=float(np.mean(rx)), y=float(np.mean(ry)), text=f"{name}<br>{fmt_signed_points(gap)}",
-                           showarrow=False, font=dict(size=11, color="white" if gap == gap and abs(gap) > 0.6 * span else "#111"))
+        annotations.append(dict(x=float(np.mean(rx)), y=float(np.mean(ry)), text=f"{name}<br>{fmt_signed_points(gap)}",
+                                showarrow=False,
+                                font=dict(size=11, color="white" if gap == gap and abs(gap) > 0.6 * span else "#111")))
     zones = [c for c in values.index if c not in shapes]
     if zones and all_x:
         x0 = max(all_x) + 0.12
         top = max(all_y)
         zone_gaps = [values.at[z, "差距"] for z in zones]
         ys = [top - 0.18 - i * 0.2 for i in range(len(zones))]
-        fig.add_scatter(
-            x=[x0] * len(zones), y=ys, mode="markers+text", name="功能区", showlegend=False,
+        traces.append(dict(
+            type="scatter", x=[x0] * len(zones), y=ys, mode="markers+text", name="功能区", showlegend=False,
             marker=dict(symbol="square", size=26, color=[gap_color(g, span) for g in zone_gaps], line=dict(color="#666", width=1)),
             text=[f"{z}<br>{fmt_signed_points(g)}" for z, g in zip(zones, zone_gaps)], textposition="middle right",
             textfont=dict(size=10),  # two short lines: fits beside the map on a phone
             hovertext=[f"{z}<br>完成率 {fmt_pct(values.at[z, '完成率'])}<br>差距 {fmt_signed_points(values.at[z, '差距'])} 个百分点"
                        for z in zones], hoverinfo="text", cliponaxis=False,
-        )
-    fig.add_scatter(  # colour bar only
-        x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+        ))
+    traces.append(dict(  # colour bar only
+        type="scatter", x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
         marker=dict(colorscale=GAP_SCALE, cmin=-span, cmax=span, color=[0], showscale=True,
                     colorbar=dict(title=dict(text=f"与序时进度之差：色标 ±{span:g} 个百分点，0 为持平", side="top"),
                                   orientation="h", thickness=10, len=0.9, x=0.5, xanchor="center", y=-0.02, yanchor="top",
                                   tickvals=[-span, -span / 2, 0, span / 2, span], ticksuffix="")),
-    )
-    fig.update_xaxes(visible=False, range=[min(all_x) - 0.05, max(all_x) + 1.0] if all_x else None)
-    # 1° of latitude is longer than 1° of longitude at 35.4°N.
-    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1 / np.cos(np.radians(35.4)))
-    return _base(fig, title, 460)
+    ))
+    return _figure(traces, title, 460, dict(
+        annotations=annotations,
+        xaxis=dict(visible=False, range=[min(all_x) - 0.05, max(all_x) + 1.0] if all_x else None),
+        # 1° of latitude is longer than 1° of longitude at 35.4°N.
+        yaxis=dict(visible=False, scaleanchor="x", scaleratio=1 / np.cos(np.radians(35.4)))))
 
 
 SHORT_NAMES = {"经济技术开发区": "经开区"}  # the usual abbreviations, for labels set one character a line
@@ -302,23 +321,23 @@ def county_project_heatmap(matrix: pd.DataFrame, title: str = "项目 × 县市�
     grid = matrix.T  # one row per project "12. 方便群众…", one column per county
     span = gap_span(grid.to_numpy(dtype=float).ravel())
     projects, counties = list(grid.index), list(grid.columns)
-    fig = go.Figure(go.Heatmap(
-        z=grid.to_numpy(dtype=float), x=counties, y=projects,
+    heat = dict(
+        type="heatmap", z=grid.to_numpy(dtype=float), x=counties, y=projects,
         colorscale=GAP_SCALE, zmin=-span, zmax=span, zmid=0, xgap=1, ygap=1,
         hovertemplate="%{y} · %{x}<br>差距 %{z:.1f} 个百分点<extra></extra>",
         colorbar=dict(orientation="h", thickness=10, len=1, x=0, xanchor="left", y=-0.02, yanchor="top",
                       title=dict(text=gap_scale_note(span).replace("，", "<br>"), side="top", font=dict(size=12))),
-    ))
-    lines = max([_project_label(p).count("<br>") + 1 for p in projects] or [1])
+    )
+    labels = [_project_label(p) for p in projects]
+    lines = max([label.count("<br>") + 1 for label in labels] or [1])
     height = (8 + 13 * lines) * len(projects) + 15 * max([len(c) for c in counties] or [3]) + 180
-    _base(fig, title, max(340, height))
-    fig.update_xaxes(type="category", side="top", tickangle=0, tickmode="array", tickvals=counties,
-                     ticktext=[_vertical(c) for c in counties], tickfont=dict(size=12))
-    fig.update_yaxes(type="category", autorange="reversed", tickmode="array", tickvals=projects,
-                     ticktext=[_project_label(p) for p in projects], tickfont=dict(size=12), ticksuffix=" ")
-    # the county names (one character a line) start below the title and the toolbar
-    fig.update_layout(margin=dict(t=50 + 15 * max([len(_vertical(c).split("<br>")) for c in counties] or [3]), b=70))
-    return fig
+    return _figure([heat], title, max(340, height), dict(
+        xaxis=dict(type="category", side="top", tickangle=0, tickmode="array", tickvals=counties,
+                   ticktext=[_vertical(c) for c in counties], tickfont=dict(size=12)),
+        yaxis=dict(type="category", autorange="reversed", tickmode="array", tickvals=projects, ticktext=labels,
+                   tickfont=dict(size=12), ticksuffix=" "),
+        # the county names (one character a line) start below the title and the toolbar
+        margin=dict(t=50 + 15 * max([len(_vertical(c).split("<br>")) for c in counties] or [3]), b=70)))
 
 
 def category_treemap(projects: pd.DataFrame, title: str = "类别 → 项目（面积：指标数；颜色：与序时进度之差）") -> go.Figure:
@@ -330,14 +349,14 @@ def category_treemap(projects: pd.DataFrame, title: str = "类别 → 项目（�
     values = list(cats["指标数"]) + list(data["指标数"])
     gaps = list(cats["差距"]) + list(data["差距"])
     span = gap_span(gaps)
-    fig = go.Figure(go.Treemap(
-        ids=ids, labels=ids, parents=parents, values=values, branchvalues="total",
+    treemap = dict(
+        type="treemap", ids=ids, labels=ids, parents=parents, values=values, branchvalues="total",
         marker=dict(colors=[gap_color(g, span) for g in gaps], line=dict(color="white", width=1)),
         customdata=[fmt_signed_points(g) for g in gaps],
         hovertemplate="%{label}<br>指标数 %{value}<br>差距 %{customdata} 个百分点<extra></extra>",
         textfont=dict(family=FONT), maxdepth=2,
-    ))
-    return _base(fig, title, 440)
+    )
+    return _figure([treemap], title, 440)
 
 
 def trend_chart(trend: pd.DataFrame, title: str, projection: float | None = None, month: int | None = None) -> go.Figure:
@@ -345,29 +364,28 @@ def trend_chart(trend: pd.DataFrame, title: str, projection: float | None = None
 
     ``trend`` has 月份, 完成率, 序时进度 (one row per month).
     """
-    fig = go.Figure()
     months = list(range(0, 13))
-    fig.add_scatter(x=months, y=[planned_share(m) * 100 for m in months], mode="lines", name="序时进度（计划）",
-                    line=dict(color=PLAN_COLOR, dash="dash", width=2), hovertemplate=f"%{{x}}月 计划 {hover_pct('y')}<extra></extra>")
+    traces = [dict(type="scatter", x=months, y=[planned_share(m) * 100 for m in months], mode="lines", name="序时进度（计划）",
+                    line=dict(color=PLAN_COLOR, dash="dash", width=2), hovertemplate=f"%{{x}}月 计划 {hover_pct('y')}<extra></extra>")]
     if "序时进度" in trend and trend["序时进度"].round(6).ne(planned_shares(trend["月份"]).round(6)).any():
-        fig.add_scatter(x=trend["月份"], y=trend["序时进度"] * 100, mode="lines+markers", name="序时进度（本项计划）",
-                        line=dict(color="#8250df", dash="dot"))
-    fig.add_scatter(x=trend["月份"], y=trend["完成率"].clip(upper=1.2) * 100, mode="lines+markers", name="完成率",
-                    line=dict(color=S.STATUS_COLORS[S.STATUS_ON_TRACK], width=3),
-                    hovertemplate=f"%{{x}}月 完成率 {hover_pct('y')}<extra></extra>")
+        traces.append(dict(type="scatter", x=trend["月份"], y=trend["序时进度"] * 100, mode="lines+markers",
+                           name="序时进度（本项计划）", line=dict(color="#8250df", dash="dot")))
+    traces.append(dict(type="scatter", x=trend["月份"], y=trend["完成率"].clip(upper=1.2) * 100, mode="lines+markers",
+                       name="完成率", line=dict(color=S.STATUS_COLORS[S.STATUS_ON_TRACK], width=3),
+                       hovertemplate=f"%{{x}}月 完成率 {hover_pct('y')}<extra></extra>"))
     if projection is not None and month is not None and month < 12 and projection == projection:
         last = trend.loc[trend["月份"] == month, "完成率"]
         if len(last) and last.iloc[0] == last.iloc[0]:
-            fig.add_scatter(x=[month, 12], y=[last.iloc[0] * 100, min(projection, 1.5) * 100], mode="lines+markers",
-                            name="预计年末（按近三个月进度推算）", line=dict(color=S.GREY, dash="dot", width=2),
-                            hovertemplate=f"预计 %{{x}}月 {hover_pct('y')}<extra></extra>")
-    _base(fig, title, 360)
-    # Every other month labelled and never rotated: fits a phone's width.
-    fig.update_xaxes(range=[0.5, 12.5], tickvals=list(range(1, 13, 1)), ticktext=[f"{m}月" if m % 2 else "" for m in range(1, 13)],
-                     tickangle=0, gridcolor="#eee")
-    fig.update_yaxes(ticksuffix="%", rangemode="tozero", gridcolor="#eee")
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
-    return fig
+            traces.append(dict(type="scatter", x=[month, 12], y=[last.iloc[0] * 100, min(projection, 1.5) * 100],
+                               mode="lines+markers", name="预计年末（按近三个月进度推算）",
+                               line=dict(color=S.GREY, dash="dot", width=2),
+                               hovertemplate=f"预计 %{{x}}月 {hover_pct('y')}<extra></extra>"))
+    return _figure(traces, title, 360, dict(
+        # Every other month labelled and never rotated: fits a phone's width.
+        xaxis=dict(range=[0.5, 12.5], tickvals=list(range(1, 13, 1)),
+                   ticktext=[f"{m}月" if m % 2 else "" for m in range(1, 13)], tickangle=0, gridcolor="#eee"),
+        yaxis=dict(ticksuffix="%", rangemode="tozero", gridcolor="#eee"),
+        legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0)))
 
 
 def county_breakdown(rows: pd.DataFrame, title: str) -> go.Figure:
@@ -384,11 +402,11 @@ def lagging_bars(frame: pd.DataFrame, label: str, title: str = "滞后项目数"
     data = frame.assign(_behind=frame[S.STATUS_LAGGING] + frame[S.STATUS_SEVERE]).sort_values("_behind")
     data = data[data["_behind"] > 0]  # rows with nothing behind are left out (the title says so)
     title = f"{title}（另有 {len(frame) - len(data)} {ROW_NOUNS.get(label, '个')}无滞后项目）" if len(data) < len(frame) else title
-    fig = go.Figure()
-    for status in (S.STATUS_SEVERE, S.STATUS_LAGGING):
-        fig.add_bar(y=data[label], x=data[status], orientation="h", name=status, marker_color=S.STATUS_COLORS[status],
-                    hovertemplate="%{y}：%{x} 个" + status + "项目<extra></extra>")
-    fig.update_layout(barmode="stack")
-    fig.update_xaxes(dtick=1, gridcolor="#eee", rangemode="tozero", range=[0, max(2, int(data["_behind"].max() if len(data) else 1)) + 0.5])
-    fig.update_yaxes(automargin=True)
-    return _base(fig, title, max(200, 34 * len(data) + 90))
+    bars = [dict(type="bar", y=data[label], x=data[status], orientation="h", name=status,
+                 marker=dict(color=S.STATUS_COLORS[status]), hovertemplate="%{y}：%{x} 个" + status + "项目<extra></extra>")
+            for status in (S.STATUS_SEVERE, S.STATUS_LAGGING)]
+    return _figure(bars, title, max(200, 34 * len(data) + 90), dict(
+        barmode="stack",
+        xaxis=dict(dtick=1, gridcolor="#eee", rangemode="tozero",
+                   range=[0, max(2, int(data["_behind"].max() if len(data) else 1)) + 0.5]),
+        yaxis=dict(automargin=True)))

@@ -235,8 +235,19 @@ def county_table(targets, rows, month, table: pd.DataFrame | None = None) -> pd.
 
 def county_tables(targets, stacked: pd.DataFrame) -> pd.DataFrame:
     """``county_table`` of every month of a ``detail_months`` frame, stacked with a 月份 column."""
+    return county_roll_up(targets, county_project_rows(targets, stacked))
+
+
+def county_project_rows(targets, stacked: pd.DataFrame) -> pd.DataFrame:
+    """Each project's figures in each county (by 月份, 项目序号, 县市区) of a frame with a 月份 column: what the
+    county roll-up averages. A project's rows do not depend on which other projects are counted, so the county
+    table of some projects is ``county_roll_up`` of these rows narrowed to them (the dashboard's filters)."""
     county = stacked[stacked["层级"] == LEVEL_COUNTY]
-    per_project = _project_rows(targets, county, None, ["月份", "项目序号", "县市区"])
+    return _project_rows(targets, county, None, ["月份", "项目序号", "县市区"])
+
+
+def county_roll_up(targets, per_project: pd.DataFrame) -> pd.DataFrame:
+    """The county table (stacked with 月份) from ``county_project_rows``, counties in the target table's order."""
     out = _roll_up(targets, per_project, ["月份", "县市区"], None)
     order = {c: i for i, c in enumerate(targets.counties)}
     out = out.assign(_order=out["县市区"].map(order)).sort_values(["月份", "_order"], kind="stable")
@@ -246,11 +257,14 @@ def county_tables(targets, stacked: pd.DataFrame) -> pd.DataFrame:
 def county_project_matrix(targets, rows, month, table: pd.DataFrame | None = None) -> pd.DataFrame:
     """县市区 × 项目 gap (percentage points) for the county heatmap."""
     table = detail(targets, rows, month) if table is None else table
-    county = table[table["层级"] == LEVEL_COUNTY]
-    per_project = _project_rows(targets, county, month, ["项目序号", "县市区"])
+    return county_matrix(targets, county_project_rows(targets, table.assign(月份=month)))
+
+
+def county_matrix(targets, per_project: pd.DataFrame) -> pd.DataFrame:
+    """``county_project_matrix`` from one month's ``county_project_rows``."""
     names = targets.projects.set_index("项目序号")["项目名称"]
-    per_project["项目"] = per_project["项目序号"].map(lambda n: f"{n}. {names[n]}")
-    matrix = per_project.pivot(index="县市区", columns="项目", values="差距")
+    labelled = per_project.assign(项目=per_project["项目序号"].map(lambda n: f"{n}. {names[n]}"))
+    matrix = labelled.pivot(index="县市区", columns="项目", values="差距")
     columns = sorted(matrix.columns, key=lambda c: int(c.split(".", 1)[0]))
     return matrix.reindex(index=[c for c in targets.counties if c in matrix.index], columns=columns)
 

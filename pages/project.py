@@ -89,7 +89,9 @@ def figures() -> dict:
     }
 
 
-shown = ui.cached("project", figures, depends=(number,))
+# Only the month, the project and the county filter change these: a new 类别 / 牵头单位 / 状态 filter narrows the
+# picker above and reuses them (the history's readable table included).
+shown = ui.cached("project", figures, depends=(f.month, number, f.counties), all_filters=False)
 info, summary, quantitative = shown["info"], shown["summary"], shown["quantitative"]
 st.title(f"{number}. {info['项目名称']}")
 if summary["完成率"] == summary["完成率"]:

@@ -365,3 +365,33 @@ def test_default_month_is_the_latest_most_units_reported(world):
     assert P.default_month(targets, early) == 6  # one of two units is half of them
     assert P.latest_month(early, 2024) == 6
     assert P.default_month(targets, rows.iloc[0:0]) is None
+
+
+def test_county_table_of_some_projects_is_their_county_rows_rolled_up(targets):
+    """The dashboard's county page narrows each project's county rows (computed once per month) to the filtered
+    projects and rolls them up: the same frame, exactly, as the county table of the filtered detail."""
+    records = []
+    for unit in targets.reporting_units:
+        for i, r in enumerate(targets.expected_rows(unit).itertuples(index=False)):
+            if r.城市合计行:
+                continue
+            for month in (2, 6):
+                value = float(r.年度目标) * (i % 7) / 10 * month / 6 if r.指标类型 != S.TYPE_QUALITATIVE else None
+                records.append({"填报单位": unit, "年度": 2024, "月份": month, "指标编号": r.指标编号,
+                                "县市区": r.县市区, "累计完成": value, "进展状态": ["正常推进", "滞后", "未启动"][i % 3],
+                                "进展情况": "", "存在问题": "", "下步计划": ""})
+    rows = pd.DataFrame(records)
+    categories = list(dict.fromkeys(targets.projects["类别"]))
+    units = list(dict.fromkeys(targets.projects["牵头单位"]))
+    for month in (2, 6):
+        table = P.detail(targets, rows, month)
+        per_project = P.county_project_rows(targets, table.assign(月份=month))
+        for column, chosen in (("类别", categories[:1]), ("类别", categories[3:7]), ("牵头单位", units[:2]), (None, None)):
+            narrowed = table if column is None else table[table[column].isin(chosen)]
+            mine = per_project[per_project["项目序号"].isin(narrowed["项目序号"].unique())]
+            expected = P.county_table(targets, rows, month, narrowed)
+            assert len(expected) and expected["状态"].nunique() > 1
+            pd.testing.assert_frame_equal(P.county_roll_up(targets, mine).drop(columns=["月份"]), expected,
+                                          check_exact=True)
+            pd.testing.assert_frame_equal(P.county_matrix(targets, mine),
+                                          P.county_project_matrix(targets, rows, month, narrowed), check_exact=True)

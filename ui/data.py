@@ -190,12 +190,27 @@ def changes_view(folder: str, version: str, month: int) -> pd.DataFrame:
 
 
 @st.cache_resource(max_entries=48, show_spinner=False)
+def county_projects_view(folder: str, version: str, month: int) -> pd.DataFrame:
+    """Each project's figures in each county of the month (lib.progress.county_project_rows), all projects: the
+    county table and the county × project gaps of any category / unit filter are these rows narrowed, rolled up."""
+    b = load_bundle(folder, version)
+    return P.county_project_rows(b.targets, month_view(folder, version, month).detail.assign(月份=month))
+
+
+def _county_projects(folder: str, version: str, month: int, categories: tuple, units: tuple) -> pd.DataFrame:
+    """``county_projects_view`` narrowed to the projects the category and unit filters leave."""
+    per_project = county_projects_view(folder, version, month)
+    if not categories and not units:
+        return per_project
+    narrowed = Filters(month, categories, units, (), ()).detail(month_view(folder, version, month).detail)
+    return per_project[per_project["项目序号"].isin(narrowed["项目序号"].unique())]
+
+
+@st.cache_resource(max_entries=48, show_spinner=False)
 def county_matrix_view(folder: str, version: str, month: int, categories: tuple, units: tuple) -> pd.DataFrame:
     """县市区 × 项目 gaps, narrowed by the category and unit filters."""
     b = load_bundle(folder, version)
-    detail = month_view(folder, version, month).detail
-    narrowed = Filters(month, categories, units, (), ()).detail(detail)
-    return P.county_project_matrix(b.targets, b.rows, month, narrowed)
+    return P.county_matrix(b.targets, _county_projects(folder, version, month, categories, units))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -209,12 +224,11 @@ def changes_since_view(folder: str, live_version: str, published: str) -> pd.Dat
 @st.cache_resource(max_entries=48, show_spinner=False)
 def county_view(folder: str, version: str, month: int, categories: tuple, units: tuple) -> pd.DataFrame:
     """The county table over the projects the category and unit filters leave (all projects when none is set)."""
-    b = load_bundle(folder, version)
-    detail = month_view(folder, version, month).detail
     if not categories and not units:
         return month_view(folder, version, month).counties
-    narrowed = Filters(month, categories, units, (), ()).detail(detail)
-    return P.county_table(b.targets, b.rows, month, narrowed)
+    b = load_bundle(folder, version)
+    per_project = _county_projects(folder, version, month, categories, units)
+    return P.county_roll_up(b.targets, per_project).drop(columns=["月份"])
 
 
 @st.cache_resource(max_entries=24, show_spinner=False)
