@@ -1,8 +1,8 @@
 """Numbers written the Chinese way: 万 for large figures, %, 个百分点.
 
-One rule for percentages everywhere a person reads them (tables, charts, exports):
+One rule for percentages everywhere a person reads them (tables, charts, exports, messages):
 ``PCT_DIGITS`` decimals. Charts use ``fmt_pct``/``PCT_HOVER``, tables ``display_table``,
-exports ``lib.export.readable``.
+exports ``lib.export.readable``, the messages of lib/findings.py ``fmt_figure`` and ``fmt_pct``.
 """
 
 from __future__ import annotations
@@ -123,12 +123,25 @@ def display_text(frame: pd.DataFrame, percent=(), points=(), months=()) -> pd.Da
 
 def fmt_plain(value) -> str:
     """A number as typed: 10000 -> '10000', 3.25 -> '3.25', 1/3 -> '0.33'; missing -> '—'."""
+    return _plain(value, digits=2, grouped=False)
+
+
+def fmt_figure(value) -> str:
+    """A clerk's figure in a message that compares it (lib/findings.py ``{x:num}``): every digit, thousands grouped,
+    never an exponent: 1470860 -> '1,470,860', 1e12 -> '1,000,000,000,000', 1234.5 -> '1,234.5'; missing -> '—'."""
+    return _plain(value, digits=6, grouped=True)
+
+
+def _plain(value, digits: int, grouped: bool) -> str:
+    """The one way a plain number is written: no trailing zeros or '.0', at most ``digits`` decimals."""
     if _missing(value):
         return MISSING
     value = float(value)
+    comma = "," if grouped else ""
     if value.is_integer():
-        return f"{value:.0f}"
-    return f"{value:.2f}".rstrip("0").rstrip(".")
+        return f"{value:{comma}.0f}"
+    text = f"{value:{comma}.{digits}f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
 
 def fmt_times(stamps: pd.Series) -> pd.Series:

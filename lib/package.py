@@ -35,17 +35,19 @@ from python_calamine import CalamineWorkbook
 
 from lib import config
 from lib import schema as S
+from lib.findings import message
 from lib.template import COLUMN_LETTER
 
 log = logging.getLogger(__name__)
 
 
 class Rejected(Exception):
-    """The file cannot be read as a workbook: one file-level finding (message, code, sheet, cell)."""
+    """The file cannot be read as a workbook: one file-level finding (its code, variant and message fields from
+    lib/findings.py, and where: sheet, cell). ``str()`` is the Chinese message."""
 
-    def __init__(self, message: str, code: str = "file.unknown", sheet: str = "", cell: str = ""):
-        super().__init__(message)
-        self.code, self.sheet, self.cell = code, sheet, cell
+    def __init__(self, code: str, variant: str = "", sheet: str = "", cell: str = "", **fields):
+        super().__init__(message(code, variant, **fields))
+        self.code, self.variant, self.fields, self.sheet, self.cell = code, variant, fields, sheet, cell
 
 
 # --- what kind of file is it ------------------------------------------------------
@@ -54,22 +56,20 @@ def sniff(data: bytes, file_name: str) -> None:
     """Raise ``Rejected`` unless the bytes may be a workbook (judged on the first bytes and the name)."""
     name = file_name.lower()
     if not data:
-        raise Rejected("文件为空（0 字节）。请重新导出或重新保存后上传。", "file.empty")
+        raise Rejected("file.empty")
     if len(data) > config.MAX_UPLOAD_BYTES:
-        raise Rejected(f"文件大小 {len(data) / 1024 / 1024:.1f} MB，超过上限 {config.MAX_UPLOAD_BYTES // 1024 // 1024} MB。"
-                      "标准模板通常不足 100 KB，请检查是否粘贴了图片或大量无关内容。", "file.too_large")
+        raise Rejected("file.too_large", size_mb=round(len(data) / 1024 / 1024, 1))
     head = data[:8]
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         if "EncryptionInfo".encode("utf-16-le") in data or "EncryptedPackage".encode("utf-16-le") in data:
-            raise Rejected("工作簿设置了打开密码（已加密），系统无法读取。请在 Excel/WPS 中取消密码（文件 → 信息 → 保护工作簿）后重新上传。", "file.encrypted")
-        raise Rejected("这是旧版 Excel 97-2003 格式（.xls）。请用 Excel/WPS 打开后“另存为”Excel 工作簿（.xlsx）再上传，"
-                      "最好直接使用系统下发的模板。", "file.xls")
+            raise Rejected("file.encrypted")
+        raise Rejected("file.xls")
     if head.startswith(b"%PDF"):
-        raise Rejected("这是 PDF 文件，不是 Excel 工作簿。请上传填写好的 .xlsx 模板，而不是打印或导出的 PDF。", "file.pdf")
+        raise Rejected("file.pdf")
     if not head.startswith(b"PK"):
         if name.endswith((".csv", ".txt")) or _looks_like_text(data):
-            raise Rejected("这是文本/CSV 文件（可能由 .csv 改名而来），不是 Excel 工作簿。请使用系统下发的 .xlsx 模板填写后上传。", "file.text")
-        raise Rejected("无法识别的文件格式，不是 Excel 工作簿（.xlsx）。请使用系统下发的模板填写后上传。", "file.unknown")
+            raise Rejected("file.text")
+        raise Rejected("file.unknown")
 
 
 def _looks_like_text(data: bytes) -> bool:
@@ -98,29 +98,25 @@ def _open_zip(data: bytes) -> tuple[zipfile.ZipFile, bool]:
         infos = zf.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, struct.error, OSError, ValueError, EOFError):
         log.info("upload is not a readable zip", exc_info=True)
-        raise Rejected("文件已损坏或不完整（压缩包无法打开，可能是下载或拷贝中断）。请重新保存原文件后上传。", "file.corrupt") from None
+        raise Rejected("file.corrupt") from None
     if len(infos) > config.MAX_ZIP_PARTS:
-        raise Rejected(f"工作簿包含 {len(infos)} 个内部部件，超过上限 {config.MAX_ZIP_PARTS}，不像标准模板。请使用系统下发的模板。", "file.unsafe")
+        raise Rejected("file.unsafe", "parts", parts=len(infos))
     names = {i.filename for i in infos}
     if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
         if "content.xml" in names and "mimetype" in names:
-            raise Rejected("这是 OpenDocument 表格（.ods，WPS/LibreOffice 的默认格式），不是 Excel 工作簿。"
-                          "请在 WPS/LibreOffice 中“另存为” Excel 工作簿（.xlsx）后上传，最好直接使用系统下发的模板。", "file.ods")
-        raise Rejected("这是一个压缩包，但不是 Excel 工作簿（缺少工作簿结构）。请上传 .xlsx 文件，多个文件请分别上传或打包为 .zip。",
-                      "file.not_workbook")
+            raise Rejected("file.ods")
+        raise Rejected("file.not_workbook")
     declared = sum(i.file_size for i in infos)
     compressed = sum(i.compress_size for i in infos) or 1
     if declared > config.MAX_UNCOMPRESSED_BYTES or any(i.file_size > config.MAX_PART_BYTES for i in infos):
-        raise Rejected("工作簿解压后体积异常巨大（疑似“压缩炸弹”），已拒绝。请使用系统下发的模板重新填写。", "file.unsafe")
+        raise Rejected("file.unsafe", "declared_size")
     if declared / compressed > config.MAX_COMPRESSION_RATIO and declared > 1024 * 1024:
-        raise Rejected("工作簿压缩比异常（疑似“压缩炸弹”），已拒绝。请使用系统下发的模板重新填写。", "file.unsafe")
+        raise Rejected("file.unsafe", "ratio")
     if any(i.flag_bits & 0x1 for i in infos):
-        raise Rejected("工作簿内容已加密，系统无法读取。请取消密码后重新上传。", "file.encrypted")
+        raise Rejected("file.encrypted", "zip_flag")
     return zf, "xl/vbaProject.bin" in names
 
 
-_CORRUPT = "文件已损坏（压缩数据校验失败），可能是下载或拷贝中断。请重新保存原文件后上传。"
-_TOO_BIG = "工作簿解压后体积超过上限（疑似“压缩炸弹”），已拒绝。请使用系统下发的模板重新填写。"
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 
 
@@ -136,7 +132,7 @@ def _inflate(data: bytes, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
         if info.compress_type in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED):
             head = _LOCAL_HEADER.unpack_from(data, info.header_offset)
             if head[0] != b"PK\x03\x04":
-                raise Rejected(_CORRUPT, "file.corrupt")
+                raise Rejected("file.corrupt", "crc")
             start = info.header_offset + _LOCAL_HEADER.size + head[-2] + head[-1]
             raw = data[start:start + info.compress_size]
             if info.compress_type == zipfile.ZIP_STORED:
@@ -145,27 +141,27 @@ def _inflate(data: bytes, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
                 inflater = zlib.decompressobj(-15)
                 body = inflater.decompress(raw, cap + 1)
             if len(body) > cap:
-                raise Rejected(_TOO_BIG, "file.unsafe")
+                raise Rejected("file.unsafe", "inflated_size")
             if len(body) != info.file_size or zlib.crc32(body) != info.CRC:
-                raise Rejected(_CORRUPT, "file.corrupt")
+                raise Rejected("file.corrupt", "crc")
             return body
         with zf.open(info) as handle:
             body = handle.read(cap + 1)
     except (zipfile.BadZipFile, zlib.error, struct.error, OSError, EOFError, ValueError, NotImplementedError):
         log.info("part %r of an upload does not inflate", info.filename, exc_info=True)
-        raise Rejected(_CORRUPT, "file.corrupt") from None
+        raise Rejected("file.corrupt", "crc") from None
     if len(body) > cap:
-        raise Rejected(_TOO_BIG, "file.unsafe")
+        raise Rejected("file.unsafe", "inflated_size")
     return body
 
 
 def _keep(parts: dict[str, bytes], name: str, body: bytes) -> None:
     """Add an inflated part, within the cap on the workbook's total and with an XML prologue Excel would write."""
     if len(body) + sum(map(len, parts.values())) > config.MAX_UNCOMPRESSED_BYTES:
-        raise Rejected(_TOO_BIG, "file.unsafe")
+        raise Rejected("file.unsafe", "inflated_size")
     # Excel never writes a DOCTYPE; it is how entity-expansion (billion laughs) and external-entity attacks start.
     if name.endswith((".xml", ".rels", ".vml")) and b"<!DOCTYPE" in body[:4096].upper():
-        raise Rejected("工作簿内部的 XML 含有 DOCTYPE/实体声明（Excel 不会生成这种内容，可能是恶意文件），已拒绝。", "file.unsafe")
+        raise Rejected("file.unsafe", "doctype")
     parts[name] = body
 
 
@@ -196,7 +192,7 @@ def _needed_parts(zf: zipfile.ZipFile, data: bytes) -> tuple[dict[str, bytes], d
         part = _sheet_part(parts, sheet)
         if part is not None:
             if part not in infos:
-                raise Rejected(f"工作簿结构不完整（找不到“{sheet}”表的数据）。请重新保存原文件后上传。", "file.corrupt")
+                raise Rejected("file.corrupt", "sheet_part", sheet_name=sheet)
             if part not in parts:
                 _keep(parts, part, _inflate(data, zf, infos[part]))
             sheets[sheet] = part
@@ -401,12 +397,9 @@ def _scan_sheets(parts: dict[str, bytes], sheets: dict[str, str]) -> CellFacts:
         if not canonical[sheet]:
             where = _outside_extent(parts[part])
             if where == "":
-                raise Rejected(f"“{sheet}”表中有单元格缺少位置信息，行列超出合理范围，不像 Excel/WPS 保存的文件。请用 Excel/WPS 打开后重新保存再上传。",
-                              "file.unsafe", sheet)
+                raise Rejected("file.unsafe", "no_position", sheet, sheet_name=sheet)
             if where is not None:
-                raise Rejected(f"“{sheet}”表的 {where} 单元格有内容，超出合理范围（远在表格之外；允许 {config.MAX_SHEET_ROWS} 行、"
-                              f"{config.MAX_SHEET_COLUMNS} 列以内），不像标准模板。请删除 {where} 中的内容（或整行、整列）后保存再上传。",
-                              "layout.outside_extent", sheet, where)
+                raise Rejected("layout.outside_extent", "", sheet, where, sheet_name=sheet, ref=where)
     if S.SHEET_FORM not in sheets:
         return CellFacts()
     xml = parts[sheets[S.SHEET_FORM]]
@@ -428,7 +421,7 @@ def check_package(data: bytes) -> None:
         raise ValueError(str(reject)) from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, struct.error, OSError, EOFError):
         log.info("workbook package does not open for a full reader", exc_info=True)
-        raise ValueError(_CORRUPT) from None
+        raise ValueError(message("file.corrupt", "crc")) from None
 
 
 
@@ -450,8 +443,8 @@ class Package:
             log.info("calamine cannot read an upload's sheets", exc_info=True)
             name = type(exc).__name__
             if "Password" in name:
-                raise Rejected("工作簿设置了密码，系统无法读取。请取消密码后重新上传。", "file.encrypted") from None
-            raise Rejected("工作簿内容无法解析（XML 损坏或格式异常）。请用 Excel/WPS 打开后重新保存再上传。", "file.corrupt") from None
+                raise Rejected("file.encrypted", "reader") from None
+            raise Rejected("file.corrupt", "xml") from None
 
 
 def _sheet_rows(wb: CalamineWorkbook, name: str) -> list[list] | None:

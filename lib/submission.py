@@ -38,7 +38,7 @@ import pandas as pd
 
 from lib import schema as S
 from lib.calendar import add_months
-from lib.findings import Finding
+from lib.findings import Finding, finding, listing, message
 from lib.package import CellFacts, Rejected, open_package
 from lib.status import classify, completion_rate, done_at, is_behind, planned_share
 from lib.targets import Targets
@@ -113,8 +113,11 @@ class ValidationResult:
 ROW_COLUMNS = ["指标编号", "县市区", "累计完成", "进展状态", "进展情况", "存在问题", "下步计划", "行号"]
 
 
-def _finding(result, level, message, sheet="", cell="", indicator="", county="", *, code: str):
-    result.findings.append(Finding(level, message, result.file_name, sheet, cell, indicator, county, code))
+def _finding(result, level: str, code: str, *, variant: str = "", sheet: str = "", cell: str = "", indicator: str = "",
+             county: str = "", **fields) -> None:
+    """Add the finding ``code`` (its message from lib/findings.py with ``fields``) to the file's result."""
+    result.findings.append(finding(code, level, variant=variant, file=result.file_name, sheet=sheet, cell=cell,
+                                   indicator=indicator, county=county, **fields))
 
 
 
@@ -142,13 +145,16 @@ _NUMBER = re.compile(r"^[+]?\d+(?:\.\d+)?$")
 _GROUPED = re.compile(r"^[+]?\d{1,3}(?:(,)\d{3})(?:\1\d{3})*(?:\.\d+)?$|^[+]?\d{1,3}(?:( )\d{3})(?:\2\d{3})*(?:\.\d+)?$")
 
 
-class NumberProblem(str):
-    """Why a typed value is not read as a number (the message part), with the finding code."""
+@dataclass(frozen=True)
+class NumberProblem:
+    """Why a typed value is not read as a number: the finding's code, variant and message fields (lib/findings.py).
+    ``str()`` is the Chinese message."""
+    code: str
+    variant: str
+    fields: dict
 
-    def __new__(cls, text: str, code: str = "value.not_number"):
-        self = super().__new__(cls, text)
-        self.code = code
-        return self
+    def __str__(self) -> str:
+        return message(self.code, self.variant, **self.fields)
 
 
 def parse_number(value, unit: str) -> tuple[float | None, NumberProblem | None]:
@@ -159,12 +165,12 @@ def parse_number(value, unit: str) -> tuple[float | None, NumberProblem | None]:
     comma is refused (``why.code`` = "value.ambiguous_separator"): 3，5 · 12,00 · 1200,5 are never guessed.
     """
     if isinstance(value, bool):
-        return None, NumberProblem("是逻辑值（TRUE/FALSE），不是数字")
+        return None, NumberProblem("value.not_number", "boolean", {"measure": unit})
     if isinstance(value, (datetime, date)):
-        return None, NumberProblem("是日期，不是数字（单元格格式可能被设成了日期）")
+        return None, NumberProblem("value.not_number", "date", {"measure": unit})
     if isinstance(value, (int, float)):
         if value != value:
-            return None, NumberProblem("不是有效数字")
+            return None, NumberProblem("value.not_number", "nan", {"measure": unit})
         return float(value), None
     text = unicodedata.normalize("NFKC", str(value)).strip()  # NFKC: ，→ , and full-width digits
     text = text.replace("\u2212", "-")  # the minus sign U+2212 (NFKC keeps it) is a minus: read as negative, then refused as such
@@ -180,25 +186,25 @@ def parse_number(value, unit: str) -> tuple[float | None, NumberProblem | None]:
         if _GROUPED.match(body):
             return sign * float(body.replace(",", "").replace(" ", "")), None
         if re.fullmatch(r"[+]?[\d., ]+", body):
-            return None, NumberProblem(f"“{value}”中的逗号或空格不是正确的千位分隔，无法确定是小数点还是分隔符",
-                                       "value.ambiguous_separator")
-    return None, NumberProblem(f"“{value}”不是单纯的数字")
+            return None, NumberProblem("value.ambiguous_separator", "", {"typed": value})
+    return None, NumberProblem("value.not_number", "", {"typed": value, "measure": unit})
 
 
-def _parse_month(value, year: int) -> tuple[int | None, str | None]:
+def _parse_month(value, year: int) -> tuple[int | None, tuple[str, dict] | None]:
+    """报送月份 as a month of ``year``, or None with why: the variant of ``period.invalid`` and its fields."""
     if isinstance(value, (datetime, date)):
-        return (value.month, None) if value.year == year else (None, f"{value.year} 年不是本表年度 {year} 年")
+        return (value.month, None) if value.year == year else (None, ("other_year", {"typed_year": value.year, "year": year}))
     text = unicodedata.normalize("NFKC", _cell_text(value))
     if not text:
-        return None, "未填写"
+        return None, ("blank", {})
     m = re.fullmatch(r"(\d{4})\s*(?:[-/.年])\s*(\d{1,2})\s*月?", text)
     if not m:
-        return None, f"“{text}”不是月份（应为 {year}-01 至 {year}-12）"
+        return None, ("not_month", {"typed": text, "year": year})
     y, month = int(m.group(1)), int(m.group(2))
     if y != year:
-        return None, f"{y} 年不是本表年度 {year} 年"
+        return None, ("other_year", {"typed_year": y, "year": year})
     if not 1 <= month <= 12:
-        return None, f"{month} 不是有效月份"
+        return None, ("bad_month", {"month": month})
     return month, None
 
 
@@ -223,12 +229,12 @@ def validate(data: bytes, file_name: str, targets: Targets, store=None, today: d
     try:
         _validate(data, file_name, targets, store, today or date.today(), result, history)
     except Rejected as reject:
-        _finding(result, S.LEVEL_ERROR, str(reject), reject.sheet, reject.cell, code=reject.code)
+        _finding(result, S.LEVEL_ERROR, reject.code, variant=reject.variant, sheet=reject.sheet, cell=reject.cell,
+                 **reject.fields)
         result.row_records = None
     except Exception as exc:  # last resort: a reader bug must not become a traceback for the user
         log.exception("validating %r failed", result.file_name)
-        _finding(result, S.LEVEL_ERROR, f"读取工作簿时出错（{type(exc).__name__}），文件可能已损坏。请重新保存后上传；如仍出错请联系管理员。",
-                 code="file.read_error")
+        _finding(result, S.LEVEL_ERROR, "file.read_error", error=type(exc).__name__)
         result.row_records = None
     return result
 
@@ -278,25 +284,21 @@ def _validate(data, file_name, targets, store, today, result, history):
     sheets = package.sheet_rows()
     result.is_workbook = True
     if result.has_macros:
-        _finding(result, S.LEVEL_WARNING, "工作簿含宏（.xlsm）。系统只读取单元格的值，不会运行任何宏；今后请使用 .xlsx 模板。",
-                 code="file.macros")
+        _finding(result, S.LEVEL_WARNING, "file.macros")
     form = sheets[S.SHEET_FORM]
     if form is None:
-        raise Rejected(f"找不到“{S.SHEET_FORM}”工作表。请使用系统下发的模板，不要修改工作表名称。", "layout.sheet_missing")
+        raise Rejected("layout.sheet_missing")
     unit = _identify_unit(form, sheets[S.SHEET_META], targets, result)
     _read_header(form, targets, today, result)
     header_row = S.FORM_HEADER_ROW - 1
     header = [_cell_text(v) for v in form[header_row]] if len(form) > header_row else []
     if header[: len(S.FORM_COLUMNS)] != S.FORM_COLUMNS:
-        raise Rejected(f"第 {S.FORM_HEADER_ROW} 行的列标题被改动或移动了位置，应为：{'、'.join(S.FORM_COLUMNS)}。请使用原模板，不要插入或删除列。",
-                       "layout.header_changed", S.SHEET_FORM, f"A{S.FORM_HEADER_ROW}")
+        raise Rejected("layout.header_changed", "", S.SHEET_FORM, f"A{S.FORM_HEADER_ROW}")
     stale = bool(result.targets_version) and result.targets_version != targets.version
     rows = _read_rows(form, header_row + 1, targets, unit, result, stale, package.facts)
     if stale:
         level = S.LEVEL_ERROR if any(f.level == S.LEVEL_ERROR and f.indicator for f in result.findings) else S.LEVEL_WARNING
-        _finding(result, level, "该模板由旧版目标表生成" + ("，指标行与现行目标表一致，可以接收；下月起请使用新模板。" if level == S.LEVEL_WARNING
-                                                   else "，指标行与现行目标表不一致（见各行提示）。请下载新模板重新填写。"),
-                 code="template.outdated")
+        _finding(result, level, "template.outdated", variant="accepted" if level == S.LEVEL_WARNING else "refused")
     result.row_records = rows
     if history:
         context = store.history_context(unit, targets.year, result.month) if store is not None and result.month is not None else {}
@@ -307,8 +309,7 @@ def _check_formulas(facts: CellFacts, result: ValidationResult) -> None:
     """A formula typed into an input cell is an error: the system never computes formulas."""
     for letter, row in facts.formulas:
         if letter in INPUT_LETTERS and row >= S.FORM_FIRST_DATA_ROW:
-            _finding(result, S.LEVEL_ERROR, "输入单元格含公式。系统不计算公式，请直接填写数值或文字（可复制后“选择性粘贴 → 数值”）。",
-                     S.SHEET_FORM, f"{letter}{row}", code="layout.formula_in_input")
+            _finding(result, S.LEVEL_ERROR, "layout.formula_in_input", sheet=S.SHEET_FORM, cell=f"{letter}{row}")
 
 
 def _identify_unit(form: list[list], meta_rows: list[list] | None, targets: Targets, result: ValidationResult) -> str:
@@ -319,23 +320,20 @@ def _identify_unit(form: list[list], meta_rows: list[list] | None, targets: Targ
     if not unit:
         if header_unit in targets.reporting_units:
             unit = header_unit
-            _finding(result, S.LEVEL_WARNING, f"文件缺少模板元数据（可能把内容粘贴到了新工作簿），已按表头识别为“{unit}”。今后请直接在下发的模板中填写。",
-                     S.SHEET_FORM, HEADER_CELLS[S.HEADER_UNIT][1], code="unit.from_header")
+            _finding(result, S.LEVEL_WARNING, "unit.from_header", sheet=S.SHEET_FORM, cell=HEADER_CELLS[S.HEADER_UNIT][1],
+                     unit=unit)
         else:
-            raise Rejected("无法识别填报单位：文件缺少模板元数据，表头“填报单位”也不是已知的填报单位。请使用系统下发的本单位模板。", "unit.unknown")
+            raise Rejected("unit.unknown")
     if unit not in targets.reporting_units:
-        raise Rejected(f"模板中的单位“{unit}”不是当前目标表的填报单位。请下载最新模板重新填写。", "unit.not_reporting")
+        raise Rejected("unit.not_reporting", unit=unit)
     if header_unit and header_unit != unit:
         # One cause, one finding: the rows would only repeat it (they belong to the other unit).
-        raise Rejected(f"表头“填报单位”为“{header_unit}”，而模板的元数据属于“{unit}”：两者不一致，无法确定是哪个单位的报表。"
-                       f"请使用本单位的模板（从系统“数据上报”页下载），不要复制其他单位的表格或工作表。",
-                       "unit.header_changed", S.SHEET_FORM, HEADER_CELLS[S.HEADER_UNIT][1])
+        raise Rejected("unit.header_changed", "", S.SHEET_FORM, HEADER_CELLS[S.HEADER_UNIT][1], header_unit=header_unit,
+                       unit=unit)
     result.unit = unit
     result.year = targets.year
     if meta.get("年度") and meta["年度"] != str(targets.year):
-        raise Rejected(f"这是 {meta['年度']} 年度的模板，本次校验使用的是 {targets.year} 年度的目标表。报送 {meta['年度']} 年度的"
-                       f"数据，请先在看板侧栏“年度”中选择 {meta['年度']} 年再上传；否则请下载 {targets.year} 年度的模板重新填写。",
-                       "template.other_year")
+        raise Rejected("template.other_year", year=meta["年度"], table_year=targets.year)
     result.template_version = meta.get("模板版本", "")
     result.targets_version = meta.get("目标表版本", "")
     return unit
@@ -346,16 +344,18 @@ def _read_header(form: list[list], targets: Targets, today: date, result: Valida
     month, why = _parse_month(_at(form, HEADER_CELLS[S.HEADER_MONTH][1]), targets.year)
     cell = HEADER_CELLS[S.HEADER_MONTH][1]
     if month is None:
-        _finding(result, S.LEVEL_ERROR, f"报送月份{why}。请从下拉列表选择报送月份。", S.SHEET_FORM, cell, code="period.invalid")
+        variant, fields = why
+        _finding(result, S.LEVEL_ERROR, "period.invalid", variant=variant, sheet=S.SHEET_FORM, cell=cell, **fields)
     elif (targets.year, month) > (today.year, today.month):
-        _finding(result, S.LEVEL_ERROR, f"报送月份 {targets.year}-{month:02d} 晚于当前月份，不能报送未来月份的进展。", S.SHEET_FORM, cell,
-                 code="period.future")
+        _finding(result, S.LEVEL_ERROR, "period.future", sheet=S.SHEET_FORM, cell=cell, year=targets.year, month=month)
         month = None
     elif (targets.year, month) == (today.year, today.month):
-        _finding(result, S.LEVEL_WARNING, f"报送月份是本月（{month} 月），本月尚未结束：累计完成应为月末数。如是上月报表请改为 "
-                 f"{targets.year}-{month - 1:02d}；如确为月中进度，月末后请再报送一次。" if month > 1 else
-                 f"报送月份是本月（{month} 月），本月尚未结束：累计完成应为月末数。如确为月中进度，月末后请再报送一次。",
-                 S.SHEET_FORM, cell, code="period.current_month")
+        if month > 1:
+            _finding(result, S.LEVEL_WARNING, "period.current_month", sheet=S.SHEET_FORM, cell=cell, month=month,
+                     year=targets.year, previous=month - 1)
+        else:
+            _finding(result, S.LEVEL_WARNING, "period.current_month", variant="january", sheet=S.SHEET_FORM, cell=cell,
+                     month=month)
     result.month = month
     result.filler = _clean_text(_at(form, HEADER_CELLS[S.HEADER_FILLER][1]))
     result.phone = _clean_text(_at(form, HEADER_CELLS[S.HEADER_PHONE][1]))
@@ -412,8 +412,8 @@ class _Form:
         self.seen: dict[tuple, int] = {}
         self.other_units: dict[str, list[str]] = {}  # another unit -> cells of its rows (one finding per unit)
 
-    def error(self, message: str, cell: str, code: str, where: dict) -> None:
-        _finding(self.result, S.LEVEL_ERROR, message, cell=cell, code=code, **where)
+    def error(self, code: str, cell: str, where: dict, variant: str = "", **fields) -> None:
+        _finding(self.result, S.LEVEL_ERROR, code, variant=variant, cell=cell, **where, **fields)
 
 
 def _read_rows(form, first, targets, unit, result, stale, facts: CellFacts | None = None) -> list[tuple]:
@@ -456,29 +456,24 @@ def _row_identity(ctx: _Form, raw: list, excel_row: int) -> tuple[str, str] | No
         ref = f"{_column_letters(at + 1)}{excel_row}"
         shown = _cell_text(raw[at])
         shown = (shown[:20] + "…") if len(shown) > 20 else shown
-        _finding(ctx.result, S.LEVEL_ERROR,
-                 f"第 {excel_row} 行不是指标行（A 列没有指标编号），但 {ref} 单元格有内容“{shown}”。表格内外请不要填写备注、签名或合计，"
-                 "说明请写在该指标的“进展情况”中；如果这是指标行，请恢复 A 列的指标编号。",
-                 cell=ref, sheet=S.SHEET_FORM, code="layout.stray_content")
+        _finding(ctx.result, S.LEVEL_ERROR, "layout.stray_content", cell=ref, sheet=S.SHEET_FORM, row=excel_row, ref=ref,
+                 shown=shown)
         return None
     if code not in ctx.units_of:
-        ctx.error(f"指标编号“{code}”不在目标表中。请不要新增或改动指标行。", f"{letter['指标编号']}{excel_row}",
-                  "row.unknown_indicator", where)
+        ctx.error("row.unknown_indicator", f"{letter['指标编号']}{excel_row}", where, typed=code)
         return None
     if ctx.units_of[code] != ctx.unit:
         ctx.other_units.setdefault(ctx.units_of[code], []).append(f"{letter['指标编号']}{excel_row}")
         return None
     if county not in ctx.counties:
-        ctx.error(f"县市区“{county}”不是有效的县市区名称。", f"{letter['县市区']}{excel_row}", "row.unknown_county", where)
+        ctx.error("row.unknown_county", f"{letter['县市区']}{excel_row}", where, typed=county)
         return None
     key = (code, county)
     if key not in ctx.rules:
-        ctx.error(f"目标表中“{code}”没有“{county}”这一行。请不要新增行。", f"{letter['县市区']}{excel_row}",
-                  "row.county_not_expected", where)
+        ctx.error("row.county_not_expected", f"{letter['县市区']}{excel_row}", where, number=code, typed=county)
         return None
     if key in ctx.seen:
-        ctx.error(f"与第 {ctx.seen[key]} 行重复（同一指标、同一县市区）。请删除重复行。", f"{letter['指标编号']}{excel_row}",
-                  "row.duplicate", where)
+        ctx.error("row.duplicate", f"{letter['指标编号']}{excel_row}", where, row=ctx.seen[key])
         return None
     ctx.seen[key] = excel_row
     return key
@@ -494,10 +489,9 @@ def _check_locked(ctx: _Form, raw: list, key: tuple[str, str], excel_row: int, w
     for name, got_value, should in zip(LOCKED_CHECKED, got, locked):
         if _same_locked(name, got_value, should):
             continue
-        shown = ("（空）" if pd.isna(should) else f"{float(should):g}") if name == "年度目标" else _cell_text(should)
-        ctx.error(f"锁定列“{name}”被改动：现为“{_cell_text(got_value)}”，应为“{shown}”。" +
-                  ("（目标表已更新，请下载新模板）" if ctx.stale else "请恢复原值，目标如需调整请联系督查室。"),
-                  f"{COLUMN_LETTER[name]}{excel_row}", "template.outdated" if ctx.stale else "row.locked_changed", where)
+        shown = ("（空）" if pd.isna(should) else float(should)) if name == "年度目标" else _cell_text(should)
+        ctx.error("template.outdated" if ctx.stale else "row.locked_changed", f"{COLUMN_LETTER[name]}{excel_row}", where,
+                  variant="locked" if ctx.stale else "", column=name, got=_cell_text(got_value), should=shown)
 
 
 def _check_error_values(ctx: _Form, excel_row: int, where: dict) -> None:
@@ -505,9 +499,10 @@ def _check_error_values(ctx: _Form, excel_row: int, where: dict) -> None:
     for column in _INPUT_COLUMNS_CHECKED:
         ref = f"{COLUMN_LETTER[column]}{excel_row}"
         if ref in ctx.errors:
-            ctx.error(f"“{column}”是 Excel 错误值 {ctx.errors[ref]}（公式或粘贴出错的结果），不是{'数字' if column == '累计完成' else '文字'}。"
-                      + ("请填写具体数值。" if column == "累计完成" else "请填写内容或清空该单元格。"),
-                      ref, "value.error_value", where)
+            if column == "累计完成":
+                ctx.error("value.error_value", ref, where, variant="number", error=ctx.errors[ref])
+            else:
+                ctx.error("value.error_value", ref, where, variant="text", column=column, error=ctx.errors[ref])
 
 
 def _read_value(ctx: _Form, raw_value, key: tuple[str, str], excel_row: int, where: dict) -> float | None:
@@ -523,23 +518,19 @@ def _read_value(ctx: _Form, raw_value, key: tuple[str, str], excel_row: int, whe
             value = _percent_value(ctx, value, unit_name, value_cell, where)
     elif _cell_text(raw_value) == "" and not isinstance(raw_value, (datetime, date)):
         if not is_city_total:
-            ctx.error("累计完成未填写。请填写年初至本月末的累计数；尚未开展请填 0。", value_cell, "value.blank", where)
+            ctx.error("value.blank", value_cell, where)
     else:
         value, why = parse_number(raw_value, unit_name)
         if value is None:
-            if why.code == "value.ambiguous_separator":
-                message = f"累计完成{why}。请只填数字，例如 1234 或 1234.5（小数点用“.”，千位分隔可不写）。"
-            else:
-                message = (f"累计完成{why}。请只填写数字（计量单位：{unit_name}），不要写“约”、区间或文字说明，"
-                           "说明请写在“进展情况”。")
-            ctx.error(message, value_cell, why.code, where)
+            ctx.error(why.code, value_cell, where, variant=why.variant, **why.fields)
     if value is not None and value < 0:
-        ctx.error(f"累计完成为负数（{value:g}）。请填写不小于 0 的累计数。", value_cell, "value.negative", where)
+        ctx.error("value.negative", value_cell, where, value=value)
         return None
     if value is not None and value > ctx.limits[key]:
         problem = _impossible(value, locked[4], kind, unit_name)
         if problem:
-            ctx.error(problem, value_cell, "value.impossible", where)
+            variant, fields = problem
+            ctx.error("value.impossible", value_cell, where, variant=variant, **fields)
             return None
     return value
 
@@ -548,8 +539,7 @@ def _percent_value(ctx: _Form, value: float, unit_name: str, value_cell: str, wh
     """A number in a percent-formatted cell: typed "62%", Excel stores 0.62. Right only in a % row."""
     if unit_name == "%":
         return float(f"{value * 100:.12g}")
-    ctx.error(f"累计完成单元格是百分比格式（显示为 {value:.0%}），而本行计量单位是“{unit_name}”，不是百分比。"
-              f"请把单元格格式改为“常规”或“数值”，填写{unit_name}数。", value_cell, "value.percent_format", where)
+    ctx.error("value.percent_format", value_cell, where, shown=value, measure=unit_name)
     return None
 
 
@@ -558,13 +548,12 @@ def _read_state(ctx: _Form, raw_state, kind: str, value: float | None, excel_row
     state_cell = f"{COLUMN_LETTER['进展状态']}{excel_row}"
     state = _cell_text(raw_state)
     if state and state not in S.REPORTED_STATES:
-        ctx.error(f"进展状态“{state}”无效，请从下拉列表选择：{'、'.join(S.REPORTED_STATES)}。", state_cell, "state.invalid", where)
+        ctx.error("state.invalid", state_cell, where, typed=state)
         state = ""
     if kind == S.TYPE_QUALITATIVE and not state and state_cell not in ctx.errors:
-        ctx.error("定性指标须选择进展状态。", state_cell, "state.missing", where)
+        ctx.error("state.missing", state_cell, where)
     if state == S.STATE_NOT_STARTED and value:
-        _finding(ctx.result, S.LEVEL_WARNING, f"进展状态为“未启动”，但累计完成为 {value:g}。请核对：已有进展请选“正常推进”或“滞后”，"
-                 "确未启动请把累计完成填 0。", cell=state_cell, code="state.not_started_with_value", **where)
+        _finding(ctx.result, S.LEVEL_WARNING, "state.not_started_with_value", cell=state_cell, **where, value=value)
     return state
 
 
@@ -575,18 +564,16 @@ def _read_texts(ctx: _Form, raw: list, excel_row: int, where: dict) -> tuple[str
         for i, column in _TEXT_COLUMNS:
             text = raw[i]
             if text.__class__ is str and len(text) >= EXCEL_CELL_CHARS and ctx.facts.has_text_over(EXCEL_CELL_CHARS):
-                ctx.error(f"“{column}”超过 Excel 单元格上限 {EXCEL_CELL_CHARS:,} 个字符，"
-                          "Excel/WPS 打开时会被截断。请精简到 1,000 字以内，详细材料另行报送。",
-                          f"{COLUMN_LETTER[column]}{excel_row}", "text.too_long", where)
+                ctx.error("text.too_long", f"{COLUMN_LETTER[column]}{excel_row}", where, column=column,
+                          limit=EXCEL_CELL_CHARS)
     return texts
 
 
 def _check_other_units(ctx: _Form) -> None:
     """Rows of another unit's indicators: one finding per unit, naming the first cell."""
     for other, cells in ctx.other_units.items():
-        _finding(ctx.result, S.LEVEL_ERROR,
-                 f"有 {len(cells)} 行指标由“{other}”填报，不属于“{ctx.unit}”（第一处：{cells[0]}）。请使用本单位模板，或删除这些行。",
-                 sheet=S.SHEET_FORM, cell=cells[0], code="row.other_unit")
+        _finding(ctx.result, S.LEVEL_ERROR, "row.other_unit", sheet=S.SHEET_FORM, cell=cells[0], rows=len(cells),
+                 other=other, unit=ctx.unit, first=cells[0])
 
 
 def _check_missing_rows(ctx: _Form) -> None:
@@ -594,17 +581,13 @@ def _check_missing_rows(ctx: _Form) -> None:
     missing = [(code, county) for code, county in ctx.rules if (code, county) not in ctx.seen]
     if not missing or ctx.other_units:
         return
-    names = "、".join(f"“{code} {county}”" for code, county in missing[:5]) + (f" 等 {len(missing)} 行" if len(missing) > 5 else "")
+    names = listing([f"{code} {county}" for code, county in missing], "行")
     code, county = missing[0] if len(missing) == 1 else ("", "")
     if ctx.stale:
-        _finding(ctx.result, S.LEVEL_ERROR,
-                 f"缺少指标行{names}：这些行是目标表更新后新增的，您使用的模板由旧版目标表生成，已过期。"
-                 "请在系统“数据上报”页下载本单位最新模板（或向督查室索取）重新填写。",
-                 sheet=S.SHEET_FORM, indicator=code, county=county, code="template.outdated")
+        _finding(ctx.result, S.LEVEL_ERROR, "template.outdated", variant="rows_missing", sheet=S.SHEET_FORM,
+                 indicator=code, county=county, rows=names)
     else:
-        _finding(ctx.result, S.LEVEL_ERROR,
-                 f"缺少指标行{names}。请不要删除模板中的行（不涉及的请填 0 并在进展情况中说明）。",
-                 sheet=S.SHEET_FORM, indicator=code, county=county, code="row.missing")
+        _finding(ctx.result, S.LEVEL_ERROR, "row.missing", sheet=S.SHEET_FORM, indicator=code, county=county, rows=names)
 
 
 def _check_city_totals(ctx: _Form, out: list[tuple]) -> None:
@@ -621,10 +604,9 @@ def _check_city_totals(ctx: _Form, out: list[tuple]) -> None:
         if value is None or code in incomplete or code not in parts:
             continue
         if abs(value - parts[code]) > 1e-6:
-            _finding(ctx.result, S.LEVEL_ERROR,
-                     f"全市合计 {value:g} 与各县市区之和 {parts[code]:g} 不一致。请核对，或清空全市行由系统合计。",
-                     sheet=S.SHEET_FORM, cell=f"{COLUMN_LETTER['累计完成']}{excel_row}", indicator=code, county=S.CITY,
-                     code="value.city_total_mismatch")
+            _finding(ctx.result, S.LEVEL_ERROR, "value.city_total_mismatch", sheet=S.SHEET_FORM,
+                     cell=f"{COLUMN_LETTER['累计完成']}{excel_row}", indicator=code, county=S.CITY, total=value,
+                     parts=parts[code])
 
 
 EXCEL_CELL_CHARS = 32767  # Excel's own limit on the text of one cell
@@ -647,14 +629,13 @@ def _value_limits(targets: Targets, unit: str) -> dict[tuple[str, str], float]:
     return targets.cached(("value_limits", unit), build)
 
 
-def _impossible(value: float, target, kind: str, unit_name: str) -> str | None:
-    """Why a read value cannot be meant (an error), or None."""
+def _impossible(value: float, target, kind: str, unit_name: str) -> tuple[str, dict] | None:
+    """Why a read value cannot be meant (an error): the variant of ``value.impossible`` and its fields; or None."""
     if kind == S.TYPE_RATE and unit_name == "%" and value > 100:
-        return (f"累计完成 {value:g}% 超过 100%，而本指标是比例（年度目标 {float(target):g}%），不可能大于 100%。"
-                "请核对是否多填了位数，或把“62%”误填成了“6200”。")
+        return "share", {"value": value, "target": float(target)}
     if target is not None and target == target and target > 0 and value > IMPOSSIBLE_MULTIPLE * float(target):
-        return (f"累计完成 {value:g} 是年度目标 {float(target):g} 的 {value / float(target):,.0f} 倍（超过 {IMPOSSIBLE_MULTIPLE} 倍），"
-                f"不可能是实际进展。请核对是否多填了位数、填成了其他口径，或把万、元等单位换算错了（计量单位：{unit_name}）。")
+        return "multiple", {"value": value, "target": float(target), "times": round(value / float(target)),
+                            "limit": IMPOSSIBLE_MULTIPLE, "measure": unit_name}
     return None
 
 
@@ -697,10 +678,10 @@ def add_history_warnings(result: ValidationResult, targets: Targets, history: Hi
     planned_by_code: dict[str, float] = {}
     letter = COLUMN_LETTER
 
-    def warn(message: str, column: str, at: tuple, code: str) -> None:
-        excel_row, code_, county = at
-        _finding(result, S.LEVEL_WARNING, message, sheet=S.SHEET_FORM, cell=f"{letter[column]}{excel_row}",
-                 indicator=code_, county=county, code=code)
+    def warn(code: str, column: str, at: tuple, variant: str = "", **fields) -> None:
+        excel_row, indicator, county = at
+        _finding(result, S.LEVEL_WARNING, code, variant=variant, sheet=S.SHEET_FORM, cell=f"{letter[column]}{excel_row}",
+                 indicator=indicator, county=county, **fields)
 
     # Plain tuples and no per-row allocations unless there is something to say: on the batch
     # path this runs in the one process that also stores, for every file.
@@ -717,47 +698,42 @@ def add_history_warnings(result: ValidationResult, targets: Targets, history: Hi
                 grew = grew or value > before
         if value is None or target is None or target != target or not target:
             if kind == S.TYPE_QUALITATIVE and state == S.STATUS_LAGGING and not explained:
-                warn("进展状态选了“滞后”，请在“存在问题”和“下步计划”中说明原因与措施。", "存在问题", at, "state.lagging_unexplained")
+                warn("state.lagging_unexplained", "存在问题", at)
             continue
         target = float(target)
         basis = targets.bases.get(code, S.BASIS_EXACT)
         multiple = value / target
         rate = completion_rate(value, target, basis)  # a ceiling is kept (100 %) at or under it
         if 1.5 < multiple <= IMPOSSIBLE_MULTIPLE:
-            warn(f"累计完成 {value:g} 是年度目标 {target:g} 的 {multiple:.0%}（超过 150%），请核实是否多填了位数或填成了其他口径。",
-                 "累计完成", at, "value.over_target")
+            warn("value.over_target", "累计完成", at, value=value, target=target, share=multiple)
         prev_value, prev_month = previous.get((code, county), (None, None))
         if prev_value is not None and prev_value == prev_value:
             if value < prev_value and not problems:
-                warn(f"累计完成 {value:g} 低于 {int(prev_month)} 月已报的 {prev_value:g}。累计数一般不应减少，如属核减请在“存在问题”中说明。",
-                     "累计完成", at, "value.below_previous")
+                warn("value.below_previous", "累计完成", at, value=value, month=int(prev_month), previous=prev_value)
             if value - prev_value > 0.5 * target:
-                warn(f"比 {int(prev_month)} 月增加 {value - prev_value:g}，超过年度目标的 50%，请核实。", "累计完成", at, "value.jump")
+                warn("value.jump", "累计完成", at, month=int(prev_month), increase=value - prev_value)
         if following:
             next_value, next_month = following.get((code, county), (None, None))
             if next_value is not None and next_value == next_value and value > next_value:
-                warn(f"累计完成 {value:g} 高于 {int(next_month)} 月已报的 {next_value:g}。累计数不应减少：请核对本月数据，"
-                     f"或同时更正 {int(next_month)} 月的报表。", "累计完成", at, "value.above_later")
+                warn("value.above_later", "累计完成", at, value=value, month=int(next_month), later=next_value)
         if state == S.STATUS_DONE and rate < done_at(basis):
-            warn(f"进展状态为“已完成”，但完成率仅 {rate:.1%}。请核对累计完成或进展状态。", "进展状态", at, "state.done_below_target")
+            warn("state.done_below_target", "进展状态", at, rate=rate)
         if explained:
             continue
         if code not in planned_by_code:
             planned_by_code[code] = planned_share(month, code, targets.schedule)
         planned = planned_by_code[code]
         if is_behind(classify(rate, planned, lag, severe, basis)):
-            behind = (f"{value:g} 高于目标上限 {target:g}（{S.BASIS_CEILING}）" if value > target and basis == S.BASIS_CEILING
-                      else f"完成率 {rate:.1%} 落后于序时进度 {planned:.0%}")
-            warn(f"{behind}，请在“存在问题”和“下步计划”中说明原因与措施。", "存在问题", at, "progress.behind_unexplained")
+            if value > target and basis == S.BASIS_CEILING:
+                warn("progress.behind_unexplained", "存在问题", at, "ceiling", value=value, target=target)
+            else:
+                warn("progress.behind_unexplained", "存在问题", at, rate=rate, planned=planned)
         elif state == S.STATUS_LAGGING:
-            warn(f"进展状态选了“滞后”（完成率 {rate:.1%}，序时进度 {planned:.0%}，按数据并不落后），"
-                 "请在“存在问题”和“下步计划”中说明滞后的原因与措施，或核对进展状态。", "存在问题", at, "state.lagging_unexplained")
+            warn("state.lagging_unexplained", "存在问题", at, "not_behind", rate=rate, planned=planned)
     # The 报送月份 left at last month: the file replaces that month's report with grown values while the next
     # month's report is what is due now (today is at least two months on) and has not come yet.
     if (grew and changed and today is not None and month + 1 not in history.reported_months
             and (today.year, today.month) >= add_months(result.year, month, 2)):
-        _finding(result, S.LEVEL_WARNING,
-                 f"与 {month} 月已报数据不同，是否忘记修改报送月份？本文件将替换 {month} 月的报表；如是 {month + 1} 月的进展，"
-                 f"请把报送月份改为 {result.year}-{month + 1:02d}。", sheet=S.SHEET_FORM, cell=HEADER_CELLS[S.HEADER_MONTH][1],
-                 code="period.month_unchanged")
+        _finding(result, S.LEVEL_WARNING, "period.month_unchanged", sheet=S.SHEET_FORM, cell=HEADER_CELLS[S.HEADER_MONTH][1],
+                 month=month, next_month=month + 1, year=result.year)
 

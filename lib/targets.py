@@ -18,7 +18,7 @@ import pandas as pd
 from python_calamine import CalamineWorkbook
 
 from lib import schema as S
-from lib.findings import TARGET_CODES
+from lib.findings import TARGET_CODES, message
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +26,12 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class TargetProblem:
     """One problem of a target table: where (sheet, Excel row, column), what to do (Chinese), and a stable code
-    from ``lib.findings.TARGET_CODES`` (what tests and code match on)."""
+    from ``lib.findings.TARGET_CODES`` (what tests and code match on; the message comes from that table too)."""
     sheet: str
     row: int | None  # Excel row number (header is row 1)
     column: str | None
     message: str
-    code: str = "targets.invalid"
+    code: str
 
     def __post_init__(self) -> None:
         if self.code not in TARGET_CODES:
@@ -195,12 +195,12 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 def _frame(sheet: str, rows: list[list], required: list[str], problems: _Problems) -> pd.DataFrame | None:
     """A sheet's rows under its header row, indexed by Excel row number; None (with the problem) without its columns."""
     if not rows:
-        problems.bad(sheet, None, None, "targets.sheet_empty", "工作表为空，应有表头行。")
+        problems.bad(sheet, None, None, "targets.sheet_empty")
         return None
     header = [_text(v) for v in rows[0]]
     missing = [c for c in required if c not in header]
     if missing:
-        problems.bad(sheet, 1, "、".join(missing), "targets.columns_missing", "缺少必需的列，请按原表头恢复。")
+        problems.bad(sheet, 1, "、".join(missing), "targets.columns_missing")
         return None
     body = [r + [None] * (len(header) - len(r)) for r in rows[1:]]
     # Drop trailing fully blank rows Excel leaves after deletions.
@@ -211,11 +211,18 @@ def _frame(sheet: str, rows: list[list], required: list[str], problems: _Problem
     return frame
 
 
-class _Problems(list):
-    """The problems found so far; ``bad`` adds one (sheet, Excel row, column, code, message)."""
+def target_problem(sheet: str, row: int | None, column: str | None, code: str, variant: str = "", **fields) -> TargetProblem:
+    """The problem ``code`` at (sheet, Excel row, column), its message from lib/findings.py with ``fields``."""
+    if code not in TARGET_CODES:
+        raise ValueError(f"unknown target problem code {code!r}: add it to lib.findings.TARGET_CODES")
+    return TargetProblem(sheet, row, column, message(code, variant, **fields), code)
 
-    def bad(self, sheet: str, row: int | None, column: str | None, code: str, message: str) -> None:
-        self.append(TargetProblem(sheet, row, column, message, code))
+
+class _Problems(list):
+    """The problems found so far; ``bad`` adds one (sheet, Excel row, column, code, its variant and fields)."""
+
+    def bad(self, sheet: str, row: int | None, column: str | None, code: str, variant: str = "", /, **fields) -> None:
+        self.append(target_problem(sheet, row, column, code, variant, **fields))
 
 
 _REQUIRED_SHEETS = {
@@ -239,11 +246,11 @@ def parse_targets(data: bytes, source: str = "") -> tuple[Targets | None, list[T
         sheets = _read_sheets(data)
     except Exception as exc:  # calamine raises several error types for bad files
         log.warning("target table %s unreadable", source or "(upload)", exc_info=True)
-        return None, [TargetProblem("（文件）", None, None, f"无法读取目标表：{exc}", "targets.unreadable")]
+        return None, [target_problem("（文件）", None, None, "targets.unreadable", error=exc)]
     frames = {}
     for sheet, cols in _REQUIRED_SHEETS.items():
         if sheet not in sheets:
-            problems.bad(sheet, None, None, "targets.sheet_missing", "缺少该工作表。")
+            problems.bad(sheet, None, None, "targets.sheet_missing")
             continue
         frames[sheet] = _frame(sheet, sheets[sheet], cols, problems)
     if problems or any(f is None for f in frames.values()):
@@ -279,15 +286,13 @@ def _check_units(units: pd.DataFrame, problems: _Problems) -> tuple[set[str], se
         units[col] = units[col].map(_text)
     for row, rec in units.iterrows():
         if not rec["单位名称"]:
-            problems.bad(S.SHEET_UNITS, row, "单位名称", "targets.unit.name_blank", "单位名称不能为空。")
+            problems.bad(S.SHEET_UNITS, row, "单位名称", "targets.unit.name_blank")
         if rec["类型"] not in S.UNIT_TYPES:
-            problems.bad(S.SHEET_UNITS, row, "类型", "targets.unit.type_invalid",
-                         f"应为 {'/'.join(S.UNIT_TYPES)} 之一，现为“{rec['类型']}”。")
+            problems.bad(S.SHEET_UNITS, row, "类型", "targets.unit.type_invalid", typed=rec["类型"])
         if rec["是否填报单位"] not in (S.YES, S.NO):
-            problems.bad(S.SHEET_UNITS, row, "是否填报单位", "targets.unit.flag_invalid",
-                         f"应为“是”或“否”，现为“{rec['是否填报单位']}”。")
+            problems.bad(S.SHEET_UNITS, row, "是否填报单位", "targets.unit.flag_invalid", typed=rec["是否填报单位"])
     for row in units.index[units["单位名称"].duplicated() & (units["单位名称"] != "")]:
-        problems.bad(S.SHEET_UNITS, row, "单位名称", "targets.unit.duplicate", f"单位“{units.at[row, '单位名称']}”重复出现。")
+        problems.bad(S.SHEET_UNITS, row, "单位名称", "targets.unit.duplicate", name=units.at[row, "单位名称"])
     counties = set(units.loc[(units["类型"] == S.UNIT_TYPE_COUNTY) & (units["单位名称"] != S.ALL_COUNTIES), "单位名称"])
     return set(units["单位名称"]), counties
 
@@ -301,24 +306,24 @@ def _check_projects(projects: pd.DataFrame, unit_names: set[str], problems: _Pro
     for row, rec in projects.iterrows():
         n = _number(rec["项目序号"])
         if n is None or not float(n).is_integer() or n < 1:
-            problems.bad(S.SHEET_PROJECTS, row, "项目序号", "targets.project.number_invalid",
-                         f"应为正整数，现为“{_text(rec['项目序号'])}”。")
+            problems.bad(S.SHEET_PROJECTS, row, "项目序号", "targets.project.number_invalid", typed=_text(rec["项目序号"]))
             numbers.append(None)
         else:
             numbers.append(int(n))
         for col in ("类别", "项目名称", "牵头单位"):
             if not rec[col]:
-                problems.bad(S.SHEET_PROJECTS, row, col, "targets.project.blank", "不能为空。")
+                problems.bad(S.SHEET_PROJECTS, row, col, "targets.project.blank")
         if rec["牵头单位"] and rec["牵头单位"] not in unit_names:
-            problems.bad(S.SHEET_PROJECTS, row, "牵头单位", "targets.project.unknown_unit", f"单位“{rec['牵头单位']}”不在“单位”表中。")
+            problems.bad(S.SHEET_PROJECTS, row, "牵头单位", "targets.project.unknown_unit", name=rec["牵头单位"])
         for u in filter(None, rec["协办单位"].split("、")):
             if u not in unit_names:
-                problems.bad(S.SHEET_PROJECTS, row, "协办单位", "targets.project.unknown_unit", f"单位“{u}”不在“单位”表中。")
+                problems.bad(S.SHEET_PROJECTS, row, "协办单位", "targets.project.unknown_unit", name=u)
         if rec["县市区承办"] not in (S.YES, S.NO):
-            problems.bad(S.SHEET_PROJECTS, row, "县市区承办", "targets.project.flag_invalid", "应为“是”或“否”。")
+            problems.bad(S.SHEET_PROJECTS, row, "县市区承办", "targets.project.flag_invalid")
     projects["项目序号"] = pd.array(numbers, dtype="Int64")
     for row in projects.index[projects["项目序号"].duplicated() & projects["项目序号"].notna()]:
-        problems.bad(S.SHEET_PROJECTS, row, "项目序号", "targets.project.duplicate", f"项目序号 {projects.at[row, '项目序号']} 重复。")
+        problems.bad(S.SHEET_PROJECTS, row, "项目序号", "targets.project.duplicate",
+                     number=int(projects.at[row, "项目序号"]))
     return set(projects["项目序号"].dropna())
 
 
@@ -343,62 +348,55 @@ def _check_indicators(indicators: pd.DataFrame, projects: pd.DataFrame, unit_nam
         if not rec["填报单位"] and pid in lead:
             indicators.at[row, "填报单位"] = lead[pid]
         elif rec["填报单位"] not in unit_names:
-            problems.bad(S.SHEET_INDICATORS, row, "填报单位", "targets.indicator.unknown_unit", f"单位“{rec['填报单位']}”不在“单位”表中。")
+            problems.bad(S.SHEET_INDICATORS, row, "填报单位", "targets.indicator.unknown_unit", name=rec["填报单位"])
     indicators["项目序号"] = pd.array(pids, dtype="Int64")
     indicators["年度目标"] = pd.array(targets_col, dtype="Float64")
     for row in indicators.index[indicators["指标编号"].duplicated() & (indicators["指标编号"] != "")]:
-        problems.bad(S.SHEET_INDICATORS, row, "指标编号", "targets.indicator.duplicate",
-                     f"指标编号“{indicators.at[row, '指标编号']}”重复。")
+        problems.bad(S.SHEET_INDICATORS, row, "指标编号", "targets.indicator.duplicate", number=indicators.at[row, "指标编号"])
     used_projects = set(indicators["项目序号"].dropna())
     for row, rec in projects.iterrows():
         if pd.notna(rec["项目序号"]) and rec["项目序号"] not in used_projects:
-            problems.bad(S.SHEET_PROJECTS, row, "项目序号", "targets.project.no_indicator",
-                         f"项目 {rec['项目序号']} 没有任何指标，请在“指标”表中至少列一项（可为定性）。")
+            problems.bad(S.SHEET_PROJECTS, row, "项目序号", "targets.project.no_indicator", number=int(rec["项目序号"]))
 
 
 def _check_indicator(row: int, rec: dict, known_project: bool, problems: _Problems) -> float | None:
     """One row of the 指标 sheet: code, project, name, type, 年度目标 and 计量单位, 目标口径, 分解到县. Returns the target."""
     sheet = S.SHEET_INDICATORS
     if not rec["指标编号"]:
-        problems.bad(sheet, row, "指标编号", "targets.indicator.code_blank", "指标编号不能为空。")
+        problems.bad(sheet, row, "指标编号", "targets.indicator.code_blank")
     if not known_project:
-        problems.bad(sheet, row, "项目序号", "targets.indicator.unknown_project", f"项目序号“{_text(rec['项目序号'])}”不在“项目”表中。")
+        problems.bad(sheet, row, "项目序号", "targets.indicator.unknown_project", typed=_text(rec["项目序号"]))
     if not rec["指标名称"]:
-        problems.bad(sheet, row, "指标名称", "targets.indicator.name_blank", "不能为空。")
+        problems.bad(sheet, row, "指标名称", "targets.indicator.name_blank")
     kind = rec["指标类型"]
     if kind not in S.INDICATOR_TYPES:
-        problems.bad(sheet, row, "指标类型", "targets.indicator.type_invalid", f"应为 {'/'.join(S.INDICATOR_TYPES)} 之一，现为“{kind}”。")
+        problems.bad(sheet, row, "指标类型", "targets.indicator.type_invalid", typed=kind)
     target = None if _blank(rec["年度目标"]) else _number(rec["年度目标"])
     if kind in S.QUANTITATIVE_TYPES:
         if target is None:
-            problems.bad(sheet, row, "年度目标", "targets.indicator.target_invalid",
-                         f"量化指标的年度目标应为数字，现为“{_text(rec['年度目标'])}”。")
+            problems.bad(sheet, row, "年度目标", "targets.indicator.target_invalid", typed=_text(rec["年度目标"]))
         elif target <= 0:
-            problems.bad(sheet, row, "年度目标", "targets.indicator.target_invalid", "年度目标应大于 0。")
+            problems.bad(sheet, row, "年度目标", "targets.indicator.target_invalid", "not_positive")
         if not rec["计量单位"]:
-            problems.bad(sheet, row, "计量单位", "targets.indicator.unit_blank", "量化指标须填写计量单位。")
+            problems.bad(sheet, row, "计量单位", "targets.indicator.unit_blank")
     elif kind == S.TYPE_QUALITATIVE and not _blank(rec["年度目标"]):
-        problems.bad(sheet, row, "年度目标", "targets.indicator.qualitative_target", "定性指标不填年度目标。")
+        problems.bad(sheet, row, "年度目标", "targets.indicator.qualitative_target")
     _check_basis(row, rec[S.COL_BASIS], kind, problems)
     if rec["分解到县"] not in (S.YES, S.NO):
-        problems.bad(sheet, row, "分解到县", "targets.indicator.split_flag_invalid", "应为“是”或“否”。")
+        problems.bad(sheet, row, "分解到县", "targets.indicator.split_flag_invalid")
     elif rec["分解到县"] == S.YES and kind != S.TYPE_COUNT:
-        problems.bad(sheet, row, "分解到县", "targets.indicator.split_flag_invalid", f"只有“{S.TYPE_COUNT}”指标可以分解到县，{kind}指标不分解。")
+        problems.bad(sheet, row, "分解到县", "targets.indicator.split_flag_invalid", "type", kind=kind)
     return target
 
 
 def _check_basis(row: int, basis: str, kind: str, problems: _Problems) -> None:
     """目标口径: one of the words, none for a qualitative indicator, 不高于 only for a 比率 level."""
     if basis not in S.TARGET_BASES:
-        choices = "/".join(b for b in S.TARGET_BASES if b)
-        problems.bad(S.SHEET_INDICATORS, row, S.COL_BASIS, "targets.indicator.basis_invalid",
-                     f"应为 {choices} 之一，或留空（按年度目标本身），现为“{basis}”。")
+        problems.bad(S.SHEET_INDICATORS, row, S.COL_BASIS, "targets.indicator.basis_invalid", typed=basis)
     elif basis and kind == S.TYPE_QUALITATIVE:
-        problems.bad(S.SHEET_INDICATORS, row, S.COL_BASIS, "targets.indicator.basis_invalid",
-                     f"定性指标没有年度目标，“{S.COL_BASIS}”应留空，现为“{basis}”。")
+        problems.bad(S.SHEET_INDICATORS, row, S.COL_BASIS, "targets.indicator.basis_invalid", "qualitative", typed=basis)
     elif basis == S.BASIS_CEILING and kind in S.QUANTITATIVE_TYPES and kind != S.TYPE_RATE:
-        problems.bad(S.SHEET_INDICATORS, row, S.COL_BASIS, "targets.indicator.basis_invalid",
-                     f"“{S.BASIS_CEILING}”只用于{S.TYPE_RATE}指标（某一水平不超过上限）；{kind}指标越多越好，请留空或改用“以上”等。")
+        problems.bad(S.SHEET_INDICATORS, row, S.COL_BASIS, "targets.indicator.basis_invalid", "ceiling", kind=kind)
 
 
 def _check_splits(splits: pd.DataFrame, indicators: pd.DataFrame, counties: set[str], problems: _Problems) -> None:
@@ -415,31 +413,30 @@ def _check_splits(splits: pd.DataFrame, indicators: pd.DataFrame, counties: set[
         values.append(v)
         code = rec["指标编号"]
         if code not in kind_of:
-            problems.bad(S.SHEET_SPLITS, row, "指标编号", "targets.split.unknown_indicator", f"指标“{code}”不在“指标”表中。")
+            problems.bad(S.SHEET_SPLITS, row, "指标编号", "targets.split.unknown_indicator", number=code)
         elif kind_of[code] in (S.TYPE_RATE, S.TYPE_INCREASE):
-            problems.bad(S.SHEET_SPLITS, row, "指标编号", "targets.split.not_splittable", f"“{code}”是{kind_of[code]}指标，不能分解到县。")
+            problems.bad(S.SHEET_SPLITS, row, "指标编号", "targets.split.not_splittable", number=code,
+                         kind=kind_of[code])
         elif split_flag[code] != S.YES:
-            problems.bad(S.SHEET_SPLITS, row, "指标编号", "targets.split.not_marked",
-                         f"“{code}”在“指标”表中未标为分解到县，请把“分解到县”改为“是”或删除此行。")
+            problems.bad(S.SHEET_SPLITS, row, "指标编号", "targets.split.not_marked", number=code)
         if rec["县市区"] not in counties:
-            problems.bad(S.SHEET_SPLITS, row, "县市区", "targets.split.unknown_county", f"“{rec['县市区']}”不是“单位”表中的县市区。")
+            problems.bad(S.SHEET_SPLITS, row, "县市区", "targets.split.unknown_county", typed=rec["县市区"])
         if v is None or v < 0:
-            problems.bad(S.SHEET_SPLITS, row, "分解目标", "targets.split.value_invalid",
-                         f"应为不小于 0 的数字，现为“{_text(rec['分解目标'])}”。")
+            problems.bad(S.SHEET_SPLITS, row, "分解目标", "targets.split.value_invalid", typed=_text(rec["分解目标"]))
     splits["分解目标"] = pd.array(values, dtype="Float64")
     for row in splits.index[splits.duplicated(["指标编号", "县市区"])]:
-        problems.bad(S.SHEET_SPLITS, row, "县市区", "targets.split.duplicate",
-                     f"“{splits.at[row, '指标编号']}”在“{splits.at[row, '县市区']}”的分解重复。")
+        problems.bad(S.SHEET_SPLITS, row, "县市区", "targets.split.duplicate", number=splits.at[row, "指标编号"],
+                     county_name=splits.at[row, "县市区"])
     sums = splits.groupby("指标编号")["分解目标"].sum()
     for row, rec in zip(indicators.index, _records(indicators)):
         if rec["分解到县"] != S.YES or rec["指标类型"] != S.TYPE_COUNT:
             continue
         code = rec["指标编号"]
         if code not in sums.index:
-            problems.bad(S.SHEET_INDICATORS, row, "分解到县", "targets.split.missing", f"“{code}”标为分解到县，但“分解”表中没有它的分解。")
+            problems.bad(S.SHEET_INDICATORS, row, "分解到县", "targets.split.missing", number=code)
         elif pd.notna(rec["年度目标"]) and not math.isclose(float(sums[code]), float(rec["年度目标"]), abs_tol=1e-6):
-            problems.bad(S.SHEET_SPLITS, None, "分解目标", "targets.split.sum_mismatch",
-                         f"“{code}”各县市区分解目标之和为 {float(sums[code]):g}，与年度目标 {float(rec['年度目标']):g} 不一致。")
+            problems.bad(S.SHEET_SPLITS, None, "分解目标", "targets.split.sum_mismatch", number=code,
+                         total=float(sums[code]), target=float(rec["年度目标"]))
 
 
 def _read_settings(frame: pd.DataFrame, problems: _Problems) -> dict:
@@ -456,10 +453,10 @@ def _read_settings(frame: pd.DataFrame, problems: _Problems) -> dict:
         v = _number(settings.get(key))
         if v is None or not lo <= v <= hi:
             problems.bad(S.SHEET_SETTINGS, None, key, "targets.setting.out_of_range",
-                         f"“{key}”应为 {lo} 到 {hi} 之间的数字，现为“{_text(settings.get(key))}”。")
+                         key=key, low=lo, high=hi, typed=_text(settings.get(key)))
     lag, severe = _number(settings.get(S.SETTING_LAG, S.DEFAULT_LAG)), _number(settings.get(S.SETTING_SEVERE, S.DEFAULT_SEVERE))
     if lag is not None and severe is not None and severe <= lag:
-        problems.bad(S.SHEET_SETTINGS, None, S.SETTING_SEVERE, "targets.setting.thresholds_order", "严重滞后阈值应大于滞后阈值。")
+        problems.bad(S.SHEET_SETTINGS, None, S.SETTING_SEVERE, "targets.setting.thresholds_order")
     return settings
 
 
@@ -473,13 +470,14 @@ def _read_schedule(rows: list[list], kinds: dict[str, str], problems: _Problems)
     planned = {}
     for row, rec in frame.iterrows():
         if rec["指标编号"] not in kinds:
-            problems.bad(S.SHEET_SCHEDULE, row, "指标编号", "targets.schedule.unknown_indicator", f"指标“{rec['指标编号']}”不在“指标”表中。")
+            problems.bad(S.SHEET_SCHEDULE, row, "指标编号", "targets.schedule.unknown_indicator",
+                         number=rec["指标编号"])
             continue
         shares = [_number(rec[m]) for m in months]
         if any(s is None or not 0 <= s <= 100 for s in shares):
-            problems.bad(S.SHEET_SCHEDULE, row, None, "targets.schedule.value_invalid", "每月计划进度应为 0 到 100 之间的数字（百分比）。")
+            problems.bad(S.SHEET_SCHEDULE, row, None, "targets.schedule.value_invalid")
         elif any(b < a for a, b in zip(shares, shares[1:])) or shares[-1] != 100:
-            problems.bad(S.SHEET_SCHEDULE, row, None, "targets.schedule.not_monotonic", "计划进度应逐月不减，且 12 月为 100。")
+            problems.bad(S.SHEET_SCHEDULE, row, None, "targets.schedule.not_monotonic")
         else:
             planned[rec["指标编号"]] = [s / 100 for s in shares]
     return pd.DataFrame.from_dict(planned, orient="index", columns=range(1, 13))
@@ -494,12 +492,11 @@ def _report_settings(sheets: dict, problems: _Problems) -> dict:
     for row, rec in zip(frame.index, _records(frame[S.SETTINGS_COLUMNS])):
         key, value = _text(rec["设置项"]), _text(rec["值"])
         if key not in S.REPORT_DEFAULTS:
-            problems.bad(S.SHEET_REPORT, row, "设置项", "targets.report.unknown_key",
-                         f"“{key}”不是通报设置项，应为 {'、'.join(S.REPORT_DEFAULTS)} 之一。")
+            problems.bad(S.SHEET_REPORT, row, "设置项", "targets.report.unknown_key", key=key)
         elif key == S.REPORT_REQUIREMENTS:
             paragraphs += [line.strip() for line in value.splitlines() if line.strip()]
         elif key in out:
-            problems.bad(S.SHEET_REPORT, row, "设置项", "targets.report.duplicate_key", f"“{key}”重复出现，请只保留一行。")
+            problems.bad(S.SHEET_REPORT, row, "设置项", "targets.report.duplicate_key", key=key)
         elif value:  # a blank value keeps the default
             out[key] = value
     if paragraphs:

@@ -32,3 +32,11 @@ def test_stored_times_shown_to_the_minute():
 
     shown = fmt_times(pd.Series(["2026-11-30T07:12:29.123456", None, "2024-07-08T09:15:02"]))
     assert shown.tolist() == ["2026-11-30 07:12", "—", "2024-07-08 09:15"]
+
+
+def test_a_clerks_figure_keeps_every_digit_grouped_and_never_an_exponent():
+    from lib.formatting import fmt_figure
+
+    assert fmt_figure(1470860.0) == "1,470,860" and fmt_figure(1e12) == "1,000,000,000,000"
+    assert fmt_figure(1234.5) == "1,234.5" and fmt_figure(0.1 + 0.2) == "0.3" and fmt_figure(-2) == "-2"
+    assert fmt_figure(None) == "—" and fmt_figure(float("nan")) == "—"

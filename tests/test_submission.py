@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 
 from lib import schema as S
 from lib.annotate import annotated_copy
+from lib.formatting import fmt_figure
 from lib.package import check_package
 from lib.store import Store
 from lib.submission import parse_number, validate
@@ -304,6 +305,14 @@ def test_over_150_percent(targets):
     assert any("150%" in f.message for f in check(targets, data).warnings)
 
 
+def test_messages_write_figures_with_every_digit_and_rates_with_one_decimal(targets):
+    """A clerk compares the message with what was typed: 1,470,860 (not 1.47086e+06), 160.0% (the one percent rule)."""
+    big = check(targets, filled(targets, UNIT, overrides={("P26-1", "任城区"): {"累计完成": 1470860}}))
+    assert "累计完成 1,470,860 是年度目标 10 的 147,086 倍（超过 10 倍）" in finding(big, "value.impossible").message
+    over = check(targets, filled(targets, UNIT, overrides={("P26-1", "任城区"): {"累计完成": 16}}))
+    assert "累计完成 16 是年度目标 10 的 160.0%（超过 150%）" in finding(over, "value.over_target").message
+
+
 @pytest.fixture()
 def store(data_dir):
     return Store(data_dir)
@@ -440,7 +449,7 @@ def test_thousands_grouping_and_the_decimal_point_are_read(targets, typed, expec
     if not result.errors:
         assert result.rows.set_index(["指标编号", "县市区"]).loc[("P26-1", "任城区"), "累计完成"] == expected
     else:
-        assert f"{expected:g}" in result.errors[0].message
+        assert fmt_figure(expected) in result.errors[0].message  # 12,345,678: every digit, never 1.23457e+07
 
 
 def _percent_typed(targets, code, value, county=S.CITY):
@@ -492,7 +501,7 @@ def test_impossible_values_are_errors_naming_both_numbers(targets):
     r = row_of(targets, UNIT, "P26-1", "任城区")
     result = check(targets, filled(targets, UNIT, overrides={("P26-1", "任城区"): {"累计完成": 1e12}}))
     error = finding(result, "value.impossible")
-    assert error.cell == f"H{r}" and error.level == S.LEVEL_ERROR and "1e+12" in error.message and " 10 " in error.message
+    assert error.cell == f"H{r}" and error.level == S.LEVEL_ERROR and "1,000,000,000,000" in error.message and " 10 " in error.message
     assert not result.accepted
 
 
@@ -649,7 +658,7 @@ def test_city_total_off_the_county_sum_either_way_is_refused(targets, delta):
     r = row_of(targets, UNIT, "P26-1", S.CITY)
     result = check(targets, filled(targets, UNIT, overrides={("P26-1", S.CITY): {"累计完成": total}}))
     error = only_error(result)
-    assert error.cell == f"H{r}" and error.code == "value.city_total_mismatch" and f"{total:g}" in error.message
+    assert error.cell == f"H{r}" and error.code == "value.city_total_mismatch" and fmt_figure(total) in error.message
     assert not result.accepted
 
 
@@ -711,7 +720,7 @@ def test_behind_plan_reminders_name_the_scheduled_share(targets, tmp_path):
     """序时计划 says 90 % by June: 60 % done is behind by it (the reminder says 90%), though ahead of month / 12."""
     fast = _with_schedule(tmp_path, {"P26-1": [10, 20, 40, 60, 80, 90, 95, 100, 100, 100, 100, 100]})
     behind = _behind(check(fast, filled(fast, UNIT, month="2024-06", share=0.6)))
-    assert behind and all("序时进度 90%" in f.message and f.cell.startswith("L") for f in behind)
+    assert behind and all("序时进度 90.0%" in f.message and f.cell.startswith("L") for f in behind)
     assert not _behind(check(targets, filled(targets, UNIT, month="2024-06", share=0.6)))
 
 
