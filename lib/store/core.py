@@ -23,7 +23,7 @@ import pandas as pd
 from lib import config
 from lib import schema as S
 from lib.calendar import deadline
-from lib.findings import Finding
+from lib.findings import finding, message
 from lib.store.archive import DatabaseArchive, FileArchive, finish_pending
 from lib.store.db import Connection, bump_version
 from lib.store.history import History
@@ -44,8 +44,7 @@ DATABASE_URL_ENV = "LIVELIHOOD_DATABASE_URL"
 CACHE_DIR = "cache"  # derived snapshots, rebuilt from the database when missing
 # Uploader name of generated demo files: the store is "demo" while any is present.
 DEMO_UPLOADER = "示例数据"
-DEMO_REFUSAL = ("本数据目录中是系统生成的示例数据。为免示例数字与真实报送混在一起，清除示例数据之前不接收真实报表。"
-                "请管理员在“用户与审计”页点击“清除示例数据”（或运行 python -m lib.store clear-demo），一次清除后再上传。")
+DEMO_REFUSAL = message("store.demo_present")  # the upload page shows it before anyone uploads
 # Tables a SQLite rebuild copies from the old database (everything else is derived from the raw files): the
 # target tables and the ledger are written by people.
 KEPT_TABLES = ("target_tables", "ledger_items", "ledger_reports", "ledger_followups", "ledger_photos", "ledger_seen")
@@ -379,7 +378,7 @@ class Store(TargetTables, Publications):
         refuse_real = uploader != DEMO_UPLOADER and self.is_demo()
         for i, (data, result, received_at) in enumerate(checked):
             if refuse_real and result.accepted:
-                result.findings.append(Finding(S.LEVEL_ERROR, DEMO_REFUSAL, result.file_name, code="store.demo_present"))
+                result.findings.append(finding("store.demo_present", S.LEVEL_ERROR, file=result.file_name))
             if not result.accepted:
                 outcomes[i] = IngestOutcome(result)
             else:
