@@ -66,6 +66,12 @@ ROLE_NAMES = {VIEWER: "查看", UNIT: "填报单位", ANALYST: "填报管理", A
 RANK = {VIEWER: 0, UNIT: 1, ANALYST: 2, ADMIN: 3}
 DEMO_LOGIN = "demo"
 
+
+def role_at_least(role: str, required: str) -> bool:
+    """The one role rule: ``role`` is ``required`` or a higher one (viewer < unit < analyst < admin). An unknown
+    role has no rank and may do nothing (fail closed)."""
+    return role in RANK and RANK[role] >= RANK[required]
+
 log = logging.getLogger(__name__)
 
 MIN_PASSWORD_CHARS = 8
@@ -92,7 +98,7 @@ class User:
 
     def can(self, role: str) -> bool:
         """True if this user has ``role`` or a higher one (viewer < unit < analyst < admin)."""
-        return RANK[self.role] >= RANK[role]
+        return role_at_least(self.role, role)
 
     def may_act_for(self, unit: str | None) -> bool:
         """May this user download the template of, upload for, or see the submissions of ``unit``?"""

@@ -110,8 +110,8 @@ class Actor:
 # --- permissions: plain functions over (role, unit) -------------------------------------------------
 
 def may_manage(role: str) -> bool:
-    """Create, confirm, edit, change state, close, split: analysts and admins only."""
-    return role in (auth.ANALYST, auth.ADMIN)
+    """Create, confirm, edit, change state, close, split: analysts and admins (the role rule of lib/auth.py)."""
+    return auth.role_at_least(role, auth.ANALYST)
 
 
 def _units(text: str) -> set[str]:

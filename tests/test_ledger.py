@@ -223,6 +223,14 @@ def test_permission_rules(role, unit, responsible, coordinating, follow, close):
     assert ledger.may_manage(role) is (role in (auth.ANALYST, auth.ADMIN))
 
 
+def test_who_may_manage_the_ledger_is_the_one_role_rule_of_auth():
+    """may_manage asks lib/auth.py (User.can's rule), so a change of the role order changes both at once."""
+    for role in auth.RANK:
+        user = auth.User("x", "某人", role, "市民政局" if role == auth.UNIT else None)
+        assert ledger.may_manage(role) is user.can(auth.ANALYST) is auth.role_at_least(role, auth.ANALYST)
+    assert not ledger.may_manage("") and not ledger.may_manage("Admin")  # unknown roles: fail closed
+
+
 def png(size=(64, 48), mode="RGB", fmt="PNG", exif: bool = False) -> bytes:
     buffer = io.BytesIO()
     image = Image.new(mode, size, "red" if mode == "RGB" else None)
