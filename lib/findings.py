@@ -73,6 +73,7 @@ _ONLY_DIGITS = "请只填写数字（计量单位：{measure}），不要写“�
 _EXPLAIN = "请在“存在问题”和“下步计划”中说明原因与措施。"
 _BOMB = "（疑似“压缩炸弹”），已拒绝。请使用系统下发的模板重新填写。"
 _RESAVE = "请重新保存原文件后上传。"
+_LOCKED = "锁定列“{column}”被改动：现为“{got}”，应为“{should:num}”。"
 
 CODES: dict[str, Kind] = {
     # --- the file as a whole (lib/package.py: what kind of file is it, is it safe to read)
@@ -149,7 +150,7 @@ CODES: dict[str, Kind] = {
         "made from an older target table (rows added, changed or removed since)",
         accepted="该模板由旧版目标表生成，指标行与现行目标表一致，可以接收；下月起请使用新模板。",
         refused="该模板由旧版目标表生成，指标行与现行目标表不一致（见各行提示）。请下载新模板重新填写。",
-        locked="锁定列“{column}”被改动：现为“{got}”，应为“{should:num}”。（目标表已更新，请下载新模板）",
+        locked=_LOCKED + "（目标表已更新，请下载新模板）",
         rows_missing="缺少指标行{rows}：这些行是目标表更新后新增的，您使用的模板由旧版目标表生成，已过期。"
                      "请在系统“数据上报”页下载本单位最新模板（或向督查室索取）重新填写。"),
     # --- the reporting month
@@ -182,7 +183,7 @@ CODES: dict[str, Kind] = {
     "row.missing": kind("a row of the template is missing",
                         "缺少指标行{rows}。请不要删除模板中的行（不涉及的请填 0 并在进展情况中说明）。"),
     "row.locked_changed": kind("a locked column was edited",
-                               "锁定列“{column}”被改动：现为“{got}”，应为“{should:num}”。请恢复原值，目标如需调整请联系督查室。"),
+                               _LOCKED + "请恢复原值，目标如需调整请联系督查室。"),
     # --- 累计完成
     "value.blank": kind("累计完成 blank", "累计完成未填写。请填写年初至本月末的累计数；尚未开展请填 0。"),
     "value.not_number": kind(
