@@ -6,6 +6,7 @@ import ui
 from lib import logs
 
 logs.setup()  # once per process: operator messages (with tracebacks) to stderr
+ui.begin_rerun()  # the store's versions and the sign-in configuration: read once in this rerun
 st.set_page_config(page_title="重点民生实事进展看板", page_icon=":material/assignment_turned_in:", layout="wide")
 
 user = ui.signed_in_user()

@@ -41,6 +41,29 @@ def test_a_new_revision_shows_at_once_though_the_list_is_cached(demo_copy):
     assert ui._revision_options(folder, 2024, 6)["revision"].tolist() == [0]
     PB.publish(store, 2024, 6, "李四", reason="更正")
     assert ui._revision_options(folder, 2024, 6)["revision"].tolist() == [0, 1]
+    # the one query a rerun makes names both states exactly as the two single reads do
+    assert store.versions() == (store.version(), store.publications_version())
+
+
+def test_one_store_per_folder_and_database_url(monkeypatch):
+    """With LIVELIHOOD_DATABASE_URL set, the same folder on another database is another store."""
+    from lib.store import DATABASE_URL_ENV
+    from ui import data
+
+    made = []
+    monkeypatch.setattr(data, "Store", lambda folder, url: made.append((folder, url)) or object())
+    data._store.clear()
+    monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+    sqlite = data.get_store("/srv/data")
+    assert data.get_store("/srv/data") is sqlite
+    monkeypatch.setenv(DATABASE_URL_ENV, "postgresql://app@127.0.0.1/one")
+    one = data.get_store("/srv/data")
+    monkeypatch.setenv(DATABASE_URL_ENV, "postgresql://app@127.0.0.1/two")
+    two = data.get_store("/srv/data")
+    assert len({id(sqlite), id(one), id(two)}) == 3
+    assert made == [("/srv/data", ""), ("/srv/data", "postgresql://app@127.0.0.1/one"),
+                    ("/srv/data", "postgresql://app@127.0.0.1/two")]
+    data._store.clear()
 
 
 def test_a_kept_table_sends_what_a_fresh_styler_sends():

@@ -9,7 +9,7 @@ import re
 import streamlit as st
 
 from lib import auth
-from ui.data import get_store, store
+from ui.data import once_per_rerun, store, store_versions, stored_targets, target_years
 
 logger = logging.getLogger(__name__)
 
@@ -68,25 +68,28 @@ def require_unit(unit: str | None, what: str = "此操作") -> auth.User:
 
 # --- sign-in --------------------------------------------------------------------------------
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@st.cache_resource(max_entries=4, show_spinner=False)
 def _reporting_units(folder: str, store_version: str) -> tuple[str, ...]:
-    s = get_store(folder)
-    return tuple(dict.fromkeys(unit for year in s.target_years() for unit in s.targets(year).reporting_units))
+    return tuple(dict.fromkeys(unit for year in target_years(folder, store_version)
+                               for unit in stored_targets(folder, store_version, year).reporting_units))
 
 
 def reporting_units() -> tuple[str, ...]:
     """The reporting units of every year's target table (what a unit user may be bound to: a unit of an earlier
-    year still answers for its reports), re-read when the store changes."""
-    s = store()
-    return _reporting_units(str(s.folder), s.version())
+    year still answers for its reports), re-read when the store changes; the tables are the bundles' own
+    (``ui.data.stored_targets``: parsed once)."""
+    return _reporting_units(str(store().folder), store_versions()[0])
 
 
 def auth_config() -> auth.AuthConfig:
-    """The validated [auth] configuration. Raises auth.AuthConfigError when it exists but cannot be used.
+    """The validated [auth] configuration, read once per rerun (a changed secrets file takes effect on the next).
+    Raises auth.AuthConfigError when it exists but cannot be used."""
+    return once_per_rerun("auth_config", _read_auth_config)
 
-    Streamlit raises the same error for a missing secrets file and for one that does not parse, so on an
-    error the configured files are looked at here: only when none of them exists are there "no users".
-    """
+
+def _read_auth_config() -> auth.AuthConfig:
+    """Streamlit raises the same error for a missing secrets file and for one that does not parse, so on an
+    error the configured files are looked at here: only when none of them exists are there "no users"."""
     try:
         secrets = st.secrets.to_dict()
     except Exception as exc:

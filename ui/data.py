@@ -4,10 +4,10 @@ computed from it, keyed on (folder, version, month, filters) so a new upload, re
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from datetime import date
-from functools import cached_property
 
 import pandas as pd
 import streamlit as st
@@ -16,19 +16,46 @@ from lib import demo, ledger
 from lib import progress as P
 from lib import publish as PB
 from lib.config import data_dir, demo_requested
-from lib.store import Store
+from lib.store import DATABASE_URL_ENV, Store
 from lib.targets import Targets
 from ui.filters import Filters, current_filters, year_picker
 
 
-@st.cache_resource
 def get_store(folder: str) -> Store:
-    """One Store per data folder for the server's lifetime (it opens a connection per call)."""
-    return Store(folder)
+    """One Store per data folder and database (``LIVELIHOOD_DATABASE_URL``; unset: SQLite in the folder) for the
+    server's lifetime (it opens a connection per call)."""
+    return _store(folder, os.environ.get(DATABASE_URL_ENV, "").strip())
+
+
+@st.cache_resource(show_spinner=False)
+def _store(folder: str, url: str) -> Store:
+    return Store(folder, url)
 
 
 def store() -> Store:
     return get_store(str(data_dir()))
+
+
+def begin_rerun() -> None:
+    """A new rerun: what is read once per rerun (``store_versions``, the sign-in configuration) is read afresh.
+    app.py calls it first thing (and ``ui.frame`` where a page runs without app.py)."""
+    st.session_state["_rerun"] = {}
+
+
+def once_per_rerun(name: str, read):
+    """``read()`` once per rerun (after ``begin_rerun``); every call outside a begun rerun reads."""
+    kept = st.session_state.get("_rerun")
+    if kept is None:
+        return read()
+    if name not in kept:
+        kept[name] = read()
+    return kept[name]
+
+
+def store_versions() -> tuple[str, str]:
+    """(the store's version, the publications' state), read in one query once per rerun: every cache key of the
+    rerun (the bundle, the sign-in units, the revision list) takes them from here."""
+    return once_per_rerun("versions", lambda: store().versions())
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,7 +122,7 @@ def load_bundle(folder: str, version: str) -> Bundle:
         rows = _published_rows(s, live.rows, pub.versions["submission_id"].dropna())
         return Bundle(_published_targets(folder, pub.targets_hash, live.targets), rows, live.submissions, pub.month,
                       live.is_demo, pub)
-    targets = s.targets(int(version.split(YEAR_SEPARATOR, 1)[0]))
+    targets = stored_targets(folder, store_version_of(version), int(version.split(YEAR_SEPARATOR, 1)[0]))
     rows = s.current_rows(targets.year)
     return Bundle(targets, rows, s.submissions(), P.default_month(targets, rows), s.is_demo())
 
@@ -104,6 +131,13 @@ def load_bundle(folder: str, version: str) -> Bundle:
 def target_years(folder: str, store_version: str) -> tuple[int, ...]:
     """Years with a stored target table, ascending (one query per store version)."""
     return tuple(get_store(folder).target_years())
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def stored_targets(folder: str, store_version: str, year: int) -> Targets:
+    """``year``'s current target table, parsed once per store version: the year's bundle and sign-in's list of
+    reporting units (ui.access.reporting_units) share it."""
+    return get_store(folder).targets(year)
 
 
 def _frozen(bundle: Bundle, month: int) -> PB.Publication | None:
@@ -119,31 +153,31 @@ class MonthView:
         b = load_bundle(folder, version)
         self._targets, self._rows, self._submissions, self.month = b.targets, b.rows, b.submissions, month
         self._frozen = _frozen(b, month)  # a published revision of this month: its stored tables, as published
+        self._tables: dict[str, pd.DataFrame] = {}
         self.detail = detail_view(folder, version, month)
 
-    @cached_property
+    def _table(self, name: str, compute) -> pd.DataFrame:
+        """The level table ``name``: the revision's stored table where one serves this month, else ``compute()``;
+        made on first use, then kept."""
+        if name not in self._tables:
+            self._tables[name] = self._frozen.tables[name] if self._frozen else compute()
+        return self._tables[name]
+
+    @property
     def projects(self) -> pd.DataFrame:
-        if self._frozen:
-            return self._frozen.tables["projects"]
-        return P.project_table(self._targets, self._rows, self.month, self.detail)
+        return self._table("projects", lambda: P.project_table(self._targets, self._rows, self.month, self.detail))
 
-    @cached_property
+    @property
     def categories(self) -> pd.DataFrame:
-        if self._frozen:
-            return self._frozen.tables["categories"]
-        return P.category_table(self._targets, self._rows, self.month, self.projects)
+        return self._table("categories", lambda: P.category_table(self._targets, self._rows, self.month, self.projects))
 
-    @cached_property
+    @property
     def units(self) -> pd.DataFrame:
-        if self._frozen:
-            return self._frozen.tables["units"]
-        return P.unit_table(self._targets, self._rows, self.month, self.projects)
+        return self._table("units", lambda: P.unit_table(self._targets, self._rows, self.month, self.projects))
 
-    @cached_property
+    @property
     def counties(self) -> pd.DataFrame:
-        if self._frozen:
-            return self._frozen.tables["counties"]
-        return P.county_table(self._targets, self._rows, self.month, self.detail)
+        return self._table("counties", lambda: P.county_table(self._targets, self._rows, self.month, self.detail))
 
     @property
     def compliance(self) -> pd.DataFrame:
@@ -312,15 +346,15 @@ def current() -> tuple[str, str, Bundle]:
             time.sleep(1.0)
             st.rerun()
         st.session_state["demo_checked"] = True
-    folder, store_version = str(s.folder), s.version()
+    folder, store_version = str(s.folder), store_versions()[0]
     version = year_version(year_picker(list(target_years(folder, store_version))), store_version)
     return folder, version, load_bundle(folder, version)
 
 
 def _revision_options(folder: str, year: int, month: int) -> pd.DataFrame:
-    """The month's published revisions. A new revision shows at once: one tiny query per rerun names the state of
-    the publications, and the list (a pandas read, ~15 ms, 7 % of a loaded server's time) is read once per state."""
-    return _revisions_of(folder, year, month, get_store(folder).publications_version())
+    """The month's published revisions. A new revision shows at once: the rerun's one query (``store_versions``)
+    names the state of the publications, and the list (a pandas read, ~15 ms) is read once per state."""
+    return _revisions_of(folder, year, month, store_versions()[1])
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)

@@ -8,7 +8,7 @@ import streamlit as st
 
 from lib import auth
 from ui.access import PAGES, auth_banner, auth_config, sign_in
-from ui.data import Bundle, current, current_data, load_bundle, published_version, store, store_version_of
+from ui.data import Bundle, begin_rerun, current, current_data, load_bundle, published_version, store, store_version_of
 from ui.filters import Filters, filter_summary, sidebar_filters
 from ui.source import source_badge, source_picker
 from ui.widgets import banner, compact
@@ -75,7 +75,9 @@ def frame(live: bool = False) -> Frame:
         st.session_state["_navigation_claimed"] = True
         st.navigation([st.Page(path, title=title) for path, title, _, _ in PAGES], position="hidden")
         st.rerun()
-    current_frame = current_frame or setup_frame(sign_in())
+    if current_frame is None:
+        begin_rerun()  # app.py did not run (see above): this page starts the rerun
+        current_frame = setup_frame(sign_in())
     st.session_state["_current_frame"] = current_frame
     return live_frame() if live else current_frame
 

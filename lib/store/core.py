@@ -29,7 +29,7 @@ from lib.store.db import Connection, bump_version
 from lib.store.history import History
 from lib.store.migrate import migrate
 from lib.store.postgres import PostgresDatabase, is_postgres_url
-from lib.store.publications import Publications
+from lib.store.publications import Publications, publications_version_of
 from lib.store.sqlite import SqliteDatabase
 from lib.store.tables import TargetTables
 from lib.submission import HistoryContext, ValidationResult, validate
@@ -124,6 +124,10 @@ def _in_chunks(ids: list[int], size: int = 500):
         yield ids[start:start + size]
 
 
+
+def _data_version(generation, version) -> str:
+    """``Store.version()`` from the meta rows (missing: an empty generation, version 0)."""
+    return f"{'' if generation is None else generation}:{0 if version is None else version}"
 class Store(TargetTables, Publications):
     """Submissions, rows, audit, target tables, publications and the ledger's tables of one data folder and one
     database. Safe for several processes (SQLite) or several servers (PostgreSQL) at once."""
@@ -176,7 +180,15 @@ class Store(TargetTables, Publications):
         database: a cache key for the dashboard (a database counter, no file dates)."""
         with self.read() as con:
             key = dict(con.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'version')").fetchall())
-        return f"{key.get('generation', '')}:{key.get('version', 0)}"
+        return _data_version(key.get("generation"), key.get("version"))
+
+    def versions(self) -> tuple[str, str]:
+        """(``version()``, ``publications_version()``) in one query: what the dashboard asks on every rerun."""
+        with self.read() as con:
+            generation, version, count, last = con.execute(
+                "SELECT (SELECT value FROM meta WHERE key='generation'), (SELECT value FROM meta WHERE key='version'), "
+                "(SELECT COUNT(*) FROM publications), (SELECT MAX(id) FROM publications)").fetchone()
+        return _data_version(generation, version), publications_version_of(generation, count, last)
 
     def is_empty(self) -> bool:
         """No submission stored yet (one indexed lookup: asked on every rerun)."""

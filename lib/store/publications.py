@@ -14,6 +14,11 @@ from lib.store.db import Connection
 PUBLICATIONS_DIR = "publications"  # one immutable file per published revision (lib.publish)
 
 
+def publications_version_of(generation, count, last) -> str:
+    """``Store.publications_version()`` from the generation, the number of revisions and the newest id."""
+    return f"{generation}:{count}:{last}"
+
+
 class Publications:
     """The publications half of ``Store`` (needs ``read``, ``write``, ``log``, ``archive`` and ``folder``)."""
 
@@ -24,7 +29,7 @@ class Publications:
             n, last, generation = con.execute(
                 "SELECT (SELECT COUNT(*) FROM publications), (SELECT MAX(id) FROM publications), "
                 "(SELECT value FROM meta WHERE key='generation')").fetchone()
-        return f"{generation}:{n}:{last}"
+        return publications_version_of(generation, n, last)
 
     def publications(self, year: int | None = None, month: int | None = None) -> pd.DataFrame:
         """Every published revision (without its document), oldest first."""
