@@ -92,10 +92,12 @@ def read_zip_of_workbooks(data: bytes, label: str = "") -> list[tuple[str, bytes
 
 def current_summary(store: Store, outcomes: list[IngestOutcome]) -> list[str]:
     """One line per unit and month the outcomes touched: which file is its current version now."""
+    touched = list(dict.fromkeys((o.result.unit, o.result.year, o.result.month)
+                                 for o in outcomes if o.submission_id is not None))
+    current = store.current_versions(touched)  # one query: a month-end import touches hundreds
     lines = []
-    for unit, year, month in dict.fromkeys((o.result.unit, o.result.year, o.result.month)
-                                           for o in outcomes if o.submission_id is not None):
-        current = store.current_version(unit, year, month)
-        if current:
-            lines.append(f"{unit} {year}-{month:02d}：当前版本为第 {current[0]} 号（{current[1]}）")
+    for unit, year, month in touched:
+        if (unit, year, month) in current:
+            sub_id, name = current[(unit, year, month)]
+            lines.append(f"{unit} {year}-{month:02d}：当前版本为第 {sub_id} 号（{name}）")
     return lines

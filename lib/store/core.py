@@ -328,10 +328,20 @@ class Store(TargetTables, Publications):
 
     def current_version(self, unit: str, year: int, month: int) -> tuple[int, str] | None:
         """(id, original file name) of the current version of a unit and month."""
+        key = (unit, int(year), int(month))
+        return self.current_versions([key]).get(key)
+
+    def current_versions(self, keys) -> dict[tuple[str, int, int], tuple[int, str]]:
+        """{(unit, year, month): (id, original file name)} of the current versions of ``keys``, in one query."""
+        keys = {(unit, int(year), int(month)) for unit, year, month in keys}
+        if not keys:
+            return {}
+        years = sorted({year for _, year, _ in keys})
         with self.read() as con:
-            row = con.execute("SELECT id, file_name FROM submissions WHERE unit=? AND year=? AND month=? AND state=?",
-                              (unit, int(year), int(month), STATE_CURRENT)).fetchone()
-        return tuple(row) if row else None
+            rows = con.execute("SELECT unit, year, month, id, file_name FROM submissions WHERE state = ? AND "
+                               f"year IN ({','.join('?' * len(years))})", [STATE_CURRENT, *years]).fetchall()
+        return {(unit, year, month): (sub_id, name) for unit, year, month, sub_id, name in rows
+                if (unit, year, month) in keys}
 
     def years(self) -> list[int]:
         with self.read() as con:
