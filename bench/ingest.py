@@ -98,17 +98,22 @@ def libreoffice_resave(files: dict[str, bytes], work: Path) -> dict[str, bytes] 
 
 
 def variant(data: bytes, index: int) -> bytes:
-    """The same workbook with one narrative cell made unique (a distinct file, same size)."""
+    """The same workbook with one narrative cell made unique (a distinct file, same size). The marker is found as
+    LibreOffice writes it (UTF-8) or as openpyxl does (character references)."""
     src = zipfile.ZipFile(io.BytesIO(data))
     buffer = io.BytesIO()
     done = False
+    needles = (MARKER.encode(), "".join(f"&#{ord(c)};" for c in MARKER).encode())
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             body = src.read(info.filename)
-            if not done and MARKER.encode() in body and info.filename.endswith(".xml"):
-                body = body.replace(MARKER.encode(), f"{MARKER}{index:05d}".encode(), 1)
-                done = True
+            for needle in needles:
+                if not done and needle in body and info.filename.endswith(".xml"):
+                    body = body.replace(needle, needle + f"{index:05d}".encode(), 1)
+                    done = True
             dst.writestr(info, body)
+    if not done:
+        raise ValueError(f"marker {MARKER!r} not found: the files would not be distinct")
     return buffer.getvalue()
 
 

@@ -1,22 +1,28 @@
 """Two servers ingesting at once: throughput, and no lost upload (issue 18).
 
-    LIVELIHOOD_DATABASE_URL=postgresql://... python bench/ingest_servers.py      # both writers on one PostgreSQL
+    python bench/ingest_servers.py --database-url postgresql://postgres@127.0.0.1:PORT/postgres   # one PostgreSQL
     python bench/ingest_servers.py                                             # both on one SQLite data folder
+    python bench/ingest_servers.py --versions 4                                # every report sent 4 times
 
-Generates one report per reporting unit and month (12 months) from the real templates, plus a second, different
-version of every unit's June report. Writer A gets months 1–6 and its June reports, writer B months 7–12 and the
-other June versions; both run ``python -m lib.store ingest`` (the store's own ingestion, as a server's upload page
-uses it: validation, then the write transaction) at the same moment, each in a process of its own with its own
-(empty) data folder when a database URL is set, so nothing is shared but the database.
+Generates one report per reporting unit and month (12 months) from the real templates (``--versions K``: K
+versions of each, with different figures, sent in order), plus one more version of every unit's June report.
+Writer A gets months 1–6, writer B months 7–12 and the extra June versions; both run ``python -m lib.store ingest``
+(the store's own ingestion, as a server's upload page uses it: validation, then the write transaction) at the same
+moment, each in a process of its own. With ``--database-url`` (a PostgreSQL server; the role needs CREATEDB) the
+run gets a new database, dropped after, and each writer its own empty data folder, so nothing is shared but the
+database; ``LIVELIHOOD_DATABASE_URL`` set instead is used as it is (it must not hold this bench's files already).
 
-Reports files/s per writer and for both together, and checks what must hold whatever the timing: every file is
-stored (no lost upload), and each unit's June has exactly one current version. Not a test: nothing asserts a time.
+Reports files/s per writer and for both together, with the load average, and checks what must hold whatever the
+timing: every file sent is stored (its sha256 is in the store: no lost upload), and every unit and month has
+exactly one current version, the one received last. Not a test: nothing asserts a time.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import load_average, machine  # noqa: E402
-from bench.ingest import entries  # noqa: E402
+from bench.ingest import drop_databases, entries, fresh_database, variant  # noqa: E402
 from lib.config import BUNDLED_TARGETS  # noqa: E402
 from lib.targets import load_targets  # noqa: E402
 from lib.template import build_template, fill_template  # noqa: E402
@@ -35,64 +41,78 @@ from lib.template import build_template, fill_template  # noqa: E402
 OVERLAP_MONTH = 6  # both writers send a version of every unit's report of this month
 
 
-def write_reports(targets, folder: Path, months: range, share_extra: float, only: int | None = None) -> int:
-    """Fill every unit's template for ``months`` into ``folder``; returns the number of files."""
+def write_reports(targets, folder: Path, months, share_extra: float, versions: int = 1) -> list[bytes]:
+    """Fill every unit's template for ``months`` into ``folder``, ``versions`` versions of each (written in order,
+    so a folder's order of receipt, by modification time, sends them in that order); returns the files' bytes."""
     folder.mkdir(parents=True)
-    n = 0
+    sent = []
     for unit in targets.reporting_units:
         template = build_template(targets, unit)
-        for month in months if only is None else [only]:
+        for month in months:
             share = min(1.0, month / 12 * 0.9 + share_extra)
-            data = fill_template(template, f"{targets.year}-{month:02d}", entries(targets, unit, share))
-            (folder / f"{month:02d}_{unit}_{share_extra:.2f}.xlsx").write_bytes(data)
-            n += 1
-    return n
+            filled = fill_template(template, f"{targets.year}-{month:02d}", entries(targets, unit, share))
+            for version in range(versions):  # the same figures, one narrative cell made unique: distinct files
+                data = variant(filled, int(share_extra * 100) * 1000 + version)
+                path = folder / f"{month:02d}_{unit}_{share_extra:.2f}_v{version}.xlsx"
+                path.write_bytes(data)
+                os.utime(path, ns=(time.time_ns(), time.time_ns()))
+                sent.append(data)
+    return sent
 
 
-def start_writer(name: str, files: Path, data_dir: Path, log: Path) -> subprocess.Popen:
-    env = dict(os.environ, LIVELIHOOD_DATA_DIR=str(data_dir))
+def start_writer(name: str, files: Path, data_dir: Path, log: Path, url: str) -> subprocess.Popen:
+    env = dict(os.environ, LIVELIHOOD_DATA_DIR=str(data_dir), LIVELIHOOD_DATABASE_URL=url)
     return subprocess.Popen([sys.executable, "-m", "lib.store", "ingest", "--uploader", f"bench-{name}",
                              "--workers", "1", str(files)], cwd=ROOT, env=env, stdout=open(log, "w"),
                             stderr=subprocess.STDOUT)
 
 
-def check(data_dir: Path, expected: int, year: int, units: int) -> list[str]:
-    """What must hold after both writers: every file stored, one current June version per unit."""
-    os.environ["LIVELIHOOD_DATA_DIR"] = str(data_dir)
-    from lib.store import Store
+def check(data_dir: Path, url: str, sent: list[bytes]) -> list[str]:
+    """What must hold after both writers: every file sent is stored; every unit and month has exactly one current
+    version, and it is the one received last."""
+    from lib.store import STATE_CURRENT, Store
 
-    subs = Store(data_dir).submissions()
+    subs = Store(data_dir, url=url).submissions()
     subs = subs[subs["uploader"].str.startswith("bench-")]
     problems = []
-    if len(subs) != expected:
-        problems.append(f"stored {len(subs)} of {expected} files")
-    june = subs[(subs["year"] == year) & (subs["month"] == OVERLAP_MONTH)]
-    current = june[june["state"] == "当前"].groupby("unit").size()
-    if len(current) != units or (current != 1).any():
-        problems.append(f"June: {len(current)} units with a current version, counts {sorted(set(current))}")
+    missing = {hashlib.sha256(data).hexdigest() for data in sent} - set(subs["sha256"])
+    if missing or len(subs) != len(sent):  # every file sent is distinct: each must be a stored version
+        problems.append(f"stored {len(subs)} of {len(sent)} files; {len(missing)} files sent are not in the store")
+    for (unit, year, month), versions in subs.groupby(["unit", "year", "month"]):
+        current = versions[versions["state"] == STATE_CURRENT]
+        if len(current) != 1:
+            problems.append(f"{unit} {year}-{month:02d}: {len(current)} current versions")
+        elif current["received_at"].iloc[0] != versions["received_at"].max():
+            problems.append(f"{unit} {year}-{month:02d}: the current version is not the one received last")
     return problems
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.parse_args(argv)
-    url = os.environ.get("LIVELIHOOD_DATABASE_URL", "")
+    parser.add_argument("--database-url", default="",
+                        help="PostgreSQL server: both writers on a new database of it (default: LIVELIHOOD_DATABASE_URL, "
+                             "else SQLite, one data folder)")
+    parser.add_argument("--versions", type=int, default=1, help="versions of every report, sent in order")
+    args = parser.parse_args(argv)
+    url = fresh_database(args.database_url) if args.database_url else os.environ.get("LIVELIHOOD_DATABASE_URL", "")
     print(machine())
     print(f"backend: {'PostgreSQL ' + url.rsplit('@', 1)[-1] if url else 'SQLite (one data folder)'}")
     targets = load_targets(BUNDLED_TARGETS)
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-servers-"))
     t0 = time.perf_counter()
-    n_a = write_reports(targets, work / "a", range(1, 7), 0.0)
-    n_b = write_reports(targets, work / "b", range(7, 13), 0.0)
-    n_b += write_reports(targets, work / "b" / "june", range(0), 0.03, only=OVERLAP_MONTH)  # written last: sent last
+    sent_a = write_reports(targets, work / "a", range(1, 7), 0.0, args.versions)
+    sent_b = write_reports(targets, work / "b", range(7, 13), 0.0, args.versions)
+    sent_b += write_reports(targets, work / "b" / "june", [OVERLAP_MONTH], 0.03)  # written last: sent last by B
+    n_a, n_b = len(sent_a), len(sent_b)
     print(f"{n_a} + {n_b} files generated in {time.perf_counter() - t0:.1f} s")
     folders = {"a": work / "data-a", "b": work / "data-b"} if url else dict.fromkeys("ab", work / "data")
     for folder in set(folders.values()):
         folder.mkdir(exist_ok=True)
     subprocess.run([sys.executable, "-c", "from lib.store import Store; Store()"], cwd=ROOT, check=True,
-                   env=dict(os.environ, LIVELIHOOD_DATA_DIR=str(folders["a"])))  # schema and seed before the race
+                   env=dict(os.environ, LIVELIHOOD_DATA_DIR=str(folders["a"]), LIVELIHOOD_DATABASE_URL=url))
+    print(f"start: {load_average()}")
     started = time.perf_counter()
-    procs = {name: start_writer(name, work / name, folders[name], work / f"{name}.log") for name in "ab"}
+    procs = {name: start_writer(name, work / name, folders[name], work / f"{name}.log", url) for name in "ab"}
     ended = {}
     while len(ended) < len(procs):
         for name, proc in procs.items():
@@ -102,10 +122,21 @@ def main(argv=None) -> int:
     wall = max(ended.values())
     for name, n in (("a", n_a), ("b", n_b)):
         print(f"writer {name.upper()}: {n} files in {ended[name]:.1f} s = {n / ended[name]:.1f} files/s, "
-              f"exit {procs[name].returncode} (log {work / f'{name}.log'})")
-    print(f"both: {n_a + n_b} files in {wall:.1f} s = {(n_a + n_b) / wall:.1f} files/s ({load_average()})")
-    problems = check(folders["a"], n_a + n_b, targets.year, len(targets.reporting_units))
-    print("lost uploads / duplicate current versions: " + ("; ".join(problems) if problems else "none"))
+              f"exit {procs[name].returncode}")
+    print(f"both: {n_a + n_b} files in {wall:.1f} s = {(n_a + n_b) / wall:.1f} files/s (end: {load_average()})")
+    problems = check(folders["a"], url, sent_a + sent_b)
+    print("lost uploads / unit-months without exactly one current version, the last received: "
+          + ("; ".join(problems[:10]) if problems else "none"))
+    if problems or any(p.returncode for p in procs.values()):
+        print(f"kept for inspection: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    if args.database_url:
+        from lib.store.core import _DATABASES
+
+        for pool in _DATABASES.values():
+            pool.close()
+        drop_databases(args.database_url)
     return 1 if problems or any(p.returncode for p in procs.values()) else 0
 
 
