@@ -7,7 +7,6 @@ import ui
 from lib import schema as S
 from lib.auth import ADMIN
 from lib.targets import parse_targets
-from lib.template import write_templates
 
 folder, version, bundle, f = ui.frame(live=True)  # acts on the store: live data whatever the switch says
 ui.require(ADMIN)
@@ -67,12 +66,18 @@ with a:
         if st.button("校验并存入", type="primary", key="targets_replace", icon=":material/published_with_changes:"):
             replace(new.getvalue(), ui.require(ADMIN).name)
 with b:
-    st.markdown(f"**重新生成 {t.year} 年度各单位模板**（写入数据目录的 templates/）")
+    # Built from the stored table in memory, never written to one server's disk: every server offers the same files.
+    st.markdown(f"**重新生成 {t.year} 年度各单位模板**，打包下载后下发各单位（“数据上报”页也可按单位下载）")
     if st.button("重新生成模板", key="targets_regenerate", icon=":material/autorenew:"):
-        who = ui.require(ADMIN).name
-        paths = write_templates(t, store.folder / "templates")
-        store.log(who, "重新生成模板", f"{len(paths)} 个模板，{t.year} 年度目标表版本 {t.version}")
-        st.success(f"已生成 {len(paths)} 个模板。")
+        ui.template_bytes(folder, t.year, t.version, None)
+        st.session_state["targets_templates_made"] = (t.year, t.version)
+        store.log(ui.require(ADMIN).name, "重新生成模板",
+                  f"{len(t.reporting_units)} 个模板，{t.year} 年度目标表版本 {t.version}")
+    if st.session_state.get("targets_templates_made") == (t.year, t.version):
+        st.success(f"已按 {t.year} 年度现行目标表生成 {len(t.reporting_units)} 个模板。")
+        st.download_button(f"下载 {t.year} 年度全部模板（.zip）", lambda: ui.template_bytes(folder, t.year, t.version, None),
+                           file_name=f"{t.year}年报表模板.zip", key="targets_templates_download", on_click="ignore",
+                           icon=":material/download:", mime="application/zip")
 
 st.subheader("版本记录")
 history = pd.concat([store.target_history(y).assign(年度=y) for y in reversed(store.target_years())], ignore_index=True)

@@ -498,7 +498,13 @@ def test_admin_actions_are_audited(app, demo_copy, targets):
     at.switch_page("pages/targets.py").run()
     at.button(key="targets_regenerate").click().run()
     assert not at.exception
-    assert len(list((demo_copy / "templates").glob("*.xlsx"))) == len(targets.reporting_units)
+    assert not (demo_copy / "templates").exists()  # nothing on one server's disk: offered from memory
+    assert "targets_templates_download" in {b.key for b in at.get("download_button")}
+    import zipfile
+
+    import ui
+    made = zipfile.ZipFile(io.BytesIO(ui.template_bytes(str(demo_copy), 2024, targets.version, None))).namelist()
+    assert len(made) == len(targets.reporting_units)
     store = Store(demo_copy)
     assert store.replace_targets(b"not a workbook", who="赵主任")  # refused, with problems
     from openpyxl import load_workbook
@@ -506,7 +512,6 @@ def test_admin_actions_are_audited(app, demo_copy, targets):
     load_workbook(Path(APP).parent / "data" / "targets.xlsx").save(resaved)  # the same table, other bytes
     assert store.replace_targets(resaved.getvalue(), who="赵主任") == []  # a new version of the year's table
     assert len(store.target_history(2024)) == 2
-    import ui
     exported = ui.logged_export("赵主任", "进展明细.csv", 3, lambda: b"x")()
     assert exported == b"x"
     log = store.audit_log()
