@@ -111,7 +111,6 @@ def _write_snapshot(frame: pd.DataFrame, path: Path) -> None:
         log.warning("rows snapshot %s not written: %s", path, exc)
 
 
-
 def _set_generation(con: Connection, fresh: bool = False) -> None:
     """A random id per database (new on every rebuild): with the version counter it names one state."""
     if fresh:
@@ -124,10 +123,11 @@ def _in_chunks(ids: list[int], size: int = 500):
         yield ids[start:start + size]
 
 
-
 def _data_version(generation, version) -> str:
     """``Store.version()`` from the meta rows (missing: an empty generation, version 0)."""
     return f"{'' if generation is None else generation}:{0 if version is None else version}"
+
+
 class Store(TargetTables, Publications):
     """Submissions, rows, audit, target tables, publications and the ledger's tables of one data folder and one
     database. Safe for several processes (SQLite) or several servers (PostgreSQL) at once."""
