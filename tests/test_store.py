@@ -362,6 +362,36 @@ def test_identical_reupload_of_a_replaced_version_restores_it_audited(targets, s
     assert store.snapshot()["rows"].equals(before)  # the restore is on disk too
 
 
+def test_a_restored_version_is_activated_at_the_restore_and_never_before_the_version_it_replaces(targets, store):
+    """A restored version's 生效时间 is the moment of the restore, or just after the current version's when that is
+    later (a re-sent file stamped with an older received time, equal times): so it is the latest activated of its
+    unit-month, and a rebuild from the files alone keeps it current. The audit says why it was restored."""
+    a, b = filled(targets, UNIT, share=0.2), filled(targets, UNIT, share=0.4)
+    first = store.ingest(a, "a.xlsx", targets=targets, received_at=datetime(2024, 4, 2))
+    second = store.ingest(b, "b.xlsx", targets=targets, received_at=datetime(2024, 4, 10))
+    activated = lambda: store.submissions().set_index("id")["activated_at"]  # noqa: E731
+    just_after = lambda iso: (datetime.fromisoformat(iso) + timedelta(microseconds=1)).isoformat()  # noqa: E731
+
+    assert store.ingest(a, "a.xlsx", targets=targets, received_at=datetime(2024, 4, 5)).restored  # stamped earlier
+    assert activated()[first.submission_id] == just_after(activated()[second.submission_id])
+    assert store.current_version(UNIT, 2024, 3) == (first.submission_id, "a.xlsx")
+    assert "重新上传了相同的文件 a.xlsx" in store.audit_log()["详情"].iloc[0]
+
+    equal = datetime.fromisoformat(activated()[first.submission_id])  # stamped exactly at the current activation
+    assert store.ingest(b, "b.xlsx", targets=targets, received_at=equal).restored
+    assert activated()[second.submission_id] == just_after(activated()[first.submission_id])
+    assert store.current_version(UNIT, 2024, 3) == (second.submission_id, "b.xlsx")
+
+    assert store.ingest(a, "a.xlsx", targets=targets, received_at=datetime(2024, 4, 20)).restored  # later: as stamped
+    assert activated()[first.submission_id] == datetime(2024, 4, 20).isoformat()
+    store.restore(second.submission_id, who="李四")  # by hand: now, no reason given
+    assert store.audit_log()["详情"].iloc[0].endswith("恢复为当前版本")
+    assert store.current_version(UNIT, 2024, 3) == (second.submission_id, "b.xlsx")
+    before = fingerprint(store)
+    store.rebuild()
+    assert fingerprint(store) == before and store.current_version(UNIT, 2024, 3)[1] == "b.xlsx"  # (ids renumbered)
+
+
 def test_restore_and_history_on_the_command_line(targets, data_dir, backend, capsys):
     store = Store(data_dir)
     first = store.ingest(filled(targets, UNIT, share=0.2), "a.xlsx", targets=targets, received_at=datetime(2024, 4, 2))
