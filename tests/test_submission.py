@@ -681,6 +681,14 @@ def test_negative_numbers_typed_as_text_are_refused_never_read_as_positive(targe
         assert "负数" in error.message
 
 
+@pytest.mark.parametrize("typed", [0, "0", "０"])
+def test_zero_is_accepted_as_not_started_yet(targets, typed):
+    """0 is what the form asks for when nothing is done yet (尚未开展请填 0): read as 0, never refused as 负数."""
+    result = check(targets, filled(targets, UNIT, overrides={("P26-1", "微山县"): {"累计完成": typed}}))
+    assert result.accepted and not result.errors
+    assert {(code, county): value for code, county, value, *_ in result.row_records}[("P26-1", "微山县")] == 0
+
+
 def test_every_minus_is_read_as_a_minus():
     """Hyphen, full-width hyphen and the minus sign U+2212 (Word and WPS autocorrect to it) all mean minus."""
     for typed in ("-2", "－2", "\u22122", "\u2212 2", "-1,200"):
