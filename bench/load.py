@@ -35,6 +35,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -272,6 +273,18 @@ def proc_status(pid: int) -> dict[str, float]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc/<pid>/stat), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def own_cpu() -> float:
+    """CPU seconds this bench process (the websocket client of every session) has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 @dataclass
 class Server:
     url: str
@@ -280,6 +293,9 @@ class Server:
 
     def rss(self) -> float:
         return proc_status(self.proc.pid)["VmRSS"]
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.proc.pid)
 
     def peak(self) -> float:
         return proc_status(self.proc.pid)["VmHWM"]
@@ -402,8 +418,10 @@ async def run(args) -> int:
             report_counts("cold", c)
             errors += len(c.errors)
 
+        cpu_before = servers[0].cpu() if servers else None
         warm, c = await warm_reruns(urls[0], pages, args.warm, args.step_timeout)
-        print(f"\nwarm rerun, one session, {args.warm} reruns per page ({load_average()})")
+        cpu = f"; server CPU per rerun {(servers[0].cpu() - cpu_before) / c.reruns * 1000:.0f} ms" if servers else ""
+        print(f"\nwarm rerun, one session, {args.warm} reruns per page ({load_average()}{cpu})")
         print(f"{'page':<10}{'p50 ms':>9}{'min ms':>9}{'max ms':>9}")
         for page, values in warm.items():
             print(f"{page:<10}{statistics.median(values) * 1000:>9.0f}{min(values) * 1000:>9.0f}"
@@ -412,10 +430,17 @@ async def run(args) -> int:
         errors += len(c.errors)
 
         for n in args.sessions:
+            client_before, servers_before = own_cpu(), [s.cpu() for s in servers]
             times, c, wall = await concurrent(urls, n, args.rounds, args.step_timeout)
+            client_cpu, server_cpu = own_cpu() - client_before, [s.cpu() - b for s, b in zip(servers, servers_before)]
             rss = f", server RSS {' + '.join(f'{s.rss():.0f}' for s in servers)} MB" if servers else ""
             print(f"\nN={n} sessions at once × {args.rounds} round(s) of 4 steps on {len(urls)} server(s): "
                   f"wall {wall:.1f} s, {c.reruns / wall:.1f} reruns/s{rss} ({load_average()})")
+            # Client and servers share the machine's cores: what the bench itself used is CPU the servers lacked.
+            servers_text = (f", server(s) {' + '.join(f'{s:.1f}' for s in server_cpu)} s "
+                            f"({sum(server_cpu) / max(c.reruns, 1) * 1000:.0f} ms per rerun)") if servers else ""
+            print(f"  CPU in the wave: bench client {client_cpu:.1f} s{servers_text}; "
+                  f"{os.cpu_count()} cores × {wall:.1f} s wall = {os.cpu_count() * wall:.1f} s")
             print(f"{'step':<10}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'count':>7}")
             for step, values in times.items():
                 if values:
