@@ -160,6 +160,9 @@ def main(argv=None) -> int:
     import streamlit as st
     st.cache_resource.clear()
     st.cache_data.clear()
+    from ui import data, widgets
+    data._MEMO.clear()
+    widgets._FIGURES.clear()
     restarted = new_app()
     cold_restart = timed(lambda: restarted.run())
     check(restarted)

@@ -70,11 +70,14 @@ def hover_pct(axis: str = "x") -> str:
     return f"%{{{axis}:.{PCT_DIGITS}f}}%"
 
 
+MONTH_FORMAT = "%d月"  # a month number as read (printf style: tables whose client formats it use it as is)
+
+
 def fmt_month(month, year: int | None = None) -> str:
     """6 -> '6月', with a year '2024年6月'."""
     if _missing(month):
         return MISSING
-    return f"{year}年{int(month)}月" if year else f"{int(month)}月"
+    return f"{year}年{MONTH_FORMAT % int(month)}" if year else MONTH_FORMAT % int(month)
 
 
 def _display(frame: pd.DataFrame, percent=(), points=(), months=()) -> tuple[pd.DataFrame, dict]:

@@ -189,3 +189,33 @@ def test_published_rows_taken_from_the_live_rows_are_the_stored_ones(demo_copy, 
     live = store.current_rows(2024)
     assert not set(ids.astype(int)) <= set(live["submission_id"])  # one version is no longer current
     pd.testing.assert_frame_equal(_published_rows(store, live, ids), store.rows_of(ids))
+
+
+def test_shared_memo_builds_a_key_once_across_sessions_and_keeps_the_newest():
+    import threading
+    import time
+
+    from ui.data import SharedMemo
+
+    memo, builds = SharedMemo(2), []
+
+    def build():
+        builds.append(1)
+        time.sleep(0.05)  # a second session asks while the first builds
+        return object()
+    values = []
+    threads = [threading.Thread(target=lambda: values.append(memo.get(("k", 1), build))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(builds) == 1 and len({id(v) for v in values}) == 1
+    memo.get(("k", 2), object)
+    memo.get(("k", 1), build)  # a hit: now the newest
+    memo.get(("k", 3), object)  # evicts ("k", 2), the least recently used
+    assert len(builds) == 1
+    before = memo.get(("k", 2), object)
+    assert memo.get(("k", 2), object) is before and len(builds) == 1
+    memo.clear()
+    memo.get(("k", 1), build)
+    assert len(builds) == 2

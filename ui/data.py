@@ -5,7 +5,9 @@ computed from it, keyed on (folder, version, month, filters) so a new upload, re
 from __future__ import annotations
 
 import os
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 
@@ -373,9 +375,49 @@ def view(month: int | None = None) -> MonthView:
     return month_view(folder, version, month or current_filters().month)
 
 
-@st.cache_resource(max_entries=512, show_spinner=False)
-def _memo(cache_key: tuple, _build):
-    return _build()
+class SharedMemo:
+    """``build()`` once per hashable key for every session of the process, the newest ``max_entries`` kept.
+
+    st.cache_resource hashes its arguments with Streamlit's own hasher on every call (~0.3-3 ms for a key holding
+    the filters, ~10 % of a warm rerun on a live server); the keys here are plain tuples, so a hit is a dict
+    look-up. Two sessions asking for the same missing key build it once (the second waits), as with
+    st.cache_resource. ``clear()`` forgets everything (a simulated restart in bench/dashboard.py).
+    """
+
+    def __init__(self, max_entries: int):
+        self.max_entries = max_entries
+        self._values: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self._building: dict = {}
+
+    def get(self, key, build):
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
+            building = self._building.setdefault(key, threading.Lock())
+        with building:
+            with self._lock:
+                if key in self._values:  # built by another session meanwhile
+                    return self._values[key]
+            value = build()
+            with self._lock:
+                self._values[key] = value
+                while len(self._values) > self.max_entries:
+                    self._values.popitem(last=False)
+                self._building.pop(key, None)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+_MEMO = SharedMemo(512)
+
+
+def _memo(cache_key: tuple, build):
+    return _MEMO.get(cache_key, build)
 
 
 def cached(name: str, build, depends: tuple = (), all_filters: bool = True):

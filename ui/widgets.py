@@ -15,10 +15,10 @@ from streamlit.elements import arrow as _st_arrow
 
 from lib import charts, ledger
 from lib import schema as S
-from lib.formatting import MISSING, display_table, display_text
+from lib.formatting import MISSING, MONTH_FORMAT, display_table, display_text
 from lib.status import done_at
 from lib.targets import Targets
-from ui.data import Bundle, current_data
+from ui.data import Bundle, SharedMemo, current_data
 from ui.filters import current_filters
 
 # What the three figures every table shows mean: the legend and the column headers' help both read them here.
@@ -34,6 +34,10 @@ COLUMN_SETTINGS = {
     "序时进度": st.column_config.Column("序时进度", help=MEANINGS["序时进度"]),
     "差距": st.column_config.Column("差距（个百分点）", help=MEANINGS["差距"]),
 }
+
+
+def _is_number(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
 def column_settings(frame: pd.DataFrame) -> dict:
@@ -80,9 +84,14 @@ class SharedFigure(go.Figure):
         return self._shared_dict  # never mutated: plotly.io.to_json and Streamlit only read it
 
 
-@st.cache_resource(max_entries=512, show_spinner=False)
-def _cached_figure(cache_key: tuple, _build):
-    fig = _build()
+_FIGURES = SharedMemo(512)
+
+
+def _cached_figure(cache_key: tuple, build):
+    return _FIGURES.get(cache_key, lambda: _shared(build()))
+
+
+def _shared(fig):
     if type(fig) is go.Figure:
         shared_dict = fig.to_dict()
         fig.__class__ = SharedFigure  # same layout; only to_dict differs
@@ -190,9 +199,14 @@ def table(frame: pd.DataFrame, key: str, percent=PERCENT_COLUMNS, points=POINT_C
 
     A frame that lives across reruns (a cached view from ui.data) is formatted and marshalled once: see ``readable``.
     """
-    shown = readable(frame, tuple(c for c in percent if c in frame), tuple(c for c in points if c in frame),
-                     tuple(c for c in months if c in frame))
+    percent, points, months = (tuple(c for c in columns if c in frame) for columns in (percent, points, months))
+    shown = readable(frame, percent, points, months)
     config = column_settings(frame)
+    if not percent and not points and all(c in months for c in frame.columns if _is_number(frame[c])):
+        # Only months to format (a long narrative table such as a project's history): the browser formats them
+        # (MONTH_FORMAT), and no Styler is rendered cell by cell in Python (0.8 s for 1,920 rows).
+        config.update({c: st.column_config.NumberColumn(c, format=MONTH_FORMAT) for c in months})
+        shown = shown.data  # text columns filled with '—' as in the Styler
     if "进展状态" in frame:  # the unit's own choice, beside the status the system computes
         config["进展状态"] = st.column_config.Column("单位自报状态", help="填报单位在报表中选择的进展状态；"
                                                                    "“状态”列由系统按完成率与序时进度计算")
