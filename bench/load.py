@@ -21,7 +21,10 @@ query string, as the browser sends them), then opens the county page and the pro
          the server's RSS sampled as it goes (flat = no leak)
 
 ``--servers 2`` starts two servers on the one data folder and sends session i to server i mod 2, as
-a sticky proxy would (a session is one websocket, so it stays on its server); RSS is their sum.
+a sticky proxy would (a session is one websocket, so it stays on its server); RSS is their sum. With
+``LIVELIHOOD_DATABASE_URL=postgresql://…`` set, the store is built in that (empty) database and every server
+started here reads it: two servers on one PostgreSQL. Each wave prints the CPU seconds the bench's own client
+used beside the servers': on a small machine the client competes with the servers for the cores.
 
 The server (started here with ``streamlit run app.py`` exactly as the README says, on a data
 folder built like bench/dashboard.py's) is stopped at the end; its peak RSS (VmHWM) is reported.
@@ -394,7 +397,8 @@ async def run(args) -> int:
             folder = Path(tempfile.mkdtemp(prefix="bench-load-")) / "data"
             t0 = time.perf_counter()
             store, n_rows = build_store(folder, args.years, args.scale)
-            print(f"store: Y={args.years} K={args.scale}, {n_rows} rows, built in {time.perf_counter() - t0:.1f} s")
+            print(f"store: Y={args.years} K={args.scale}, {n_rows} rows, built in {time.perf_counter() - t0:.1f} s; "
+                  f"database: {store.db.describe()} (LIVELIHOOD_DATABASE_URL set: every server shares it)")
             if args.published:
                 from lib.progress import default_month
                 from lib.publish import publish
