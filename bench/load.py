@@ -397,8 +397,9 @@ async def run(args) -> int:
             folder = Path(tempfile.mkdtemp(prefix="bench-load-")) / "data"
             t0 = time.perf_counter()
             store, n_rows = build_store(folder, args.years, args.scale)
+            shared = " (LIVELIHOOD_DATABASE_URL: every server started here reads it)" if store.url else ""
             print(f"store: Y={args.years} K={args.scale}, {n_rows} rows, built in {time.perf_counter() - t0:.1f} s; "
-                  f"database: {store.db.describe()} (LIVELIHOOD_DATABASE_URL set: every server shares it)")
+                  f"database: {store.db.describe()}{shared}")
             if args.published:
                 from lib.progress import default_month
                 from lib.publish import publish
