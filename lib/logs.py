@@ -29,7 +29,8 @@ def setup(level: str | int | None = None) -> None:
         level = level if isinstance(level, int) else logging.INFO
     for name in ("lib", "pages", "ui"):
         logger = logging.getLogger(name)
-        logger.setLevel(level)
+        if logger.level != level:  # setLevel clears every logger's cache: not on every rerun
+            logger.setLevel(level)
         if not any(h.get_name() == _HANDLER_NAME for h in logger.handlers):
             handler = logging.StreamHandler()
             handler.set_name(_HANDLER_NAME)

@@ -26,6 +26,10 @@ def test_cached_figure_sends_the_same_spec_from_its_kept_dict():
     assert spec(shared) == expected
     assert shared.to_dict() is shared.to_dict()  # made once, not per rerun
     assert spec(shared) == expected  # sending it did not change it
+    assert plotly.io.to_json(shared.to_dict(), validate=False) is plotly.io.to_json(shared.to_dict(), validate=False)
+    again = charts.status_donut({"已完成": 3, "正常推进": 20, "滞后": 5, "严重滞后": 2}, "项目状态分布")
+    assert spec(again) == expected  # any other figure is converted as Plotly converts it
+    assert plotly.io.to_json(shared.to_dict(), pretty=True) != expected  # other options: Plotly's own conversion
 
 
 def test_a_new_revision_shows_at_once_though_the_list_is_cached(demo_copy):

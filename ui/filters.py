@@ -107,11 +107,10 @@ def _year_changed() -> None:
 def sidebar_filters(bundle: Bundle) -> Filters:
     """Global filters shared by every page; read from and written to the query string."""
     t = bundle.targets
-    months = list(range(1, 13))
-    categories = list(dict.fromkeys(t.projects["类别"]))
-    units = list(dict.fromkeys(t.projects["牵头单位"]))
-    counties = t.counties
-    options = {"f_month": months, "f_category": categories, "f_unit": units, "f_county": counties, "f_status": S.STATUSES}
+    options = t.cached("sidebar_options", lambda: {  # read from the table once, not on every rerun
+        "f_month": list(range(1, 13)), "f_category": list(dict.fromkeys(t.projects["类别"])),
+        "f_unit": list(dict.fromkeys(t.projects["牵头单位"])), "f_county": t.counties, "f_status": S.STATUSES})
+    months, categories, units, counties = (options[key] for key in ("f_month", "f_category", "f_unit", "f_county"))
     if "filters_loaded" not in st.session_state:
         # A shared link sets the view once; after that the widgets own the state.
         for key, opts in options.items():
@@ -133,13 +132,14 @@ def sidebar_filters(bundle: Bundle) -> Filters:
         st.multiselect("县市区", counties, key="f_county", select_all=False, placeholder="全部县市区",
                        help="作用于县区进展、项目详情的分县数据、总览的存在问题与明细导出；项目按全市统计")
         st.multiselect("状态", S.STATUSES, key="f_status", select_all=False, placeholder="全部状态")
+    in_url = st.query_params.to_dict()  # one read of the URL, not one proxy call per comparison
     for key, param in FILTER_KEYS.items():
         value = st.session_state.get(key)
         text = ",".join(value) if isinstance(value, list) else (str(value) if value else "")
         if text:
-            if st.query_params.get(param) != text:
+            if in_url.get(param) != text:
                 st.query_params[param] = text
-        elif param in st.query_params:
+        elif param in in_url:
             del st.query_params[param]
     return Filters(
         month=int(st.session_state["f_month"]),

@@ -58,13 +58,14 @@ def source_picker(folder: str, bundle: Bundle, month: int) -> PB.Publication | N
             st.caption(LIVE_LABEL)
     source = SOURCE_PARAMS[SOURCE_PUBLISHED if pub is not None else SOURCE_LIVE]
     wanted = {"source": source, "rev": str(pub.revision) if pub is not None else None}
-    if revisions.empty and "source" not in st.query_params:
+    in_url = st.query_params.to_dict()  # one read of the URL, not one proxy call per comparison
+    if revisions.empty and "source" not in in_url:
         wanted["source"] = None  # nothing to choose yet: a link keeps following the default
     for param, text in wanted.items():
         if text is None:
-            if param in st.query_params:
+            if param in in_url:
                 del st.query_params[param]
-        elif st.query_params.get(param) != text:
+        elif in_url.get(param) != text:
             st.query_params[param] = text
     return pub
 

@@ -10,6 +10,7 @@ from html import escape
 
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io
 import streamlit as st
 from streamlit.elements import arrow as _st_arrow
 
@@ -73,15 +74,22 @@ def status_chip(status: str) -> str:
 
 
 class SharedFigure(go.Figure):
-    """A cached figure shared read-only by every session, its dict form computed once.
+    """A cached figure shared read-only by every session, its dict form and its JSON computed once.
 
-    st.plotly_chart calls ``to_dict()`` on every rerun: a deep copy of the figure with every
-    array base64-encoded, more than half of what a chart costs the live server per rerun
-    (py-spy, bench/RESULTS.md). A shared figure answers with the dict made when it was cached.
+    st.plotly_chart calls ``to_dict()`` on every rerun (a deep copy of the figure with every array
+    base64-encoded), then ``plotly.io.to_json`` of that dict: together more than half of what a chart
+    costs the live server per rerun (py-spy, bench/RESULTS.md). A shared figure answers with the dict
+    made when it was cached, and that dict carries the JSON made of it then (``_SharedSpec``).
     """
 
     def to_dict(self):
         return self._shared_dict  # never mutated: plotly.io.to_json and Streamlit only read it
+
+
+class _SharedSpec(dict):
+    """A shared figure's dict form and ``json``, the string plotly.io.to_json made of it when it was cached."""
+
+    __slots__ = ("json",)
 
 
 _FIGURES = SharedMemo(512)
@@ -93,10 +101,24 @@ def _cached_figure(cache_key: tuple, build):
 
 def _shared(fig):
     if type(fig) is go.Figure:
-        shared_dict = fig.to_dict()
+        shared_dict = _SharedSpec(fig.to_dict())
+        shared_dict.json = _plotly_to_json(dict(shared_dict), validate=False)  # as st.plotly_chart calls it
         fig.__class__ = SharedFigure  # same layout; only to_dict differs
         fig._shared_dict = shared_dict
     return fig
+
+
+def _to_json_once(fig, validate=True, pretty=False, remove_uids=True, engine=None):
+    """plotly.io.to_json, answering for a shared figure's dict with the JSON made when it was cached."""
+    if type(fig) is _SharedSpec and not pretty and remove_uids and engine is None:
+        return fig.json
+    return _plotly_to_json(fig, validate=validate, pretty=pretty, remove_uids=remove_uids, engine=engine)
+
+
+# Plotly's own function, kept once per process (a second import of this module must not wrap its wrapper).
+_plotly_to_json = getattr(plotly.io, "_livelihood_original_to_json", plotly.io.to_json)
+plotly.io._livelihood_original_to_json = _plotly_to_json
+plotly.io.to_json = _to_json_once  # the name st.plotly_chart calls (streamlit/elements/plotly_chart.py)
 
 
 def chart(build, key: str, depends: tuple = (), all_filters: bool = True, **kwargs):
