@@ -161,7 +161,7 @@ def main(argv=None) -> int:
     st.cache_resource.clear()
     st.cache_data.clear()
     from ui import data, widgets
-    data._MEMO.clear()
+    data.clear_shared()  # ui.data.shared functions and ui.cached views
     widgets._FIGURES.clear()
     restarted = new_app()
     cold_restart = timed(lambda: restarted.run())

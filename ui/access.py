@@ -9,7 +9,7 @@ import re
 import streamlit as st
 
 from lib import auth
-from ui.data import SharedMemo, once_per_rerun, store, store_versions, stored_targets, target_years
+from ui.data import once_per_rerun, shared, store, store_versions, stored_targets, target_years
 
 logger = logging.getLogger(__name__)
 
@@ -68,17 +68,17 @@ def require_unit(unit: str | None, what: str = "此操作") -> auth.User:
 
 # --- sign-in --------------------------------------------------------------------------------
 
-_UNITS = SharedMemo(4)
+@shared(4)
+def _reporting_units(folder: str, store_version: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(unit for year in target_years(folder, store_version)
+                               for unit in stored_targets(folder, store_version, year).reporting_units))
 
 
 def reporting_units() -> tuple[str, ...]:
     """The reporting units of every year's target table (what a unit user may be bound to: a unit of an earlier
     year still answers for its reports), re-read when the store changes; the tables are the bundles' own
     (``ui.data.stored_targets``: parsed once)."""
-    folder, store_version = str(store().folder), store_versions()[0]
-    return _UNITS.get((folder, store_version), lambda: tuple(dict.fromkeys(
-        unit for year in target_years(folder, store_version)
-        for unit in stored_targets(folder, store_version, year).reporting_units)))
+    return _reporting_units(str(store().folder), store_versions()[0])
 
 
 def auth_config() -> auth.AuthConfig:

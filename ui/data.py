@@ -4,6 +4,7 @@ computed from it, keyed on (folder, version, month, filters) so a new upload, re
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -23,13 +24,78 @@ from lib.targets import Targets
 from ui.filters import Filters, current_filters, year_picker
 
 
+class SharedMemo:
+    """``build()`` once per hashable key for every session of the process, the newest ``max_entries`` kept.
+
+    st.cache_resource hashes its arguments with Streamlit's own hasher on every call (~0.3-3 ms for a key holding
+    the filters, ~10 % of a warm rerun on a live server); the keys here are plain tuples, so a hit is a dict
+    look-up. Two sessions asking for the same missing key build it once (the second waits), as with
+    st.cache_resource. ``clear()`` forgets everything (a simulated restart in bench/dashboard.py).
+    """
+
+    def __init__(self, max_entries: int):
+        self.max_entries = max_entries
+        self._values: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self._building: dict = {}
+
+    def get(self, key, build):
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
+            building = self._building.setdefault(key, threading.Lock())
+        with building:
+            with self._lock:
+                if key in self._values:  # built by another session meanwhile
+                    return self._values[key]
+            value = build()
+            with self._lock:
+                self._values[key] = value
+                while len(self._values) > self.max_entries:
+                    self._values.popitem(last=False)
+                self._building.pop(key, None)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+_SHARED: list[SharedMemo] = []
+
+
+def shared(max_entries: int):
+    """``@st.cache_resource(max_entries=…)`` for a function of plain hashable positional arguments, without
+    Streamlit's hashing of them on every call (its hasher and an ``inspect.signature`` per call: 6-9 % of a warm
+    rerun's CPU on a live server, py-spy, bench/RESULTS.md). One value per arguments for every session, the newest
+    ``max_entries`` kept; ``func.clear()`` forgets them, ``clear_shared()`` every such function's."""
+    def wrap(func):
+        memo = SharedMemo(max_entries)
+        _SHARED.append(memo)
+
+        @functools.wraps(func)
+        def call(*args):
+            return memo.get(args, lambda: func(*args))
+        call.clear = memo.clear
+        return call
+    return wrap
+
+
+def clear_shared() -> None:
+    """Forget every ``shared`` function's values and ``cached`` views (a simulated restart)."""
+    for memo in _SHARED:
+        memo.clear()
+    _MEMO.clear()
+
+
 def get_store(folder: str) -> Store:
     """One Store per data folder and database (``LIVELIHOOD_DATABASE_URL``; unset: SQLite in the folder) for the
     server's lifetime (it opens a connection per call)."""
     return _store(folder, os.environ.get(DATABASE_URL_ENV, "").strip())
 
 
-@st.cache_resource(show_spinner=False)
+@shared(256)  # a Store per folder and database: in effect unbounded (tests make many folders)
 def _store(folder: str, url: str) -> Store:
     return Store(folder, url)
 
@@ -114,7 +180,7 @@ def store_version_of(version: str) -> str:
     return version.split(YEAR_SEPARATOR, 1)[-1]
 
 
-@st.cache_resource(max_entries=6, show_spinner=False)
+@shared(6)
 def load_bundle(folder: str, version: str) -> Bundle:
     """Read one year's target table and rows once per store version (version = cache key), or a published revision."""
     s = get_store(folder)
@@ -129,13 +195,13 @@ def load_bundle(folder: str, version: str) -> Bundle:
     return Bundle(targets, rows, s.submissions(), P.default_month(targets, rows), s.is_demo())
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+@shared(8)
 def target_years(folder: str, store_version: str) -> tuple[int, ...]:
     """Years with a stored target table, ascending (one query per store version)."""
     return tuple(get_store(folder).target_years())
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+@shared(8)
 def stored_targets(folder: str, store_version: str, year: int) -> Targets:
     """``year``'s current target table, parsed once per store version: the year's bundle and sign-in's list of
     reporting units (ui.access.reporting_units) share it."""
@@ -194,7 +260,7 @@ class MonthView:
         return kept[1]
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@shared(64)
 def detail_view(folder: str, version: str, month: int) -> pd.DataFrame:
     """The indicator × county table of one month: computed once, shared by every page, trend and projection."""
     b = load_bundle(folder, version)
@@ -202,20 +268,20 @@ def detail_view(folder: str, version: str, month: int) -> pd.DataFrame:
     return frozen.tables["detail"] if frozen else P.detail(b.targets, b.rows, month)
 
 
-@st.cache_resource(max_entries=24, show_spinner=False)
+@shared(24)
 def details_until(folder: str, version: str, month: int) -> pd.DataFrame:
     """The detail tables of months 1..month, stacked (one vectorised pass): for trends and the projection."""
     b = load_bundle(folder, version)
     return P.detail_months(b.targets, b.rows, range(1, month + 1))
 
 
-@st.cache_resource(max_entries=48, show_spinner=False)
+@shared(48)
 def month_view(folder: str, version: str, month: int) -> MonthView:
     """All tables of one as-of month, each computed once per store version when a page first needs it."""
     return MonthView(folder, version, month)
 
 
-@st.cache_resource(max_entries=24, show_spinner=False)
+@shared(24)
 def changes_view(folder: str, version: str, month: int) -> pd.DataFrame:
     """Projects whose status changed since the previous month."""
     if month <= 1:
@@ -225,7 +291,7 @@ def changes_view(folder: str, version: str, month: int) -> pd.DataFrame:
                             month_view(folder, version, month).projects)
 
 
-@st.cache_resource(max_entries=48, show_spinner=False)
+@shared(48)
 def county_projects_view(folder: str, version: str, month: int) -> pd.DataFrame:
     """Each project's figures in each county of the month (lib.progress.county_project_rows), all projects: the
     county table and the county × project gaps of any category / unit filter are these rows narrowed, rolled up."""
@@ -242,14 +308,14 @@ def _county_projects(folder: str, version: str, month: int, categories: tuple, u
     return per_project[per_project["项目序号"].isin(narrowed["项目序号"].unique())]
 
 
-@st.cache_resource(max_entries=48, show_spinner=False)
+@shared(48)
 def county_matrix_view(folder: str, version: str, month: int, categories: tuple, units: tuple) -> pd.DataFrame:
     """县市区 × 项目 gaps, narrowed by the category and unit filters."""
     b = load_bundle(folder, version)
     return P.county_matrix(b.targets, _county_projects(folder, version, month, categories, units))
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
+@shared(16)
 def changes_since_view(folder: str, live_version: str, published: str) -> pd.DataFrame:
     """What changed since a published revision (lib.publish.changes) against the live state of its month."""
     pub = load_bundle(folder, published).publication
@@ -257,7 +323,7 @@ def changes_since_view(folder: str, live_version: str, published: str) -> pd.Dat
     return PB.changes(pub, month_view(folder, live_version, pub.month).detail, live.submissions)
 
 
-@st.cache_resource(max_entries=48, show_spinner=False)
+@shared(48)
 def county_view(folder: str, version: str, month: int, categories: tuple, units: tuple) -> pd.DataFrame:
     """The county table over the projects the category and unit filters leave (all projects when none is set)."""
     if not categories and not units:
@@ -267,13 +333,13 @@ def county_view(folder: str, version: str, month: int, categories: tuple, units:
     return P.county_roll_up(b.targets, per_project).drop(columns=["月份"])
 
 
-@st.cache_resource(max_entries=24, show_spinner=False)
+@shared(24)
 def trend_view(folder: str, version: str, month: int, level: str) -> pd.DataFrame:
     b = load_bundle(folder, version)
     return P.trend(b.targets, b.rows, month, level, details_until(folder, version, month))
 
 
-@st.cache_resource(max_entries=24, show_spinner=False)
+@shared(24)
 def projection_view(folder: str, version: str, month: int) -> pd.DataFrame:
     b = load_bundle(folder, version)
     return P.projection(b.targets, b.rows, month, details_until(folder, version, month))
@@ -290,7 +356,7 @@ class LastYear:
     source: str  # the published revision it comes from, or 实时 where the month was not published
 
 
-@st.cache_resource(max_entries=24, show_spinner=False)
+@shared(24)
 def last_year_view(folder: str, store_version: str, year: int, month: int, categories: tuple,
                    units: tuple) -> LastYear | None:
     """The same month of ``year`` − 1 under the 类别 / 牵头单位 filters (by name), or None where that year has no
@@ -327,7 +393,7 @@ def last_year() -> LastYear | None:
                           fr.filters.categories, fr.filters.units)
 
 
-@st.cache_resource(max_entries=24, show_spinner=False)
+@shared(24)
 def report_figures(folder: str, version: str, month: int, revision: int | None, live: bool):
     """The figures of one month's 督查通报 (lib.report.figures_for), once per store version and choice."""
     from lib import report
@@ -359,7 +425,7 @@ def _revision_options(folder: str, year: int, month: int) -> pd.DataFrame:
     return _revisions_of(folder, year, month, store_versions()[1])
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@shared(64)
 def _revisions_of(folder: str, year: int, month: int, publications_version: str) -> pd.DataFrame:
     return get_store(folder).publications(year, month)  # shared read-only
 
@@ -373,44 +439,6 @@ def current_data() -> tuple[str, str, Bundle]:
 def view(month: int | None = None) -> MonthView:
     folder, version, _ = current_data()
     return month_view(folder, version, month or current_filters().month)
-
-
-class SharedMemo:
-    """``build()`` once per hashable key for every session of the process, the newest ``max_entries`` kept.
-
-    st.cache_resource hashes its arguments with Streamlit's own hasher on every call (~0.3-3 ms for a key holding
-    the filters, ~10 % of a warm rerun on a live server); the keys here are plain tuples, so a hit is a dict
-    look-up. Two sessions asking for the same missing key build it once (the second waits), as with
-    st.cache_resource. ``clear()`` forgets everything (a simulated restart in bench/dashboard.py).
-    """
-
-    def __init__(self, max_entries: int):
-        self.max_entries = max_entries
-        self._values: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-        self._building: dict = {}
-
-    def get(self, key, build):
-        with self._lock:
-            if key in self._values:
-                self._values.move_to_end(key)
-                return self._values[key]
-            building = self._building.setdefault(key, threading.Lock())
-        with building:
-            with self._lock:
-                if key in self._values:  # built by another session meanwhile
-                    return self._values[key]
-            value = build()
-            with self._lock:
-                self._values[key] = value
-                while len(self._values) > self.max_entries:
-                    self._values.popitem(last=False)
-                self._building.pop(key, None)
-        return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._values.clear()
 
 
 _MEMO = SharedMemo(512)
@@ -455,13 +483,13 @@ def template_bytes(folder: str, year: int, targets_version: str, unit: str | Non
 
 # --- 问题督办台账 -----------------------------------------------------------------------------------
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+@shared(8)
 def ledger_sync(folder: str, version: str) -> ledger.SyncResult:
     """Candidates from new submissions, once per store version (any upload, restore or rebuild moves it)."""
     return ledger.sync(get_store(folder), load_bundle(folder, version).targets)  # the year the version names
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
+@shared(8)
 def _ledger_items(folder: str, version: str, ledger_version: str, today: str) -> pd.DataFrame:
     return ledger.items(get_store(folder), load_bundle(folder, version).targets, date.fromisoformat(today))
 
