@@ -223,3 +223,25 @@ def test_shared_memo_builds_a_key_once_across_sessions_and_keeps_the_newest():
     memo.clear()
     memo.get(("k", 1), build)
     assert len(builds) == 2
+
+
+def test_the_theme_every_rerun_sends_is_made_once_and_unchanged():
+    """ui.server: the new_session message's theme sections are Streamlit's own, made once per config parse."""
+    from streamlit.proto.NewSession_pb2 import NewSession
+    from streamlit.runtime import app_session
+
+    from ui import server
+
+    assert app_session._populate_theme_msg is server._populate_theme_once
+    server._forget_themes()
+    for section in ("theme", "theme.light", "theme.dark", "theme.sidebar", "theme.light.sidebar"):
+        fresh, kept, again = NewSession(), NewSession(), NewSession()
+        server._populate_theme(fresh.custom_theme, section)
+        server._populate_theme_once(kept.custom_theme, section)
+        made = server._THEMES[section]
+        server._populate_theme_once(again.custom_theme, section)
+        assert server._THEMES[section] is made  # made once
+        assert kept.SerializeToString() == again.SerializeToString() == fresh.SerializeToString()
+    theme = NewSession()
+    server._populate_theme_once(theme.custom_theme)
+    assert theme.custom_theme.primary_color == "#2f80ed"  # .streamlit/config.toml's [theme], not an empty message

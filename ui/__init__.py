@@ -6,10 +6,12 @@
 - ``ui.access``: navigation per role, sign-in, server-side checks, audited exports;
 - ``ui.widgets``: cards, chips, legends, CSS, tables (one set of column settings), cached charts;
 - ``ui.page``: one rerun's frame (data, filters, source, user) and what every page shows first.
+- ``ui.server``: what the live server repeats on every rerun though it cannot change, made once.
 
 The names pages use are re-exported here, so ``import ui; ui.table(...)`` works.
 """
 
+from ui import server  # noqa: F401  (imported for its effect: Streamlit's per-rerun theme message made once)
 from ui.access import (
     DEFAULT_PAGE,
     PAGES,
