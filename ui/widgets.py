@@ -221,6 +221,17 @@ def table(frame: pd.DataFrame, key: str, percent=PERCENT_COLUMNS, points=POINT_C
 
     A frame that lives across reruns (a cached view from ui.data) is formatted and marshalled once: see ``readable``.
     """
+    choice = (percent, points, months)
+    made = _kept("table", frame)
+    if made is None or made[0] != choice:  # a cached view's table is worked out once, not on every rerun
+        made = (choice, *_table_form(frame, percent, points, months))
+        _keep("table", frame, made)
+    shown, config = made[1], {**made[2], **kwargs.pop("column_config", {})}
+    return st.dataframe(shown, hide_index=True, key=key, column_config=config, placeholder=MISSING, **kwargs)
+
+
+def _table_form(frame: pd.DataFrame, percent, points, months) -> tuple:
+    """What ui.table hands st.dataframe for ``frame``: the readable table and the column settings."""
     percent, points, months = (tuple(c for c in columns if c in frame) for columns in (percent, points, months))
     shown = readable(frame, percent, points, months)
     config = column_settings(frame)
@@ -232,8 +243,7 @@ def table(frame: pd.DataFrame, key: str, percent=PERCENT_COLUMNS, points=POINT_C
     if "进展状态" in frame:  # the unit's own choice, beside the status the system computes
         config["进展状态"] = st.column_config.Column("单位自报状态", help="填报单位在报表中选择的进展状态；"
                                                                    "“状态”列由系统按完成率与序时进度计算")
-    config.update(kwargs.pop("column_config", {}))
-    return st.dataframe(shown, hide_index=True, key=key, column_config=config, placeholder=MISSING, **kwargs)
+    return shown, config
 
 
 # --- readable tables made once --------------------------------------------------------------------------------
