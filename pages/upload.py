@@ -119,23 +119,30 @@ if files:
 
 st.divider()
 st.markdown("**③ 报送历史**（每个版本都保留；同一单位同一月份再次报送会替换为当前版本，可随时恢复）")
-subs = bundle.submissions if office else bundle.submissions.query("unit == @user.unit")
-if subs.empty:
-    st.info("尚无报送。")
-else:
-    history = pd.DataFrame({
+
+
+def submission_history() -> dict:
+    """The history table and the versions the office may restore, once per store version and user (ui.cached)."""
+    subs = bundle.submissions if office else bundle.submissions.query("unit == @user.unit")
+    replaced = subs[subs["state"] != STATE_CURRENT]
+    return {"history": None if subs.empty else pd.DataFrame({
         "编号": subs["id"], "填报单位": subs["unit"], "月份": subs["year"].astype(str) + "-" + subs["month"].map("{:02d}".format),
         "状态": subs["state"], "逾期": subs["late"].map({True: "逾期", False: ""}),
         "接收时间": fmt_times(subs["received_at"]), "上传人": subs["uploader"],
         "原文件名": subs["file_name"], "行数": subs["n_rows"],
-    })
-    st.dataframe(history, hide_index=True, key="upload_history", height=300)
-    replaced = subs[subs["state"] != STATE_CURRENT]
+    }), "replaced": {i: f"第 {i} 号 · {unit} {month} 月 · {received[:16]}" for i, unit, month, received
+                     in zip(replaced["id"], replaced["unit"], replaced["month"], replaced["received_at"])}}
+
+
+shown = ui.cached("upload_history", submission_history, depends=(office, user.unit), all_filters=False)
+if shown["history"] is None:
+    st.info("尚无报送。")
+else:
+    st.dataframe(ui.kept_frame(shown["history"]), hide_index=True, key="upload_history", height=300)
+    replaced = shown["replaced"]
     if len(replaced) and office:
         a, b = st.columns([3, 1])
-        pick = a.selectbox("恢复早先版本", replaced["id"], key="upload_restore_pick",
-                           format_func=lambda i: f"第 {i} 号 · {subs.set_index('id').at[i, 'unit']} "
-                                                 f"{subs.set_index('id').at[i, 'month']} 月 · {subs.set_index('id').at[i, 'received_at'][:16]}")
+        pick = a.selectbox("恢复早先版本", list(replaced), key="upload_restore_pick", format_func=replaced.get)
         if b.button("恢复为当前版本", key="upload_restore", icon=":material/history:"):
             store.restore(int(pick), who=ui.require(ANALYST).name)
             st.toast(f"已恢复第 {pick} 号为当前版本（{datetime.now():%H:%M}）")

@@ -279,6 +279,14 @@ def readable(frame: pd.DataFrame, percent: tuple = (), points: tuple = (), month
     return styler
 
 
+def kept_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame``, a cached view handed to st.dataframe as it is (no formatting), with its Arrow bytes made once."""
+    kept = _KEPT.get(("arrow", id(frame)))
+    if kept is None or kept[0]() is not frame:
+        _keep("arrow", frame, None)  # to be filled by the first st.dataframe call
+    return frame
+
+
 def _marshall_styler_once(proto, styler, default_uuid: str) -> None:
     kept = _KEPT.get(("marshal", id(styler)))
     if kept is None or kept[0]() is not styler:
