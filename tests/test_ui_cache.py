@@ -105,6 +105,7 @@ def test_a_kept_table_sends_what_a_fresh_styler_sends():
     assert widgets._arrow_bytes_once(kept.data) is widgets._arrow_bytes_once(kept.data)  # converted once
 
     # Nothing is kept for a frame that is gone (a page's per-rerun frame, an evicted cached view).
+    gc.collect()  # earlier tests' garbage in this process goes first: only this frame's entries are counted
     before = len(widgets._KEPT)
     other = frame.copy()
     ui.readable(other, ("完成率",))
