@@ -1,9 +1,9 @@
 """督查通报 benchmark: one month's report at the real scale, stage by stage.
 
-    python bench/report.py [--years 1] [--scale 1] [--month 6] [--pdf]
+    python bench/report.py [--years 1] [--scale 1] [--month 6] [--pdf] [--runs 3]
 
 Builds a store like bench/dashboard.py (the bundled 30-project table × ``scale``, every reporting unit × 12 months
-× ``years``), then times in one process, best of three after a first (cold) run:
+× ``years``), then times in one process, best of ``--runs`` (three) after a first (cold) run:
 
   figures   the month's live figures from lib.progress (detail of two months, every level, compliance)
   charts    the two matplotlib charts (PNG)
@@ -58,6 +58,7 @@ def main(argv=None) -> int:
     parser.add_argument("--scale", type=int, default=1)
     parser.add_argument("--month", type=int, default=6)
     parser.add_argument("--pdf", action="store_true")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs after the first of each stage; the best is shown")
     args = parser.parse_args(argv)
 
     folder = Path(tempfile.mkdtemp(prefix="bench-report-")) / "data"
@@ -79,15 +80,15 @@ def main(argv=None) -> int:
     def live():
         nonlocal figures
         figures = R.live_figures(targets, rows, subs, month)
-    results.append(("figures (lib.progress, live)", *best(live)))
+    results.append(("figures (lib.progress, live)", *best(live, args.runs)))
     results.append(("charts (2 × matplotlib PNG)",
-                    *best(lambda: (R.category_chart(figures.categories), R.county_chart(figures.counties)))))
-    results.append(("docx (summary + charts + document)", *best(lambda: R.build_docx(figures))))
+                    *best(lambda: (R.category_chart(figures.categories), R.county_chart(figures.counties)), args.runs)))
+    results.append(("docx (summary + charts + document)", *best(lambda: R.build_docx(figures), args.runs)))
     results.append(("whole live report: read store + figures + docx + audit",
-                    *best(lambda: R.generate(store, month, "bench", live=True, targets=targets))))
+                    *best(lambda: R.generate(store, month, "bench", live=True, targets=targets), args.runs)))
     publish.publish(store, targets.year, month, "bench")
     results.append(("whole published report: load publication + docx + audit",
-                    *best(lambda: R.generate(store, month, "bench", targets=targets))))
+                    *best(lambda: R.generate(store, month, "bench", targets=targets), args.runs)))
     if args.pdf:
         docx_bytes = R.build_docx(figures)
         results.append(("pdf (soffice --convert-to pdf)", *best(lambda: R.to_pdf(docx_bytes), runs=2)))

@@ -167,6 +167,31 @@ def pytest_sessionfinish(session):
         PostgresServer.attach(json.loads(info.read_text())).stop()
 
 
+# The files that take longest, longest first (wall seconds of a quiet run, see docs/TESTING.md "Suite time"). The two
+# xdist workers take whole files in collection order (pyproject: --dist loadfile --no-loadscope-reorder), so these start
+# first and the many short files fill in around them, instead of a long browser file starting last. The second file
+# builds no demo store, so that worker works while the first builds the one the browser tests share.
+LONGEST_FIRST = (
+    "tests/browser/test_workflow.py",
+    "tests/test_bench.py",
+    "tests/browser/test_access.py",
+    "tests/browser/test_publish.py",
+    "tests/browser/test_ledger.py",
+    "tests/test_robustness.py",
+    "tests/browser/test_servers.py",
+    "tests/test_ledger_page.py",
+    "tests/test_publish_pages.py",
+    "tests/test_pages.py",
+    "tests/test_store.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    """Order the files ``LONGEST_FIRST``, then the rest as collected (a stable sort: a file's tests keep their order)."""
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
 def _use_backend(request, patch: pytest.MonkeyPatch):
     if request.param == "sqlite":
         patch.delenv("LIVELIHOOD_DATABASE_URL", raising=False)

@@ -1,4 +1,5 @@
-"""The benchmark scripts keep working (tiny sizes; the figures themselves are read by people, not asserted)."""
+"""The benchmark scripts keep working (tiny sizes, one timed run of each step: every code path runs once; the
+figures themselves are read by people, not asserted)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,14 @@ def run(*args: str) -> str:
 
 
 def test_ingest_benchmark_runs():
-    out = run("bench/ingest.py", "--files", "12", "--no-libreoffice")
+    out = run("bench/ingest.py", "--files", "12", "--no-libreoffice", "--repeat", "1")
     for label in ("floor: unzip sheet XML", "ours: parse + validate + store", "baseline: pandas.read_excel(openpyxl)",
                   "ours / floor", "baseline / ours"):
         assert label in out
 
 
 def test_dashboard_benchmark_runs():
-    out = run("bench/dashboard.py", "--years", "1", "--scale", "1")
+    out = run("bench/dashboard.py", "--years", "1", "--scale", "1", "--live-reruns", "1")
     for page in ("overview", "category", "unit", "county", "project", "upload", "export"):
         assert f"\n{page}" in out
     assert "peak RSS" in out and "CSV" in out
@@ -49,7 +50,7 @@ def test_load_benchmark_measures_real_reruns():
 
 
 def test_report_benchmark_runs():
-    out = run("bench/report.py", "--month", "2")
+    out = run("bench/report.py", "--month", "2", "--runs", "1")
     for label in ("figures (lib.progress, live)", "charts (2 × matplotlib PNG)", "docx (summary + charts + document)",
                   "whole live report", "whole published report", "load average"):
         assert label in out

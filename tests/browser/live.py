@@ -14,6 +14,7 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright import sync_api
@@ -123,11 +124,60 @@ def open_path(page, server, path: str, login: tuple[str, str] = (LOGIN, PASSWORD
     page.wait_for_load_state("networkidle")
 
 
+# The run is over and its output drawn: Streamlit's own run state (the attribute its end-to-end tests wait on), no
+# element left stale from the previous run, no skeleton or running indicator, every chart drawn, the fonts loaded, and
+# the layout (sizes and element count) unchanged for 300 ms, polled every 100 ms. A condition, not a fixed sleep.
+DRAWN = """() => {
+    const app = document.querySelector("[data-testid='stApp']");
+    const busy = !app || app.dataset.testScriptState !== 'notRunning' || app.dataset.testConnectionState !== 'CONNECTED'
+        || document.fonts.status !== 'loaded'
+        || document.querySelector("[data-stale='true'], [data-testid='stSkeleton'], [data-testid='stStatusWidget']")
+        || ![...document.querySelectorAll("[data-testid='stPlotlyChart']")].every(c => c.querySelector('svg'));
+    const main = document.querySelector("[data-testid='stMain']");
+    const layout = busy ? null : [document.documentElement.scrollWidth, document.documentElement.scrollHeight,
+        main ? main.scrollHeight : 0, document.getElementsByTagName('*').length].join();
+    const now = performance.now();
+    if (!layout || !window.__livelihoodDrawn || window.__livelihoodDrawn.layout !== layout) {
+        window.__livelihoodDrawn = layout && {layout, since: now};
+        return false;
+    }
+    return now - window.__livelihoodDrawn.since >= 300;
+}"""
+
+
+def drawn(page, timeout: float = 120_000) -> None:
+    """Wait until the current run has finished and what it drew has settled (``DRAWN``)."""
+    page.evaluate("window.__livelihoodDrawn = null")
+    page.wait_for_function(DRAWN, polling=100, timeout=timeout)
+
+
+# Go to another page in the same browser session, as the browser's back/forward buttons do: Streamlit's frontend
+# answers a history change (popstate) with a run of the page and query string in the URL, without reloading the
+# app, so the session (and its sign-in) is kept. A mutation observer notes that the run really started.
+NAVIGATE = """path => {
+    const app = document.querySelector("[data-testid='stApp']");
+    window.__livelihoodRan = false;
+    new MutationObserver((_, seen) => { window.__livelihoodRan = true; seen.disconnect(); })
+        .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+    history.pushState(null, '', path);
+    dispatchEvent(new PopStateEvent('popstate'));
+}"""
+
+
+def visit(page, server, path: str) -> None:
+    """Show the page at ``path`` (e.g. "project?project=12") in the page's current, signed-in session; returns
+    once its run has finished and drawn. ``open_path`` first, to sign in."""
+    drawn(page)
+    page.evaluate(NAVIGATE, f"/{path}")
+    page.wait_for_function("window.__livelihoodRan", polling=50, timeout=60_000)
+    drawn(page)
+    assert urlsplit(page.url).path == urlsplit(f"{server[0]}/{path}").path, (page.url, path)  # the page asked for
+
+
 def settled(page) -> None:
-    """No upload in flight and no script run going on."""
+    """No upload in flight and no script run going on, and what the run drew has settled."""
     page.wait_for_load_state("networkidle")
-    page.wait_for_function("!document.querySelector(\"[data-testid='stStatusWidget']\")", timeout=60_000)
-    page.wait_for_timeout(500)
+    drawn(page, timeout=60_000)
 
 
 def toast(page, text: str) -> None:
@@ -139,9 +189,7 @@ def toast(page, text: str) -> None:
 def shot(page, name: str, docs: bool = False, full_page: bool = False) -> None:
     """test-artifacts/<name>.png once the run has finished drawing (no skeleton, no running indicator); with
     ``docs`` and UPDATE_SCREENSHOTS=1 also docs/screenshot-<name>.png (the ones README and docs show)."""
-    page.wait_for_function("!document.querySelector(\"[data-testid='stSkeleton'], [data-testid='stStatusWidget']\")",
-                           timeout=120_000)
-    page.wait_for_timeout(1500)
+    drawn(page)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
     if docs and os.environ.get("UPDATE_SCREENSHOTS"):
         page.screenshot(path=str(ROOT / "docs" / f"screenshot-{name}.png"), full_page=full_page)

@@ -72,7 +72,7 @@ def test_secrets_that_do_not_parse_refuse_everyone(browser, reports_dir, tmp_pat
                 alert.wait_for(timeout=120_000)
                 text = page.locator("[data-testid='stMain']").inner_text()
                 assert "第 5 行" in text and "反斜杠" in text and "Unescaped '\\'" in text
-                page.wait_for_timeout(1000)  # let anything else the run might send arrive
+                live.drawn(page)  # the run is over: anything else it might send has arrived
                 main = page.locator("[data-testid='stMain']")
                 for element in ("stPlotlyChart", "stDataFrame", "stFileUploader", "stTextInput", "stMetric"):
                     assert main.locator(f"[data-testid='{element}']").count() == 0, (path, element)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from lib import publish as PB
 from lib.store import Store
-from tests.browser.live import ARTIFACTS, open_path
+from tests.browser.live import ARTIFACTS, drawn, open_path
 from tests.factory import filled
 
 UNIT = "市民政局"
@@ -52,11 +52,11 @@ def test_switch_label_and_url_round_trip(page, server, targets):
                 open_path(page, server, f"{path}?month=6&source=published&rev=0")
                 main = page.locator("[data-testid='stMain']")  # on a phone the sidebar (with the label too) is hidden
                 main.get_by_text(pub.label() if name == "overview" else "发布以来的变化").first.wait_for(timeout=60_000)
-                page.wait_for_timeout(3000)
+                drawn(page)
                 page.screenshot(path=str(ARTIFACTS / f"publish-{name}-{width}.png"))
                 if name == "page":  # the change table, further down
                     page.get_by_text("发布以来的变化").first.scroll_into_view_if_needed()
-                    page.wait_for_timeout(1000)
+                    drawn(page)
                     page.screenshot(path=str(ARTIFACTS / f"publish-changes-{width}.png"))
     finally:
         page.set_viewport_size({"width": 1366, "height": 768})

@@ -20,7 +20,7 @@ from lib import progress as P
 from lib.store import Store
 from lib.template import fill_template
 from tests.browser import live
-from tests.browser.live import ARTIFACTS, CHIEF, CHIEF_PASSWORD, offline_context, open_path
+from tests.browser.live import ARTIFACTS, CHIEF, CHIEF_PASSWORD, drawn, offline_context, open_path, visit
 from tests.factory import entries_for, row_of
 
 UNIT = "市民政局"
@@ -82,8 +82,7 @@ def test_monthly_workflow(page, server, targets, tmp_path):
     page.keyboard.press("Enter")
     page.keyboard.press("Escape")
     page.wait_for_url("**category=*", timeout=30_000)
-    page.wait_for_timeout(1500)
-    shot(page, "export")
+    shot(page, "export")  # once the filtered run has finished and drawn
     with page.expect_download() as download:
         page.get_by_role("button", name="下载 CSV（Excel/WPS 可直接打开）").click()
     data = Path(download.value.path()).read_bytes()
@@ -126,8 +125,9 @@ def test_county_map_draws_offline_and_pages_render_chinese(page, server):
     open_path(page, server, "county")
     chart = page.locator("[data-testid='stPlotlyChart']").first
     chart.wait_for(timeout=60_000)
-    page.wait_for_timeout(2000)
+    drawn(page)
     fills = chart.locator("path.js-fill")
+    fills.nth(10).wait_for(state="attached", timeout=30_000)  # the map's polygons drawn (then: exactly 11)
     assert fills.count() == 11
     shot(page, "county")
     for path in ("category", "unit", "project?project=12"):
@@ -152,11 +152,8 @@ def texts(locator) -> list[str]:
 
 
 def rendered(page):
-    """Wait until no element is still loading and every chart has drawn."""
-    page.wait_for_function("document.querySelectorAll('[data-testid=stSkeleton]').length == 0 && "
-                           "[...document.querySelectorAll('[data-testid=stPlotlyChart]')].every(c => c.querySelector('svg'))",
-                           timeout=120_000)
-    page.wait_for_timeout(1500)
+    """Wait until no element is still loading and every chart has drawn (``live.drawn``)."""
+    drawn(page)
 
 
 def test_heatmaps_show_their_labels(page, server, targets):
@@ -203,11 +200,12 @@ def test_every_page_at_laptop_and_phone_size(server, browser, size):
     phone = width < 600
     context = offline_context(browser, server[0], width, height, mobile=phone)
     page = context.new_page()
+    open_path(page, server, "", login=(CHIEF, CHIEF_PASSWORD))  # one sign-in; then from page to page in that session
     for name, path in EVERY_PAGE.items():
-        open_path(page, server, path, login=(CHIEF, CHIEF_PASSWORD))
-        rendered(page)
+        visit(page, server, path)
         page.screenshot(path=str(ARTIFACTS / f"{name}-{size}.png"))
         main = page.locator("[data-testid='stMain']")
+        assert main.locator("[data-testid='stException']").count() == 0, (name, size)
         text = main.inner_text()
         for raw in ("None", "NaN", "nan%", "Select all", "Download plot"):
             assert raw not in text, (name, size, raw)
@@ -229,8 +227,7 @@ def test_every_page_at_laptop_and_phone_size(server, browser, size):
                                  "<= window.innerWidth + 1)"), name
     if not phone:
         # the lagging projects and their reasons are on the first screen of the overview
-        open_path(page, server, "", login=(CHIEF, CHIEF_PASSWORD))
-        rendered(page)
+        visit(page, server, "")
         heading = page.get_by_role("heading", name="滞后项目与存在问题")
         box = heading.bounding_box()
         assert box and box["y"] + box["height"] < height - 120
