@@ -174,6 +174,7 @@ def pytest_sessionfinish(session):
 LONGEST_FIRST = (
     "tests/browser/test_workflow.py",
     "tests/test_bench.py",
+    "tests/browser/test_every_page.py",
     "tests/browser/test_access.py",
     "tests/browser/test_publish.py",
     "tests/browser/test_ledger.py",

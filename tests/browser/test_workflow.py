@@ -3,24 +3,23 @@
 Download a template, fill it, upload it, accept it, see the overview change,
 filter, export CSV and check its bytes; upload a broken workbook and see the
 cell; check the county map draws its 11 polygons with no network. Screenshots
-of every page go to test-artifacts/ (and to docs/ with UPDATE_SCREENSHOTS=1).
+of the pages it passes go to test-artifacts/ (and to docs/ with UPDATE_SCREENSHOTS=1);
+every page at two sizes is tests/browser/test_every_page.py.
 """
 
 from __future__ import annotations
 
 import io
-import re
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from lib import charts
 from lib import progress as P
 from lib.store import Store
 from lib.template import fill_template
 from tests.browser import live
-from tests.browser.live import ARTIFACTS, CHIEF, CHIEF_PASSWORD, drawn, offline_context, open_path, visit
+from tests.browser.live import drawn, open_path
 from tests.factory import entries_for, row_of
 
 UNIT = "市民政局"
@@ -180,94 +179,3 @@ def test_heatmaps_show_their_labels(page, server, targets):
     title_box = grid.locator("text.gtitle").bounding_box()
     month_box = grid.locator("g.xtick text").first.bounding_box()
     assert title_box["y"] + title_box["height"] <= month_box["y"]
-
-
-EVERY_PAGE = {"overview": "", "category": "category", "unit": "unit", "county": "county",
-              "project": "project?project=12", "ledger": "ledger", "export": "export", "publish": "publish",
-              "report": "report", "upload": "upload", "targets": "targets", "admin": "admin"}
-# Elements of the main block that scroll sideways inside themselves (a table wider than the screen), visible ones only.
-SIDEWAYS = """() => [document.querySelector('[data-testid=stMain]'), ...document.querySelectorAll('[data-testid=stMain] *')]
-    .filter(e => e.getClientRects().length && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX)
-                 && e.scrollWidth > e.clientWidth + 1)
-    .map(e => `${e.closest('[class*=st-key-]')?.className.match(/st-key-\\S+/)?.[0] ?? e.className} ${e.scrollWidth}/${e.clientWidth}`)"""
-SIZES = {"1366x768": (1366, 768), "390x844": (390, 844)}
-
-
-@pytest.mark.parametrize("size", list(SIZES))
-def test_every_page_at_laptop_and_phone_size(server, browser, size):
-    """Screenshots of every page (test-artifacts/<page>-<size>.png); nothing raw on screen; a phone never scrolls sideways."""
-    width, height = SIZES[size]
-    phone = width < 600
-    context = offline_context(browser, server[0], width, height, mobile=phone)
-    page = context.new_page()
-    open_path(page, server, "", login=(CHIEF, CHIEF_PASSWORD))  # one sign-in; then from page to page in that session
-    for name, path in EVERY_PAGE.items():
-        visit(page, server, path)
-        page.screenshot(path=str(ARTIFACTS / f"{name}-{size}.png"))
-        main = page.locator("[data-testid='stMain']")
-        assert main.locator("[data-testid='stException']").count() == 0, (name, size)
-        text = main.inner_text()
-        for raw in ("None", "NaN", "nan%", "Select all", "Download plot"):
-            assert raw not in text, (name, size, raw)
-        if phone and name in ("overview", "project"):
-            # the overview, the lagging list and a project's county breakdown read without sideways scrolling
-            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), name
-            assert page.evaluate(SIDEWAYS) == [], name  # neither the page nor any table inside it
-        if name == "project":  # its tables: whole on a laptop; on a phone the same rows as cards
-            for key in ("project_table", "project_history"):
-                wide, narrow = page.locator(f".st-key-wide_{key}"), page.locator(f".st-key-narrow_{key}")
-                assert wide.is_visible() != phone and narrow.is_visible() == phone, (key, size)
-            if phone:
-                assert page.locator(".st-key-narrow_project_history .row-card").count() > 0
-                assert "存在问题" in page.locator(".st-key-narrow_project_history").inner_text()
-                assert "滞后或报告了问题的县市区" in main.inner_text()
-            # every chart (the county breakdown among them) and the lagging list fit the screen's width
-            assert page.evaluate("[...document.querySelectorAll('[data-testid=stPlotlyChart], [data-testid=stMain] "
-                                 "[data-testid=stVerticalBlockBorderWrapper]')].every(e => e.getBoundingClientRect().right "
-                                 "<= window.innerWidth + 1)"), name
-    if not phone:
-        # the lagging projects and their reasons are on the first screen of the overview
-        visit(page, server, "")
-        heading = page.get_by_role("heading", name="滞后项目与存在问题")
-        box = heading.bounding_box()
-        assert box and box["y"] + box["height"] < height - 120
-    context.close()
-
-
-UPLOADER_ENGLISH = ("Upload", "Browse files", "Drag and drop", "per file", "Limit", "MB •")
-
-
-def uploader_words(page) -> list[str]:
-    """What a person sees in each file uploader on screen: its visible text plus the text our CSS draws (::after)."""
-    return page.locator("[data-testid='stFileUploader']").evaluate_all("""els => els
-        .filter(e => e.getClientRects().length)  // innerText of an element not rendered (a closed tab) is its raw text
-        .map(e => e.innerText + ' ' +
-        [...e.querySelectorAll('*')].map(x => getComputedStyle(x, '::after').content)
-            .filter(c => c && c !== 'none' && c !== 'normal').join(' '))""")
-
-
-def test_uploaders_speak_chinese(server, browser):
-    """Streamlit's uploader text is English and has no locale: ours replaces it on every uploader, and the button
-    still opens the file chooser under its Chinese name."""
-    context = offline_context(browser, server[0])
-    page = context.new_page()
-    accepts = {"upload": ".xlsx 或 .zip · 每个文件不超过 10 MB", "targets": ".xlsx · 每个文件不超过 10 MB",
-               "ledger": ".png、.jpg、.jpeg · 每个文件不超过 8 MB"}
-    for path, said in accepts.items():
-        open_path(page, server, path, login=(CHIEF, CHIEF_PASSWORD))
-        rendered(page)
-        if path == "ledger":  # the new-item form and the item's photo tab hold the photo uploaders
-            page.locator("[data-testid='stExpander'] summary").filter(has_text="新增督办事项").click()
-            page.get_by_role("tab", name=re.compile("现场照片")).click()
-        page.locator("[data-testid='stFileUploader']").first.wait_for(timeout=60_000)
-        words = uploader_words(page)
-        assert len(words) == (2 if path == "ledger" else 1), path
-        for text in words:
-            assert not [w for w in UPLOADER_ENGLISH if w in text], (path, text)
-            assert said in text, (path, text)
-        button = page.locator("[data-testid='stFileUploader']").first.get_by_role("button", name="选择文件")
-        assert button.is_visible(), path  # its accessible name is the Chinese text too
-        with page.expect_file_chooser() as chooser:
-            button.click()
-        assert chooser.value.is_multiple() == (path != "targets")
-    context.close()
