@@ -191,21 +191,16 @@ def test_sigkill_during_ingestion_leaves_a_consistent_store(targets, data_dir, t
     """SIGKILL the ingesting process at every step of the file protocol (tests.worker.CRASH_STEPS), each twice, at
     the 1st to 3rd new file of a run; check the window really was hit, then that recovery leaves exactly the
     committed files, consistent with the database and a rebuild; at last a run without a kill stores the rest."""
-    files = variants(targets, 40, "kill")
-    inbox = write_inbox(tmp_path / "inbox", files)
+    inbox = write_inbox(tmp_path / "inbox", variants(targets, 40, "kill"))
     rng = random.Random(20241128)
     plan = [(step, rng.randint(1, 3)) for step in CRASH_STEPS * 2]
     rng.shuffle(plan)
     hit: dict[str, list[int]] = {}
     Store(data_dir)  # created before the first worker: before_recovery reads it
-    stored = 0  # the inbox's files are stored in order: the first ``stored`` of them are committed
-    for run, (step, nth) in enumerate(plan):
+    for step, nth in plan:
         _, before = before_recovery(data_dir)
-        # The run gets the next files not yet committed (its kill lands on the nth of them; files it would only
-        # find already stored are the last run's business, below), so no run re-reads the whole inbox.
-        batch = write_inbox(tmp_path / f"run{run}", files[stored:stored + 3])
         proc = subprocess.Popen([sys.executable, "-m", "tests.worker", str(data_dir), "--crash", f"{step}:{nth}",
-                                 "--dir", str(batch)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+                                 "--dir", str(inbox)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
         out, _ = proc.communicate(timeout=600)
         last = out.strip().splitlines()[-1]
         assert proc.returncode == -signal.SIGKILL and last == f"crash {step} {nth}", (
@@ -215,7 +210,6 @@ def test_sigkill_during_ingestion_leaves_a_consistent_store(targets, data_dir, t
         try:
             assert_crash_window(step, nth, pending, before, committed, data_dir)
             hit.setdefault(step, []).append(nth)
-            stored += len(committed - before)
             assert check_consistent(data_dir)["submissions"] == len(committed)
             assert set(Store(data_dir).submissions()["path"]) == committed, "recovery changed what is committed"
         except AssertionError as exc:

@@ -153,12 +153,15 @@ def drawn(page, timeout: float = 120_000) -> None:
 
 # Go to another page in the same browser session, as the browser's back/forward buttons do: Streamlit's frontend
 # answers a history change (popstate) with a run of the page and query string in the URL, without reloading the
-# app, so the session (and its sign-in) is kept. A mutation observer notes that the run really started.
+# app, so the session (and its sign-in) is kept. A mutation observer notes that the run really drew something: new
+# content in the app (another page's), an element marked stale, or a change of the app's run state. (Under load the
+# run state alone is not enough: messages that arrive together are drawn in one render, and the attribute may never
+# leave notRunning.)
 NAVIGATE = """path => {
-    const app = document.querySelector("[data-testid='stApp']");
     window.__livelihoodRan = false;
-    new MutationObserver((_, seen) => { window.__livelihoodRan = true; seen.disconnect(); })
-        .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+    const ran = (_, seen) => { window.__livelihoodRan = true; seen.disconnect(); };
+    new MutationObserver(ran).observe(document.querySelector("[data-testid='stApp']"), {childList: true,
+        subtree: true, characterData: true, attributes: true, attributeFilter: ['data-test-script-state', 'data-stale']});
     history.pushState(null, '', path);
     dispatchEvent(new PopStateEvent('popstate'));
 }"""
@@ -166,12 +169,14 @@ NAVIGATE = """path => {
 
 def visit(page, server, path: str) -> None:
     """Show the page at ``path`` (e.g. "project?project=12") in the page's current, signed-in session; returns
-    once its run has finished and drawn. ``open_path`` first, to sign in."""
+    once its run has finished and drawn. ``open_path`` first, to sign in; ``path`` must show something other than
+    what is on screen (the run is recognised by what it changes)."""
     drawn(page)
     page.evaluate(NAVIGATE, f"/{path}")
-    page.wait_for_function("window.__livelihoodRan", polling=50, timeout=60_000)
+    page.wait_for_function("window.__livelihoodRan", polling=50, timeout=120_000)
     drawn(page)
     assert urlsplit(page.url).path == urlsplit(f"{server[0]}/{path}").path, (page.url, path)  # the page asked for
+    assert page.locator("[data-testid='stMain'] h1").count() > 0, path  # a page, not an empty main block
 
 
 def settled(page) -> None:
