@@ -104,6 +104,14 @@ def test_a_kept_table_sends_what_a_fresh_styler_sends():
     assert widgets._arrow_bytes_once(kept.data) == arrow
     assert widgets._arrow_bytes_once(kept.data) is widgets._arrow_bytes_once(kept.data)  # converted once
 
+    # A cached view handed to st.dataframe as it is: converted once, byte for byte what Streamlit converts.
+    plain = frame.copy()
+    assert ui.kept_frame(plain) is plain
+    assert widgets._arrow_bytes_once(plain) == widgets._to_arrow_bytes(plain)
+    assert widgets._arrow_bytes_once(plain) is widgets._arrow_bytes_once(plain)
+    assert widgets._arrow_bytes_once(frame.copy()) is not widgets._arrow_bytes_once(frame.copy())  # not kept: per call
+    del plain
+
     # Nothing is kept for a frame that is gone (a page's per-rerun frame, an evicted cached view).
     gc.collect()  # earlier tests' garbage in this process goes first: only this frame's entries are counted
     before = len(widgets._KEPT)
