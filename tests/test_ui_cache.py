@@ -98,6 +98,7 @@ def test_a_kept_table_sends_what_a_fresh_styler_sends():
         widgets._marshall_styler_once(proto, kept, "u")
         sent.append(proto.styler.SerializeToString())
     assert sent[0] == sent[1] == expected.styler.SerializeToString()
+    assert not kept._display_funcs  # marshalled once: its per-cell formatters are not kept alive for nothing
     shown = pyarrow.ipc.open_stream(expected.styler.display_values).read_all().to_pandas()
     assert shown["完成率"].tolist()[0] == "79.3%" and shown["月份"].tolist()[0] == "6月"  # formatted, as read
     arrow = widgets._to_arrow_bytes(fresh.data)

@@ -294,8 +294,19 @@ def _marshall_styler_once(proto, styler, default_uuid: str) -> None:
     if kept[1] is None:
         _marshall_styler(proto, styler, default_uuid)
         _keep("marshal", styler, proto.styler.SerializeToString())
+        _shed(styler)
     else:
         proto.styler.ParseFromString(kept[1])
+
+
+def _shed(styler) -> None:
+    """A kept Styler is never rendered again (its marshalled form is): drop its per-cell formatters and styles, a
+    GC-tracked object per cell that every full collection of the process would otherwise walk."""
+    for name in ("_display_funcs", "_display_funcs_index", "_display_funcs_columns", "ctx", "ctx_index",
+                 "ctx_columns", "cellstyle_map", "cellstyle_map_index", "cellstyle_map_columns"):
+        cells = getattr(styler, name, None)
+        if isinstance(cells, dict):
+            cells.clear()
 
 
 def _arrow_bytes_once(df: pd.DataFrame) -> bytes:
