@@ -544,6 +544,18 @@ def test_month_left_at_last_month_while_values_grew_is_a_reminder(targets, store
     assert "period.month_unchanged" not in [c for c, _ in codes(check(targets, grown, store, today=date(2024, 4, 4)))]
 
 
+def test_a_late_first_report_or_a_resend_that_did_not_grow_is_not_a_month_left_unchanged(targets, store):
+    """The reminder is for a month's report replaced by grown values: a late first report, the same values sent
+    again, or a correction downwards (all in May, March's report the one in question) are not questioned."""
+    may = date(2024, 5, 3)
+    march = filled(targets, UNIT, month="2024-03", share=0.3)
+    assert "period.month_unchanged" not in [c for c, _ in codes(check(targets, march, store, today=may))]
+    store.ingest(march, "3月.xlsx", targets=targets, received_at=datetime(2024, 4, 3))
+    for share in (0.3, 0.2):
+        again = filled(targets, UNIT, month="2024-03", share=share)
+        assert "period.month_unchanged" not in [c for c, _ in codes(check(targets, again, store, today=may))], share
+
+
 def _with_cell_xml(data: bytes, ref: str, cell_xml: bytes) -> bytes:
     """Replace the <c> element of ``ref`` in the form sheet with ``cell_xml`` (an XML-level edit)."""
     import re
@@ -562,6 +574,34 @@ def test_excel_error_values_are_named_not_called_blank(targets, county):
     error = finding(result, "value.error_value")
     assert error.cell == f"H{r}" and "#DIV/0!" in error.message and "未填写" not in error.message
     assert not result.accepted
+
+
+def _written_by_another_program(data: bytes) -> bytes:
+    """The form sheet as some other programs write it: each cell's style before its reference (r), and single
+    quotes. Same cells, same values; the reader takes its general path (not the fast one for openpyxl's form)."""
+    import re
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        xml = zf.read("xl/worksheets/sheet1.xml")
+    new, n = re.subn(rb'<c r="([A-Z]+[0-9]+)" s="([0-9]+)"', rb"<c s='\2' r='\1'", xml)
+    assert n > 100
+    return rezip(data, replace={"xl/worksheets/sheet1.xml": new})
+
+
+def test_percent_typed_in_a_sheet_another_program_wrote_is_read_as_meant(targets):
+    data, r = _percent_typed(targets, "P26-3", 0.62)
+    result = check(targets, _written_by_another_program(data))
+    assert result.accepted, [str(f) for f in result.findings]
+    assert result.rows.set_index(["指标编号", "县市区"]).loc[("P26-3", S.CITY), "累计完成"] == 62.0
+    data, r = _percent_typed(targets, "P26-1", 0.3, "任城区")
+    error = only_error(check(targets, _written_by_another_program(data)))
+    assert (error.code, error.cell) == ("value.percent_format", f"H{r}")
+
+
+def test_error_value_in_a_sheet_another_program_wrote_is_named(targets):
+    r = row_of(targets, UNIT, "P26-1", "任城区")
+    data = _with_cell_xml(filled(targets, UNIT), f"H{r}", f"<c t='e' r='H{r}'><v>#N/A</v></c>".encode())
+    error = finding(check(targets, _written_by_another_program(data)), "value.error_value")
+    assert error.cell == f"H{r}" and "#N/A" in error.message
 
 
 def test_lagging_state_chosen_while_ahead_does_not_claim_the_value_is_behind(targets):
@@ -590,6 +630,21 @@ def test_a_forged_metadata_sheet_gives_one_finding(targets):
     result = check(targets, edit(filled(targets, UNIT), set_meta("单位", "市民政局")))
     error = only_error(result)
     assert error.code == "unit.header_changed" and error.cell == HEADER_CELLS[S.HEADER_UNIT][1]
+
+
+def test_one_missing_row_is_named_in_the_findings_columns_several_are_listed_in_the_message(targets):
+    """The findings table (upload page, annotated copy) has 指标编号 and 县市区 columns: one missing row fills them;
+    several leave them empty (no single row is the finding's) and the message lists every one."""
+    rows = [row_of(targets, UNIT, "P26-4"), row_of(targets, UNIT, "P26-3")]
+    one = finding(check(targets, edit(filled(targets, UNIT), lambda ws, wb: ws.delete_rows(rows[0]))), "row.missing")
+    assert (one.indicator, one.county) == ("P26-4", S.CITY)
+
+    def two_gone(ws, wb):
+        for r in sorted(rows, reverse=True):
+            ws.delete_rows(r)
+    several = finding(check(targets, edit(filled(targets, UNIT), two_gone)), "row.missing")
+    assert (several.indicator, several.county) == ("", "")
+    assert "P26-3 全市" in several.message and "P26-4 全市" in several.message
 
 
 def test_rows_added_to_the_target_table_since_the_template_say_it_is_out_of_date(targets):
@@ -665,6 +720,15 @@ def test_city_total_off_the_county_sum_either_way_is_refused(targets, delta):
 def test_city_total_equal_to_the_county_sum_is_accepted(targets):
     total = _county_sum(targets, UNIT, "P26-1")
     assert check(targets, filled(targets, UNIT, overrides={("P26-1", S.CITY): {"累计完成": total}})).accepted
+
+
+def test_city_total_counts_counties_that_typed_0_as_0(targets):
+    """Counties that have not started yet type 0 (the form asks for it): the 全市 total of the others is right."""
+    zero = {("P26-1", county): {"累计完成": 0} for county in ("微山县", "任城区")}
+    total = sum(row["累计完成"] for (c, county), row in entries_for(targets, UNIT).items()
+                if c == "P26-1" and county != S.CITY and (c, county) not in zero)
+    result = check(targets, filled(targets, UNIT, overrides={**zero, ("P26-1", S.CITY): {"累计完成": total}}))
+    assert result.accepted, [str(f) for f in result.findings]
 
 
 @pytest.mark.parametrize("typed", ["-2", "－2", "−2", "- 2", -2])
