@@ -3,8 +3,8 @@
     nice python bench/mutation.py                      # every module below, one after the other
     nice python bench/mutation.py status export        # some of them
     python bench/mutation.py --list status             # the mutants only, no tests run
-    options: --budget 1200 (seconds per module), --timeout 120 (seconds per mutant at least; never less than twice
-             the unmutated run, so that only a mutant that hangs times out), --quiet,
+    options: --budget 1200 (seconds per module), --timeout 120 (CPU seconds per mutant at least; never less than
+             three times the unmutated run's, so that only a mutant that loops times out), --quiet,
              --functions parse_number,_impossible (only these of the module's rule list), --skip N (the first N
              mutants of the list are not run: to finish a run a time budget cut), --pick 5,14 (only these numbers
              of the list, counted from 1 as --list shows them), --tests "tests/test_x.py::test_y" (pytest arguments
@@ -38,6 +38,7 @@ import copy
 import importlib
 import inspect
 import os
+import resource
 import shlex
 import shutil
 import signal
@@ -199,9 +200,12 @@ def _swap(live, new) -> None:
     live.__kwdefaults__ = new.__kwdefaults__
 
 
-def _run(items, swap, timeout: float, record: Path | None = None) -> tuple[str, float]:
+def _run(items, swap, timeout: float, record: Path | None = None,
+         cpu_limit: float | None = None) -> tuple[str, float, float]:
     """Fork; the child applies ``swap`` and runs the collected test ``items`` in order, stopping at the first
-    failure (written to ``record`` when given). ('killed' | 'survived' | 'timeout' | 'error', seconds)."""
+    failure (written to ``record`` when given). The child is stopped past ``cpu_limit`` CPU seconds (its own, so the
+    limit does not depend on what else the machine runs) or ``timeout`` wall seconds (a mutant that waits forever).
+    ('killed' | 'survived' | 'timeout' | 'error', wall seconds, CPU seconds)."""
     from _pytest.runner import runtestprotocol
 
     started = time.perf_counter()
@@ -210,6 +214,8 @@ def _run(items, swap, timeout: float, record: Path | None = None) -> tuple[str, 
         code = 3
         try:
             os.setpgid(0, 0)
+            if cpu_limit:
+                resource.setrlimit(resource.RLIMIT_CPU, (int(cpu_limit) + 1, int(cpu_limit) + 6))
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 1)
             os.dup2(devnull, 2)
@@ -228,7 +234,7 @@ def _run(items, swap, timeout: float, record: Path | None = None) -> tuple[str, 
             os._exit(code)
     deadline = started + timeout
     while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
+        done, status, usage = os.wait4(pid, os.WNOHANG)
         if done:
             break
         if time.perf_counter() > deadline:
@@ -236,12 +242,15 @@ def _run(items, swap, timeout: float, record: Path | None = None) -> tuple[str, 
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            os.waitpid(pid, 0)
-            return "timeout", time.perf_counter() - started
+            _, _, usage = os.wait4(pid, 0)
+            return "timeout", time.perf_counter() - started, usage.ru_utime + usage.ru_stime
         time.sleep(0.1)
+    cpu = usage.ru_utime + usage.ru_stime
+    if os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGXCPU, signal.SIGKILL):
+        return "timeout", time.perf_counter() - started, cpu
     code = os.waitstatus_to_exitcode(status)
     outcome = {0: "survived", 1: "killed"}.get(code, "error")
-    return outcome, time.perf_counter() - started
+    return outcome, time.perf_counter() - started, cpu
 
 
 def _in_session(tests: list[str], work):
@@ -293,14 +302,18 @@ def _mutate(name: str, items: list, budget: float, timeout: float, quiet: bool, 
         return {"module": name, "error": "no tests"}
     record = BASETEMP.parent / f"{BASETEMP.name}-{name}-baseline.txt"
     record.unlink(missing_ok=True)
-    baseline, seconds = _run(items, None, max(timeout * 5, 600), record)
+    baseline, seconds, cpu = _run(items, None, max(timeout * 50, 6000), record)
     if baseline != "survived":
         why = record.read_text(encoding="utf-8")[-3000:] if record.exists() else ""
         print(f"{name}: the unmutated tests do not pass ({baseline}); nothing measured\n{why}", flush=True)
         return {"module": name, "error": baseline}
-    limit = max(timeout, 2 * seconds)  # never below the unmutated run: a timeout must mean a mutant that hangs
-    print(f"{name}: {len(mutants)} mutants in {len(functions)} functions, {len(items)} tests; unmutated {seconds:.0f} s, "
-          f"limit per mutant {limit:.0f} s, budget {budget:.0f} s; {load_average()}", flush=True)
+    # Never below three times the unmutated run's CPU seconds, so a timeout means a mutant that loops; the wall limit
+    # (a mutant that waits) is generous: at idle priority on a busy machine a child gets a few per cent of a core.
+    cpu_limit = max(timeout, 3 * cpu)
+    wall_limit = 30 * cpu_limit
+    print(f"{name}: {len(mutants)} mutants in {len(functions)} functions, {len(items)} tests; unmutated {seconds:.0f} s "
+          f"({cpu:.0f} s CPU), limit per mutant {cpu_limit:.0f} s CPU ({wall_limit:.0f} s wall), budget {budget:.0f} s; "
+          f"{load_average()}", flush=True)
     killer = BASETEMP.parent / f"{BASETEMP.name}-{name}-killer.txt"
     counts = {"killed": 0, "timeout": 0, "survived": 0, "error": 0, "not run": 0}
     survivors, errors = [], []
@@ -321,7 +334,7 @@ def _mutate(name: str, items: list, budget: float, timeout: float, quiet: bool, 
             errors.append((m, "closure differs (not swappable)"))
             continue
         killer.unlink(missing_ok=True)
-        outcome, took = _run(items, lambda live=live, new=new: _swap(live, new), limit, killer)
+        outcome, took, used = _run(items, lambda live=live, new=new: _swap(live, new), wall_limit, killer, cpu_limit)
         by = ""
         if outcome == "killed" and killer.exists():  # the test that failed runs first for the next mutants
             nodeid = killer.read_text(encoding="utf-8").split("\n", 1)[0]
@@ -335,7 +348,7 @@ def _mutate(name: str, items: list, budget: float, timeout: float, quiet: bool, 
         elif outcome == "error":
             errors.append((m, "pytest exit code other than 0/1"))
         if not quiet:
-            print(f"  {outcome:8} {took:5.1f}s  {m.function}:{m.line}  {m.what}{by}", flush=True)
+            print(f"  {outcome:8} {took:5.1f}s ({used:4.1f}s CPU)  {m.function}:{m.line}  {m.what}{by}", flush=True)
     run = counts["killed"] + counts["timeout"] + counts["survived"]
     score = (counts["killed"] + counts["timeout"]) / run if run else float("nan")
     print(f"{name}: killed {counts['killed']} + {counts['timeout']} by timeout, survived {counts['survived']}, "
@@ -352,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", choices=[[], *MODULES], default=[])
     parser.add_argument("--budget", type=float, default=1200, help="seconds per module (mutants past it: not run)")
-    parser.add_argument("--timeout", type=float, default=120, help="seconds per mutant at most")
+    parser.add_argument("--timeout", type=float, default=120, help="CPU seconds per mutant at least (see above)")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     parser.add_argument("--quiet", action="store_true", help="no line per mutant")
     parser.add_argument("--functions", default="", help="comma-separated: only these functions of the module(s)")

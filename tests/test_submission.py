@@ -544,6 +544,19 @@ def test_month_left_at_last_month_while_values_grew_is_a_reminder(targets, store
     assert "period.month_unchanged" not in [c for c, _ in codes(check(targets, grown, store, today=date(2024, 4, 4)))]
 
 
+def test_a_qualitative_row_reported_lagging_without_a_reason_is_a_reminder(targets):
+    """定性 rows have no figure: their own 滞后 asks for 存在问题 and 下步计划 (at 存在问题); 正常推进 or an explained
+    滞后 asks for nothing."""
+    r = row_of(targets, UNIT, "P26-2")
+    lagging = check(targets, filled(targets, UNIT, overrides={("P26-2", S.CITY): {"进展状态": "滞后"}}))
+    assert lagging.accepted and ("state.lagging_unexplained", f"L{r}") in codes(lagging, S.LEVEL_WARNING)
+    explained = check(targets, filled(targets, UNIT, overrides={
+        ("P26-2", S.CITY): {"进展状态": "滞后", "存在问题": "场地审批未完成", "下步计划": "5 月底前完成审批"}}))
+    clean = check(targets, filled(targets, UNIT))
+    for result in (explained, clean):
+        assert "state.lagging_unexplained" not in [c for c, _ in codes(result)]
+
+
 def test_a_late_first_report_or_a_resend_that_did_not_grow_is_not_a_month_left_unchanged(targets, store):
     """The reminder is for a month's report replaced by grown values: a late first report, the same values sent
     again, or a correction downwards (all in May, March's report the one in question) are not questioned."""
