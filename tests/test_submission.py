@@ -41,6 +41,7 @@ def only_error(result):
 def test_a_clean_file_is_accepted(targets):
     result = check(targets, filled(targets, UNIT))
     assert result.accepted, [str(f) for f in result.findings]
+    assert not result.findings  # on schedule (30 % in March), nothing typed wrong: not even a reminder
     assert result.unit == UNIT and result.month == 3 and result.period == "2024-03"
     assert len(result.rows) == len(targets.expected_rows(UNIT))
     row = result.rows.set_index(["指标编号", "县市区"]).loc[("P26-1", "任城区")]
@@ -305,6 +306,16 @@ def test_over_150_percent(targets):
     assert any("150%" in f.message for f in check(targets, data).warnings)
 
 
+def test_over_target_reminder_is_above_150_percent_up_to_ten_times(targets):
+    """"超过 150%": exactly 150 % of the target is not reminded; just above is, and so is exactly 10 times (above
+    that it is an error, see test_impossible_values_are_errors_naming_both_numbers)."""
+    r = row_of(targets, UNIT, "P26-1", "任城区")
+    assert targets.expected_map(UNIT)[("P26-1", "任城区")]["年度目标"] == 10
+    for value, reminded in ((15, False), (15.01, True), (100, True)):
+        result = check(targets, filled(targets, UNIT, overrides={("P26-1", "任城区"): {"累计完成": value}}))
+        assert result.accepted and (("value.over_target", f"H{r}") in codes(result, S.LEVEL_WARNING)) is reminded, value
+
+
 def test_messages_write_figures_with_every_digit_and_rates_with_one_decimal(targets):
     """A clerk compares the message with what was typed: 1,470,860 (not 1.47086e+06), 160.0% (the one percent rule)."""
     big = check(targets, filled(targets, UNIT, overrides={("P26-1", "任城区"): {"累计完成": 1470860}}))
@@ -512,6 +523,35 @@ def test_a_share_above_100_percent_is_an_error(targets):
     assert (error.code, error.cell) == ("value.impossible", f"H{r}") and "120" in error.message and "44" in error.message
 
 
+def test_a_share_just_above_100_percent_is_refused_and_exactly_100_accepted(targets):
+    r = row_of(targets, UNIT, "P26-3")
+    error = only_error(check(targets, filled(targets, UNIT, overrides={("P26-3", S.CITY): {"累计完成": 100.5}})))
+    assert (error.code, error.cell) == ("value.impossible", f"H{r}")
+    assert check(targets, filled(targets, UNIT, overrides={("P26-3", S.CITY): {"累计完成": 100}})).accepted
+
+
+def test_more_than_ten_times_a_target_of_one_is_refused(targets):
+    """Small targets too: a county's 1 所 typed as 11 is refused (10 times is the limit), 10 is only reminded."""
+    unit, key = "市卫生健康委", ("P17-1", "任城区")
+    assert targets.expected_map(unit)[key]["年度目标"] == 1
+    r = row_of(targets, unit, *key)
+    error = only_error(check(targets, filled(targets, unit, overrides={key: {"累计完成": 11}})))
+    assert (error.code, error.cell) == ("value.impossible", f"H{r}")
+    assert check(targets, filled(targets, unit, overrides={key: {"累计完成": 10}})).accepted
+
+
+def test_what_cannot_be_meant_at_the_edges_of_the_rule():
+    """The rule itself (asked by the row reader above a precomputed limit): a share of exactly 100 % is possible
+    (100 against a 5 % target is refused as 20 times the target, not as a share over 100 %); more than 10 times
+    the target is not, exactly 10 times is; without a positive target there is nothing to compare with."""
+    from lib.submission import _impossible
+    assert _impossible(100, 5.0, S.TYPE_RATE, "%")[0] == "multiple"
+    assert _impossible(100.5, 44.0, S.TYPE_RATE, "%")[0] == "share"
+    assert _impossible(11, 1.0, S.TYPE_COUNT, "所")[0] == "multiple" and _impossible(10, 1.0, S.TYPE_COUNT, "所") is None
+    for target in (None, float("nan"), 0.0):
+        assert _impossible(1e9, target, S.TYPE_COUNT, "所") is None
+
+
 def test_between_150_percent_and_ten_times_is_a_reminder(targets):
     r = row_of(targets, UNIT, "P26-1", "任城区")
     result = check(targets, filled(targets, UNIT, overrides={("P26-1", "任城区"): {"累计完成": 90}}))
@@ -567,6 +607,29 @@ def test_a_late_first_report_or_a_resend_that_did_not_grow_is_not_a_month_left_u
     for share in (0.3, 0.2):
         again = filled(targets, UNIT, month="2024-03", share=share)
         assert "period.month_unchanged" not in [c for c, _ in codes(check(targets, again, store, today=may))], share
+
+
+def test_history_reminders_start_just_past_their_boundary(targets):
+    """The same value as last month is not lower, the same as a later month is not higher, an increase of exactly
+    half the target is not "超过 50%", and 已完成 at exactly 98 % of an approximate (左右) target is not below it;
+    just past each, it is."""
+    from lib.submission import HistoryContext, add_history_warnings
+    key, r = ("P26-1", "任城区"), row_of(targets, UNIT, "P26-1", "任城区")  # 3 of a target of 10
+    done = row_of(targets, UNIT, "P26-3")  # 左右 44 (%): 已完成 from 98 %, 43.12
+
+    def reminders(history: HistoryContext, done_value: float) -> set[tuple[str, str]]:
+        data = filled(targets, UNIT, overrides={("P26-3", S.CITY): {"累计完成": done_value, "进展状态": "已完成"}})
+        result = validate(data, "体育局3月.xlsx", targets, None, today=END, history=False)
+        add_history_warnings(result, targets, history, END)
+        return set(codes(result, S.LEVEL_WARNING))
+
+    at_boundary = reminders(HistoryContext(previous={key: (3.0, 2)}, following={key: (3.0, 4)}), 43.12)
+    assert not at_boundary & {("value.below_previous", f"H{r}"), ("value.above_later", f"H{r}"),
+                              ("state.done_below_target", f"J{done}")}
+    assert ("value.jump", f"H{r}") not in reminders(HistoryContext(previous={key: (-2.0, 2)}), 44)
+    past = reminders(HistoryContext(previous={key: (3.01, 2)}, following={key: (2.99, 4)}), 43.11)
+    assert {("value.below_previous", f"H{r}"), ("value.above_later", f"H{r}"), ("state.done_below_target", f"J{done}")} <= past
+    assert ("value.jump", f"H{r}") in reminders(HistoryContext(previous={key: (-2.01, 2)}), 44)
 
 
 def _with_cell_xml(data: bytes, ref: str, cell_xml: bytes) -> bytes:
