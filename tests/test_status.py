@@ -14,6 +14,7 @@ from lib import schema as S
 from lib.status import (
     APPROX_TOLERANCE,
     classify,
+    classify_reported,
     classify_series,
     completion_rate,
     completion_rates,
@@ -235,3 +236,12 @@ def test_no_value_or_no_target_has_no_rate(basis):
     rates = completion_rates(pd.Series([None, np.nan, 50, 50], dtype="float64"), pd.Series([100, 100, np.nan, 0]),
                              pd.Series([basis] * 4))
     assert rates.isna().all()
+
+
+def test_not_started_is_on_track_until_a_quarter_of_the_year_is_planned():
+    """A qualitative item's 未启动: 正常推进 while at most 25 % of the year's work is planned (March: 3/12), 滞后
+    after; the unit's other states are taken as they are, a blank or unknown one is 未报送."""
+    assert classify_reported(S.STATE_NOT_STARTED, 0.0) == classify_reported(S.STATE_NOT_STARTED, 3 / 12) == S.STATUS_ON_TRACK
+    assert classify_reported(S.STATE_NOT_STARTED, 4 / 12) == classify_reported(S.STATE_NOT_STARTED, 0.2501) == S.STATUS_LAGGING
+    assert classify_reported(S.STATUS_DONE, 0.1) == S.STATUS_DONE and classify_reported(S.STATUS_LAGGING, 0.9) == S.STATUS_LAGGING
+    assert classify_reported("", 0.5) == classify_reported(None, 0.5) == classify_reported("已开工", 0.5) == S.STATUS_MISSING

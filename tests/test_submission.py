@@ -299,6 +299,9 @@ def test_behind_schedule_without_explanation(targets):
     assert behind and all(f.cell.startswith("L") for f in behind)
     explained = filled(targets, UNIT, month="2024-09", share=0.3, problems="资金未到位", plan="10月底前完工")
     assert not [f for f in check(targets, explained).warnings if "落后于序时进度" in f.message]
+    for half in (dict(problems="资金未到位"), dict(plan="10月底前完工")):  # both are asked for
+        assert [f for f in check(targets, filled(targets, UNIT, month="2024-09", share=0.3, **half)).warnings
+                if "落后于序时进度" in f.message], half
 
 
 def test_over_150_percent(targets):
@@ -552,6 +555,28 @@ def test_what_cannot_be_meant_at_the_edges_of_the_rule():
         assert _impossible(1e9, target, S.TYPE_COUNT, "所") is None
 
 
+def test_a_value_is_questioned_above_ten_times_any_positive_target_and_a_share_above_100():
+    """The limit above which the reader asks whether a value can be meant, per row: 10 × the target for any positive
+    target (0.5 公里 too), never above 100 for a % share, none without a target; a 比率 in 平方米 is no share."""
+    from lib.submission import _value_limits
+
+    class Table:  # what _value_limits asks of a target table: its cached per-unit rules
+        def __init__(self, rules):
+            self._cache = {("validation_rules", "某单位"): rules}
+
+        def cached(self, key, build):
+            return self._cache[key] if key in self._cache else self._cache.setdefault(key, build())
+
+    def rule(target, kind, measure):
+        return ("P1", "项目", "指标", measure, target), kind, measure, False
+    rules = {("Q-1", S.CITY): rule(0.5, S.TYPE_COUNT, "公里"), ("Q-2", S.CITY): rule(44.0, S.TYPE_RATE, "%"),
+             ("Q-3", S.CITY): rule(20.0, S.TYPE_RATE, "平方米"), ("Q-4", S.CITY): rule(None, S.TYPE_COUNT, "个"),
+             ("Q-5", S.CITY): rule(float("nan"), S.TYPE_RATE, "%"), ("Q-6", S.CITY): rule(0.0, S.TYPE_COUNT, "个")}
+    assert _value_limits(Table(rules), "某单位") == {("Q-1", S.CITY): 5.0, ("Q-2", S.CITY): 100.0, ("Q-3", S.CITY): 200.0,
+                                                   ("Q-4", S.CITY): float("inf"), ("Q-5", S.CITY): 100.0,
+                                                   ("Q-6", S.CITY): float("inf")}
+
+
 def test_between_150_percent_and_ten_times_is_a_reminder(targets):
     r = row_of(targets, UNIT, "P26-1", "任城区")
     result = check(targets, filled(targets, UNIT, overrides={("P26-1", "任城区"): {"累计完成": 90}}))
@@ -605,8 +630,8 @@ def test_a_late_first_report_or_a_resend_that_did_not_grow_is_not_a_month_left_u
     assert "period.month_unchanged" not in [c for c, _ in codes(check(targets, march, store, today=may))]
     store.ingest(march, "3月.xlsx", targets=targets, received_at=datetime(2024, 4, 3))
     for share in (0.3, 0.2):
-        again = filled(targets, UNIT, month="2024-03", share=share)
-        assert "period.month_unchanged" not in [c for c, _ in codes(check(targets, again, store, today=may))], share
+        again = check(targets, filled(targets, UNIT, month="2024-03", share=share), store, today=may)
+        assert again.accepted and "period.month_unchanged" not in [c for c, _ in codes(again)], share
 
 
 def test_history_reminders_start_just_past_their_boundary(targets):
