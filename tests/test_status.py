@@ -19,8 +19,10 @@ from lib.status import (
     completion_rate,
     completion_rates,
     credited,
+    is_behind,
     planned_share,
     planned_shares,
+    worst,
 )
 
 BASES = list(S.TARGET_BASES)
@@ -245,3 +247,16 @@ def test_not_started_is_on_track_until_a_quarter_of_the_year_is_planned():
     assert classify_reported(S.STATE_NOT_STARTED, 4 / 12) == classify_reported(S.STATE_NOT_STARTED, 0.2501) == S.STATUS_LAGGING
     assert classify_reported(S.STATUS_DONE, 0.1) == S.STATUS_DONE and classify_reported(S.STATUS_LAGGING, 0.9) == S.STATUS_LAGGING
     assert classify_reported("", 0.5) == classify_reported(None, 0.5) == classify_reported("已开工", 0.5) == S.STATUS_MISSING
+
+
+def test_behind_means_lagging_or_severely_lagging_only():
+    assert is_behind(S.STATUS_LAGGING) and is_behind(S.STATUS_SEVERE)
+    assert not any(is_behind(s) for s in (S.STATUS_ON_TRACK, S.STATUS_DONE, S.STATUS_MISSING))
+
+
+def test_the_worst_status_is_the_most_severe_and_nothing_reported_is_the_worst():
+    assert worst([S.STATUS_ON_TRACK, S.STATUS_LAGGING, S.STATUS_DONE]) == S.STATUS_LAGGING
+    assert worst([S.STATUS_LAGGING, S.STATUS_SEVERE]) == S.STATUS_SEVERE
+    assert worst([S.STATUS_SEVERE, S.STATUS_MISSING]) == S.STATUS_MISSING
+    assert worst([S.STATUS_DONE]) == S.STATUS_DONE
+    assert worst([]) == worst(["已开工", None]) == S.STATUS_MISSING  # nothing (known) reported

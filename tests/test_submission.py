@@ -551,6 +551,7 @@ def test_what_cannot_be_meant_at_the_edges_of_the_rule():
     assert _impossible(100, 5.0, S.TYPE_RATE, "%")[0] == "multiple"
     assert _impossible(100.5, 44.0, S.TYPE_RATE, "%")[0] == "share"
     assert _impossible(11, 1.0, S.TYPE_COUNT, "所")[0] == "multiple" and _impossible(10, 1.0, S.TYPE_COUNT, "所") is None
+    assert _impossible(440, 44.0, S.TYPE_COUNT, "个") is None and _impossible(441, 44.0, S.TYPE_COUNT, "个")[0] == "multiple"
     for target in (None, float("nan"), 0.0):
         assert _impossible(1e9, target, S.TYPE_COUNT, "所") is None
 
@@ -703,6 +704,13 @@ def test_error_value_in_a_sheet_another_program_wrote_is_named(targets):
     data = _with_cell_xml(filled(targets, UNIT), f"H{r}", f"<c t='e' r='H{r}'><v>#N/A</v></c>".encode())
     error = finding(check(targets, _written_by_another_program(data)), "value.error_value")
     assert error.cell == f"H{r}" and "#N/A" in error.message
+
+
+def test_an_error_value_in_a_text_column_names_that_column_and_asks_for_text(targets):
+    r = row_of(targets, UNIT, "P26-1", "任城区")
+    data = _with_cell_xml(filled(targets, UNIT, problems="资金未到位"), f"L{r}", f'<c r="L{r}" t="e"><v>#N/A</v></c>'.encode())
+    error = finding(check(targets, data), "value.error_value")
+    assert error.cell == f"L{r}" and "“存在问题”是 Excel 错误值 #N/A" in error.message and "不是文字" in error.message
 
 
 def test_lagging_state_chosen_while_ahead_does_not_claim_the_value_is_behind(targets):
