@@ -255,3 +255,36 @@ def test_the_theme_every_rerun_sends_is_made_once_and_unchanged():
     theme = NewSession()
     server._populate_theme_once(theme.custom_theme)
     assert theme.custom_theme.primary_color == "#2f80ed"  # .streamlit/config.toml's [theme], not an empty message
+
+
+def test_a_streamlit_without_the_theme_hook_keeps_its_own_and_the_app_still_imports(caplog):
+    """ui.server.install: a Streamlit that renamed or reshaped ``_populate_theme_msg`` is left alone, with a warning."""
+    import types
+
+    from ui import server
+
+    def other_shape(msg, section, extra):  # an upgrade that changed the arguments
+        return None
+
+    for session_module in (types.SimpleNamespace(), types.SimpleNamespace(_populate_theme_msg=other_shape)):
+        config_module = types.SimpleNamespace(on_config_parsed=lambda *a, **k: None)
+        before = dict(vars(session_module))
+        with caplog.at_level("WARNING", logger="ui.server"):
+            assert server.install(session_module, config_module) is False
+        assert vars(session_module) == before  # Streamlit's own function untouched
+        assert "not as expected" in caplog.text
+        caplog.clear()
+
+    def same_shape(msg, section="theme"):
+        return None
+
+    session_module = types.SimpleNamespace(_populate_theme_msg=same_shape)
+    hooked = []
+    config_module = types.SimpleNamespace(on_config_parsed=lambda fn, force_connect: hooked.append(fn))
+    original = server._populate_theme
+    try:
+        assert server.install(session_module, config_module) is True
+        assert session_module._populate_theme_msg is server._populate_theme_once
+        assert session_module._livelihood_original_theme is same_shape and hooked == [server._forget_themes]
+    finally:
+        server._populate_theme = original  # the real Streamlit's, for the other tests

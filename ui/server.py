@@ -8,13 +8,17 @@ message is made once and copied into every later ``new_session``; a re-parse for
 
 from __future__ import annotations
 
+import inspect
+import logging
 import threading
 
+import streamlit
 from streamlit import config
 from streamlit.runtime import app_session
 
 _THEMES: dict[str, object] = {}
 _LOCK = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 def _populate_theme_once(msg, section: str = "theme") -> None:
@@ -34,10 +38,30 @@ def _forget_themes() -> None:
         _THEMES.clear()
 
 
-# Streamlit's own function, kept once per process (a second import of this module must not wrap its wrapper).
-_populate_theme = getattr(app_session, "_livelihood_original_theme", app_session._populate_theme_msg)
-app_session._livelihood_original_theme = _populate_theme
-app_session._populate_theme_msg = _populate_theme_once  # the name _create_new_session_message calls
-if not getattr(config, "_livelihood_theme_hook", False):
-    config.on_config_parsed(_forget_themes, force_connect=True)  # a re-parsed config: made again
-    config._livelihood_theme_hook = True
+def install(session_module=app_session, config_module=config) -> bool:
+    """Put ``_populate_theme_once`` in place of Streamlit's own; False (and a warning) if Streamlit changed shape.
+
+    A Streamlit whose ``_populate_theme_msg`` is gone or takes other arguments keeps its own function: the pages
+    work as before, only without this saving (tests/test_ui_cache.py fails on such an upgrade, not the server).
+    """
+    original = getattr(session_module, "_livelihood_original_theme", None) or getattr(session_module, "_populate_theme_msg", None)
+    try:
+        expected = original is not None and list(inspect.signature(original).parameters) == ["msg", "section"]
+    except (TypeError, ValueError):
+        expected = False
+    if not expected or not hasattr(config_module, "on_config_parsed"):
+        log.warning("Streamlit's new_session theme hook is not as expected (streamlit %s); its own is kept",
+                    getattr(streamlit, "__version__", "?"))
+        return False
+    global _populate_theme
+    _populate_theme = original
+    session_module._livelihood_original_theme = original  # a second import must not wrap its wrapper
+    session_module._populate_theme_msg = _populate_theme_once  # the name _create_new_session_message calls
+    if not getattr(config_module, "_livelihood_theme_hook", False):
+        config_module.on_config_parsed(_forget_themes, force_connect=True)  # a re-parsed config: made again
+        config_module._livelihood_theme_hook = True
+    return True
+
+
+_populate_theme = getattr(app_session, "_populate_theme_msg", None)
+install()
