@@ -348,6 +348,8 @@ def test_month_on_month_jump(targets, store):
                  received_at=datetime(2024, 4, 3))
     result = check(targets, filled(targets, UNIT, month="2024-04", share=0.7), store)
     assert any("超过年度目标的 50%" in f.message for f in result.warnings)
+    r = row_of(targets, UNIT, "P26-1", "任城区")  # 1 → 7 of a target of 10
+    assert finding_at(result, "value.jump", f"H{r}").message.startswith("比 3 月增加 6，")
 
 
 # --- annotated copy ---------------------------------------------------------------------
@@ -425,6 +427,12 @@ def test_libreoffice_saved_file_is_still_read(targets, tmp_path):
 
 def codes(result, level=None):
     return [(f.code, f.cell) for f in result.findings if level is None or f.level == level]
+
+
+def finding_at(result, code, cell):
+    found = [f for f in result.findings if f.code == code and f.cell == cell]
+    assert found, [str(f) for f in result.findings]
+    return found[0]
 
 
 def finding(result, code):
@@ -606,8 +614,19 @@ def test_month_left_at_last_month_while_values_grew_is_a_reminder(targets, store
     grown = filled(targets, UNIT, month="2024-03", share=0.4)
     found = finding(check(targets, grown, store, today=date(2024, 5, 3)), "period.month_unchanged")
     assert found.cell == "F2" and "与 3 月已报数据不同，是否忘记修改报送月份" in found.message
+    assert "如是 4 月的进展，请把报送月份改为 2024-04" in found.message
     # A correction of March sent in April, while March is the month due, is not questioned.
     assert "period.month_unchanged" not in [c for c, _ in codes(check(targets, grown, store, today=date(2024, 4, 4)))]
+
+
+def test_a_grown_resend_is_not_questioned_once_the_next_month_is_reported(targets, store):
+    """March re-sent with grown values in May is a correction, not a forgotten 报送月份, when April has come."""
+    store.ingest(filled(targets, UNIT, month="2024-03", share=0.3), "3月.xlsx", targets=targets,
+                 received_at=datetime(2024, 4, 3))
+    store.ingest(filled(targets, UNIT, month="2024-04", share=0.4), "4月.xlsx", targets=targets,
+                 received_at=datetime(2024, 5, 3))
+    grown = check(targets, filled(targets, UNIT, month="2024-03", share=0.35), store, today=date(2024, 5, 10))
+    assert grown.accepted and "period.month_unchanged" not in [c for c, _ in codes(grown)]
 
 
 def test_a_qualitative_row_reported_lagging_without_a_reason_is_a_reminder(targets):
