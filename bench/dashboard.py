@@ -16,7 +16,8 @@ then times, in one process:
          websocket session, bench/load.py's client; median of --live-reruns), printed beside the
          AppTest figure: AppTest runs the script in-process, without the server's per-rerun work
          (websocket, messages, its settings in .streamlit/config.toml), so its figure is a floor
-and prints peak RSS. Not a test: nothing asserts a time.
+and prints peak RSS. Not a test: nothing asserts a time. As on a live server, Streamlit's lazy imports (the emoji
+table of its first alert) count with the imports, and each script is compiled once (see --no-script-cache).
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ def main(argv=None) -> int:
     parser.add_argument("--live-reruns", type=int, default=5, help="warm reruns per page on the live server (0 = none)")
     parser.add_argument("--published", action="store_true",
                         help="publish the default month first: every page then opens on the published revision")
+    parser.add_argument("--no-script-cache", action="store_true",
+                        help="compile app.py and the page on every AppTest run (AppTest's default; a server compiles once)")
     args = parser.parse_args(argv)
 
     folder = Path(tempfile.mkdtemp(prefix="bench-dash-")) / "data"
@@ -119,6 +122,8 @@ def main(argv=None) -> int:
         original(self, *a, **kw)
         PagesManager.uses_pages_directory = False
     PagesManager.__init__ = init
+    import streamlit.emojis  # noqa: F401  (imported by Streamlit at its first st.success/st.info: ~0.2 s)
+
     import ui  # noqa: F401  (imports counted apart from the first run)
     imports = time.perf_counter() - t_import
     # A live server scans installed packages for components once, when it starts (Runtime.__init__);
@@ -129,6 +134,15 @@ def main(argv=None) -> int:
     components = BidiComponentManager()
     components.discover_and_register_components(start_file_watching=False)
     scan = time.perf_counter() - t_scan
+
+    # A live server compiles each script once (its ScriptCache lives as long as the server); AppTest makes a new
+    # cache for every run, so app.py and the page were compiled again on each measured run (Streamlit's "magic"
+    # rewrite of pages/project.py alone is ~35 ms). Like the server, the bench shares one cache (--no-script-cache:
+    # a new cache per run, as AppTest does).
+    if not args.no_script_cache:
+        from streamlit.testing.v1 import local_script_runner
+        shared_scripts = local_script_runner.ScriptCache()
+        local_script_runner.ScriptCache = lambda: shared_scripts  # bench only: the name LocalScriptRunner calls
 
     def new_app() -> AppTest:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
@@ -163,6 +177,8 @@ def main(argv=None) -> int:
     from ui import data, widgets
     data.clear_shared()  # ui.data.shared functions and ui.cached views
     widgets._FIGURES.clear()
+    if not args.no_script_cache:
+        shared_scripts.clear()  # a new server compiles its scripts again
     restarted = new_app()
     cold_restart = timed(lambda: restarted.run())
     check(restarted)

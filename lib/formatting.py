@@ -98,6 +98,8 @@ def _display(frame: pd.DataFrame, percent=(), points=(), months=()) -> tuple[pd.
             data[col] = series.map({True: "是", False: "否"}).fillna(MISSING)
         elif pd.api.types.is_numeric_dtype(series):
             formats[col] = fmt_plain
+        elif isinstance(series.dtype, pd.StringDtype):  # only strings and missing values: the same, in one pass
+            data[col] = series.fillna(MISSING)
         else:
             data[col] = series.map(lambda v: MISSING if _missing_or_blank(v) else v)
     return data, formats
@@ -117,10 +119,15 @@ def display_table(frame: pd.DataFrame, percent=(), points=(), months=()):
 def display_text(frame: pd.DataFrame, percent=(), points=(), months=()) -> pd.DataFrame:
     """The same frame as display_table, every cell already the text a person reads (for cards and lists)."""
     data, formats = _display(frame, percent, points, months)
-    out = pd.DataFrame(index=data.index)
-    for col in data.columns:
-        format_ = formats.get(col)
-        out[col] = [MISSING if _missing_or_blank(v) else format_(v) if format_ else str(v) for v in data[col]]
+    columns = {}
+    for i, col in enumerate(data.columns):
+        format_, values = formats.get(col), data.iloc[:, i]
+        if format_ is None and isinstance(values.dtype, pd.StringDtype):  # filled by _display: already the text
+            columns[i] = values.tolist()
+        else:
+            columns[i] = [MISSING if _missing_or_blank(v) else format_(v) if format_ else str(v) for v in values]
+    out = pd.DataFrame(columns, index=data.index)  # built at once: a column added at a time cost more than the rest
+    out.columns = data.columns
     return out
 
 

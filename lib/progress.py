@@ -269,6 +269,45 @@ def county_matrix(targets, per_project: pd.DataFrame) -> pd.DataFrame:
     return matrix.reindex(index=[c for c in targets.counties if c in matrix.index], columns=columns)
 
 
+# --- one project's rows ------------------------------------------------------------
+
+class ProjectRows:
+    """A frame's rows grouped by project once: ``of(n)`` is ``frame[numbers == n]`` (same rows, order, index and
+    dtypes) as a slice, not a mask over every row. The project page takes a project it has not shown yet from here
+    (bench/RESULTS.md: the masks over the year's rows were most of a project's first visit)."""
+
+    def __init__(self, frame: pd.DataFrame, numbers: pd.Series | None = None):
+        numbers = (frame["项目序号"] if numbers is None else numbers).to_numpy()
+        order = np.argsort(numbers, kind="stable")
+        self.frame = frame.take(order)
+        ordered = numbers[order]
+        found, starts = np.unique(ordered, return_index=True)
+        stops = np.append(starts[1:], len(ordered))
+        self._bounds = {int(n): (int(a), int(b)) for n, a, b in zip(found, starts, stops)}
+
+    def of(self, number: int) -> pd.DataFrame:
+        start, stop = self._bounds.get(int(number), (0, 0))
+        return self.frame.iloc[start:stop]
+
+
+HISTORY_COLUMNS = ["月份", "指标", "县市区", "进展状态", "进展情况", "存在问题", "下步计划"]
+
+
+def narrative_history(targets: Targets, rows: pd.DataFrame, month: int, counties=()) -> ProjectRows:
+    """Each project's narrative rows up to ``month`` (HISTORY_COLUMNS), newest first, then by 指标编号 and 县市区: the
+    rows that say something (进展情况, 存在问题 or 下步计划), of the chosen ``counties`` and the city-wide rows (every
+    county when none is chosen). All projects in one pass; ``.of(n)`` is project n's."""
+    numbers = dict(zip(targets.indicators["指标编号"], targets.indicators["项目序号"]))
+    keep = (rows["月份"] <= month) & rows["指标编号"].isin(numbers.keys())
+    if counties:
+        keep &= rows["县市区"].isin(counties) | (rows["县市区"] == S.CITY)
+    keep &= (rows["进展情况"] != "") | (rows["存在问题"] != "") | (rows["下步计划"] != "")
+    said = rows[keep].sort_values(["月份", "指标编号", "县市区"], ascending=[False, True, True])
+    names = dict(zip(targets.indicators["指标编号"], targets.indicators["指标名称"]))
+    said = said.assign(指标=said["指标编号"] + " " + said["指标编号"].map(names))
+    return ProjectRows(said[HISTORY_COLUMNS], said["指标编号"].map(numbers))
+
+
 # --- trend, projection, changes -----------------------------------------------------
 
 def trend(targets: Targets, rows: pd.DataFrame, month: int, level: str = "city",

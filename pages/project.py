@@ -48,22 +48,9 @@ def indicator_table(quantitative: pd.DataFrame, proj: pd.DataFrame) -> pd.DataFr
     })
 
 
-def history(city: pd.DataFrame) -> pd.DataFrame:
-    """The project's narrative rows up to the month, newest first (the chosen counties and the city-wide rows)."""
-    codes = set(city["指标编号"])
-    rows = bundle.rows[bundle.rows["指标编号"].isin(codes) & (bundle.rows["月份"] <= f.month)]
-    if f.counties:
-        rows = rows[rows["县市区"].isin(f.counties) | (rows["县市区"] == S.CITY)]
-    rows = rows[(rows["进展情况"] != "") | (rows["存在问题"] != "") | (rows["下步计划"] != "")]
-    rows = rows.sort_values(["月份", "指标编号", "县市区"], ascending=[False, True, True])
-    indicator_names = dict(zip(t.indicators["指标编号"], t.indicators["指标名称"]))
-    rows = rows.assign(指标=rows["指标编号"] + " " + rows["指标编号"].map(indicator_names))
-    return rows[["月份", "指标", "县市区", "进展状态", "进展情况", "存在问题", "下步计划"]]
-
-
 def figures() -> dict:
     """Everything this page computes for one project, once per version, filters and project (ui.cached)."""
-    mine = v.detail[v.detail["项目序号"] == number]
+    mine = ui.detail_by_project(folder, version, f.month).of(number)
     city = mine[mine["层级"] == P.LEVEL_CITY]
     quantitative = city[city["指标类型"] != S.TYPE_QUALITATIVE]
     qualitative = city[city["指标类型"] == S.TYPE_QUALITATIVE]
@@ -85,7 +72,8 @@ def figures() -> dict:
             "单位报告的进展状态": qualitative["进展状态"], "状态": qualitative["状态"], "进展情况": qualitative["进展情况"],
         }) if len(qualitative) else None,
         "county_rows": county_rows, "split_codes": list(dict.fromkeys(county_rows["指标编号"])),
-        "labels": dict(zip(city["指标编号"], city["指标名称"])), "history": history(city),
+        "labels": dict(zip(city["指标编号"], city["指标名称"])),
+        "history": ui.history_view(folder, version, f.month, f.counties).of(number),
     }
 
 

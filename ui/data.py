@@ -292,6 +292,19 @@ def changes_view(folder: str, version: str, month: int) -> pd.DataFrame:
 
 
 @shared(48)
+def detail_by_project(folder: str, version: str, month: int) -> P.ProjectRows:
+    """The month's indicator × county table grouped by project once: the project page slices the project it shows."""
+    return P.ProjectRows(month_view(folder, version, month).detail)
+
+
+@shared(24)
+def history_view(folder: str, version: str, month: int, counties: tuple) -> P.ProjectRows:
+    """Every project's narrative rows up to the month (lib.progress.narrative_history), in one pass."""
+    b = load_bundle(folder, version)
+    return P.narrative_history(b.targets, b.rows, month, counties)
+
+
+@shared(48)
 def county_projects_view(folder: str, version: str, month: int) -> pd.DataFrame:
     """Each project's figures in each county of the month (lib.progress.county_project_rows), all projects: the
     county table and the county × project gaps of any category / unit filter are these rows narrowed, rolled up."""
@@ -304,8 +317,8 @@ def _county_projects(folder: str, version: str, month: int, categories: tuple, u
     per_project = county_projects_view(folder, version, month)
     if not categories and not units:
         return per_project
-    narrowed = Filters(month, categories, units, (), ()).detail(month_view(folder, version, month).detail)
-    return per_project[per_project["项目序号"].isin(narrowed["项目序号"].unique())]
+    chosen = Filters(month, categories, units, (), ()).projects(load_bundle(folder, version).targets.projects)
+    return per_project[per_project["项目序号"].isin(chosen["项目序号"])]
 
 
 @shared(48)
