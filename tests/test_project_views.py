@@ -131,3 +131,21 @@ def test_a_month_and_the_previous_one_in_one_pass_equal_each_month_alone(targets
         pd.testing.assert_frame_equal(_of_month(details, m), detail, check_exact=True)
         pd.testing.assert_frame_equal(_of_month(projects, m), P.project_table(targets, rows, m, detail), check_exact=True)
         assert _of_month(projects, m)["状态"].nunique() > 1
+
+
+def test_a_readable_table_keeps_display_functions_only_where_a_cell_needs_one():
+    """display_table formats only the columns that need it (a formatter, or a missing value left): what it shows is
+    what formatting every cell shows, and a long text table kept by the server keeps one function per month cell, not
+    one per cell (each is an object the cycle collector walks)."""
+    from lib.formatting import _display
+
+    n = 300
+    frame = pd.DataFrame({"月份": np.arange(n) % 12 + 1, "指标": pd.Series([f"指标{i}" for i in range(n)], dtype="str"),
+                          "进展情况": pd.Series([None if i % 5 == 0 else "按计划" for i in range(n)], dtype="str"),
+                          "接收时间": pd.to_datetime([None if i % 7 == 0 else "2024-07-08" for i in range(n)])})
+    shown = display_table(frame, months=["月份"])
+    data, formats = _display(frame, months=["月份"])
+    every_cell = data.style.format(formats, na_rep=MISSING)
+    assert shown.set_uuid("t").to_html() == every_cell.set_uuid("t").to_html()
+    assert MISSING in shown.to_html() and "NaT" not in shown.to_html() and "None" not in shown.to_html()
+    assert len(shown._display_funcs) == 2 * n < len(every_cell._display_funcs)  # 月份 and the times with a gap

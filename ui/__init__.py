@@ -11,6 +11,8 @@
 The names pages use are re-exported here, so ``import ui; ui.table(...)`` works.
 """
 
+import gc
+
 from ui import server  # noqa: F401  (imported for its effect: Streamlit's per-rerun theme message made once)
 from ui.access import (
     DEFAULT_PAGE,
@@ -108,3 +110,10 @@ __all__ = [
     "signed_in_user", "source_badge", "source_picker", "status_cards", "status_chip", "status_legend", "store", "store_versions",
     "table", "table_or_cards", "template_bytes", "trend_view", "url_keep", "url_pick", "user", "view",
 ]
+
+# What is imported by now (Streamlit, pandas, Plotly, lib/: ~140,000 objects) lives as long as the server. Frozen, it
+# is left out of the cycle collector's full collections, which otherwise walk it every time (~0.1 s of CPU each; one
+# falls every dozen or so new views, e.g. a project's first visit: bench/RESULTS.md). Collected first, so no garbage
+# of the imports is kept.
+gc.collect()
+gc.freeze()
