@@ -269,7 +269,7 @@ def detail_view(folder: str, version: str, month: int) -> pd.DataFrame:
     return frozen.tables["detail"] if frozen else _of_month(month_and_previous(folder, version, month), month)
 
 
-@shared(32)
+@st.cache_resource(max_entries=32, show_spinner=False)
 def month_and_previous(folder: str, version: str, month: int) -> pd.DataFrame:
     """The detail tables of ``month`` and the month before, stacked with 月份, in one pass (lib.progress.detail_months):
     a page opens on a month, the overview's status changes need the previous month too, and two months cost about
@@ -278,7 +278,7 @@ def month_and_previous(folder: str, version: str, month: int) -> pd.DataFrame:
     return P.detail_months(b.targets, b.rows, [month - 1, month] if month > 1 else [month])
 
 
-@shared(32)
+@st.cache_resource(max_entries=32, show_spinner=False)
 def projects_and_previous(folder: str, version: str, month: int) -> pd.DataFrame:
     """The project tables of ``month`` and the month before, stacked with 月份, in one pass (lib.progress.project_tables
     of ``month_and_previous``)."""
