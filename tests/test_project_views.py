@@ -117,22 +117,6 @@ def test_string_columns_read_as_the_per_cell_path_reads_them():
     assert display_text(text.iloc[0:0]).empty
 
 
-@pytest.mark.parametrize("month", [1, 2, 6, 7])
-def test_a_month_and_the_previous_one_in_one_pass_equal_each_month_alone(targets, rows, month):
-    """ui.data computes the detail and project tables of a month and the month before in one pass (the overview's
-    status changes need both): each month taken from it equals that month computed alone, exactly."""
-    from ui.data import _of_month
-
-    months = [month - 1, month] if month > 1 else [month]
-    details = P.detail_months(targets, rows, months)
-    projects = P.project_tables(targets, details)
-    for m in months:
-        detail = P.detail(targets, rows, m)
-        pd.testing.assert_frame_equal(_of_month(details, m), detail, check_exact=True)
-        pd.testing.assert_frame_equal(_of_month(projects, m), P.project_table(targets, rows, m, detail), check_exact=True)
-        assert _of_month(projects, m)["状态"].nunique() > 1
-
-
 def test_a_readable_table_keeps_display_functions_only_where_a_cell_needs_one():
     """display_table formats only the columns that need it (a formatter, or a missing value left): what it shows is
     what formatting every cell shows, and a long text table kept by the server keeps one function per month cell, not

@@ -222,7 +222,6 @@ class MonthView:
         self._targets, self._rows, self._submissions, self.month = b.targets, b.rows, b.submissions, month
         self._frozen = _frozen(b, month)  # a published revision of this month: its stored tables, as published
         self._tables: dict[str, pd.DataFrame] = {}
-        self._folder, self._version = folder, version
         self.detail = detail_view(folder, version, month)
 
     def _table(self, name: str, compute) -> pd.DataFrame:
@@ -234,8 +233,7 @@ class MonthView:
 
     @property
     def projects(self) -> pd.DataFrame:
-        return self._table("projects", lambda: _of_month(projects_and_previous(self._folder, self._version, self.month),
-                                                         self.month))
+        return self._table("projects", lambda: P.project_table(self._targets, self._rows, self.month, self.detail))
 
     @property
     def categories(self) -> pd.DataFrame:
@@ -265,29 +263,9 @@ class MonthView:
 @shared(64)
 def detail_view(folder: str, version: str, month: int) -> pd.DataFrame:
     """The indicator × county table of one month: computed once, shared by every page, trend and projection."""
-    frozen = _frozen(load_bundle(folder, version), month)
-    return frozen.tables["detail"] if frozen else _of_month(month_and_previous(folder, version, month), month)
-
-
-@st.cache_resource(max_entries=32, show_spinner=False)
-def month_and_previous(folder: str, version: str, month: int) -> pd.DataFrame:
-    """The detail tables of ``month`` and the month before, stacked with 月份, in one pass (lib.progress.detail_months):
-    a page opens on a month, the overview's status changes need the previous month too, and two months cost about
-    what one does (bench/RESULTS.md)."""
     b = load_bundle(folder, version)
-    return P.detail_months(b.targets, b.rows, [month - 1, month] if month > 1 else [month])
-
-
-@st.cache_resource(max_entries=32, show_spinner=False)
-def projects_and_previous(folder: str, version: str, month: int) -> pd.DataFrame:
-    """The project tables of ``month`` and the month before, stacked with 月份, in one pass (lib.progress.project_tables
-    of ``month_and_previous``)."""
-    return P.project_tables(load_bundle(folder, version).targets, month_and_previous(folder, version, month))
-
-
-def _of_month(stacked: pd.DataFrame, month: int) -> pd.DataFrame:
-    """One month of a stacked table, as lib.progress computes that month alone (no 月份, index from 0)."""
-    return stacked[stacked["月份"] == month].drop(columns=["月份"]).reset_index(drop=True)
+    frozen = _frozen(b, month)
+    return frozen.tables["detail"] if frozen else P.detail(b.targets, b.rows, month)
 
 
 @shared(24)
@@ -309,8 +287,8 @@ def changes_view(folder: str, version: str, month: int) -> pd.DataFrame:
     if month <= 1:
         return pd.DataFrame(columns=["项目序号", "项目名称", "状态（前）", "完成率（前）", "状态（后）", "完成率（后）", "变化"])
     b = load_bundle(folder, version)
-    previous = _of_month(projects_and_previous(folder, version, month), month - 1)
-    return P.status_changes(b.targets, b.rows, month - 1, month, previous, month_view(folder, version, month).projects)
+    return P.status_changes(b.targets, b.rows, month - 1, month, month_view(folder, version, month - 1).projects,
+                            month_view(folder, version, month).projects)
 
 
 @shared(48)
