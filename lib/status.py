@@ -57,6 +57,18 @@ def done_thresholds(bases: pd.Series) -> np.ndarray:
     return np.where(bases.fillna(S.BASIS_EXACT).isin(S.APPROXIMATE_BASES).to_numpy(), 1 - APPROX_TOLERANCE, 1.0)
 
 
+def is_done(rate: float, basis: str | None = S.BASIS_EXACT) -> bool:
+    """The rate reaches 已完成 for its 目标口径: 98 % of 1469 (1439.62 / 1469 = 0.97999…) reaches 98 % exactly,
+    whatever the division left (rounded to 9 places; NaN never reaches it)."""
+    return round(float(rate), 9) >= done_at(basis)
+
+
+def are_done(rates: pd.Series, bases: pd.Series | None = None) -> np.ndarray:
+    """Vectorised ``is_done`` (``bases`` None: every target exact)."""
+    threshold = 1.0 if bases is None else done_thresholds(bases)
+    return (rates.astype("float64").round(9) >= threshold).to_numpy()
+
+
 def completion_rate(value: float | None, target: float | None, basis: str | None = S.BASIS_EXACT) -> float:
     """完成率 of one value against its target (NaN when there is no value or target)."""
     if value is None or target is None or value != value or target != target or not target:
@@ -125,7 +137,7 @@ def classify(rate: float | None, planned: float, lag: float = S.DEFAULT_LAG, sev
     """Status of one quantitative item (``planned`` as from the schedule; a ceiling ignores it)."""
     if rate is None or rate != rate:
         return S.STATUS_MISSING
-    if round(float(rate), 9) >= done_at(basis):  # 0.98 must reach 98 % exactly, whatever the division left
+    if is_done(rate, basis):
         return S.STATUS_DONE
     # The gap from the unrounded rate, then rounded: 0.4 − 0.5 and 580/1200 − 7/12 are exactly −10 points.
     gap = round((float(rate) - _held(planned, basis)) * 100, 9)
@@ -140,26 +152,22 @@ def classify_series(rate: pd.Series, planned: pd.Series, lag: float, severe: flo
                     bases: pd.Series | None = None) -> pd.Series:
     """Vectorised ``classify`` (same rule, for whole frames); ``bases`` None: every target exact."""
     raw = rate.astype("float64")
-    rate = raw.round(9)
-    if bases is None:
-        threshold, ceiling = 1.0, np.zeros(len(rate), dtype=bool)
-    else:
-        threshold, ceiling = done_thresholds(bases), (bases == S.BASIS_CEILING).to_numpy()
+    ceiling = np.zeros(len(raw), dtype=bool) if bases is None else (bases == S.BASIS_CEILING).to_numpy()
     gap = ((raw - _held_all(planned, bases)) * 100).round(9)
     out = np.select(
-        [rate.isna().to_numpy(), (rate >= threshold).to_numpy(), (gap < -severe).to_numpy(),
+        [raw.isna().to_numpy(), are_done(raw, bases), (gap < -severe).to_numpy(),
          (gap < -lag).to_numpy() | ceiling],
         [S.STATUS_MISSING, S.STATUS_DONE, S.STATUS_SEVERE, S.STATUS_LAGGING],
         default=S.STATUS_ON_TRACK,
     )
-    return pd.Series(out, index=rate.index, dtype="object")
+    return pd.Series(out, index=raw.index, dtype="object")
 
 
 def credited(rate: pd.Series, bases: pd.Series | None = None) -> pd.Series:
     """Rates as they count in a project's mean: capped at 100 %, and 100 % where the rule says 已完成."""
     rate = rate.astype("float64")
     if bases is not None:
-        rate = rate.mask((rate.round(9) >= done_thresholds(bases)).to_numpy(), 1.0)
+        rate = rate.mask(are_done(rate, bases), 1.0)
     return rate.clip(upper=1)
 
 

@@ -40,7 +40,7 @@ from lib import schema as S
 from lib.calendar import add_months
 from lib.findings import Finding, finding, listing, message
 from lib.package import CellFacts, Rejected, open_package
-from lib.status import classify, completion_rate, done_at, is_behind, planned_share
+from lib.status import classify, completion_rate, is_behind, is_done, planned_share
 from lib.targets import Targets
 from lib.template import COLUMN_LETTER, HEADER_CELLS
 
@@ -716,7 +716,7 @@ def add_history_warnings(result: ValidationResult, targets: Targets, history: Hi
             next_value, next_month = following.get((code, county), (None, None))
             if next_value is not None and next_value == next_value and value > next_value:
                 warn("value.above_later", "累计完成", at, value=value, month=int(next_month), later=next_value)
-        if state == S.STATUS_DONE and rate < done_at(basis):
+        if state == S.STATUS_DONE and rate == rate and not is_done(rate, basis):
             warn("state.done_below_target", "进展状态", at, rate=rate)
         if explained:
             continue

@@ -260,3 +260,16 @@ def test_the_worst_status_is_the_most_severe_and_nothing_reported_is_the_worst()
     assert worst([S.STATUS_SEVERE, S.STATUS_MISSING]) == S.STATUS_MISSING
     assert worst([S.STATUS_DONE]) == S.STATUS_DONE
     assert worst([]) == worst(["已开工", None]) == S.STATUS_MISSING  # nothing (known) reported
+
+
+def test_done_is_one_rule_for_one_rate_and_for_a_column():
+    """lib.status.is_done / are_done: 98 % of an approximate target whatever the division left, 100 % otherwise."""
+    from lib.status import are_done, is_done
+
+    rates = pd.Series([1439.62 / 1469, 1439.61 / 1469, 0.9999999999, 1.0, 0.99, float("nan")])
+    for basis in (S.BASIS_EXACT, S.BASIS_ABOUT, S.BASIS_CEILING):
+        scalar = [is_done(r, basis) for r in rates]
+        assert list(are_done(rates, pd.Series([basis] * len(rates)))) == scalar
+    assert [is_done(r, S.BASIS_ABOUT) for r in rates] == [True, False, True, True, True, False]
+    assert [is_done(r) for r in rates] == [False, False, True, True, False, False]
+    assert list(are_done(rates)) == [is_done(r) for r in rates]

@@ -968,3 +968,28 @@ def test_a_template_of_another_year_says_which_year_to_choose(targets):
     assert error.code == "template.other_year" and not result.accepted
     assert "2024 年度的模板" in error.message and "侧栏“年度”中选择 2024 年" in error.message
     assert "下载 2025 年度的模板" in error.message
+
+
+def test_done_at_98_percent_of_an_approximate_target_is_not_questioned_however_the_division_rounds(targets):
+    """约 1469 人: 1439.62 is exactly 98 %, though 1439.62 / 1469 leaves 0.97999…; the upload's 已完成 reminder and
+    the dashboard's status use one rule (lib.status.is_done), so neither says "below target" where the other says 已完成."""
+    import dataclasses
+
+    from lib.status import classify, completion_rate
+
+    unit, code = "市医保局", "P19-1"  # 约 6,500,000 人 in the bundled table
+    indicators = targets.indicators.copy()
+    indicators.loc[indicators["指标编号"] == code, "年度目标"] = 1469.0
+    small = dataclasses.replace(targets, indicators=indicators, _cache={})
+    assert 1439.62 / 1469 < 0.98  # the division really does fall short
+    assert classify(completion_rate(1439.62, 1469, S.BASIS_ABOUT), 0.25, basis=S.BASIS_ABOUT) == S.STATUS_DONE
+    at = f"J{row_of(small, unit, code)}"
+
+    def reminders(value: float) -> set[tuple[str, str]]:
+        data = filled(small, unit, overrides={(code, S.CITY): {"累计完成": value, "进展状态": "已完成"}})
+        result = validate(data, "医保局3月.xlsx", small, None, today=END)
+        assert result.accepted, result.errors
+        return set(codes(result, S.LEVEL_WARNING))
+
+    assert ("state.done_below_target", at) not in reminders(1439.62)
+    assert ("state.done_below_target", at) in reminders(1439.61)
