@@ -993,3 +993,25 @@ def test_done_at_98_percent_of_an_approximate_target_is_not_questioned_however_t
 
     assert ("state.done_below_target", at) not in reminders(1439.62)
     assert ("state.done_below_target", at) in reminders(1439.61)
+
+
+def test_a_ceiling_exceeded_without_a_reason_is_named_as_over_its_ceiling(targets):
+    """不高于 5 %: 6 % without 存在问题/下步计划 is reminded as "高于目标上限", not as a rate behind 序时进度 (the one
+    ceiling of the bundled table is 100 %, which a share cannot exceed, so the target is lowered here)."""
+    import dataclasses
+
+    unit, code = "市托育指挥部", "P06-9"
+    indicators = targets.indicators.copy()
+    indicators.loc[indicators["指标编号"] == code, "年度目标"] = 5.0
+    low = dataclasses.replace(targets, indicators=indicators, _cache={})
+    at = f"L{row_of(low, unit, code)}"
+
+    def reminder(value: float):
+        data = filled(low, unit, overrides={(code, S.CITY): {"累计完成": value, "进展状态": "正常推进"}})
+        result = validate(data, "托育3月.xlsx", low, None, today=END)
+        assert result.accepted, result.errors
+        return [f for f in result.findings if f.code == "progress.behind_unexplained" and f.cell == at]
+
+    over = reminder(6.0)
+    assert len(over) == 1 and "高于目标上限" in over[0].message and "6" in over[0].message, [str(f) for f in over]
+    assert reminder(5.0) == [] and reminder(4.0) == []
