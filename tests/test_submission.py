@@ -157,6 +157,16 @@ def test_bad_month(targets, month, expected):
     assert expected in error.message and error.cell == "F2"
 
 
+def test_january_and_december_are_months_and_0_and_13_are_not(targets):
+    """报送月份 1 to 12 inclusive: the year's first and last reports are read, a month 0 or 13 is refused at F2."""
+    for month, expected in (("2024-01", 1), ("2024-1", 1), ("2024年12月", 12), ("2024-12", 12)):
+        result = check(targets, filled(targets, UNIT, month=month), today=date(2025, 1, 10))
+        assert result.month == expected and "period.invalid" not in [f.code for f in result.findings], month
+    for month in ("2024-00", "2024-13"):
+        error = only_error(check(targets, filled(targets, UNIT, month=month)))
+        assert error.code == "period.invalid" and "不是有效月份" in error.message and error.cell == "F2", month
+
+
 def test_future_month(targets):
     error = only_error(check(targets, filled(targets, UNIT, month="2024-05"), today=date(2024, 4, 20)))
     assert "晚于当前月份" in error.message and error.cell == "F2"
