@@ -837,6 +837,60 @@ def test_a_report_for_the_current_month_is_a_reminder(targets):
     assert "本月尚未结束" in finding(result, "period.current_month").message
 
 
+def test_a_current_month_reminder_names_last_month_and_in_january_names_none(targets):
+    """The reminder for a report of the unfinished month offers last month (2024-02 for March, 2024-01 for
+    February); in January there is no last month of the year to offer."""
+    for month, offered in ((3, "2024-02"), (2, "2024-01")):
+        result = check(targets, filled(targets, UNIT, month=f"2024-{month:02d}"), today=date(2024, month, 20))
+        message = finding(result, "period.current_month").message
+        assert result.accepted and f"请改为 {offered}" in message, message
+    result = check(targets, filled(targets, UNIT, month="2024-01"), today=date(2024, 1, 20))
+    message = finding(result, "period.current_month").message
+    assert result.accepted and "本月尚未结束" in message and "请改为" not in message, message
+
+
+def test_a_long_note_below_the_table_is_shown_cut_at_20_characters(targets):
+    last = S.FORM_FIRST_DATA_ROW + len(targets.expected_rows(UNIT))
+    for typed, shown in (("一二三四五六七八九十" * 2, "一二三四五六七八九十" * 2 + "”"),
+                         ("一二三四五六七八九十" * 2 + "多", "一二三四五六七八九十" * 2 + "…”")):
+        data = edit(filled(targets, UNIT), lambda ws, wb, t=typed: ws.__setitem__(f"C{last + 1}", t))
+        error = only_error(check(targets, data))
+        assert error.code == "layout.stray_content" and f"“{shown}" in error.message, error.message
+
+
+def test_a_locked_cell_that_differs_only_in_spaces_or_number_form_is_the_same(targets):
+    """A locked 指标名称 with a trailing space (another program's save) is still the table's row, and the 年度目标
+    beside it is compared as a number: the row is read, not refused as an altered template."""
+    r = row_of(targets, UNIT, "P26-3")
+    name_col = chr(ord("A") + S.FORM_COLUMNS.index("指标名称"))
+    target_col = chr(ord("A") + S.FORM_COLUMNS.index("年度目标"))
+
+    def fn(ws, wb):
+        ws[f"{name_col}{r}"] = str(ws[f"{name_col}{r}"].value) + " "
+        ws[f"{target_col}{r}"] = int(ws[f"{target_col}{r}"].value)  # 44 typed as a whole number, not 44.0
+
+    result = check(targets, edit(filled(targets, UNIT), fn))
+    assert result.accepted and not result.errors, [str(f) for f in result.findings]
+    changed = edit(filled(targets, UNIT), lambda ws, wb: ws.__setitem__(f"{target_col}{r}", 45))
+    assert not check(targets, changed).accepted
+
+
+def test_a_blank_row_stays_blank_in_a_file_that_also_holds_an_error_value(targets):
+    """An empty row between the table and a note below it is skipped even when another cell holds #N/A: only the
+    error value and the note are named, not the empty row."""
+    r = row_of(targets, UNIT, "P26-3")
+    last = S.FORM_FIRST_DATA_ROW + len(targets.expected_rows(UNIT))
+
+    def fn(ws, wb):
+        ws[f"H{r}"] = "#N/A"
+        ws[f"C{last + 2}"] = "填报人：张三"  # row last + 1 stays empty
+
+    result = check(targets, edit(filled(targets, UNIT), fn))
+    rows = {f.cell[1:] for f in result.findings if f.cell and f.cell[1:].isdigit()}
+    assert f"H{r}" in [f.cell for f in result.errors] and f"C{last + 2}" in [f.cell for f in result.errors]
+    assert str(last + 1) not in rows, [str(f) for f in result.findings]
+
+
 # --- silent corruption: what would put a wrong figure in front of a user if it were let through -------------
 
 def _county_sum(targets, unit, code, share=0.3):
