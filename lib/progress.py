@@ -301,7 +301,7 @@ def narrative_history(targets: Targets, rows: pd.DataFrame, month: int, counties
     keep = (rows["月份"] <= month) & rows["指标编号"].isin(numbers.keys())
     if counties:
         keep &= rows["县市区"].isin(counties) | (rows["县市区"] == S.CITY)
-    keep &= (rows["进展情况"] != "") | (rows["存在问题"] != "") | (rows["下步计划"] != "")
+    keep &= (rows[S.NARRATIVE_COLUMNS] != "").any(axis=1)
     said = rows[keep].sort_values(["月份", "指标编号", "县市区"], ascending=[False, True, True])
     names = dict(zip(targets.indicators["指标编号"], targets.indicators["指标名称"]))
     said = said.assign(指标=said["指标编号"] + " " + said["指标编号"].map(names))

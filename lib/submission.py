@@ -634,7 +634,7 @@ def _impossible(value: float, target, kind: str, unit_name: str) -> tuple[str, d
     if kind == S.TYPE_RATE and unit_name == "%" and value > 100:
         return "share", {"value": value, "target": float(target)}
     if target is not None and target == target and target > 0 and value > IMPOSSIBLE_MULTIPLE * float(target):
-        return "multiple", {"value": value, "target": float(target), "times": float(f"{value / float(target):.0f}"),
+        return "multiple", {"value": value, "target": float(target), "times": round(value / float(target), 0),
                             "limit": IMPOSSIBLE_MULTIPLE, "measure": unit_name}
     return None
 

@@ -235,6 +235,25 @@ def test_shared_memo_builds_a_key_once_across_sessions_and_keeps_the_newest():
     assert len(builds) == 2
 
 
+def test_a_failed_build_is_not_kept_and_is_built_again():
+    """SharedMemo: a build that raises keeps neither a value nor its per-key lock; the next call builds anew."""
+    import pytest
+
+    from ui.data import SharedMemo
+
+    memo, calls = SharedMemo(4), []
+
+    def failing():
+        calls.append("failed")
+        raise OSError("store unreadable")
+
+    with pytest.raises(OSError):
+        memo.get(("k",), failing)
+    assert memo._building == {} and memo._values == {}
+    assert memo.get(("k",), lambda: calls.append("built") or 7) == 7 and calls == ["failed", "built"]
+    assert memo._building == {}
+
+
 def test_the_theme_every_rerun_sends_is_made_once_and_unchanged():
     """ui.server: the new_session message's theme sections are Streamlit's own, made once per config parse."""
     from streamlit.proto.NewSession_pb2 import NewSession

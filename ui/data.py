@@ -49,12 +49,15 @@ class SharedMemo:
             with self._lock:
                 if key in self._values:  # built by another session meanwhile
                     return self._values[key]
-            value = build()
-            with self._lock:
-                self._values[key] = value
-                while len(self._values) > self.max_entries:
-                    self._values.popitem(last=False)
-                self._building.pop(key, None)
+            try:
+                value = build()
+                with self._lock:
+                    self._values[key] = value
+                    while len(self._values) > self.max_entries:
+                        self._values.popitem(last=False)
+            finally:  # built or failed: no lock kept per key (a failed key is simply built again next time)
+                with self._lock:
+                    self._building.pop(key, None)
         return value
 
     def clear(self) -> None:

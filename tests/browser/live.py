@@ -172,11 +172,15 @@ def visit(page, server, path: str) -> None:
     once its run has finished and drawn. ``open_path`` first, to sign in; ``path`` must show something other than
     what is on screen (the run is recognised by what it changes)."""
     drawn(page)
+    heading = page.locator("[data-testid='stMain'] h1").first
+    before = heading.inner_text() if heading.count() else None
     page.evaluate(NAVIGATE, f"/{path}")
     page.wait_for_function("window.__livelihoodRan", polling=50, timeout=120_000)
     drawn(page)
     assert urlsplit(page.url).path == urlsplit(f"{server[0]}/{path}").path, (page.url, path)  # the page asked for
-    assert page.locator("[data-testid='stMain'] h1").count() > 0, path  # a page, not an empty main block
+    assert heading.count() > 0, path  # a page, not an empty main block
+    # The URL is what NAVIGATE wrote, so it cannot tell whether the app followed: the page's heading can.
+    assert heading.inner_text() != before, (path, before)
 
 
 def settled(page) -> None:
