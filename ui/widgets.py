@@ -262,9 +262,16 @@ def _keep(kind: str, obj, value) -> None:
     _KEPT[key] = (weakref.ref(obj, lambda _ref, key=key, kept=_KEPT: kept.pop(key, None)), value)  # safe at exit
 
 
-def _kept(kind: str, obj):
+def _entry(kind: str, obj) -> tuple | None:
+    """``obj``'s entry of ``kind`` (weak reference, value), or None (never kept, or kept for an object now gone
+    whose id() was reused)."""
     entry = _KEPT.get((kind, id(obj)))
-    return entry[1] if entry is not None and entry[0]() is obj else None
+    return entry if entry is not None and entry[0]() is obj else None
+
+
+def _kept(kind: str, obj):
+    entry = _entry(kind, obj)
+    return None if entry is None else entry[1]
 
 
 def readable(frame: pd.DataFrame, percent: tuple = (), points: tuple = (), months: tuple = ()):
@@ -281,15 +288,14 @@ def readable(frame: pd.DataFrame, percent: tuple = (), points: tuple = (), month
 
 def kept_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame``, a cached view handed to st.dataframe as it is (no formatting), with its Arrow bytes made once."""
-    kept = _KEPT.get(("arrow", id(frame)))
-    if kept is None or kept[0]() is not frame:
+    if _entry("arrow", frame) is None:
         _keep("arrow", frame, None)  # to be filled by the first st.dataframe call
     return frame
 
 
 def _marshall_styler_once(proto, styler, default_uuid: str) -> None:
-    kept = _KEPT.get(("marshal", id(styler)))
-    if kept is None or kept[0]() is not styler:
+    kept = _entry("marshal", styler)
+    if kept is None:
         return _marshall_styler(proto, styler, default_uuid)
     if kept[1] is None:
         _marshall_styler(proto, styler, default_uuid)
@@ -310,8 +316,8 @@ def _shed(styler) -> None:
 
 
 def _arrow_bytes_once(df: pd.DataFrame) -> bytes:
-    kept = _KEPT.get(("arrow", id(df)))
-    if kept is None or kept[0]() is not df:
+    kept = _entry("arrow", df)
+    if kept is None:
         return _to_arrow_bytes(df)
     if kept[1] is None:
         data = _to_arrow_bytes(df)
