@@ -7,9 +7,13 @@ folder's ``templates/``.
 from __future__ import annotations
 
 import argparse
+import html
 import io
+import math
+import re
 import zipfile
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -308,20 +312,152 @@ def fill_template(template: bytes, month: str | None, entries: dict, header: dic
     ``entries`` maps (指标编号, 县市区) to a dict of input columns
     (累计完成, 进展状态, 进展情况, 存在问题, 下步计划); ``header`` may set
     填报人, 联系电话, 填报日期.
+
+    The values are written into the form sheet's XML of the template's package, every other part kept as it is,
+    the cells written exactly as openpyxl writes them (``_xml_cell``): the same workbook openpyxl's load, set and
+    save gives, in a few milliseconds instead of about 0.1 s. A value or a package this does not cover (a date, an
+    error code, shared strings …) is filled through openpyxl as before.
     """
+    cells = {}
+    if month is not None:
+        cells[HEADER_CELLS[S.HEADER_MONTH][1]] = month
+    for label, value in (header or {}).items():
+        cells[HEADER_CELLS[label][1]] = value
+    package = _package(template)
+    if package is not None:
+        for key, rows in package.rows.items():
+            for name, value in entries.get(key, {}).items():
+                cells.update((f"{COLUMN_LETTER[name]}{row}", value) for row in rows)
+        filled = package.fill(cells)
+        if filled is not None:
+            return filled
+    return _fill_with_openpyxl(template, cells)
+
+
+def _fill_with_openpyxl(template: bytes, cells: dict) -> bytes:
     from openpyxl import load_workbook
 
     wb = load_workbook(io.BytesIO(template))
     ws = wb[S.SHEET_FORM]
-    if month is not None:
-        ws[HEADER_CELLS[S.HEADER_MONTH][1]] = month
-    for label, value in (header or {}).items():
-        ws[HEADER_CELLS[label][1]] = value
-    code_col, county_col = COLUMN_LETTER["指标编号"], COLUMN_LETTER["县市区"]
-    for r in range(S.FORM_FIRST_DATA_ROW, ws.max_row + 1):
-        key = (ws[f"{code_col}{r}"].value, ws[f"{county_col}{r}"].value)
-        for name, value in entries.get(key, {}).items():
-            ws[f"{COLUMN_LETTER[name]}{r}"] = value
+    for ref, value in cells.items():
+        ws[ref] = value
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
+
+
+_CELL = re.compile(r'<c r="([A-Z]+)([0-9]+)"([^>]*?)(?:/>|>(.*?)</c>)', re.S)
+_INLINE_TEXT = re.compile(r"^<is><t(?: [^>]*)?>(.*?)</t></is>$", re.S)
+_NUMBER = re.compile(r"^<v>([^<]*)</v>$")
+
+
+def _xml_cell(ref: str, attrs: str, value) -> str | None:
+    """``value`` at cell ``ref`` (its template attributes ``attrs`` less the type) as openpyxl writes it
+    (``openpyxl.cell._writer``: inline strings, numbers as ``%.16g``, ``=…`` a formula, text cut at 32,767
+    characters); None for a value openpyxl writes another way (dates, error codes, illegal characters …)."""
+    from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
+    from openpyxl.compat import safe_string
+
+    head = f'<c r="{ref}"{attrs}'
+    if value is None:
+        return head + ' t="n"></c>'
+    if type(value) in (int, float):
+        if not math.isfinite(value):
+            return None
+        return head + f' t="n"><v>{safe_string(value)}</v></c>'
+    if type(value) is not str or ILLEGAL_CHARACTERS_RE.search(value) or value in ERROR_CODES:
+        return None
+    value = value[:32767]
+    if value == "":
+        return head + ' t="inlineStr"></c>'
+    if len(value) > 1 and value.startswith("="):
+        return head + f"><f>{_escape(value[1:])}</f><v></v></c>"
+    space = ' xml:space="preserve"' if value != value.strip() else ""
+    return head + f' t="inlineStr"><is><t{space}>{_escape(value)}</t></is></c>'
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+
+
+class _Package:
+    """A template's parts, its form sheet's XML split at every cell, and the row of each (指标编号, 县市区)."""
+
+    def __init__(self, parts: dict[str, bytes], sheet: str):
+        self.parts, self.sheet = parts, sheet
+        xml = parts[sheet].decode("utf-8")
+        self.pieces: list[str] = []  # text between cells and the cells themselves, alternating
+        self.cells: dict[str, tuple[int, str]] = {}  # ref -> (index in pieces, attributes less the type)
+        values: dict[str, object] = {}
+        end = 0
+        for match in _CELL.finditer(xml):
+            column, row, attrs, body = match.groups()
+            ref = column + row
+            self.pieces.append(xml[end:match.start()])
+            self.cells[ref] = (len(self.pieces), re.sub(r'\s+t="[^"]*"', "", attrs))
+            self.pieces.append(match.group(0))
+            end = match.end()
+            if column in (COLUMN_LETTER["指标编号"], COLUMN_LETTER["县市区"]) and body:
+                values[ref] = _cell_value(attrs, body)
+        self.pieces.append(xml[end:])
+        code, county = COLUMN_LETTER["指标编号"], COLUMN_LETTER["县市区"]
+        self.rows: dict[tuple, list[int]] = {}  # a key on several rows (an edited form) fills each
+        for ref in self.cells:
+            row = int(ref.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+            if ref == f"{code}{row}" and row >= S.FORM_FIRST_DATA_ROW:
+                self.rows.setdefault((values.get(ref), values.get(f"{county}{row}")), []).append(row)
+
+    def fill(self, cells: dict) -> bytes | None:
+        pieces = list(self.pieces)
+        for ref, value in cells.items():
+            if ref not in self.cells:
+                return None
+            index, attrs = self.cells[ref]
+            written = _xml_cell(ref, attrs, value)
+            if written is None:
+                return None
+            pieces[index] = written
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, body in self.parts.items():
+                zf.writestr(name, "".join(pieces).encode("utf-8") if name == self.sheet else body)
+        return buffer.getvalue()
+
+
+def _cell_value(attrs: str, body: str):
+    """The value of a prefilled cell as openpyxl reads it: inline text, or a number (int when it has no point)."""
+    if 't="inlineStr"' in attrs:
+        text = _INLINE_TEXT.match(body)
+        return html.unescape(text.group(1)) if text else None
+    number = _NUMBER.match(body)
+    if number and 't="' not in attrs.replace('t="n"', ""):
+        raw = number.group(1)
+        try:
+            return int(raw) if raw.lstrip("-").isdigit() else float(raw)
+        except ValueError:
+            return None
+    return None
+
+
+@lru_cache(maxsize=64)
+def _package(template: bytes) -> _Package | None:
+    """The template's parts for ``fill_template``; None if it is not a package this can fill (no form sheet found by
+    the workbook's relationships, shared strings, or not a zip)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(template)) as zf:
+            parts = {info.filename: zf.read(info.filename) for info in zf.infolist()}
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    if "xl/sharedStrings.xml" in parts or "xl/workbook.xml" not in parts or "xl/_rels/workbook.xml.rels" not in parts:
+        return None
+    workbook, rels = parts["xl/workbook.xml"].decode("utf-8"), parts["xl/_rels/workbook.xml.rels"].decode("utf-8")
+    sheet = re.search(r'<sheet [^>]*name="' + re.escape(_escape(S.SHEET_FORM)) + r'"[^>]*r:id="([^"]+)"', workbook)
+    if not sheet:
+        return None
+    target = re.search(r'<Relationship [^>]*Target="([^"]+)" Id="' + re.escape(sheet.group(1)) + '"', rels)
+    if not target:
+        return None
+    path = target.group(1).lstrip("/") if target.group(1).startswith("/") else "xl/" + target.group(1)
+    if path not in parts:
+        return None
+    return _Package(parts, path)
