@@ -370,6 +370,21 @@ def demo_copy(request, tmp_path, monkeypatch):
     yield folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def installed_components_scanned_once():
+    """Scan the installed packages for Streamlit components once per test process, as a server does once at its start
+    (``Runtime.__init__``). Every ``AppTest`` makes a new component manager that scans them again (~0.4 CPU s each:
+    the metadata of every installed distribution is parsed), and the suite makes hundreds of AppTests; the packages
+    installed do not change during a run."""
+    from streamlit.components.v2 import manifest_scanner
+
+    scan = manifest_scanner.scan_component_manifests
+    found = scan()
+    manifest_scanner.scan_component_manifests = lambda max_workers=None: list(found)
+    yield
+    manifest_scanner.scan_component_manifests = scan
+
+
 @pytest.fixture(autouse=True)
 def navigation_mode(request, monkeypatch):
     """Run pages the way a live server does once app.py has called st.navigation.

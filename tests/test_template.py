@@ -226,3 +226,39 @@ def test_basis_formats_render_in_libreoffice(targets, tmp_path):
                    check=True, capture_output=True, timeout=180)
     rows = list(csv.reader((tmp_path / "市医保局.csv").read_text(encoding="utf-8").splitlines()))
     assert rows[S.FORM_HEADER_ROW][6] == "约6,500,000"  # the first data row's 年度目标, as displayed
+
+
+def test_fill_writes_the_values_openpyxl_writes(targets, workbooks):
+    """fill_template writes into the form sheet's XML itself: every cell of every sheet reads back as openpyxl's own
+    fill gives it (value, type, protection, number format), for awkward values too; a value it does not write itself
+    (a date) goes through openpyxl."""
+    from datetime import date
+
+    from lib import template as T
+    from tests.factory import entries_for
+
+    template = workbooks["市体育局"]
+    entries = entries_for(targets, "市体育局", share=0.37, problems=" 前后空格 ", plan="a & <b> \r\n c")
+    awkward = ["=1+1", "-2", "－2", "", None, 0, -3, 1e300, 0.1 + 0.2, 7.0, "长" * 40000, 12]
+    for row, value in zip(entries.values(), awkward * 3):
+        row["累计完成" if "累计完成" in row else "进展情况"] = value
+    header = {S.HEADER_FILLER: " 张三", S.HEADER_PHONE: 5370000000, S.HEADER_DATE: "2024-04-03"}
+    month_cell = HEADER_CELLS[S.HEADER_MONTH][1]
+    cells = {month_cell: "2024-03"} | {HEADER_CELLS[k][1]: v for k, v in header.items()}
+    rows = T._package(template).rows
+    for key, values in entries.items():
+        cells |= {f"{COLUMN_LETTER[name]}{r}": v for name, v in values.items() for r in rows[key]}
+    assert T._package(template).fill(cells) is not None  # written into the XML, not through openpyxl
+
+    def read(data):
+        return {ws.title: [[(c.value, c.value is not None and c.data_type, c.protection.locked, c.number_format)
+                            for c in row] for row in ws.iter_rows()] for ws in load_workbook(io.BytesIO(data)).worksheets}
+
+    fast = read(T.fill_template(template, "2024-03", entries, header))
+    assert fast == read(T._fill_with_openpyxl(template, cells))
+    form = fast[S.SHEET_FORM]
+    assert form[1][5][0] == "2024-03" and form[2][1][0] == " 张三"
+    value = S.FORM_COLUMNS.index("累计完成")
+    assert {row[value][0] for row in form[S.FORM_FIRST_DATA_ROW - 1:]} >= {"=1+1", -3, 12, 7}
+    dated = T.fill_template(template, "2024-03", entries, header | {S.HEADER_DATE: date(2024, 4, 3)})
+    assert load_workbook(io.BytesIO(dated))[S.SHEET_FORM][HEADER_CELLS[S.HEADER_DATE][1]].is_date
