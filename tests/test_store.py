@@ -550,39 +550,45 @@ def test_a_write_on_one_server_changes_the_version_every_server_polls(targets, d
     assert there.version() != seen and there.target_years() == [2024, 2025]
 
 
-def _upload_when_released(folder: str, data: bytes, received: str, release) -> None:
-    """One server's upload, started at the same moment as the other's (spawned process)."""
+def _upload_when_released(folder: str, uploads: list[tuple[str, bytes]], releases, done) -> None:
+    """One server's uploads, one a round, each started at the same moment as the other server's (spawned process):
+    waits for the round's release, ingests, says so on ``done``."""
     store = Store(folder)
     targets = store.targets(2024)
-    release.wait()
-    store.ingest(data, f"{received}.xlsx", uploader="server", targets=targets, received_at=datetime.fromisoformat(received))
+    for (received, data), release in zip(uploads, releases):
+        release.wait()
+        store.ingest(data, f"{received}.xlsx", uploader="server", targets=targets,
+                     received_at=datetime.fromisoformat(received))
+        done.put(received)
 
 
 def test_two_servers_uploading_one_unit_month_at_once_keep_the_later_received(targets, data_dir, backend, tmp_path):
+    """Two rounds (the later received file uploaded a moment after, then a moment before, the other); the same two
+    server processes serve both rounds (a process start costs more than the uploads)."""
     import multiprocessing
 
     spawn = multiprocessing.get_context("spawn")
-    for round_, (earlier, later) in enumerate([("2024-04-03T09:00:00", "2024-04-03T09:00:01"),
-                                               ("2024-04-04T09:00:01", "2024-04-04T09:00:00")]):
-        month = f"2024-0{round_ + 2}"
-        release = spawn.Event()
-        uploads = [(earlier, filled(targets, UNIT, month=month, share=0.2)),
-                   (later, filled(targets, UNIT, month=month, share=0.4))]
-        folders = [str(data_dir), str(tmp_path / f"server-2-{round_}") if backend == "postgres" else str(data_dir)]
-        procs = [spawn.Process(target=_upload_when_released, args=(folder, data, received, release))
-                 for folder, (received, data) in zip(folders, uploads)]
-        for proc in procs:
-            proc.start()
-        release.set()
-        for proc in procs:
-            proc.join(300)
-            assert proc.exitcode == 0
+    rounds = [("2024-04-03T09:00:00", "2024-04-03T09:00:01"), ("2024-04-04T09:00:01", "2024-04-04T09:00:00")]
+    uploads = [[(earlier, filled(targets, UNIT, month=f"2024-0{i + 2}", share=0.2)),
+                (later, filled(targets, UNIT, month=f"2024-0{i + 2}", share=0.4))] for i, (earlier, later) in enumerate(rounds)]
+    releases, done = [spawn.Event() for _ in rounds], spawn.Queue()
+    folders = [str(data_dir), str(tmp_path / "server-2") if backend == "postgres" else str(data_dir)]
+    procs = [spawn.Process(target=_upload_when_released, args=(folder, [pair[server] for pair in uploads], releases, done))
+             for server, folder in enumerate(folders)]
+    for proc in procs:
+        proc.start()
+    for round_, (earlier, later) in enumerate(rounds):
+        releases[round_].set()
+        assert {done.get(timeout=300), done.get(timeout=300)} == {earlier, later}
         subs = Store(data_dir).submissions()
         subs = subs[subs["month"] == round_ + 2]
         current = subs[subs["state"] == STATE_CURRENT]
         assert len(subs) == 2 and len(current) == 1
         assert current["received_at"].iloc[0] == max(earlier, later)
         assert _value(Store(data_dir), month=round_ + 2) == (4.0 if later > earlier else 2.0)
+    for proc in procs:
+        proc.join(300)
+        assert proc.exitcode == 0
 
 
 def test_store_of_the_layout_before_migrations_upgrades_in_place(targets, tmp_path):
