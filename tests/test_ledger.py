@@ -355,27 +355,36 @@ def run_cli(data_dir, *args) -> subprocess.CompletedProcess:
                           env=dict(os.environ, LIVELIHOOD_DATA_DIR=str(data_dir)))
 
 
-def test_cli_sync_and_export(store, targets, data_dir):
+def cli(capsysbinary, *args) -> tuple[int, bytes, bytes]:
+    """``python -m lib.ledger ARGS`` in this process (the data folder and backend from the environment, as the
+    command reads them): exit code, stdout, stderr. ``run_cli`` runs the command itself once per test."""
+    capsysbinary.readouterr()
+    code = ledger.main(list(args))
+    out, err = capsysbinary.readouterr()
+    return code, out, err
+
+
+def test_cli_sync_and_export(store, targets, data_dir, capsysbinary):
     report(store, targets, "2024-03", {("P26-1", "任城区"): "-资金拨付滞后。", ("P26-1", "兖州区"): "选址反复。"})
-    synced = run_cli(data_dir, "sync")
+    synced = run_cli(data_dir, "sync")  # the command itself, in its own process
     assert synced.returncode == 0 and "新增待确认问题 2 条" in synced.stdout.decode()
-    assert "新增待确认问题 0 条" in run_cli(data_dir, "sync").stdout.decode()  # idempotent
+    assert "新增待确认问题 0 条" in cli(capsysbinary, "sync")[1].decode()  # idempotent
     manual(store, targets, due=date(2024, 6, 30))
 
-    everything = run_cli(data_dir, "export")
-    assert everything.returncode == 0 and everything.stdout.startswith(b"\xef\xbb\xbf")
-    frame = pd.read_csv(io.BytesIO(everything.stdout), encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    code, everything, _ = cli(capsysbinary, "export")
+    assert code == 0 and everything.startswith(b"\xef\xbb\xbf")
+    frame = pd.read_csv(io.BytesIO(everything), encoding="utf-8-sig", dtype=str, keep_default_na=False)
     assert list(frame.columns) == ledger.EXPORT_COLUMNS
     assert len(frame) == 3 and (frame["状态"] == ledger.CANDIDATE).sum() == 2  # candidates listed, marked
     assert "'-资金拨付滞后。" in set(frame["问题描述"])  # formula text neutralised
     assert set(frame["来源"]) >= {f"单位报送（{UNIT} 2024年3月 L{row_of(targets, UNIT, 'P26-1', '任城区')}）"}
-    assert "\r\n" in everything.stdout.decode("utf-8-sig")
+    assert "\r\n" in everything.decode("utf-8-sig")
 
-    active = run_cli(data_dir, "export", "--status", "待处理,协调中")
-    frame = pd.read_csv(io.BytesIO(active.stdout), encoding="utf-8-sig", dtype=str, keep_default_na=False)
-    assert list(frame["状态"]) == [ledger.TODO] and frame["逾期"][0].startswith("是")
-    bad = run_cli(data_dir, "export", "--status", "进行中")
-    assert bad.returncode == 2 and "未知状态" in bad.stderr.decode()
+    code, active, _ = cli(capsysbinary, "export", "--status", "待处理,协调中")
+    frame = pd.read_csv(io.BytesIO(active), encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert code == 0 and list(frame["状态"]) == [ledger.TODO] and frame["逾期"][0].startswith("是")
+    code, _, err = cli(capsysbinary, "export", "--status", "进行中")
+    assert code == 2 and "未知状态" in err.decode()
 
 
 def test_the_store_cli_backs_up(store, targets, data_dir, tmp_path):

@@ -267,21 +267,23 @@ def test_asking_for_a_revision_that_was_not_published_is_refused(store):
         R.figures_for(store, store.targets(), 6, revision=3)
 
 
-def test_cli_writes_the_files_and_fails_clearly_without_data(store, tmp_path):
+def test_cli_writes_the_files_and_fails_clearly_without_data(store, tmp_path, monkeypatch, capsys):
+    """The command itself in its own process once; its refusals through ``main`` in this process (the same code,
+    the data folder from the environment as the command reads it), without two more interpreter starts."""
     env = {**os.environ, "LIVELIHOOD_DATA_DIR": str(store.folder)}
     out = subprocess.run(["python", "-m", "lib.report", "--month", "2024-06", "--out", str(tmp_path)], cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     written = tmp_path / "督查通报-2024-06-未发布.docx"
     assert written.exists() and docx.Document(str(written)).core_properties.subject == "2024-06"
-    empty = tmp_path / "empty"
-    env["LIVELIHOOD_DATA_DIR"] = str(empty)
-    out = subprocess.run(["python", "-m", "lib.report", "--month", "2024-06", "--out", str(tmp_path)], cwd=ROOT,
-                         env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 1 and "没有任何已接收的报表" in out.stderr
-    out = subprocess.run(["python", "-m", "lib.report", "--month", "2023-06"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 2 and "2024-01 至 2024-12" in out.stderr
+    monkeypatch.setenv("LIVELIHOOD_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.delenv("LIVELIHOOD_DATABASE_URL", raising=False)
+    capsys.readouterr()
+    assert R.main(["--month", "2024-06", "--out", str(tmp_path)]) == 1
+    assert "没有任何已接收的报表" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        R.main(["--month", "2023-06"])
+    assert refused.value.code == 2 and "2024-01 至 2024-12" in capsys.readouterr().err
 
 
 def test_report_settings_sheet_is_read_and_checked(tmp_path):
