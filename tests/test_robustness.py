@@ -24,7 +24,7 @@ from lib.store.core import DB_NAME
 from lib.submission import validate
 from tests.corpus.make_corpus import _sheet_xml, _with_sheet
 from tests.factory import filled, xml_text
-from tests.worker import CRASH_STEPS, run_workers
+from tests.worker import CRASH_STEPS, run_workers, start_workers
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "500"))
@@ -199,12 +199,10 @@ def test_sigkill_during_ingestion_leaves_a_consistent_store(targets, data_dir, t
     Store(data_dir)  # created before the first worker: before_recovery reads it
     for step, nth in plan:
         _, before = before_recovery(data_dir)
-        proc = subprocess.Popen([sys.executable, "-m", "tests.worker", str(data_dir), "--crash", f"{step}:{nth}",
-                                 "--dir", str(inbox)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-        out, _ = proc.communicate(timeout=600)
+        [(code, out)] = start_workers([[str(data_dir), "--crash", f"{step}:{nth}", "--dir", str(inbox)]], timeout=600)
         last = out.strip().splitlines()[-1]
-        assert proc.returncode == -signal.SIGKILL and last == f"crash {step} {nth}", (
-            f"the kill at {step} of new file {nth} never happened (exit {proc.returncode}, last line {last!r})")
+        assert code == -signal.SIGKILL and last == f"crash {step} {nth}", (
+            f"the kill at {step} of new file {nth} never happened (exit {code}, last line {last!r})")
         pending, committed = before_recovery(data_dir)
         where = f"after a kill at {step} of new file {nth} (steps hit before: {hit})"
         try:

@@ -4,10 +4,13 @@ python -m tests.worker STORE UNIT:MONTH:SHARE [...]   fill and ingest those work
 python -m tests.worker STORE --dir INBOX              ingest every file in INBOX (sorted)
 python -m tests.worker STORE --crash STEP:N ...       the same, SIGKILLing itself at STEP of the Nth new file
 Prints "ready" once imported, one line per stored file, then "total N" (or "crash STEP N" just before the kill).
+
+python -m tests.worker --serve                        the tests' way to start them: a fork server (below)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -24,14 +27,69 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_workers(folder, argument_lists: list[list[str]], timeout: float = 900) -> list[int]:
     """Start one worker process per argument list, all at once; return how many files each stored."""
-    procs = [subprocess.Popen([sys.executable, "-m", "tests.worker", str(folder), *args], cwd=ROOT,
-                              stdout=subprocess.PIPE, text=True) for args in argument_lists]
     counts = []
-    for proc in procs:
-        out, _ = proc.communicate(timeout=timeout)
-        assert proc.returncode == 0
+    for code, out in start_workers([[str(folder), *args] for args in argument_lists], timeout):
+        assert code == 0, (code, out)
         counts.append(int(out.strip().splitlines()[-1].split()[-1]))
     return counts
+
+
+_SERVER: list[subprocess.Popen] = []
+
+
+def start_workers(argument_lists: list[list[str]], timeout: float = 900) -> list[tuple[int, str]]:
+    """Run ``python -m tests.worker ARGS`` once per argument list, all at once, each in a process of its own, forked
+    from a fork server that has imported this module once per test process (``serve``): a fork costs milliseconds,
+    a fresh interpreter importing the store, pandas and openpyxl ~1.4 CPU s. Each worker gets this process's
+    environment as it is now. Returns (exit code, or minus the signal that ended it; its output) per worker."""
+    import tempfile
+
+    if not _SERVER or _SERVER[0].poll() is not None:
+        _SERVER[:] = [subprocess.Popen([sys.executable, "-m", "tests.worker", "--serve"], cwd=ROOT, text=True,
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE)]
+    server = _SERVER[0]
+    with tempfile.TemporaryDirectory(prefix="workers-") as folder:
+        outs = [str(Path(folder) / f"{i}.out") for i in range(len(argument_lists))]
+        server.stdin.write(json.dumps({"env": dict(os.environ), "jobs": list(zip(argument_lists, outs))}) + "\n")
+        server.stdin.flush()
+        import select
+
+        if not select.select([server.stdout], [], [], timeout)[0]:
+            server.kill()
+            raise TimeoutError(f"workers {argument_lists} still running after {timeout} s")
+        codes = json.loads(server.stdout.readline())
+        return [(code, Path(out).read_text(encoding="utf-8")) for code, out in zip(codes, outs)]
+
+
+def serve() -> int:
+    """The fork server: for each line on stdin ({"env", "jobs": [[argv, output file], ...]}) fork one worker per
+    job with that environment, its stdout to its file; wait for all; answer with their exit codes (minus the
+    signal for a killed one) as one JSON line. It never opens a store itself, so no worker inherits a connection."""
+    for line in sys.stdin:
+        request = json.loads(line)
+        pids = []
+        for argv, out in request["jobs"]:
+            sys.stdout.flush()
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    os.environ.clear()
+                    os.environ.update(request["env"])
+                    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+                    os.dup2(fd, 1)
+                    code = main(argv)
+                except BaseException:
+                    import traceback
+
+                    traceback.print_exc()
+                finally:
+                    sys.stdout.flush()
+                    os._exit(code)
+            pids.append(pid)
+        codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
+        print(json.dumps(codes), flush=True)
+    return 0
 
 
 # The steps of the file archive's crash-safe protocol (lib.store.archive), in order, for one new file:
@@ -118,4 +176,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    raise SystemExit(serve() if sys.argv[1:] == ["--serve"] else main(sys.argv[1:]))
