@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from datetime import datetime
 
 import pytest
@@ -11,8 +13,10 @@ import pytest
 from lib import progress as P
 from lib import publish as PB
 from lib import schema as S
+from lib.config import BUNDLED_TARGETS
 from lib.export import to_csv_bytes
 from lib.store import Store
+from tests.conftest import close_pool
 from tests.factory import filled
 
 PLAIN = "市体育局"
@@ -32,20 +36,48 @@ def frozen(pub) -> dict[str, bytes]:
     return {name: to_csv_bytes(pub.tables[name]) for name in PB.TABLES}
 
 
-@pytest.fixture()
-def world(targets, data_dir, split_unit, backend):
-    """Two units, May and June reported (May of PLAIN twice), June published as it stood."""
-    store = Store(data_dir)
-    send = lambda unit, month, share, day: store.ingest(  # noqa: E731
+def _sender(store, targets):
+    return lambda unit, month, share, day: store.ingest(
         filled(targets, unit, month=f"2024-{month:02d}", share=share), f"{unit}-{month}-{share}.xlsx",
         uploader="王五", targets=targets, received_at=day)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, targets, split_unit, module_backend):
+    """Two units, May and June reported (May of PLAIN twice), June published as it stood: built once per module and
+    backend; ``world`` hands each test a private copy."""
+    folder = tmp_path_factory.mktemp("publish") / "data"
+    folder.mkdir()
+    shutil.copy(BUNDLED_TARGETS, folder / "targets.xlsx")
+    store = Store(folder)
+    send = _sender(store, targets)
     first_may = send(PLAIN, 5, 0.2, datetime(2024, 6, 3, 9))
     send(PLAIN, 5, 0.25, datetime(2024, 6, 4, 9))
     send(split_unit, 5, 0.2, datetime(2024, 6, 3, 10))
     send(PLAIN, 6, 0.3, datetime(2024, 7, 3, 9))
     send(split_unit, 6, 0.3, datetime(2024, 7, 3, 10))
     pub = PB.publish(store, 2024, 6, "李四")
-    return store, pub, send, first_may.submission_id
+    url = os.environ.get("LIVELIHOOD_DATABASE_URL")
+    if url:
+        close_pool(url)  # a template database: nothing may stay connected to it
+    return folder, url, pub, first_may.submission_id
+
+
+@pytest.fixture()
+def world(built, targets, tmp_path, monkeypatch, request):
+    """A private copy of ``built`` (the folder; on PostgreSQL a clone of its database, dropped after the test):
+    (store, June's publication as published, send, the first May submission's id)."""
+    source, url, pub, first_may = built
+    folder = tmp_path / "data"
+    shutil.copytree(source, folder)
+    monkeypatch.setenv("LIVELIHOOD_DATA_DIR", str(folder))
+    if url:
+        server = request.getfixturevalue("postgres_server")
+        copy = server.clone_database(url)
+        request.addfinalizer(lambda: server.drop_database(copy))
+        monkeypatch.setenv("LIVELIHOOD_DATABASE_URL", copy)
+    store = Store(folder)
+    return store, pub, _sender(store, targets), first_may
 
 
 def test_publish_records_versions_targets_tables_and_hash(world, targets):
