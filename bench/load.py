@@ -15,10 +15,17 @@ Every session opens the overview, changes the 类别 filter (the multiselect's w
 query string, as the browser sends them), then opens the county page and the project page
 ("rounds" times). Phases:
 
-  warm   one session: every page opened, then rerun ``--warm`` times unchanged (p50 per page)
+  warm   one session: every page opened, then rerun ``--warm`` times unchanged (p50 per page; the time to
+         the first message back, this client's own decoding and the frames per rerun beside it)
   N      N sessions at once, each doing the four steps: p50/p95/max per step, reruns per second
+  fresh  ``--fresh`` visits one after another, each a new session doing the four steps: p50 and the server's
+         CPU per step without a queue (what a wave of N sessions asks of the server N times over; after the
+         waves, so the views the filter step needs are built, as they are for all but the first of a wave)
   soak   ``--soak`` reruns by visitors that connect, do the four steps and leave, 10 at a time;
          the server's RSS sampled as it goes (flat = no leak)
+
+``--profile DIR`` records each server with py-spy (``--gil``, raw collapsed stacks) during the warm, N and fresh
+phases, one file per phase and server (bench/RESULTS.md reads them).
 
 ``--servers 2`` starts two servers on the one data folder and sends session i to server i mod 2, as
 a sticky proxy would (a session is one websocket, so it stays on its server); RSS is their sum. With
@@ -39,6 +46,8 @@ import asyncio
 import contextlib
 import os
 import resource
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -101,6 +110,8 @@ class Session:
         self.cached: set[str] = set()
         self.counts = Counts()
         self.query = ""
+        # Per timed rerun: (seconds to the first message, to script_finished, this client's decoding, frames).
+        self.parts: list[tuple[float, float, float, int]] = []
 
     async def __aenter__(self) -> Session:
         # No Origin header (allowed for non-browser clients); "streamlit" is the subprotocol the frontend asks for.
@@ -132,11 +143,17 @@ class Session:
         start = time.perf_counter()
         await self.ws.send(data)
         self.counts.reruns += 1
+        first = None
+        frames = 0
+        client = 0.0  # this client's own time decoding and reading the messages
         while True:
             try:
                 raw = await asyncio.wait_for(self.ws.recv(), self.timeout)
             except TimeoutError:
                 raise BenchError(f"no script_finished within {self.timeout:.0f} s (page {page_name or 'overview'!r})") from None
+            received = time.perf_counter()
+            first = first or received
+            frames += 1
             msg = ForwardMsg()
             msg.ParseFromString(raw)
             self.counts.bytes += len(raw)
@@ -147,10 +164,12 @@ class Session:
                 self.counts.script_finished += 1
                 if msg.script_finished == EARLY:
                     self.counts.early += 1
+                    client += time.perf_counter() - received
                     continue
-                elapsed = time.perf_counter() - start
+                elapsed = received - start
                 if msg.script_finished != ForwardMsg.FINISHED_SUCCESSFULLY:
                     raise BenchError(f"script finished with status {msg.script_finished} on {page_name!r}")
+                self.parts.append((first - start, elapsed, client, frames))
                 return elapsed
             if kind == "ref_hash":
                 self.counts.deltas += 1
@@ -162,6 +181,7 @@ class Session:
                 self.query = msg.page_info_changed.query_string
             elif kind == "page_not_found":
                 raise BenchError(f"page not found: {page_name!r}")
+            client += time.perf_counter() - received
 
     def _note_element(self, msg: ForwardMsg, page_name: str) -> None:
         if msg.delta.WhichOneof("type") != "new_element":
@@ -223,14 +243,39 @@ async def warm_reruns(url: str, pages: dict[str, str], repeats: int, timeout: fl
     """One session: each page opened once, then rerun ``repeats`` times unchanged (seconds per rerun).
     A page that fails is counted as an error and skipped."""
     out: dict[str, list[float]] = {}
+    parts: dict[str, list[tuple]] = {}
     async with Session(url, timeout) as s:
         for name, page_name in pages.items():
             try:
                 await s.rerun(page_name)
+                s.parts.clear()
                 out[name] = [await s.rerun(page_name) for _ in range(repeats)]
+                parts[name] = list(s.parts)
             except BenchError as exc:
                 s.counts.errors.append(str(exc))
+    warm_reruns.parts = parts  # the breakdown of each timed rerun, for the report
     return out, s.counts
+
+
+async def fresh_sessions(url: str, n: int, timeout: float, cpu=None) -> tuple[dict, dict, Counts]:
+    """``n`` visits one after another, each a new session doing the four steps and leaving: what one session of a
+    wave costs without the queue in front of it (seconds per step, and the server's CPU seconds per step where
+    ``cpu`` reads them). One idle session stays connected meanwhile, as in a wave: Streamlit forgets the compiled
+    page scripts whenever the last session leaves."""
+    times: dict[str, list[float]] = {step: [] for step, _, _ in STEPS}
+    used: dict[str, float] = {step: 0.0 for step, _, _ in STEPS}
+    total = Counts()
+    async with Session(url, timeout) as keeper:
+        await keeper.rerun("")
+        for _ in range(n):
+            async with Session(url, timeout) as s:
+                for step, page_name, filtered in STEPS:
+                    widgets = {"f_category": [FILTER_CATEGORY]} if filtered else {}
+                    before = cpu() if cpu else 0.0
+                    times[step].append(await s.rerun(page_name, widgets))
+                    used[step] += (cpu() - before) if cpu else 0.0
+            total.add(s.counts)
+    return times, used, total
 
 
 async def soak(urls: list[str], reruns: int, timeout: float, sample, at_once: int = 10) -> tuple[list, Counts, float]:
@@ -339,6 +384,31 @@ def live_server(folder: Path, extra: list[str] = (), start_timeout: float = 120)
         log.close()
 
 
+@contextlib.contextmanager
+def profiled(servers: list[Server], folder: str | None, phase: str):
+    """``py-spy record --gil -f raw`` of every server while the block runs (nothing without ``--profile``): one file
+    of collapsed stacks per server and phase, e.g. ``DIR/N50-0.txt``. Samples only the thread holding the GIL, i.e.
+    the server's Python CPU, which is what a rerun waits for."""
+    if not folder:
+        yield
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    procs = [subprocess.Popen(["py-spy", "record", "--gil", "--nonblocking", "-r", "200", "-f", "raw",
+                               "-o", str(Path(folder) / f"{phase}-{i}.txt"), "--pid", str(s.proc.pid)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i, s in enumerate(servers)]
+    time.sleep(0.5)  # py-spy attached before the phase starts
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 # --- report -------------------------------------------------------------------------------------
 
 def pct(values: list[float], q: float) -> float:
@@ -363,6 +433,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=1, help="the four steps per session (1 = one visit)")
     parser.add_argument("--warm", type=int, default=10, help="unchanged reruns per page in the warm phase")
     parser.add_argument("--pages", nargs="+", default=list(PAGES), choices=list(PAGES), help="pages of the warm phase")
+    parser.add_argument("--fresh", type=int, default=20,
+                        help="visits one after another, a new session each, four steps (0 = none)")
     parser.add_argument("--soak", type=int, default=2000, help="reruns of the RSS soak (0 = none)")
     parser.add_argument("--url", action="append", default=[],
                         help="drive running servers (repeat for several, round-robin) instead of starting one")
@@ -372,11 +444,15 @@ def main(argv=None) -> int:
                         help="extra `streamlit run` option, e.g. --server-arg=--runner.postScriptGC=true")
     parser.add_argument("--published", action="store_true",
                         help="publish the default month first: pages then open on the published revision (issue 15)")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="py-spy record (--gil, raw stacks) of each server during each phase, into DIR")
     parser.add_argument("--step-timeout", type=float, default=120)
     parser.add_argument("--deadline", type=float, default=900, help="stop (with an error) after this many seconds")
     args = parser.parse_args(argv)
-    if any(n < 1 for n in args.sessions) or min(args.rounds, args.warm, args.servers) < 1 or args.soak < 0:
+    if any(n < 1 for n in args.sessions) or min(args.rounds, args.warm, args.servers) < 1 or min(args.soak, args.fresh) < 0:
         parser.error("sizes must be positive")
+    if args.profile and (not shutil.which("py-spy") or args.url):
+        parser.error("--profile needs py-spy on the PATH (pip install py-spy) and servers started here (no --url)")
     for u in args.url:
         if urlsplit(u).hostname not in ("127.0.0.1", "localhost", "::1"):
             parser.error(f"localhost only: {u}")
@@ -424,19 +500,27 @@ async def run(args) -> int:
             errors += len(c.errors)
 
         cpu_before = servers[0].cpu() if servers else None
-        warm, c = await warm_reruns(urls[0], pages, args.warm, args.step_timeout)
+        with profiled(servers[:1], args.profile, "warm"):
+            warm, c = await warm_reruns(urls[0], pages, args.warm, args.step_timeout)
         cpu = f"; server CPU per rerun {(servers[0].cpu() - cpu_before) / c.reruns * 1000:.0f} ms" if servers else ""
         print(f"\nwarm rerun, one session, {args.warm} reruns per page ({load_average()}{cpu})")
-        print(f"{'page':<10}{'p50 ms':>9}{'min ms':>9}{'max ms':>9}")
+        # Where a rerun's wall goes: until the first message arrives (the server's new_session and the script's
+        # start), the rest until script_finished, and this client's own decoding of the frames in between.
+        print(f"{'page':<10}{'p50 ms':>9}{'min ms':>9}{'max ms':>9}{'1st msg':>9}{'client':>8}{'frames':>8}")
         for page, values in warm.items():
+            parts = warm_reruns.parts.get(page, [])
+            first = statistics.median(p[0] for p in parts) * 1000 if parts else float("nan")
+            client = statistics.median(p[2] for p in parts) * 1000 if parts else float("nan")
+            frames = statistics.median(p[3] for p in parts) if parts else 0
             print(f"{page:<10}{statistics.median(values) * 1000:>9.0f}{min(values) * 1000:>9.0f}"
-                  f"{max(values) * 1000:>9.0f}")
+                  f"{max(values) * 1000:>9.0f}{first:>9.1f}{client:>8.1f}{frames:>8.0f}")
         report_counts("warm", c)
         errors += len(c.errors)
 
         for n in args.sessions:
             client_before, servers_before = own_cpu(), [s.cpu() for s in servers]
-            times, c, wall = await concurrent(urls, n, args.rounds, args.step_timeout)
+            with profiled(servers, args.profile, f"N{n}"):
+                times, c, wall = await concurrent(urls, n, args.rounds, args.step_timeout)
             client_cpu, server_cpu = own_cpu() - client_before, [s.cpu() - b for s, b in zip(servers, servers_before)]
             rss = f", server RSS {' + '.join(f'{s.rss():.0f}' for s in servers)} MB" if servers else ""
             print(f"\nN={n} sessions at once × {args.rounds} round(s) of 4 steps on {len(urls)} server(s): "
@@ -452,6 +536,18 @@ async def run(args) -> int:
                     print(f"{step:<10}{pct(values, .5) * 1000:>9.0f}{pct(values, .95) * 1000:>9.0f}"
                           f"{max(values) * 1000:>9.0f}{len(values):>7}")
             report_counts(f"N={n}", c)
+            errors += len(c.errors)
+
+        if args.fresh:
+            with profiled(servers[:1], args.profile, "fresh"):
+                fresh, used, c = await fresh_sessions(urls[0], args.fresh, args.step_timeout,
+                                                      servers[0].cpu if servers else None)
+            print(f"\nnew sessions one after another, {args.fresh} visits of the four steps ({load_average()})")
+            print(f"{'step':<10}{'p50 ms':>9}{'min ms':>9}{'CPU ms':>9}")
+            for step, values in fresh.items():
+                print(f"{step:<10}{statistics.median(values) * 1000:>9.0f}{min(values) * 1000:>9.0f}"
+                      f"{used[step] / len(values) * 1000 if servers else float('nan'):>9.0f}")
+            report_counts("fresh", c)
             errors += len(c.errors)
 
         if args.soak:

@@ -35,7 +35,7 @@ def test_dashboard_benchmark_runs():
 def test_load_benchmark_measures_real_reruns():
     """Two sessions against a live server: every timed rerun ended in a script_finished message, none failed."""
     out = run("bench/load.py", "--sessions", "2", "--warm", "1", "--pages", "overview", "county", "--soak", "8",
-              "--step-timeout", "120", "--deadline", "500")
+              "--fresh", "2", "--step-timeout", "120", "--deadline", "500")
     counts = {label: tuple(int(x) for x in m) for label, *m in re.findall(
         r"  (\S+): (\d+) reruns timed, (\d+) script_finished messages .*filter applied in (\d+) filter steps, "
         r"errors: (\d+)", out)}
@@ -44,6 +44,8 @@ def test_load_benchmark_measures_real_reruns():
     reruns, finished, filtered, errors = counts["N=2"]
     assert (reruns, filtered, errors) == (8, 2, 0)  # 2 sessions × 4 steps; the filter reached the URL both times
     assert finished >= reruns
+    assert counts["fresh"][0] == 8 and counts["fresh"][3] == 0  # 2 new sessions × 4 steps, one after another
+    assert re.search(r"\nproject +\d+ +\d+ +\d+\n", out)  # the fresh phase's server CPU per step
     assert counts["soak"][0] == 8 and counts["soak"][3] == 0
     assert "errors in all phases: 0" in out
     assert re.search(r"server peak RSS \(VmHWM\) \d+ MB", out)
