@@ -4,7 +4,6 @@ import streamlit as st
 
 import ui
 from lib import charts
-from lib import ledger as L
 from lib import progress as P
 from lib import schema as S
 from lib.formatting import POINT_DIGITS, fmt_pct, fmt_points, truncate
@@ -85,7 +84,7 @@ if shown["newly"]:
 # The ledger's counts (issue 17) after the lagging list: what is behind and why comes first.
 a, b = st.columns([5, 1], vertical_alignment="center")
 with a:
-    ui.ledger_cards(L.counts(ui.ledger_items()))
+    ui.ledger_cards(ui.ledger_counts())
 b.page_link("pages/ledger.py", label="督办台账", icon=":material/assignment_late:")
 
 left, right = st.columns([3, 2])

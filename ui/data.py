@@ -510,11 +510,32 @@ def _ledger_items(folder: str, version: str, ledger_version: str, today: str) ->
     return ledger.items(get_store(folder), load_bundle(folder, version).targets, date.fromisoformat(today))
 
 
-def ledger_items() -> pd.DataFrame:
-    """The ledger items of the sidebar's year (lib.ledger.items) after syncing new submissions; read once per
-    ledger change and day."""
+@shared(8)
+def _ledger_year(folder: str, version: str, ledger_version: str, today: str, year: int) -> pd.DataFrame:
+    items = _ledger_items(folder, version, ledger_version, today)
+    return items[items["年度"] == year]  # shared read-only
+
+
+@shared(8)
+def _ledger_counts(folder: str, version: str, ledger_version: str, today: str, year: int) -> dict[str, int]:
+    return ledger.counts(_ledger_year(folder, version, ledger_version, today, year), date.fromisoformat(today))
+
+
+def _ledger_key() -> tuple[str, str, str, str, int]:
+    """(folder, live version, ledger version, today, year) of this rerun, after syncing new submissions."""
     current_frame = st.session_state["_current_frame"]  # the ledger is live whatever the 实时/已发布 switch says
     folder, version = current_frame.folder, current_frame.live_version or current_frame.version
     ledger_sync(folder, version)
-    items = _ledger_items(folder, version, ledger.version(get_store(folder)), date.today().isoformat())
-    return items[items["年度"] == current_frame.bundle.targets.year]
+    return folder, version, ledger.version(get_store(folder)), date.today().isoformat(), current_frame.bundle.targets.year
+
+
+def ledger_items() -> pd.DataFrame:
+    """The ledger items of the sidebar's year (lib.ledger.items) after syncing new submissions; read once per
+    ledger change and day, shared read-only."""
+    return _ledger_year(*_ledger_key())
+
+
+def ledger_counts() -> dict[str, int]:
+    """lib.ledger.counts of ``ledger_items()`` (the cards on the overview and the ledger page), once per ledger
+    change and day instead of four pandas scans on every rerun."""
+    return _ledger_counts(*_ledger_key())
