@@ -307,3 +307,61 @@ def test_a_streamlit_without_the_theme_hook_keeps_its_own_and_the_app_still_impo
         assert session_module._livelihood_original_theme is same_shape and hooked == [server._forget_themes]
     finally:
         server._populate_theme = original  # the real Streamlit's, for the other tests
+
+
+def test_compiled_page_scripts_are_kept_when_no_watcher_runs(monkeypatch, caplog):
+    """ui.server.keep_scripts: with fileWatcherType "none" the last session leaving no longer forgets the compiled
+    scripts (the next visitor does not compile app.py and the pages again); with a watcher Streamlit's clearing
+    stays; a Streamlit whose ScriptCache changed shape keeps its own."""
+    import types
+
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+
+    from ui import server
+
+    assert ScriptCache.clear is server._clear_unless_unwatched
+    cache = ScriptCache()
+    code = cache.get_bytecode(str(ROOT / "app.py"))
+    watcher = {"server.fileWatcherType": "none"}
+    monkeypatch.setattr(server.config, "get_option", lambda name: watcher[name])
+    cache.clear()
+    assert cache.get_bytecode(str(ROOT / "app.py")) is code  # kept: not compiled again
+    watcher["server.fileWatcherType"] = "auto"
+    cache.clear()
+    assert cache._cache == {}  # a developer's watching server forgets them as before
+
+    class Reshaped:
+        def clear(self, everything):  # an upgrade that changed the arguments
+            return None
+
+    module = types.SimpleNamespace(ScriptCache=Reshaped)
+    with caplog.at_level("WARNING", logger="ui.server"):
+        assert server.keep_scripts(module) is False
+    assert Reshaped.__dict__["clear"] is not server._clear_unless_unwatched and "not as expected" in caplog.text
+
+
+def test_ledger_cards_follow_a_ledger_edit_though_shared(demo_copy):
+    """ui.ledger_counts is shared by every session and keyed on the ledger's own version: a new overdue item shows
+    on the overview's cards at the next rerun (the store version does not move for ledger edits)."""
+    import re
+    from datetime import date, timedelta
+
+    from lib import ledger
+    from lib.auth import ANALYST
+    from lib.store import Store
+    from tests.test_pages import open_page
+
+    def overdue(at) -> int:
+        html = " ".join(m.body for m in at.markdown)
+        return int(re.search(r"逾期未办结</div><div[^>]*>(\d+)<span", html).group(1))
+
+    store = Store(demo_copy)
+    targets = store.targets()
+    ledger.sync(store, targets)
+    at = open_page("pages/overview.py")
+    before = overdue(at)
+    ledger.create_item(store, targets, ledger.Actor("李科员", ANALYST), project=26, description="体育公园围挡破损",
+                       source=ledger.SOURCE_INSPECTION, raised_on=date.today() - timedelta(days=40),
+                       due=date.today() - timedelta(days=5))
+    at.run()
+    assert overdue(at) == before + 1

@@ -1,9 +1,15 @@
-"""What the live server repeats on every rerun although it cannot change while the server runs, made once.
+"""What the live server repeats although it cannot change while the server runs, made once.
 
 Every rerun starts with a ``new_session`` message, and Streamlit fills its theme from the config anew each time:
 six ``[theme…]`` sections, each read option by option through the config lock (~3 % of a warm rerun's CPU,
 py-spy, bench/RESULTS.md). The config is parsed when the server starts (``streamlit run``), so each section's
 message is made once and copied into every later ``new_session``; a re-parse forgets them.
+
+The compiled page scripts: Streamlit forgets them whenever the last session leaves ("stale cached scripts"), so the
+next visitor, often the only one in a small office, pays for compiling app.py and every page again (``ast.parse``
+and Streamlit's magic rewrite: 10-50 ms a page, 38 % of a lone visitor's first overview, py-spy,
+bench/RESULTS.md). With ``server.fileWatcherType = "none"`` (.streamlit/config.toml) nothing can make them stale:
+the server runs the code it started with. With a file watcher (developers) Streamlit's own clearing stays.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import threading
 import streamlit
 from streamlit import config
 from streamlit.runtime import app_session
+from streamlit.runtime.scriptrunner import script_cache
 
 _THEMES: dict[str, object] = {}
 _LOCK = threading.Lock()
@@ -65,3 +72,30 @@ def install(session_module=app_session, config_module=config) -> bool:
 
 _populate_theme = getattr(app_session, "_populate_theme_msg", None)
 install()
+
+
+def _clear_unless_unwatched(cache) -> None:
+    """``ScriptCache.clear``, skipped while no file watcher runs (the scripts on disk are the ones compiled)."""
+    if config.get_option("server.fileWatcherType") == "none":
+        return
+    _clear_scripts(cache)
+
+
+def keep_scripts(cache_module=script_cache) -> bool:
+    """Put ``_clear_unless_unwatched`` in place of ``ScriptCache.clear``; False (and a warning) if Streamlit changed
+    shape (its own is kept then: only the saving is lost)."""
+    cls = getattr(cache_module, "ScriptCache", None)
+    original = getattr(cls, "_livelihood_original_clear", None) or getattr(cls, "clear", None)
+    if original is None or list(inspect.signature(original).parameters) != ["self"]:
+        log.warning("Streamlit's ScriptCache.clear is not as expected (streamlit %s); compiled scripts are "
+                    "forgotten when the last session leaves", getattr(streamlit, "__version__", "?"))
+        return False
+    global _clear_scripts
+    _clear_scripts = original
+    cls._livelihood_original_clear = original  # a second import must not wrap its wrapper
+    cls.clear = _clear_unless_unwatched
+    return True
+
+
+_clear_scripts = getattr(getattr(script_cache, "ScriptCache", None), "clear", None)
+keep_scripts()
