@@ -521,8 +521,10 @@ def _ledger_counts(folder: str, version: str, ledger_version: str, today: str, y
     return ledger.counts(_ledger_year(folder, version, ledger_version, today, year), date.fromisoformat(today))
 
 
-def _ledger_key() -> tuple[str, str, str, str, int]:
-    """(folder, live version, ledger version, today, year) of this rerun, after syncing new submissions."""
+def ledger_key() -> tuple[str, str, str, str, int]:
+    """(folder, live version, ledger version, today, year) of this rerun, after syncing new submissions: what the
+    ledger items of this rerun depend on (a cache key for views of them, e.g. ``ui.cached(..., depends=(…,
+    ui.ledger_key()))``)."""
     current_frame = st.session_state["_current_frame"]  # the ledger is live whatever the 实时/已发布 switch says
     folder, version = current_frame.folder, current_frame.live_version or current_frame.version
     ledger_sync(folder, version)
@@ -532,10 +534,10 @@ def _ledger_key() -> tuple[str, str, str, str, int]:
 def ledger_items() -> pd.DataFrame:
     """The ledger items of the sidebar's year (lib.ledger.items) after syncing new submissions; read once per
     ledger change and day, shared read-only."""
-    return _ledger_year(*_ledger_key())
+    return _ledger_year(*ledger_key())
 
 
 def ledger_counts() -> dict[str, int]:
     """lib.ledger.counts of ``ledger_items()`` (the cards on the overview and the ledger page), once per ledger
     change and day instead of four pandas scans on every rerun."""
-    return _ledger_counts(*_ledger_key())
+    return _ledger_counts(*ledger_key())
