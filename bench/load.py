@@ -15,8 +15,9 @@ Every session opens the overview, changes the 类别 filter (the multiselect's w
 query string, as the browser sends them), then opens the county page and the project page
 ("rounds" times). Phases:
 
-  warm   one session: every page opened, then rerun ``--warm`` times unchanged (p50 per page; the time to
-         the first message back, this client's own decoding and the frames per rerun beside it)
+  warm   one session: every page opened, then rerun ``--warm`` times unchanged (p50 per page; beside it the
+         time to the first message back, this client's protobuf decoding, its whole CPU per rerun (websocket
+         frames, asyncio, decoding: time the server's figures do not include) and the frames per rerun)
   N      N sessions at once, each doing the four steps: p50/p95/max per step, reruns per second
   fresh  ``--fresh`` visits one after another, each a new session doing the four steps: p50 and the server's
          CPU per step without a queue (what a wave of N sessions asks of the server N times over; after the
@@ -110,8 +111,9 @@ class Session:
         self.cached: set[str] = set()
         self.counts = Counts()
         self.query = ""
-        # Per timed rerun: (seconds to the first message, to script_finished, this client's decoding, frames).
-        self.parts: list[tuple[float, float, float, int]] = []
+        # Per timed rerun: (seconds to the first message, to script_finished, this client's decoding of the
+        # messages, frames, this whole process's CPU seconds meanwhile: websocket frames, asyncio, decoding).
+        self.parts: list[tuple[float, float, float, int, float]] = []
 
     async def __aenter__(self) -> Session:
         # No Origin header (allowed for non-browser clients); "streamlit" is the subprotocol the frontend asks for.
@@ -140,7 +142,7 @@ class Session:
     async def rerun(self, page_name: str, widgets: dict | None = None) -> float:
         """Rerun ``page_name`` with ``widgets`` (user key -> list of strings); seconds until script_finished."""
         data = self._back_msg(page_name, widgets or {})
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         await self.ws.send(data)
         self.counts.reruns += 1
         first = None
@@ -169,7 +171,7 @@ class Session:
                 elapsed = received - start
                 if msg.script_finished != ForwardMsg.FINISHED_SUCCESSFULLY:
                     raise BenchError(f"script finished with status {msg.script_finished} on {page_name!r}")
-                self.parts.append((first - start, elapsed, client, frames))
+                self.parts.append((first - start, elapsed, client, frames, time.process_time() - cpu_start))
                 return elapsed
             if kind == "ref_hash":
                 self.counts.deltas += 1
@@ -506,14 +508,13 @@ async def run(args) -> int:
         print(f"\nwarm rerun, one session, {args.warm} reruns per page ({load_average()}{cpu})")
         # Where a rerun's wall goes: until the first message arrives (the server's new_session and the script's
         # start), the rest until script_finished, and this client's own decoding of the frames in between.
-        print(f"{'page':<10}{'p50 ms':>9}{'min ms':>9}{'max ms':>9}{'1st msg':>9}{'client':>8}{'frames':>8}")
+        print(f"{'page':<10}{'p50 ms':>9}{'min ms':>9}{'max ms':>9}{'1st msg':>9}{'decode':>8}{'client':>8}{'frames':>8}")
         for page, values in warm.items():
             parts = warm_reruns.parts.get(page, [])
-            first = statistics.median(p[0] for p in parts) * 1000 if parts else float("nan")
-            client = statistics.median(p[2] for p in parts) * 1000 if parts else float("nan")
-            frames = statistics.median(p[3] for p in parts) if parts else 0
+            first, decode, frames, client = (statistics.median(p[i] for p in parts) * (1 if i == 3 else 1000)
+                                             if parts else float("nan") for i in (0, 2, 3, 4))
             print(f"{page:<10}{statistics.median(values) * 1000:>9.0f}{min(values) * 1000:>9.0f}"
-                  f"{max(values) * 1000:>9.0f}{first:>9.1f}{client:>8.1f}{frames:>8.0f}")
+                  f"{max(values) * 1000:>9.0f}{first:>9.1f}{decode:>8.1f}{client:>8.1f}{frames:>8.0f}")
         report_counts("warm", c)
         errors += len(c.errors)
 
