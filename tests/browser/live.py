@@ -1,10 +1,11 @@
 """What the browser tests share: a live `streamlit run app.py` server, Debian's Chromium with its flags, the
-fixtures every browser module gets from tests/browser/conftest.py (``browser``: missing Chromium skips locally and
-fails under CI=true; ``server``: one live server per module; ``page``: one offline page per module), and the page
-helpers (``new_page``, ``open_path``, ``settled``, ``toast``, ``shot``)."""
+fixtures every browser module gets from tests/browser/conftest.py (``browser``: one per session, missing Chromium
+skips locally and fails under CI=true; ``server``: one live server per module; ``page``: one offline page per
+module), and the page helpers (``new_page``, ``open_path``, ``visit``, ``settled``, ``toast``, ``shot``)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -34,6 +35,13 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--
          "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
+@functools.cache
+def password_hash(password: str) -> str:
+    """``hash_password`` once per password and test session (argon2id is slow on purpose; any of its hashes of a
+    password verifies it)."""
+    return hash_password(password)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -51,23 +59,28 @@ def streamlit_server(folder: Path, secrets: Path, log_path: Path):
                                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(120):
+            deadline = time.monotonic() + 120
+            while True:  # a refused connection answers at once: ask often, so the tests start when the server does
                 try:
                     if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
                         break
                 except OSError:
-                    time.sleep(0.5)
-            else:
-                pytest.fail("streamlit did not start")
+                    pass
+                if proc.poll() is not None:
+                    pytest.fail(f"streamlit exited ({proc.returncode}) before it served; see {log_path}")
+                if time.monotonic() > deadline:
+                    pytest.fail("streamlit did not start")
+                time.sleep(0.05)
             yield url
         finally:
             proc.terminate()
             proc.wait(timeout=20)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
-    """Headless Debian Chromium driven by Playwright, one per test module (a dev requirement: imported plainly)."""
+    """Headless Debian Chromium driven by Playwright, one per test session (per xdist worker; each test works in
+    browser contexts of its own, which share no cookies, storage or pages). A dev requirement: imported plainly."""
     require_tool(CHROMIUM)
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as pw:
@@ -85,16 +98,27 @@ def server(request, reports_dir, tmp_path_factory):
     logs = tmp_path_factory.mktemp("log")
     secrets = logs / "secrets.toml"
     for login, (name, role, unit, password) in getattr(request.module, "USERS", USERS).items():
-        write_user(secrets, login, name, role, hash_password(password), unit)
+        write_user(secrets, login, name, role, password_hash(password), unit)
     with streamlit_server(folder, secrets, logs / "streamlit.log") as url:
         yield url, folder
 
 
+# A proxy that refuses every connection: a bound socket that never listens (kept open, so no one else can take
+# its port while the tests run).
+_NOWHERE = socket.socket()
+_NOWHERE.bind(("127.0.0.1", 0))
+
+
 def offline_context(browser, url: str, width: int = 1366, height: int = 768, mobile: bool = False):
-    """A browser context that reaches nothing beyond the app at ``url`` (so the map and fonts must come from it)."""
+    """A browser context that reaches nothing beyond the app at ``url`` (so the map and fonts must come from it):
+    every request but the app's goes to a proxy that refuses it (Playwright adds ``<-loopback>``, so other local
+    ports too). Chromium does this itself: no request waits on a Python route handler, and its HTTP cache keeps
+    the app's static files (Playwright's request routing turns the cache off, so every page load fetched the
+    whole frontend again)."""
+    host = urlsplit(url).netloc
+    proxy = {"server": f"http://127.0.0.1:{_NOWHERE.getsockname()[1]}", "bypass": host}
     context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True, locale="zh-CN",
-                                  is_mobile=mobile, has_touch=mobile)
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(url) else route.abort())
+                                  is_mobile=mobile, has_touch=mobile, proxy=proxy)
     context.set_default_navigation_timeout(120_000)  # a shared CI machine can take longer than 30 s to load a page
     return context
 
@@ -113,7 +137,8 @@ def page(server, browser):
 
 
 def open_path(page, server, path: str, login: tuple[str, str] = (LOGIN, PASSWORD)):
-    """Open a URL as a user would: a new browser session signs in first, then lands on that page."""
+    """Open a URL as a user would: a new browser session signs in first, then lands on that page; returns once its
+    run has finished and drawn (``drawn``). A full page load and a sign-in: to go on in the same session, ``visit``."""
     page.goto(f"{server[0]}/{path}")
     heading = page.wait_for_selector("[data-testid='stMain'] h1", timeout=120_000)
     if "登录" in heading.inner_text():
@@ -121,7 +146,7 @@ def open_path(page, server, path: str, login: tuple[str, str] = (LOGIN, PASSWORD
         page.get_by_label("密码").fill(login[1])
         page.get_by_role("button", name="登录").click()
         page.wait_for_selector("[data-testid='stMain'] h1:not(:has-text('登录'))", timeout=120_000)
-    page.wait_for_load_state("networkidle")
+    drawn(page)
 
 
 # The run is over and its output drawn: Streamlit's own run state (the attribute its end-to-end tests wait on), no
