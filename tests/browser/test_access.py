@@ -65,8 +65,9 @@ def test_secrets_that_do_not_parse_refuse_everyone(browser, reports_dir, tmp_pat
                        encoding="utf-8")
     with streamlit_server(folder, secrets, logs / "streamlit.log") as url:
         for size in SIZES:
+            context = live.offline_context(browser, url, *SIZES[size])
             for path in ("", "upload", "admin"):
-                page = new_page(browser, url, size)
+                page = context.new_page()  # a session of its own (its own connection to the server)
                 page.goto(f"{url}/{path}")
                 alert = page.get_by_text("系统拒绝访问")
                 alert.wait_for(timeout=120_000)
@@ -80,7 +81,8 @@ def test_secrets_that_do_not_parse_refuse_everyone(browser, reports_dir, tmp_pat
                 assert page.get_by_role("link", name="总览").count() == 0 and "演示" not in text
                 if path == "":
                     shot(page, f"refused-{size}")
-                page.context.close()
+                page.close()
+            context.close()
 
 
 def test_unit_user_uploads_its_own_report_and_is_refused_another(browser, server, targets, tmp_path):

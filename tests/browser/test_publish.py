@@ -6,7 +6,7 @@ from datetime import datetime
 
 from lib import publish as PB
 from lib.store import Store
-from tests.browser.live import ARTIFACTS, drawn, open_path
+from tests.browser.live import ARTIFACTS, drawn, open_path, visit
 from tests.factory import filled
 
 UNIT = "市民政局"
@@ -44,12 +44,13 @@ def test_switch_label_and_url_round_trip(page, server, targets):
     page.get_by_text(pub.label()).first.wait_for(timeout=60_000)
     assert "source=published" in page.url
 
-    # The 发布与修订 page, with the change table, and the overview, at the office's screen and a phone's.
+    # The 发布与修订 page, with the change table, and the overview, at the office's screen and a phone's (from page
+    # to page in this session).
     try:
         for width, height in ((1366, 768), (390, 844)):
             page.set_viewport_size({"width": width, "height": height})
             for name, path in (("page", "publish"), ("overview", "")):
-                open_path(page, server, f"{path}?month=6&source=published&rev=0")
+                visit(page, server, f"{path}?month=6&source=published&rev=0")
                 main = page.locator("[data-testid='stMain']")  # on a phone the sidebar (with the label too) is hidden
                 main.get_by_text(pub.label() if name == "overview" else "发布以来的变化").first.wait_for(timeout=60_000)
                 drawn(page)

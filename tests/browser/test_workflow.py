@@ -19,7 +19,7 @@ from lib import progress as P
 from lib.store import Store
 from lib.template import fill_template
 from tests.browser import live
-from tests.browser.live import drawn, open_path
+from tests.browser.live import drawn, open_path, visit
 from tests.factory import entries_for, row_of
 
 UNIT = "市民政局"
@@ -42,13 +42,13 @@ def test_monthly_workflow(page, server, targets, tmp_path):
     assert page.locator("h1").first.inner_text().startswith("县区进展")
     page.get_by_role("link", name="总览").wait_for(timeout=120_000)
     assert page.get_by_role("link", name="targets").count() == 0
-    # 1. the overview before: June is the latest month
-    open_path(page, server, "")
+    # 1. the overview before: June is the latest month (from here on page to page in this signed-in session)
+    visit(page, server, "")
     assert "截至 2024 年 6 月" in page.locator("h1").first.inner_text()
     shot(page, "overview-before")
 
     # 2. download the unit's template from the upload page
-    open_path(page, server, "upload")
+    visit(page, server, "upload")
     with page.expect_download() as download:
         page.get_by_role("button", name="下载该单位模板").click()
     template = Path(download.value.path()).read_bytes()
@@ -66,15 +66,15 @@ def test_monthly_workflow(page, server, targets, tmp_path):
     assert len(Store(folder).submissions().query("month == 7")) == 1
 
     # 4. one early report does not move the default month; July shows one unit's report received
-    open_path(page, server, "")
+    visit(page, server, "")
     assert "截至 2024 年 6 月" in page.locator("h1").first.inner_text()
-    open_path(page, server, "?month=7")
+    open_path(page, server, "?month=7")  # a link to July (a new session: only the query differs from the page shown)
     assert "截至 2024 年 7 月" in page.locator("h1").first.inner_text()
     page.get_by_text(f"1 / {len(targets.reporting_units)} 个单位").wait_for(timeout=120_000)  # a loaded CI machine
     shot(page, "overview")
 
     # 5. filter by a category in the sidebar, then export the detail table as CSV
-    open_path(page, server, "export?month=7")
+    visit(page, server, "export?month=7")
     sidebar = page.locator("[data-testid='stSidebar']")
     sidebar.locator("[data-testid='stMultiSelect']").first.click()
     page.keyboard.type("老年人保障")
@@ -130,7 +130,7 @@ def test_county_map_draws_offline_and_pages_render_chinese(page, server):
     assert fills.count() == 11
     shot(page, "county")
     for path in ("category", "unit", "project?project=12"):
-        open_path(page, server, path)
+        visit(page, server, path)
         page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=60_000)
         shot(page, path.split("?")[0])
     # Chinese on the page is drawn with a real CJK font (fonts-noto-cjk), not tofu boxes: ask Chromium which
@@ -169,7 +169,7 @@ def test_heatmaps_show_their_labels(page, server, targets):
     for label in projects:  # '12 方便群众新能源汽车充电': the number, then the name (cut with … only if very long)
         number, name = label.split(" ", 1)
         assert names[number].startswith(name.rstrip("…")[:8]), label
-    open_path(page, server, "unit?month=6")
+    visit(page, server, "unit?month=6")
     rendered(page)
     grid = page.locator("[data-testid='stPlotlyChart']").filter(has_text="报送情况（单位 × 月份）")
     units = [t.strip() for t in texts(grid.locator("g.ytick text"))]
