@@ -11,6 +11,7 @@ of that level as CSV (UTF-8 with BOM); ``--published [--revision N]`` prints the
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from datetime import date, datetime
 
@@ -89,12 +90,10 @@ def detail_months(targets: Targets, rows: pd.DataFrame, months) -> pd.DataFrame:
                           direction="backward")
     frame = frame.sort_values(["月份", "_pos"], kind="stable").reset_index(drop=True)
     # Fill the 全市 value of split indicators from the county sum where not reported.
-    county = frame[frame["层级"] == LEVEL_COUNTY].groupby(["指标编号", "月份"])
-    sums = pd.DataFrame({"合计": county["累计完成"].sum(min_count=1), "月": county["数据月份"].max()})
     need = (frame["层级"] == LEVEL_CITY) & (frame["分解到县"] == S.YES) & frame["累计完成"].isna()
     if need.any():
         keys = pd.MultiIndex.from_frame(frame.loc[need, ["指标编号", "月份"]])
-        found = sums.reindex(keys)
+        found = _county_sums(frame[frame["层级"] == LEVEL_COUNTY]).reindex(keys)
         frame.loc[need, "累计完成"] = found["合计"].to_numpy()
         frame.loc[need, "数据月份"] = found["月"].to_numpy()
     quantitative = frame["指标类型"] != S.TYPE_QUALITATIVE
@@ -112,6 +111,26 @@ def detail_months(targets: Targets, rows: pd.DataFrame, months) -> pd.DataFrame:
         frame[col] = frame[col].fillna("")
     frame["数据月份"] = frame["数据月份"].astype("Int64")
     return frame[DETAIL_COLUMNS + ["月份"]]
+
+
+def _county_sums(county: pd.DataFrame) -> pd.DataFrame:
+    """Each (指标编号, 月份)'s county 累计完成 summed (合计; missing where no county reported) and its latest 数据月份 (月).
+
+    The sum is ``math.fsum``, the correctly rounded sum of the reported values: it does not depend on their order nor
+    on the other groups of the frame. pandas' grouped sum does (a plain running sum where the group keys come sorted
+    and no value is missing, a compensated one otherwise), so a month computed alone and the same month stacked with
+    others differed in the last bit (a published figure must be reproduced exactly: ``lib.publish.verify``)."""
+    keys = ["指标编号", "月份"]
+    months = county.groupby(keys)["数据月份"].max()
+    reported = county[county["累计完成"].notna()]
+    grouped = reported.groupby(keys, sort=True)
+    ids = grouped.ngroup().to_numpy()
+    order = np.argsort(ids, kind="stable")  # each group's values in the frame's order (fsum ignores it anyway)
+    values = reported["累计完成"].to_numpy(dtype="float64")[order]
+    bounds = np.flatnonzero(np.diff(ids[order])) + 1
+    totals = [math.fsum(part) for part in np.split(values, bounds)] if len(values) else []
+    sums = pd.Series(totals, index=grouped.size().index, dtype="float64")
+    return pd.DataFrame({"合计": sums.reindex(months.index), "月": months})
 
 
 def detail(targets: Targets, rows: pd.DataFrame, month: int) -> pd.DataFrame:
