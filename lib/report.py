@@ -114,13 +114,10 @@ class Figures:
 def live_figures(targets: Targets, rows: pd.DataFrame, submissions: pd.DataFrame, month: int,
                  today: date | None = None) -> Figures:
     """The month's figures computed now by lib.progress from the current submissions."""
-    stacked = P.detail_months(targets, rows, range(max(1, month - 1), month + 1))
-    detail = stacked[stacked["月份"] == month].drop(columns=["月份"]).reset_index(drop=True)
+    each = P.detail_each(targets, rows, range(max(1, month - 1), month + 1))
+    detail = each[month]
     projects = P.project_table(targets, rows, month, detail)
-    previous = None
-    if month > 1:
-        before = stacked[stacked["月份"] == month - 1].drop(columns=["月份"])
-        previous = P.project_table(targets, rows, month - 1, before)
+    previous = P.project_table(targets, rows, month - 1, each[month - 1]) if month > 1 else None
     figures = Figures(
         targets=targets, month=month, detail=detail, projects=projects,
         categories=P.category_table(targets, rows, month, projects),

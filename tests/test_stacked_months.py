@@ -57,12 +57,12 @@ def test_stacked_months_equal_each_month_alone(targets, rows, until):
 
 
 def test_a_month_with_the_month_before_equals_each_alone(targets, rows):
-    """The 督查通报's pair (lib.report.live_figures) and any two months."""
-    for months in ([5, 6], [1, 12], [3, 4, 9]):
-        stacked = P.detail_months(targets, rows, months)
+    """lib.progress.detail_each (the dashboard's month and the month before, for the overview's status changes)."""
+    for months in ([5, 6], [1, 12], [3, 4, 9], [1]):
+        each = P.detail_each(targets, rows, months)
+        assert list(each) == months
         for month in months:
-            one = stacked[stacked["月份"] == month].drop(columns="月份").reset_index(drop=True)
-            pd.testing.assert_frame_equal(one, P.detail(targets, rows, month), check_exact=True)
+            pd.testing.assert_frame_equal(each[month], P.detail(targets, rows, month), check_exact=True)
 
 
 def test_a_city_value_summed_from_counties_is_the_correctly_rounded_sum(targets, rows):

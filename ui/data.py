@@ -60,6 +60,11 @@ class SharedMemo:
                     self._building.pop(key, None)
         return value
 
+    def peek(self, key):
+        """The value kept for ``key``, or None (nothing is built)."""
+        with self._lock:
+            return self._values.get(key)
+
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
@@ -81,6 +86,7 @@ def shared(max_entries: int):
         def call(*args):
             return memo.get(args, lambda: func(*args))
         call.clear = memo.clear
+        call.peek = lambda *args: memo.peek(args)
         return call
     return wrap
 
@@ -268,7 +274,18 @@ def detail_view(folder: str, version: str, month: int) -> pd.DataFrame:
     """The indicator × county table of one month: computed once, shared by every page, trend and projection."""
     b = load_bundle(folder, version)
     frozen = _frozen(b, month)
-    return frozen.tables["detail"] if frozen else P.detail(b.targets, b.rows, month)
+    if frozen:
+        return frozen.tables["detail"]
+    pair = _detail_pair.peek(folder, version, month + 1)  # computed with the month after it (the overview's changes)
+    return (pair or _detail_pair(folder, version, month))[month]
+
+
+@shared(32)
+def _detail_pair(folder: str, version: str, month: int) -> dict[int, pd.DataFrame]:
+    """The month's table and the month before's in one pass (lib.progress.detail_each: each equal to the month
+    computed alone): the overview shows a month's status changes against the month before."""
+    b = load_bundle(folder, version)
+    return P.detail_each(b.targets, b.rows, [m for m in (month - 1, month) if m >= 1])
 
 
 @shared(24)
