@@ -48,6 +48,24 @@ def indicator_table(quantitative: pd.DataFrame, proj: pd.DataFrame) -> pd.DataFr
     })
 
 
+def flagged_counties(county_rows: pd.DataFrame, code: str) -> tuple[int, pd.DataFrame]:
+    """(how many counties the indicator is split to, those behind or that wrote a problem or plan, most behind first,
+    累计完成 read as "done / target")."""
+    chosen = county_rows[county_rows["指标编号"] == code]
+    flagged = chosen[chosen["状态"].isin([S.STATUS_SEVERE, S.STATUS_LAGGING, S.STATUS_MISSING])
+                     | (chosen["存在问题"] != "") | (chosen["下步计划"] != "")].sort_values("差距")
+    return len(chosen), flagged.assign(累计完成=[f"{fmt_number(x, u)} / {fmt_number(y, u)}" for x, u, y in
+                                            zip(flagged["累计完成"], flagged["计量单位"], flagged["年度目标"])])
+
+
+def open_items_view() -> tuple:
+    """The project's open ledger items, overdue first, and their table (once per project and ledger state)."""
+    items = ui.ledger_items()
+    mine = items[(items["项目序号"] == number) & items["状态"].isin(L.OPEN_STATES)]
+    mine = mine.sort_values("逾期", ascending=False, kind="stable")  # overdue first
+    return mine, ui.ledger_table(mine) if len(mine) else None
+
+
 def figures() -> dict:
     """Everything this page computes for one project, once per version, filters and project (ui.cached)."""
     mine = ui.detail_by_project(folder, version, f.month).of(number)
@@ -115,9 +133,8 @@ if shown["qualitative_table"] is not None:
                       body=["单位报告的进展状态", "进展情况"], column_config={"状态": st.column_config.Column(
                           "状态", help="按单位报告的进展状态判定；“未启动”在一季度内视为正常推进")})
 
-open_items = ui.ledger_items()
-open_items = open_items[(open_items["项目序号"] == number) & open_items["状态"].isin(L.OPEN_STATES)]
-open_items = open_items.sort_values("逾期", ascending=False, kind="stable")  # overdue first
+open_items, ledger_rows = ui.cached("project_open_items", open_items_view, depends=(number, ui.ledger_key()),
+                                    all_filters=False)
 if len(open_items):
     with st.container(border=True):
         a, b = st.columns([4, 1], vertical_alignment="center")
@@ -125,7 +142,6 @@ if len(open_items):
         a.markdown(f"**督办事项** 未办结 {len(open_items)} 项" + (f"，:red[**逾期 {overdue} 项**]" if overdue else ""))
         b.page_link("pages/ledger.py", label="在督办台账中处理", icon=":material/arrow_forward:",
                     query_params={"project": str(number)})
-        ledger_rows = ui.ledger_table(open_items)
         ui.table_or_cards(ledger_rows.data, key="project_ledger", head=["编号", "状态", "逾期", "县市区"],
                           body=["问题描述", "责任单位", "办结时限", "最近进展"], labels={"编号": "编号", "逾期": "逾期"},
                           phone_rows=5, wide=lambda: st.dataframe(
@@ -148,17 +164,14 @@ if split_codes:
     ui.chart(lambda: charts.county_breakdown(county_rows[county_rows["指标编号"] == code], "各县市区完成率"),
              key="project_counties", depends=(f.month, number, code, f.counties), all_filters=False)
     # Why: the counties behind, or that wrote a problem, with their words (cards: a phone reads them whole).
-    chosen = county_rows[county_rows["指标编号"] == code]
-    flagged = chosen[chosen["状态"].isin([S.STATUS_SEVERE, S.STATUS_LAGGING, S.STATUS_MISSING])
-                     | (chosen["存在问题"] != "") | (chosen["下步计划"] != "")].sort_values("差距")
+    chosen, flagged = ui.cached("project_flagged", lambda: flagged_counties(county_rows, code),
+                                depends=(f.month, number, code, f.counties), all_filters=False)
     if len(flagged):
         st.markdown(f"**滞后或报告了问题的县市区**（{f.month} 月，{len(flagged)} 个）")
-        ui.cards(flagged.assign(累计完成=[f"{fmt_number(x, u)} / {fmt_number(y, u)}" for x, u, y in
-                                       zip(flagged["累计完成"], flagged["计量单位"], flagged["年度目标"])]),
-                 head=["县市区", "状态"], body=["完成率", "差距", "累计完成", "存在问题", "下步计划"],
+        ui.cards(flagged, head=["县市区", "状态"], body=["完成率", "差距", "累计完成", "存在问题", "下步计划"],
                  labels={"差距": "较序时进度（个百分点）", "累计完成": "累计完成 / 年度目标"})
-    if len(chosen) > len(flagged):
-        st.caption(f"其余 {len(chosen) - len(flagged)} 个县市区未滞后，也未填写存在问题。")
+    if chosen > len(flagged):
+        st.caption(f"其余 {chosen - len(flagged)} 个县市区未滞后，也未填写存在问题。")
 else:
     ui.url_keep("indicator", None)
 

@@ -350,10 +350,17 @@ def _cards_html(frame: pd.DataFrame, head: list[str], body: list[str], labels: d
     return f"<div class='row-cards'>{''.join(rows)}</div>"
 
 
-def cards(frame: pd.DataFrame, head: list[str], body: list[str], labels: dict[str, str] | None = None) -> None:
+def cards(frame: pd.DataFrame, head: list[str], body: list[str], labels: dict[str, str] | None = None,
+          phone_rows: int | None = None) -> None:
     """Each row as a small card that wraps (no sideways scrolling): ``head`` columns on the first line, then one line
-    per ``body`` column that has a value, labelled. Values read as in ui.table; every value is escaped."""
-    st.html(_cards_html(frame, head, body, labels or {}))
+    per ``body`` column that has a value, labelled (the first ``phone_rows`` rows if given). Values read as in
+    ui.table; every value is escaped. The cards of a frame that lives across reruns (a cached view) are made once."""
+    choice = (tuple(head), tuple(body), tuple(sorted((labels or {}).items())), phone_rows)
+    made = _kept("cards", frame)
+    if made is None or made[0] != choice:
+        made = (choice, _cards_html(frame.head(phone_rows) if phone_rows else frame, head, body, labels or {}))
+        _keep("cards", frame, made)
+    st.html(made[1])
 
 
 def table_or_cards(frame: pd.DataFrame, key: str, head: list[str], body: list[str], labels: dict[str, str] | None = None,
@@ -368,12 +375,7 @@ def table_or_cards(frame: pd.DataFrame, key: str, head: list[str], body: list[st
         else:
             wide()
     with st.container(key=f"narrow_{key}"):
-        choice = (tuple(head), tuple(body), tuple(sorted((labels or {}).items())), phone_rows)
-        made = _kept("cards", frame)
-        if made is None or made[0] != choice:
-            made = (choice, _cards_html(frame.head(phone_rows) if phone_rows else frame, head, body, labels or {}))
-            _keep("cards", frame, made)
-        st.html(made[1])
+        cards(frame, head, body, labels, phone_rows)
         if phone_rows and len(frame) > phone_rows:
             st.caption(f"手机上列出前 {phone_rows} 条（共 {len(frame)} 条）；全部记录请在电脑上查看，或在“数据导出”页下载。")
 
