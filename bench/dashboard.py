@@ -124,6 +124,12 @@ def main(argv=None) -> int:
     PagesManager.__init__ = init
     import streamlit.emojis  # noqa: F401  (imported by Streamlit at its first st.success/st.info: ~0.2 s)
 
+    # Streamlit's once-per-process check at the first element of the first run (delta_generator: is_repl() walks
+    # inspect.stack(), resolving every module's file: ~0.1-0.2 s). A server pays it for its first visitor, not after
+    # each write: counted with the imports, like the emoji table.
+    from streamlit.delta_generator import _maybe_print_use_warning
+    _maybe_print_use_warning()
+
     import ui  # noqa: F401  (imports counted apart from the first run)
     imports = time.perf_counter() - t_import
     # A live server scans installed packages for components once, when it starts (Runtime.__init__);
@@ -137,12 +143,14 @@ def main(argv=None) -> int:
 
     # A live server compiles each script once (its ScriptCache lives as long as the server); AppTest makes a new
     # cache for every run, so app.py and the page were compiled again on each measured run (Streamlit's "magic"
-    # rewrite of pages/project.py alone is ~35 ms). Like the server, the bench shares one cache (--no-script-cache:
+    # rewrite of pages/project.py alone is ~35 ms; the pages come through AppTest's PagesManager, app.py through
+    # LocalScriptRunner: both share the cache). Like the server, the bench shares one cache (--no-script-cache:
     # a new cache per run, as AppTest does).
     if not args.no_script_cache:
-        from streamlit.testing.v1 import local_script_runner
+        from streamlit.testing.v1 import app_test, local_script_runner
         shared_scripts = local_script_runner.ScriptCache()
-        local_script_runner.ScriptCache = lambda: shared_scripts  # bench only: the name LocalScriptRunner calls
+        # bench only: the names LocalScriptRunner (app.py) and AppTest's PagesManager (the pages) call
+        local_script_runner.ScriptCache = app_test.ScriptCache = lambda: shared_scripts
 
     def new_app() -> AppTest:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
