@@ -7,7 +7,9 @@ from lib import logs
 
 logs.setup()  # once per process: operator messages (with tracebacks) to stderr
 ui.begin_rerun()  # the store's versions and the sign-in configuration: read once in this rerun
-st.set_page_config(page_title="重点民生实事进展看板", page_icon=":material/assignment_turned_in:", layout="wide")
+# An emoji tab icon is drawn by the browser itself (a data: SVG); a ":material/…:" one is fetched from
+# fonts.gstatic.com, which an office intranet cannot reach.
+st.set_page_config(page_title="重点民生实事进展看板", page_icon="📋", layout="wide")
 
 user = ui.signed_in_user()
 if user is None:

@@ -29,12 +29,17 @@ def test_every_page_at_laptop_and_phone_size(server, browser, size):
     phone = width < 600
     context = offline_context(browser, server[0], width, height, mobile=phone)
     page = context.new_page()
+    elsewhere = []  # requests for anything not on the app's own server (an office's intranet has no internet)
+    page.on("request", lambda r: elsewhere.append(r.url) if not r.url.startswith((server[0], "data:", "blob:")) else None)
     for name, path in EVERY_PAGE.items():
         if name == "overview":  # the first: sign in; then from page to page in that session
             open_path(page, server, path, login=(CHIEF, CHIEF_PASSWORD))
         else:
             visit(page, server, path)
         page.screenshot(path=str(ARTIFACTS / f"{name}-{size}.png"))
+        # the tab's icon too comes from the app itself, not from a font server on the internet
+        icons = page.evaluate("[...document.querySelectorAll('link[rel~=icon]')].map(e => e.href)")
+        assert icons and all(i.startswith((server[0], "data:")) for i in icons), (name, icons)
         main = page.locator("[data-testid='stMain']")
         assert main.locator("[data-testid='stException']").count() == 0, (name, size)
         text = main.inner_text()
@@ -56,6 +61,7 @@ def test_every_page_at_laptop_and_phone_size(server, browser, size):
             assert page.evaluate("[...document.querySelectorAll('[data-testid=stPlotlyChart], [data-testid=stMain] "
                                  "[data-testid=stVerticalBlockBorderWrapper]')].every(e => e.getBoundingClientRect().right "
                                  "<= window.innerWidth + 1)"), name
+    assert elsewhere == [], elsewhere
     if not phone:
         # the lagging projects and their reasons are on the first screen of the overview
         visit(page, server, "")
