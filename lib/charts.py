@@ -87,7 +87,9 @@ def _figure(data: list, title: str, height: int, *updates: dict) -> go.Figure:
     )
     for update in updates:
         _merge(layout, update)
-    return go.Figure(data=data, layout=layout)
+    # Built without Plotly's validation (about a fifth of a project page's first visit): the traces and layout are our
+    # own dicts, and tests/test_charts.py checks every chart's JSON equals the validated figure's.
+    return go.Figure(data=data, layout=layout, _validate=False)
 
 
 def gap_span(gaps) -> float:
@@ -264,7 +266,7 @@ def county_map(counties: pd.DataFrame, geojson_path: str | Path, title: str = "�
         ))
     traces.append(dict(  # colour bar only
         type="scatter", x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
-        marker=dict(colorscale=GAP_SCALE, cmin=-span, cmax=span, color=[0], showscale=True,
+        marker=dict(colorscale=_gap_colorscale(), cmin=-span, cmax=span, color=[0], showscale=True,
                     colorbar=dict(title=dict(text=f"与序时进度之差：色标 ±{span:g} 个百分点，0 为持平", side="top"),
                                   orientation="h", thickness=10, len=0.9, x=0.5, xanchor="center", y=-0.02, yanchor="top",
                                   tickvals=[-span, -span / 2, 0, span / 2, span], ticksuffix="")),
@@ -323,7 +325,7 @@ def county_project_heatmap(matrix: pd.DataFrame, title: str = "项目 × 县市�
     projects, counties = list(grid.index), list(grid.columns)
     heat = dict(
         type="heatmap", z=grid.to_numpy(dtype=float), x=counties, y=projects,
-        colorscale=GAP_SCALE, zmin=-span, zmax=span, zmid=0, xgap=1, ygap=1,
+        colorscale=_gap_colorscale(), zmin=-span, zmax=span, zmid=0, xgap=1, ygap=1,
         hovertemplate="%{y} · %{x}<br>差距 %{z:.1f} 个百分点<extra></extra>",
         colorbar=dict(orientation="h", thickness=10, len=1, x=0, xanchor="left", y=-0.02, yanchor="top",
                       title=dict(text=gap_scale_note(span).replace("，", "<br>"), side="top", font=dict(size=12))),
