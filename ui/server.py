@@ -45,25 +45,38 @@ def _forget_themes() -> None:
         _THEMES.clear()
 
 
-def install(session_module=app_session, config_module=config) -> bool:
-    """Put ``_populate_theme_once`` in place of Streamlit's own; False (and a warning) if Streamlit changed shape.
-
-    A Streamlit whose ``_populate_theme_msg`` is gone or takes other arguments keeps its own function: the pages
-    work as before, only without this saving (tests/test_ui_cache.py fails on such an upgrade, not the server).
-    """
-    original = getattr(session_module, "_livelihood_original_theme", None) or getattr(session_module, "_populate_theme_msg", None)
+def _replace(owner, name: str, params: list[str], replacement, mark: str, what: str):
+    """Put ``replacement`` in place of Streamlit's ``owner.<name>`` if it still takes ``params``; returns Streamlit's
+    own. None (and a warning naming ``what``) if it is gone or reshaped: then nothing is touched, the app works as
+    before and only the saving is lost. Streamlit's own is remembered on ``owner`` (``_livelihood_original_<mark>``),
+    so a second import never wraps the wrapper."""
+    original = getattr(owner, f"_livelihood_original_{mark}", None) or getattr(owner, name, None)
     try:
-        expected = original is not None and list(inspect.signature(original).parameters) == ["msg", "section"]
+        expected = original is not None and list(inspect.signature(original).parameters) == params
     except (TypeError, ValueError):
         expected = False
-    if not expected or not hasattr(config_module, "on_config_parsed"):
-        log.warning("Streamlit's new_session theme hook is not as expected (streamlit %s); its own is kept",
+    if not expected:
+        log.warning("Streamlit's %s is not as expected (streamlit %s); its own is kept", what,
                     getattr(streamlit, "__version__", "?"))
+        return None
+    setattr(owner, f"_livelihood_original_{mark}", original)
+    setattr(owner, name, replacement)
+    return original
+
+
+def install(session_module=app_session, config_module=config) -> bool:
+    """Put ``_populate_theme_once`` in place of Streamlit's own (the name _create_new_session_message calls); False
+    (and a warning) if Streamlit changed shape (tests/test_ui_cache.py fails on such an upgrade, not the server)."""
+    if not hasattr(config_module, "on_config_parsed"):
+        log.warning("Streamlit's config has no on_config_parsed hook (streamlit %s); its new_session theme is kept "
+                    "as it is, not as expected", getattr(streamlit, "__version__", "?"))
+        return False
+    original = _replace(session_module, "_populate_theme_msg", ["msg", "section"], _populate_theme_once, "theme",
+                        "new_session theme hook")
+    if original is None:
         return False
     global _populate_theme
     _populate_theme = original
-    session_module._livelihood_original_theme = original  # a second import must not wrap its wrapper
-    session_module._populate_theme_msg = _populate_theme_once  # the name _create_new_session_message calls
     if not getattr(config_module, "_livelihood_theme_hook", False):
         config_module.on_config_parsed(_forget_themes, force_connect=True)  # a re-parsed config: made again
         config_module._livelihood_theme_hook = True
@@ -83,17 +96,13 @@ def _clear_unless_unwatched(cache) -> None:
 
 def keep_scripts(cache_module=script_cache) -> bool:
     """Put ``_clear_unless_unwatched`` in place of ``ScriptCache.clear``; False (and a warning) if Streamlit changed
-    shape (its own is kept then: only the saving is lost)."""
-    cls = getattr(cache_module, "ScriptCache", None)
-    original = getattr(cls, "_livelihood_original_clear", None) or getattr(cls, "clear", None)
-    if original is None or list(inspect.signature(original).parameters) != ["self"]:
-        log.warning("Streamlit's ScriptCache.clear is not as expected (streamlit %s); compiled scripts are "
-                    "forgotten when the last session leaves", getattr(streamlit, "__version__", "?"))
+    shape (its own is kept then: compiled scripts are forgotten when the last session leaves, as before)."""
+    original = _replace(getattr(cache_module, "ScriptCache", None), "clear", ["self"], _clear_unless_unwatched, "clear",
+                        "ScriptCache.clear")
+    if original is None:
         return False
     global _clear_scripts
     _clear_scripts = original
-    cls._livelihood_original_clear = original  # a second import must not wrap its wrapper
-    cls.clear = _clear_unless_unwatched
     return True
 
 
