@@ -12,6 +12,7 @@ import io
 import math
 import re
 import zipfile
+from copy import copy
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -84,8 +85,9 @@ def build_template(targets: Targets, unit: str) -> bytes:
     _column_headings(ws)
     number_dv, state_dv = _row_validations(ws)
     first, last = S.FORM_FIRST_DATA_ROW, S.FORM_FIRST_DATA_ROW + len(rows) - 1
+    styles: dict = {}  # a row kind -> its cells' style arrays (see _form_row)
     for offset, rec in enumerate(rows.itertuples(index=False)):
-        _form_row(ws, first + offset, rec, number_dv, state_dv)
+        _form_row(ws, first + offset, rec, number_dv, state_dv, styles)
     _protect_and_print(ws, first, last)
     _guide_sheet(wb, targets, unit)
     _meta_sheet(wb, targets, unit, len(rows))
@@ -160,28 +162,22 @@ def _row_validations(ws) -> tuple[DataValidation, DataValidation]:
     return number_dv, state_dv
 
 
-def _form_row(ws, r: int, rec, number_dv: DataValidation, state_dv: DataValidation) -> None:
-    """One expected row at Excel row ``r``: locked prefilled columns, unlocked inputs, the rate formula."""
+def _form_row(ws, r: int, rec, number_dv: DataValidation, state_dv: DataValidation, styles: dict) -> None:
+    """One expected row at Excel row ``r``: locked prefilled columns, unlocked inputs, the rate formula.
+
+    A row's styles depend only on its kind (quantitative, 目标口径, 全市合计行): the first row of a kind is styled
+    cell by cell, later rows of that kind get copies of its cells' style arrays (what openpyxl's own sheet copy
+    does), not a fresh lookup of every font, fill and border in the workbook's style lists (most of the template's
+    time before)."""
     value_col, target_col, rate_col = COLUMN_LETTER["累计完成"], COLUMN_LETTER["年度目标"], COLUMN_LETTER["完成率"]
-    values = {c: getattr(rec, c) for c in S.LOCKED_FORM_COLUMNS}
-    for name in S.FORM_COLUMNS:
-        cell = ws[f"{COLUMN_LETTER[name]}{r}"]
-        cell.border = BORDER
-        cell.alignment = Alignment(vertical="top", wrap_text=name in ("项目名称", "指标名称") or name in S.NARRATIVE_COLUMNS)
-        if name in values:
-            value = values[name]
-            if name == "年度目标":
-                value = None if pd.isna(value) else float(value)
-                if value is not None and value.is_integer():
-                    value = int(value)
-            cell.value = value
-            cell.fill = LOCKED_FILL
     quantitative = rec.指标类型 != S.TYPE_QUALITATIVE
-    inputs = list(S.INPUT_FORM_COLUMNS) if quantitative else [c for c in S.INPUT_FORM_COLUMNS if c != "累计完成"]
-    for name in inputs:
-        cell = ws[f"{COLUMN_LETTER[name]}{r}"]
-        cell.protection = Protection(locked=False)
-        cell.fill = INPUT_FILL
+    for name in S.LOCKED_FORM_COLUMNS:
+        value = getattr(rec, name)
+        if name == "年度目标":
+            value = None if pd.isna(value) else float(value)
+            if value is not None and value.is_integer():
+                value = int(value)
+        ws[f"{COLUMN_LETTER[name]}{r}"].value = value
     if quantitative:
         number_dv.add(f"{value_col}{r}")
         rate = f"{value_col}{r}/{target_col}{r}"
@@ -190,18 +186,45 @@ def _form_row(ws, r: int, rec, number_dv: DataValidation, state_dv: DataValidati
         # Blank, not #VALUE!, beside an empty or wrongly typed cell (the upload check names that cell).
         ws[f"{rate_col}{r}"] = (f'=IF(OR({value_col}{r}="",{target_col}{r}="",{target_col}{r}=0),"",'
                                 f'IFERROR({rate},""))')
+    else:
+        ws[f"{rate_col}{r}"] = "定性"
+    state_dv.add(f"{COLUMN_LETTER['进展状态']}{r}")
+    if rec.城市合计行:
+        ws[f"{COLUMN_LETTER['县市区']}{r}"].comment = Comment(
+            "全市合计行：累计完成可不填（按各县市区之和计算）；如填写，须等于各县市区之和。", "系统")
+    kind = (quantitative, getattr(rec, S.COL_BASIS), bool(rec.城市合计行))
+    if kind in styles:
+        for name, style in styles[kind].items():
+            ws[f"{COLUMN_LETTER[name]}{r}"]._style = copy(style)
+        return
+    _style_row(ws, r, rec)
+    styles[kind] = {name: copy(ws[f"{COLUMN_LETTER[name]}{r}"]._style) for name in S.FORM_COLUMNS}
+
+
+def _style_row(ws, r: int, rec) -> None:
+    """The styles of one expected row, cell by cell: borders, locked and input fills, protection, number formats."""
+    value_col, target_col, rate_col = COLUMN_LETTER["累计完成"], COLUMN_LETTER["年度目标"], COLUMN_LETTER["完成率"]
+    for name in S.FORM_COLUMNS:
+        cell = ws[f"{COLUMN_LETTER[name]}{r}"]
+        cell.border = BORDER
+        cell.alignment = Alignment(vertical="top", wrap_text=name in ("项目名称", "指标名称") or name in S.NARRATIVE_COLUMNS)
+        if name in S.LOCKED_FORM_COLUMNS:
+            cell.fill = LOCKED_FILL
+    quantitative = rec.指标类型 != S.TYPE_QUALITATIVE
+    inputs = list(S.INPUT_FORM_COLUMNS) if quantitative else [c for c in S.INPUT_FORM_COLUMNS if c != "累计完成"]
+    for name in inputs:
+        cell = ws[f"{COLUMN_LETTER[name]}{r}"]
+        cell.protection = Protection(locked=False)
+        cell.fill = INPUT_FILL
+    if quantitative:
         ws[f"{rate_col}{r}"].number_format = "0.0%"
         ws[f"{value_col}{r}"].number_format = "#,##0.##"
     else:
         ws[f"{value_col}{r}"].fill = LOCKED_FILL
-        ws[f"{rate_col}{r}"] = "定性"
     ws[f"{rate_col}{r}"].fill = LOCKED_FILL
     ws[f"{target_col}{r}"].number_format = target_format(getattr(rec, S.COL_BASIS))
-    state_dv.add(f"{COLUMN_LETTER['进展状态']}{r}")
     if rec.城市合计行:
         ws[f"{COLUMN_LETTER['县市区']}{r}"].font = Font(bold=True)
-        ws[f"{COLUMN_LETTER['县市区']}{r}"].comment = Comment(
-            "全市合计行：累计完成可不填（按各县市区之和计算）；如填写，须等于各县市区之和。", "系统")
 
 
 def _protect_and_print(ws, first: int, last: int) -> None:
