@@ -358,9 +358,12 @@ def test_aggregate_of_one_item_equals_the_item(small, value, month):
                           "累计完成": None, "进展状态": "正常推进", "进展情况": "", "存在问题": "", "下步计划": ""},
                          {"填报单位": "单位甲", "年度": 2024, "月份": month, "指标编号": "P01-2", "县市区": S.CITY,
                           "累计完成": value, "进展状态": "", "进展情况": "", "存在问题": "", "下步计划": ""}])
-    item = row(P.detail(targets, rows, month), 指标编号="P01-2")
-    project = P.project_table(targets, rows, month).set_index("项目序号").loc[1]
-    category = P.category_table(targets, rows, month).set_index("类别").loc["类一"]
+    # Each level from the one below, as the pages call them (the engine computes the detail once, not three times).
+    table = P.detail(targets, rows, month)
+    projects = P.project_table(targets, rows, month, table)
+    item = row(table, 指标编号="P01-2")
+    project = projects.set_index("项目序号").loc[1]
+    category = P.category_table(targets, rows, month, projects).set_index("类别").loc["类一"]
     assert project["完成率"] == pytest.approx(min(item["完成率"], 1))
     assert category["完成率"] == pytest.approx(project["完成率"])
     if item["完成率"] < 1:
