@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import multiprocessing
 import os
 import re
 import sqlite3
@@ -550,9 +551,17 @@ def test_a_write_on_one_server_changes_the_version_every_server_polls(targets, d
     assert there.version() != seen and there.target_years() == [2024, 2025]
 
 
-def _upload_when_released(folder: str, uploads: list[tuple[str, bytes]], releases, done) -> None:
-    """One server's uploads, one a round, each started at the same moment as the other server's (spawned process):
-    waits for the round's release, ingests, says so on ``done``."""
+# Processes for the "two servers" test: forked from a fork server started at the first use in this test process
+# with this module imported (the fork server holds no store connection: each process opens its own).
+SERVER_PROCESSES = multiprocessing.get_context("forkserver")
+SERVER_PROCESSES.set_forkserver_preload([__name__])
+
+
+def _upload_when_released(env: dict, folder: str, uploads: list[tuple[str, bytes]], releases, done) -> None:
+    """One server's uploads, one a round, each started at the same moment as the other server's (a process of its
+    own, with the test's environment ``env``): waits for the round's release, ingests, says so on ``done``."""
+    os.environ.clear()
+    os.environ.update(env)
     store = Store(folder)
     targets = store.targets(2024)
     for (received, data), release in zip(uploads, releases):
@@ -564,16 +573,17 @@ def _upload_when_released(folder: str, uploads: list[tuple[str, bytes]], release
 
 def test_two_servers_uploading_one_unit_month_at_once_keep_the_later_received(targets, data_dir, backend, tmp_path):
     """Two rounds (the later received file uploaded a moment after, then a moment before, the other); the same two
-    server processes serve both rounds (a process start costs more than the uploads)."""
-    import multiprocessing
-
-    spawn = multiprocessing.get_context("spawn")
+    server processes serve both rounds (a process start costs more than the uploads). They are forked from a
+    multiprocessing fork server that imported this module once per test process (``SERVER_PROCESSES``), not
+    spawned: a fresh interpreter importing the store, pandas and this module costs ~2.5 CPU s a process."""
+    spawn = SERVER_PROCESSES
     rounds = [("2024-04-03T09:00:00", "2024-04-03T09:00:01"), ("2024-04-04T09:00:01", "2024-04-04T09:00:00")]
     uploads = [[(earlier, filled(targets, UNIT, month=f"2024-0{i + 2}", share=0.2)),
                 (later, filled(targets, UNIT, month=f"2024-0{i + 2}", share=0.4))] for i, (earlier, later) in enumerate(rounds)]
     releases, done = [spawn.Event() for _ in rounds], spawn.Queue()
     folders = [str(data_dir), str(tmp_path / "server-2") if backend == "postgres" else str(data_dir)]
-    procs = [spawn.Process(target=_upload_when_released, args=(folder, [pair[server] for pair in uploads], releases, done))
+    procs = [spawn.Process(target=_upload_when_released,
+                           args=(dict(os.environ), folder, [pair[server] for pair in uploads], releases, done))
              for server, folder in enumerate(folders)]
     for proc in procs:
         proc.start()
