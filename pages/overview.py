@@ -48,44 +48,44 @@ ui.page_start(f"总览 · 截至 {t.year} 年 {f.month} 月", ignored={
 ui.status_cards(counts, len(projects))
 
 previous = ui.last_year()  # the same month a year earlier; None (and no card) where there is no such year
-c1, c2, c3, *c4 = st.columns(4 if previous else 3)
-c1.metric("平均完成率", fmt_pct(overall),
-          f"{gap:+.{POINT_DIGITS}f} 个百分点（较序时进度）" if gap is not None and gap == gap else None,
-          help="所选项目完成率（每项封顶 100%）的平均；箭头为与序时进度之差（按各指标的序时计划）")
-c2.metric(f"{f.month} 月报表已收", f"{shown['received']} / {len(t.reporting_units)} 个单位",
-          help="按全部填报单位统计（报表按单位报送，不随项目筛选变化）")
-c3.metric("本月新增滞后", f"{len(shown['newly'])} 个项目", help="与上月相比，由正常推进/已完成转为滞后或严重滞后的项目")
+# One horizontal row, not st.columns: a column is a block of its own, i.e. a message per rerun (bench/RESULTS.md).
+row = st.container(horizontal=True, gap="medium")
+row.metric("平均完成率", fmt_pct(overall),
+           f"{gap:+.{POINT_DIGITS}f} 个百分点（较序时进度）" if gap is not None and gap == gap else None,
+           help="所选项目完成率（每项封顶 100%）的平均；箭头为与序时进度之差（按各指标的序时计划）")
+row.metric(f"{f.month} 月报表已收", f"{shown['received']} / {len(t.reporting_units)} 个单位",
+           help="按全部填报单位统计（报表按单位报送，不随项目筛选变化）")
+row.metric("本月新增滞后", f"{len(shown['newly'])} 个项目", help="与上月相比，由正常推进/已完成转为滞后或严重滞后的项目")
 if previous:
     change = (overall - previous.rate) * 100 if overall is not None else float("nan")
-    c4[0].metric(f"去年同期 · {previous.year} 年 {previous.month} 月", fmt_pct(previous.rate),
-                 f"今年{change:+.{POINT_DIGITS}f} 个百分点" if change == change else None,
-                 help=f"{previous.year} 年同月（{previous.source}）{previous.projects} 个项目的平均完成率，"
-                      f"较当月序时进度 {fmt_points(previous.gap)}；箭头为今年与去年同期之差。类别、牵头单位筛选按名称作用于去年的项目")
+    row.metric(f"去年同期 · {previous.year} 年 {previous.month} 月", fmt_pct(previous.rate),
+               f"今年{change:+.{POINT_DIGITS}f} 个百分点" if change == change else None,
+               help=f"{previous.year} 年同月（{previous.source}）{previous.projects} 个项目的平均完成率，"
+                    f"较当月序时进度 {fmt_points(previous.gap)}；箭头为今年与去年同期之差。类别、牵头单位筛选按名称作用于去年的项目")
 
 st.subheader("滞后项目与存在问题")
 if not shown["behind"]:
     st.success("当前筛选范围内没有滞后项目。")
 for rec in shown["behind"]:
     with st.container(border=True):
-        a, b = st.columns([5, 1], vertical_alignment="center")
         figure = (f"完成率 {fmt_pct(rec.完成率)}，{fmt_points(rec.差距)}" if rec.完成率 == rec.完成率
                   else "定性项目，按单位报告的进展状态判定")
-        a.markdown(f"{ui.status_chip(rec.状态)} **{rec.项目序号}. {rec.项目名称}** · {rec.牵头单位} · {figure}")
-        b.page_link("pages/project.py", label="查看项目", icon=":material/arrow_forward:",
-                    query_params={"project": str(rec.项目序号)})
+        with st.container(horizontal=True, vertical_alignment="center"):  # one block, not two columns
+            st.markdown(f"{ui.status_chip(rec.状态)} **{rec.项目序号}. {rec.项目名称}** · {rec.牵头单位} · {figure}")
+            st.page_link("pages/project.py", label="查看项目", icon=":material/arrow_forward:",
+                         query_params={"project": str(rec.项目序号)})
         issues = shown["reasons"].get(rec.项目序号, [])
         if not issues:
             st.caption("未填写存在问题。")
-        for issue in issues:
-            st.text(f"· {issue.县市区}：{truncate(issue.存在问题, 100)}")  # st.text: never rendered as markup
+        else:  # one st.text for all (never rendered as markup), not one element per reason
+            st.text("\n".join(f"· {issue.县市区}：{truncate(issue.存在问题, 100)}" for issue in issues))
 if shown["newly"]:
     st.caption("本月新增滞后：" + "、".join(shown["newly"]))
 
 # The ledger's counts (issue 17) after the lagging list: what is behind and why comes first.
-a, b = st.columns([5, 1], vertical_alignment="center")
-with a:
+with st.container(horizontal=True, vertical_alignment="center"):  # cards and link side by side in one block
     ui.ledger_cards(ui.ledger_counts())
-b.page_link("pages/ledger.py", label="督办台账", icon=":material/assignment_late:")
+    st.page_link("pages/ledger.py", label="督办台账", icon=":material/assignment_late:")
 
 left, right = st.columns([3, 2])
 with left:

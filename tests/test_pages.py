@@ -382,7 +382,7 @@ def test_overview_delta_follows_the_schedule_sheet(demo_copy):
 
 def test_overview_reasons_stay_inside_the_chosen_counties(on_demo):
     at = open_page("pages/overview.py", query={"county": "任城区"})
-    reasons = [t.value for t in at.text if t.value.startswith("· ")]
+    reasons = [line for t in at.text for line in t.value.splitlines() if line.startswith("· ")]  # one st.text a project
     assert reasons and all(r.startswith(("· 任城区：", f"· {S.CITY}：")) for r in reasons)
 
 

@@ -5,6 +5,7 @@
 - ``ui.source``: the 实时 / 已发布 switch;
 - ``ui.access``: navigation per role, sign-in, server-side checks, audited exports;
 - ``ui.widgets``: cards, chips, legends, CSS, tables (one set of column settings), cached charts;
+- ``ui.style``: the CSS every page gets;
 - ``ui.page``: one rerun's frame (data, filters, source, user) and what every page shows first.
 - ``ui.server``: what the live server repeats on every rerun though it cannot change, made once.
 
@@ -72,6 +73,7 @@ from ui.data import (
 from ui.filters import ALL_FILTERS, FILTER_KEYS, Filters, current_filters, filter_summary, sidebar_filters, url_keep, url_pick
 from ui.page import Frame, frame, live_frame, page_start, setup_frame
 from ui.source import LIVE_LABEL, SOURCE_LIVE, SOURCE_PARAMS, SOURCE_PUBLISHED, show_published, source_badge, source_picker
+from ui.style import compact
 from ui.widgets import (
     COLUMN_SETTINGS,
     FINDING_COLORS,
@@ -84,7 +86,6 @@ from ui.widgets import (
     cards,
     chart,
     column_settings,
-    compact,
     file_uploader,
     kept_frame,
     ledger_cards,

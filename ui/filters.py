@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from lib import schema as S
+from ui.style import compact
 
 if TYPE_CHECKING:
     from ui.data import Bundle
@@ -86,7 +87,7 @@ def year_picker(years: list[int]) -> int:
     if st.session_state.get("f_year") not in years:
         st.session_state["f_year"] = years[-1]
     with st.sidebar:
-        st.markdown("#### 筛选")
+        compact("#### 筛选")  # the page's CSS in the same element
         st.selectbox("年度", years, key="f_year", format_func=lambda y: f"{y} 年度", on_change=_year_changed,
                      help="各页、导出、发布与通报都显示所选年度；每个年度有自己的目标表（“目标表”页上传）")
         unknown = st.session_state.get("_year_unknown")

@@ -11,7 +11,7 @@ from ui.access import PAGES, auth_banner, auth_config, sign_in
 from ui.data import Bundle, begin_rerun, current, current_data, load_bundle, published_version, store, store_version_of
 from ui.filters import Filters, filter_summary, sidebar_filters
 from ui.source import source_badge, source_picker
-from ui.widgets import banner, compact
+from ui.widgets import banner
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,9 +45,11 @@ def setup_frame(user: auth.User) -> Frame:
         bundle = load_bundle(folder, version)
         chosen = replace(chosen, source=f"已发布修订{pub.revision}")
     with st.sidebar:
-        if user.can(auth.ADMIN):  # versions are an administrator's detail
-            st.caption(f"{bundle.targets.year} 年度 · 目标表版本 {bundle.targets.version[:8]} · 数据版本 {store_version_of(live_version)}")
-        st.caption(f"当前用户：{user.name}（{user.label}）")
+        who = f"当前用户：{user.name}（{user.label}）"
+        if user.can(auth.ADMIN):  # versions are an administrator's detail (one caption: one message per rerun)
+            who = (f"{bundle.targets.year} 年度 · 目标表版本 {bundle.targets.version[:8]} · "
+                   f"数据版本 {store_version_of(live_version)}  \n{who}")
+        st.caption(who)
         if user.login != auth.DEMO_LOGIN and st.button("退出登录", key="auth_logout", icon=":material/logout:"):
             store().log(user.name, "退出登录", user.login)
             st.session_state.clear()  # nothing of this session (checked files, filters) is left for the next user
@@ -90,12 +92,12 @@ def live_frame() -> Frame:
 
 
 def page_start(title: str | None, ignored: dict[str, str] | None = None) -> None:
-    """What every page shows first: compact spacing, the demo banners, the title, the filters in force.
+    """What every page shows first: the demo banners, the title, the source, the filters in force (the compact CSS
+    came with the sidebar's first heading, ``ui.filters.year_picker``).
 
     ``ignored`` names the global filters this page does not apply and why (筛选名 -> reason);
     the page says so whenever such a filter is set.
     """
-    compact()
     banner(current_data()[2])
     auth_banner()
     if title:

@@ -38,8 +38,8 @@ def source_picker(folder: str, bundle: Bundle, month: int) -> PB.Publication | N
     pub = None
     with st.sidebar:
         st.markdown("#### 数据口径")
-        if revisions.empty:
-            st.caption(f"{year} 年 {month} 月尚未发布，显示实时数据。")
+        if revisions.empty:  # one caption, not two: every element is a message to send per rerun
+            st.caption(f"{year} 年 {month} 月尚未发布，显示实时数据。  \n{LIVE_LABEL}")
         else:
             st.radio("数据口径", [SOURCE_PUBLISHED, SOURCE_LIVE], key="f_source", horizontal=True,
                      label_visibility="collapsed", help="已发布：该月发布时冻结的正式数字；实时：当前库中的最新数据")
@@ -52,10 +52,10 @@ def source_picker(folder: str, bundle: Bundle, month: int) -> PB.Publication | N
                                  + ("（最新）" if n == numbers[-1] else ""))
                 row = revisions[revisions["revision"] == st.session_state["f_revision"]].iloc[0]
                 pub = load_bundle(folder, f"{PUBLISHED_PREFIX}{int(row['id'])}:{row['content_hash'][:16]}").publication
-        if pub is not None:
-            st.info(pub.label(), icon=":material/verified:")
-        else:
-            st.caption(LIVE_LABEL)
+            if pub is not None:
+                st.info(pub.label(), icon=":material/verified:")
+            else:
+                st.caption(LIVE_LABEL)
     source = SOURCE_PARAMS[SOURCE_PUBLISHED if pub is not None else SOURCE_LIVE]
     wanted = {"source": source, "rev": str(pub.revision) if pub is not None else None}
     in_url = st.query_params.to_dict()  # one read of the URL, not one proxy call per comparison

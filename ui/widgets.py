@@ -56,16 +56,16 @@ def status_legend(targets: Targets) -> None:
         chips = " ".join(
             f"<span style='background:{S.STATUS_COLORS[s]};color:white;padding:2px 8px;border-radius:10px;margin-right:4px'>{s}</span>"
             for s in S.STATUSES)
-        st.markdown(chips, unsafe_allow_html=True)  # our own constant markup, no user data
-        st.markdown(
+        st.markdown(  # our own constant markup and the target table's thresholds (numbers): one element
+            f"{chips}\n\n"
             f"- **完成率** = {MEANINGS['完成率']}。\n"
             f"- **序时进度** = {MEANINGS['序时进度']}。\n"
             f"- **差距** = {MEANINGS['差距']}（个百分点）。落后不超过 {targets.lag_threshold:g} 个百分点为正常推进，"
             f"超过 {targets.lag_threshold:g} 为滞后，超过 {targets.severe_threshold:g} 为严重滞后；完成率 ≥ 100% 为已完成。\n"
             f"- **目标口径**：“约”“左右”达到目标的 {done_at(S.BASIS_ABOUT):.0%} 即为已完成；“以上”“不少于”“不低于”达到目标数为已完成；"
             "“不高于”是上限，当前水平不超过上限即为已完成（序时进度按 100% 计），超过为滞后或严重滞后。\n"
-            "- 定性指标按填报单位选择的进展状态；“未启动”在一季度内视为正常推进。"
-        )
+            "- 定性指标按填报单位选择的进展状态；“未启动”在一季度内视为正常推进。",
+            unsafe_allow_html=True)
 
 
 def status_chip(status: str) -> str:
@@ -134,49 +134,6 @@ def chart(build, key: str, depends: tuple = (), all_filters: bool = True, **kwar
     return st.plotly_chart(fig, key=key, theme=None, config=charts.PLOTLY_CONFIG, **kwargs)
 
 
-COMPACT_CSS = """
-<style>
-  .block-container {padding-top: 1.2rem; padding-bottom: 1rem;}
-  h1 {font-size: 1.7rem !important; padding-top: 0.2rem !important;}
-  [data-testid="stAlert"] [data-testid="stAlertContainer"] {padding: 0.35rem 0.8rem; min-height: 0;}
-  [data-testid="stAlert"] p {font-size: 0.85rem;}
-  [data-testid="stMetricValue"] {font-size: 1.6rem;}
-  .status-cards {display: flex; flex-wrap: wrap; gap: 8px; margin-bottom: 8px;}
-  .status-cards > div {flex: 1 1 0; min-width: 92px;}
-  [data-testid="stExpandSidebarButton"]::after, [data-testid="stSidebarCollapsedControl"] button::after {
-    content: "筛选"; font-size: 0.9rem; margin-left: 2px;}
-  /* Streamlit's file uploader has no locale (1.67): its English words are replaced with ours, see file_uploader */
-  [data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p {display: none;}
-  [data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"]::after {content: "%(button)s";}
-  [data-testid="stFileUploaderDropzoneInstructions"] span {display: none;}
-  [data-testid="stFileUploaderDropzoneInstructions"] > div::after {
-    content: "%(hint)s"; font-size: 0.85rem; color: rgba(47, 45, 43, 0.7);}
-  /* A table with a phone twin (table_or_cards): the table on a laptop, its rows as cards on a phone */
-  [class*="st-key-narrow_"] {display: none;}
-  .row-cards {display: grid; grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); gap: 8px;}
-  .row-card {border: 1px solid #d0d7de; border-radius: 6px; padding: 6px 10px; font-size: 0.9rem; line-height: 1.45;
-    overflow-wrap: anywhere; background: white;}
-  .row-card-head {font-weight: 600; margin-bottom: 2px;}
-  .row-card-label {color: #57606a; margin-right: 4px;}
-  @media (max-width: 640px) {
-    [class*="st-key-wide_"] {display: none;}
-    [class*="st-key-narrow_"] {display: flex;}
-    .block-container {padding-top: 3.6rem; padding-left: 0.8rem; padding-right: 0.8rem;}
-    h1 {font-size: 1.35rem !important;}
-    .status-cards > div {flex: 1 1 28%;}
-  }
-</style>
-"""
-UPLOAD_BUTTON = "选择文件"  # the uploader's button ("Upload" in Streamlit); also its accessible name
-UPLOAD_HINT = "拖放文件到此处，或点击“选择文件”"  # under the button, where Streamlit writes "10MB per file • XLSX"
-COMPACT_CSS = COMPACT_CSS.replace("%(button)s", UPLOAD_BUTTON).replace("%(hint)s", UPLOAD_HINT)
-
-
-def compact() -> None:
-    """Less empty space so a 1366×768 screen shows the key figures without scrolling (constant CSS only)."""
-    st.markdown(COMPACT_CSS, unsafe_allow_html=True)
-
-
 def _css_text(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
@@ -188,8 +145,8 @@ def file_uploader(label: str, key: str, types: list[str] | None = None, limit_mb
     ``types`` restricts the files (as ``type``); ``limit_mb`` is the size the page's own check allows (default:
     the server's maxUploadSize; a smaller one is only said here, so a larger file gets our Chinese refusal rather
     than Streamlit's English one); ``accepts`` words the accepted files where ``types`` does not (the upload page
-    checks any file itself). The text replaces Streamlit's English through this uploader's key class (COMPACT_CSS
-    holds the rest).
+    checks any file itself). The text replaces Streamlit's English through this uploader's key class (ui.style's
+    COMPACT_CSS holds the rest).
     """
     limit = limit_mb or st.get_option("server.maxUploadSize")
     what = accepts or ("、".join(f".{t}" for t in types) if types else "")
@@ -365,7 +322,7 @@ def cards(frame: pd.DataFrame, head: list[str], body: list[str], labels: dict[st
 
 def table_or_cards(frame: pd.DataFrame, key: str, head: list[str], body: list[str], labels: dict[str, str] | None = None,
                    phone_rows: int | None = None, wide=None, **kwargs) -> None:
-    """ui.table on a laptop; on a phone (COMPACT_CSS, ≤ 640 px) the same rows as cards, so nothing scrolls sideways.
+    """ui.table on a laptop; on a phone (ui.style's COMPACT_CSS, ≤ 640 px) the same rows as cards, so nothing scrolls sideways.
     ``phone_rows`` caps the cards (the first rows; the caption says how many there are); ``wide`` draws a table of
     the page's own instead of ui.table(frame, key, **kwargs). The cards of a frame that lives across reruns (a cached
     view) are made once, like its table (``readable``)."""
