@@ -3,10 +3,12 @@ and audited exports. Anything about access that cannot be read refuses everyone 
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from lib import auth
 from ui.data import once_per_rerun, shared, store, store_versions, stored_targets, target_years
@@ -32,14 +34,25 @@ PAGES = [
 DEFAULT_PAGE = "pages/overview.py"
 
 
+_NAV_PAGES: dict[tuple, list] = {}  # (app folder, signed in?, paths) -> st.Page objects, made once per process
+
+
 def nav_pages(user: auth.User | None) -> list:
-    """st.Page objects for the user's navigation (every page, hidden, before sign-in), made once per session and
-    set of pages: st.Page resolves its file on the disk each time it is made (a realpath per page per rerun)."""
+    """st.Page objects for the user's navigation (every page, hidden, before sign-in), copied once per session and
+    set of pages from objects made once per process: st.Page resolves its file on the disk each time it is made (a
+    realpath and a stat per page, ~3 ms of every new session's first run for twelve pages, py-spy,
+    bench/RESULTS.md). Each session gets its own copies: st.navigation marks the page to run on the object."""
     paths = tuple(path for path, _, _, role in PAGES if user is None or user.can(role))
     made = st.session_state.get("_nav_pages")
     if made is None or made[0] != (user is None, paths):
-        made = ((user is None, paths), [st.Page(path, title=title, icon=icon if user is not None else None,
-                                default=path == DEFAULT_PAGE) for path, title, icon, _ in PAGES if path in paths])
+        ctx = get_script_run_ctx()
+        key = (str(ctx.pages_manager.main_script_parent) if ctx else None, user is None, paths)
+        pages = _NAV_PAGES.get(key)
+        if pages is None:
+            pages = _NAV_PAGES.setdefault(key, [
+                st.Page(path, title=title, icon=icon if user is not None else None, default=path == DEFAULT_PAGE)
+                for path, title, icon, _ in PAGES if path in paths])
+        made = ((user is None, paths), [copy.copy(page) for page in pages])
         st.session_state["_nav_pages"] = made
     return made[1]
 
