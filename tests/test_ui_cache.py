@@ -365,3 +365,37 @@ def test_ledger_cards_follow_a_ledger_edit_though_shared(demo_copy):
                        due=date.today() - timedelta(days=5))
     at.run()
     assert overdue(at) == before + 1
+
+
+def test_server_connections_send_without_nagle_delay(tmp_path, caplog):
+    """ui.server.no_delay: TCP_NODELAY on a listening socket bound as Streamlit binds it (protocol 0, which asyncio
+    leaves with Nagle on), so what it accepts later inherits it, and on a connection it accepted before; a connection
+    this process opened to someone else's port is left as it was. Without /proc it changes nothing and warns."""
+    import socket
+
+    from ui import server
+
+    def nodelay(sock) -> int:
+        return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+    with socket.socket(socket.AF_INET) as listener, socket.socket(socket.AF_INET) as other:
+        for sock in (listener, other):
+            sock.bind(("127.0.0.1", 0))
+            sock.listen()
+        before = socket.create_connection(listener.getsockname())
+        accepted_before, _ = listener.accept()
+        outgoing = socket.create_connection(other.getsockname())  # ours to another port: a client, not the server
+        incoming, _ = other.accept()
+        with before, accepted_before, outgoing, incoming:
+            assert nodelay(accepted_before) == 0 and nodelay(outgoing) == 0  # as Streamlit's server has them
+            assert server.no_delay() >= 4  # both listeners and the two connections they accepted
+            assert nodelay(listener) and nodelay(accepted_before) and nodelay(other) and nodelay(incoming)
+            assert nodelay(outgoing) == 0  # a connection to another port: not the server's, untouched
+            after = socket.create_connection(listener.getsockname())
+            accepted_after, _ = listener.accept()
+            with after, accepted_after:
+                assert nodelay(accepted_after) == 1  # inherited from the listening socket
+            assert server.no_delay() == 0  # nothing left to set
+    with caplog.at_level("WARNING", logger="ui.server"):
+        assert server.no_delay(str(tmp_path / "no-such-dir")) == 0
+    assert "Nagle" in caplog.text

@@ -10,12 +10,22 @@ next visitor, often the only one in a small office, pays for compiling app.py an
 and Streamlit's magic rewrite: 10-50 ms a page, 38 % of a lone visitor's first overview, py-spy,
 bench/RESULTS.md). With ``server.fileWatcherType = "none"`` (.streamlit/config.toml) nothing can make them stale:
 the server runs the code it started with. With a file watcher (developers) Streamlit's own clearing stays.
+
+TCP_NODELAY: Streamlit binds its listening socket itself (``socket.socket(family)``, protocol number 0), so asyncio,
+which turns Nagle's algorithm off only for sockets that say IPPROTO_TCP, leaves it on for every connection. A rerun's
+elements are many small websocket frames: after the first, the kernel holds the rest until the browser acknowledges,
+and the browser's kernel delays that acknowledgement (40 ms on Linux). Every rerun's page then arrived ~40 ms after
+the server had sent it (bench/RESULTS.md). ``no_delay`` sets TCP_NODELAY on the server's listening socket, which the
+connections it accepts inherit (Linux), and on those already accepted.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import os
+import socket
+import stat
 import threading
 
 import streamlit
@@ -108,3 +118,49 @@ def keep_scripts(cache_module=script_cache) -> bool:
 
 _clear_scripts = getattr(getattr(script_cache, "ScriptCache", None), "clear", None)
 keep_scripts()
+
+
+
+def _tcp_sockets(fd_dir: str):
+    """Duplicates of this process's TCP sockets (Linux: ``fd_dir`` lists its descriptors); the caller closes them."""
+    for name in os.listdir(fd_dir):
+        try:
+            fd = int(name)
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                continue
+            sock = socket.socket(fileno=os.dup(fd))
+        except (OSError, ValueError):  # gone meanwhile (e.g. the listing's own descriptor), or not a socket we can read
+            continue
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
+            yield sock
+        else:
+            sock.close()
+
+
+def no_delay(fd_dir: str = "/proc/self/fd") -> int:
+    """TCP_NODELAY on this process's listening TCP sockets (what they accept from now on inherits it) and on the
+    connections they have already accepted (same local port); returns how many sockets it set. Nothing else is
+    touched: connections this process opened to others (e.g. PostgreSQL) keep their own settings. Where ``fd_dir``
+    cannot be read (not Linux) nothing changes and the server works as before (a warning says so)."""
+    try:
+        sockets = list(_tcp_sockets(fd_dir))
+    except OSError:
+        log.warning("cannot list this process's sockets (%s): Nagle's algorithm stays on for the server's "
+                    "connections (each rerun's page may arrive up to 40 ms late)", fd_dir)
+        return 0
+    try:
+        listening = [s for s in sockets if s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)]
+        ports = {s.getsockname()[1] for s in listening}
+        count = 0
+        for sock in sockets:
+            if sock in listening or sock.getsockname()[1] in ports:
+                if not sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    count += 1
+        return count
+    finally:
+        for sock in sockets:
+            sock.close()  # the duplicate only; the option stays with the socket
+
+
+no_delay()
