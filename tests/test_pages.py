@@ -39,13 +39,20 @@ WORK = {
 
 
 def open_page(page: str | None = None, query: dict | None = None) -> AppTest:
+    """A new session opened at ``page``'s address (the overview without one), with ``query`` as its query string: one
+    run of app.py that navigates to the page, as a link, a bookmark or a typed address does. (Going to the overview
+    first and switching from there ran every page's test through a second, unasked-for overview: on a fresh store that
+    computed the overview's views for nothing.) Switching pages within a session is tested where it matters, with
+    ``switch_page`` after a run."""
     at = AppTest.from_file(APP, default_timeout=120)
     for key, value in (query or {}).items():
         at.query_params[key] = value
-    at.run()
     if page:
-        at.switch_page(page).run()
+        at.switch_page(page)  # before the first run: the page's address (st.Page's url_path is the file's name)
+    at.run()
     assert not at.exception, [e.message for e in at.exception]
+    if page:  # the page itself ran, not the default page st.navigation falls back to for an unknown address
+        assert at._finished_page_script_hash == at._resolve_page_hash(str(Path(APP).parent / page)), page
     return at
 
 
