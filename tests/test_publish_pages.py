@@ -2,28 +2,78 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime
 
 import pytest
 
 from lib import publish as PB
-from lib.store import Store
-from tests.conftest import both_backends
+from lib.store import DB_NAME, Store
+from tests.conftest import both_backends, close_pool
 from tests.factory import filled
 from tests.test_pages import open_page
 
 UNIT = "市民政局"
 
 
+def _publish_world(request, tmp_path_factory, targets, backend: str):
+    """June of the demo's reports published (revision 0), then a late June correction of one unit: live ≠ published.
+    (folder, database URL or None, the publication, the correction's outcome, the cluster or None); the database is a
+    template."""
+    folder = tmp_path_factory.mktemp("published") / "data"
+    with pytest.MonkeyPatch.context() as patch:
+        if backend == "sqlite":
+            shutil.copytree(request.getfixturevalue("reports_dir"), folder)
+            url = None
+            patch.delenv("LIVELIHOOD_DATABASE_URL", raising=False)
+        else:
+            source, template = request.getfixturevalue("pg_reports")
+            shutil.copytree(source, folder)
+            url = request.getfixturevalue("postgres_server").clone_database(template)
+            patch.setenv("LIVELIHOOD_DATABASE_URL", url)
+        patch.setenv("LIVELIHOOD_DATA_DIR", str(folder))
+        store = Store(folder)
+        pub = PB.publish(store, 2024, 6, "李四")
+        correction = store.ingest(filled(targets, UNIT, month="2024-06", share=0.9), "更正.xlsx", uploader="王五",
+                                  targets=targets, received_at=datetime(2024, 7, 20, 9))
+        assert correction.stored
+    if url:
+        close_pool(url)  # a template database: nothing may stay connected to it
+    return folder, url, pub, correction, request.getfixturevalue("postgres_server") if url else None
+
+
+@pytest.fixture(scope="module")
+def publish_worlds():
+    """backend -> ``_publish_world``, built once per module on first use (``published`` copies it per test); the
+    PostgreSQL template is dropped after the module."""
+    worlds = {}
+    yield worlds
+    if "postgres" in worlds:
+        worlds["postgres"][4].drop_database(worlds["postgres"][1])
+
+
 @pytest.fixture()
-def published(demo_copy, targets):
-    """June of the demo published (revision 0), then a late June correction of one unit: live ≠ published."""
-    store = Store(demo_copy)
-    pub = PB.publish(store, 2024, 6, "李四")
-    correction = store.ingest(filled(targets, UNIT, month="2024-06", share=0.9), "更正.xlsx", uploader="王五",
-                              targets=targets, received_at=datetime(2024, 7, 20, 9))
-    assert correction.stored
-    return store, pub, correction
+def published(request, publish_worlds, tmp_path_factory, tmp_path, monkeypatch, targets):
+    """A private copy of the module's published world (the folder; on PostgreSQL a clone of its database, dropped
+    after the test), on SQLite unless the test asks for PostgreSQL (``both_backends("published")``):
+    (store, the publication, the correction's outcome). LIVELIHOOD_DATA_DIR (and the database URL) point at it."""
+    backend = getattr(request, "param", "sqlite")
+    if backend not in publish_worlds:
+        publish_worlds[backend] = _publish_world(request, tmp_path_factory, targets, backend)
+    source, template, pub, correction, _ = publish_worlds[backend]
+    folder = tmp_path / "data"
+    shutil.copytree(source, folder)
+    monkeypatch.setenv("LIVELIHOOD_DATA_DIR", str(folder))
+    if template is None:
+        monkeypatch.delenv("LIVELIHOOD_DATABASE_URL", raising=False)
+        yield Store(folder), pub, correction
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = server.clone_database(template)
+    monkeypatch.setenv("LIVELIHOOD_DATABASE_URL", url)
+    yield Store(folder), pub, correction
+    server.drop_database(url)
+    assert not (folder / DB_NAME).exists()  # the pages used PostgreSQL, never a SQLite file of the folder
 
 
 def table_with(at, column: str):
@@ -36,7 +86,7 @@ def export_value(at, code: str, county: str):
     return table.set_index(["指标编号", "县市区"]).at[(code, county), "累计完成"]
 
 
-@both_backends("demo_copy")
+@both_backends("published")
 def test_switch_defaults_to_the_latest_revision_and_every_page_serves_it(published):
     store, pub, _ = published
     at = open_page()
@@ -49,7 +99,7 @@ def test_switch_defaults_to_the_latest_revision_and_every_page_serves_it(publish
         assert not at.exception, (page, [e.message for e in at.exception])
 
 
-@both_backends("demo_copy")
+@both_backends("published")
 def test_published_and_live_figures_and_the_url_round_trip(published, targets):
     store, pub, _ = published
     detail = pub.tables["detail"]
@@ -78,7 +128,7 @@ def test_a_link_to_revision_0_keeps_showing_it_after_revision_1(published):
     assert latest.selectbox(key="f_revision").value == 1 and [i.body for i in latest.sidebar.info] == [second.label()]
 
 
-@both_backends("demo_copy")
+@both_backends("published")
 def test_publish_page_publishes_asks_for_a_reason_and_lists_changes(published):
     store, pub, correction = published
     at = open_page("pages/publish.py")
