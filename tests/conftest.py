@@ -385,6 +385,21 @@ def installed_components_scanned_once():
     manifest_scanner.scan_component_manifests = scan
 
 
+@pytest.fixture(scope="session", autouse=True)
+def page_scripts_compiled_once():
+    """One ScriptCache for every AppTest run of the test process, as a server keeps one for its lifetime (and keeps
+    its scripts without a file watcher: ui.server.keep_scripts). AppTest makes a new one per run, so every run read,
+    rewrote (Streamlit's magic: an AST pass) and compiled app.py and the page again: ~30 % of a warm rerun of the
+    ledger page. The scripts do not change during a test run; a script at another path is compiled as before."""
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+    from streamlit.testing.v1 import app_test
+
+    made, kept = app_test.ScriptCache, ScriptCache()
+    app_test.ScriptCache = lambda: kept
+    yield
+    app_test.ScriptCache = made
+
+
 @pytest.fixture(autouse=True)
 def navigation_mode(request, monkeypatch):
     """Run pages the way a live server does once app.py has called st.navigation.
