@@ -62,11 +62,13 @@ units = c.multiselect("责任/协调单位", unit_names, key="ledger_unit", plac
 counties = d.multiselect("县市区", [S.CITY, *t.counties], key="ledger_county", placeholder="全部县市区")
 left, toggle, mid, right = st.columns([4, 1.2, 1, 1], vertical_alignment="center")
 overdue_only = toggle.toggle("只看逾期", key="ledger_overdue")
-chosen = L.ItemFilter(tuple(statuses), tuple(projects), tuple(units), tuple(counties), overdue_only).apply(items)
+chosen_by = L.ItemFilter(tuple(statuses), tuple(projects), tuple(units), tuple(counties), overdue_only)
+ledger_now = ui.ledger_key()  # the ledger of this rerun: its views below are made once per ledger change, day and filter
+chosen = ui.cached("ledger_chosen", lambda: chosen_by.apply(items), depends=(ledger_now, chosen_by), all_filters=False)
 
 # --- the table --------------------------------------------------------------------------------------
 left.markdown(f"共 **{len(chosen)}** 项（全部 {len(items)} 项）；逾期事项以红色标出。勾选行可批量处理或查看详情。")
-exported = L.export_frame(chosen)
+exported = ui.cached("ledger_export", lambda: L.export_frame(chosen), depends=(ledger_now, chosen_by), all_filters=False)
 view_name = {"状态": list(statuses), "项目": [str(p) for p in projects], "单位": list(units), "县市区": list(counties)}
 mid.download_button("导出 CSV", ui.logged_export(user.name, "督办台账.csv", len(exported), lambda: to_csv_bytes(exported)),
                     file_name=export_filename("督办台账", date.today().isoformat(), view_name, "csv"), mime="text/csv",
@@ -81,7 +83,8 @@ if chosen.empty:
             "台账中还没有事项：单位报表“存在问题”栏的内容在报表接收后自动列为待确认问题；督导发现、会议交办的问题可在下方新增。")
     picked_rows = []
 else:
-    event = st.dataframe(ui.ledger_table(chosen), hide_index=True, key="ledger_table", on_select="rerun",
+    shown = ui.cached("ledger_table", lambda: ui.ledger_table(chosen), depends=(ledger_now, chosen_by), all_filters=False)
+    event = st.dataframe(shown, hide_index=True, key="ledger_table", on_select="rerun",
                          selection_mode="multi-row", height=min(420, 38 + 35 * len(chosen)),
                          column_config=ui.LEDGER_COLUMN_CONFIG)
     picked_rows = [r for r in (event.selection.rows if event is not None else []) if r < len(chosen)]  # after a filter change
@@ -171,10 +174,12 @@ if current not in set(items["编号"]):
 elif current not in options:
     options = [current, *options]  # a just-created or linked item outside the filter
 by_id = items.set_index("编号")
+picker_labels = ui.cached("ledger_picker_labels", lambda: dict(zip(
+    items["编号"].astype(int), items["编号"].astype(str) + " · " + items["状态"] + " · " + items["项目序号"].astype(str) + ". "
+    + items["项目名称"] + " · " + items["问题描述"].str[:30])), depends=(ledger_now,), all_filters=False)
 item_id = st.selectbox("选择事项", options, index=options.index(current) if current else 0,
                        key=f"ledger_pick_{st.session_state.get('ledger_pick_generation', 0)}",
-                       format_func=lambda i: f"{i} · {by_id.at[i, '状态']} · {by_id.at[i, '项目序号']}. "
-                                             f"{by_id.at[i, '项目名称']} · {by_id.at[i, '问题描述'][:30]}")
+                       format_func=picker_labels.__getitem__)
 st.session_state["ledger_item"] = item_id
 st.query_params["item"] = str(item_id)
 item = by_id.loc[item_id]
@@ -231,9 +236,10 @@ with report_tab:
         if manager and len(reports) > 1:
             a, b = st.columns([3, 1], vertical_alignment="bottom")
             later = reports.iloc[1:]
-            split = a.selectbox("归并有误的报送", later["报送记录"].astype(int).tolist(), key="ledger_split_pick",
-                                format_func=lambda r: "{} · {} · {}".format(
-                                    *later.set_index("报送记录").loc[r, ["月份", "县市区", "存在问题"]].astype(str)))
+            split_labels = dict(zip(later["报送记录"].astype(int), later["月份"].astype(str) + " · " + later["县市区"].astype(str)
+                                    + " · " + later["存在问题"].astype(str)))
+            split = a.selectbox("归并有误的报送", list(split_labels), key="ledger_split_pick",
+                                format_func=split_labels.__getitem__)
             if b.button("拆分为新事项", key="ledger_split", icon=":material/call_split:"):
                 act(lambda: show(L.split_report(store, split, actor)), "已拆分为新的待确认问题，已打开新事项")
 

@@ -373,7 +373,10 @@ def ledger_table(items: pd.DataFrame):
         if overdue[row.name]:
             return [f"background-color:{ledger.OVERDUE_BACKGROUND};color:{ledger.OVERDUE_COLOR}"] * len(row)
         return [""] * len(row)
-    return shown.style.apply(style, axis=1)
+    styler = shown.style.apply(style, axis=1)
+    _keep("marshal", styler, None)  # marshalled once by the first st.dataframe call (a page keeps it with ui.cached)
+    _keep("arrow", styler.data, None)
+    return styler
 
 
 LEDGER_COLUMN_CONFIG = {
