@@ -52,7 +52,7 @@ def test_load_benchmark_measures_real_reruns():
 
 
 def test_report_benchmark_runs():
-    out = run("bench/report.py", "--month", "2", "--runs", "1")
+    out = run("bench/report.py", "--month", "2", "--runs", "0")
     for label in ("figures (lib.progress, live)", "charts (2 × matplotlib PNG)", "docx (summary + charts + document)",
                   "whole live report", "whole published report", "load average"):
         assert label in out
