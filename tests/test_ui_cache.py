@@ -399,3 +399,18 @@ def test_server_connections_send_without_nagle_delay(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="ui.server"):
         assert server.no_delay(str(tmp_path / "no-such-dir")) == 0
     assert "Nagle" in caplog.text
+
+
+def test_navigation_pages_made_once_and_each_session_has_its_own(demo_copy):
+    """ui.access.nav_pages: the st.Page objects are made once per process, and each session runs its own copies
+    (st.navigation marks the page to run on the object: shared ones would let one session's run clear another's)."""
+    from tests.test_pages import open_page
+    from ui import access
+
+    first, second = open_page(), open_page("pages/unit.py")
+    mine, theirs = first.session_state["_nav_pages"][1], second.session_state["_nav_pages"][1]
+    made = next(pages for key, pages in access._NAV_PAGES.items() if key[2] == first.session_state["_nav_pages"][0][1])
+    assert [p.url_path for p in mine] == [p.url_path for p in theirs] == [p.url_path for p in made]
+    assert not {id(p) for p in mine} & ({id(p) for p in theirs} | {id(p) for p in made})  # nothing shared
+    assert [p._page for p in mine] == [p._page for p in made]  # the same resolved files, not resolved again
+    assert not any(p._can_be_called for p in made)  # st.navigation never marked the shared ones
