@@ -349,7 +349,10 @@ def verify_password(password: str, password_hash: str) -> bool:
         return False
 
 
-_DUMMY_HASH = _ARGON2.hash("not-a-password")
+# What an unknown login name is checked against, so that its answer takes as long as a known name's wrong password. A
+# constant made once by ``_ARGON2.hash("not-a-password")``: hashing it at import cost ~0.35 CPU s in every process
+# (each server, each command). tests/test_auth.py checks it has the hasher's parameters (same verify time).
+_DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$D8iZRnpNop/stWFXWV7RIg$vBw9hlNlzFpYmXVOaf+G1xPkFdz9eeojyTjAV6riymE"
 
 
 # --- rate limiting --------------------------------------------------------------------------

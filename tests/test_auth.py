@@ -56,6 +56,14 @@ def test_new_hashes_are_salted_argon2_and_old_bcrypt_hashes_still_verify():
         auth.hash_password("short")
 
 
+def test_unknown_names_are_checked_against_a_hash_as_costly_as_a_real_one():
+    # The dummy hash is a constant: it must have the hasher's own parameters, or an unknown login name would answer
+    # faster (or slower) than a known name with a wrong password.
+    assert not auth._ARGON2.check_needs_rehash(auth._DUMMY_HASH)
+    assert auth.verify_password("not-a-password", auth._DUMMY_HASH)
+    assert not auth.verify_password("not-a-password!", auth._DUMMY_HASH)
+
+
 def test_long_chinese_passphrase():
     passphrase = "春风又绿江南岸明月何时照我还两岸猿声啼不住轻舟已过万重山好"  # 29 characters, 87 bytes > bcrypt's 72
     assert len(passphrase.encode()) > 72
