@@ -409,7 +409,7 @@ def test_navigation_pages_made_once_and_each_session_has_its_own(demo_copy):
 
     first, second = open_page(), open_page("pages/unit.py")
     mine, theirs = first.session_state["_nav_pages"][1], second.session_state["_nav_pages"][1]
-    made = next(pages for key, pages in access._NAV_PAGES.items() if key[2] == first.session_state["_nav_pages"][0][1])
+    made = next(pages for key, pages in access._NAV_PAGES.items() if key[1:] == first.session_state["_nav_pages"][0])
     assert [p.url_path for p in mine] == [p.url_path for p in theirs] == [p.url_path for p in made]
     assert not {id(p) for p in mine} & ({id(p) for p in theirs} | {id(p) for p in made})  # nothing shared
     assert [p._page for p in mine] == [p._page for p in made]  # the same resolved files, not resolved again
