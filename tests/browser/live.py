@@ -1,7 +1,8 @@
 """What the browser tests share: a live `streamlit run app.py` server, Debian's Chromium with its flags, the
 fixtures every browser module gets from tests/browser/conftest.py (``browser``: one per session, missing Chromium
 skips locally and fails under CI=true; ``server``: one live server per module; ``page``: one offline page per
-module), and the page helpers (``new_page``, ``open_path``, ``visit``, ``settled``, ``toast``, ``shot``)."""
+module, at 1366x768 at the start of each test), and the page helpers (``offline_context``, ``open_path``,
+``visit``, ``settled``, ``toast``, ``shot``)."""
 
 from __future__ import annotations
 
@@ -123,22 +124,34 @@ def offline_context(browser, url: str, width: int = 1366, height: int = 768, mob
     return context
 
 
-def new_page(browser, url: str, width: int = 1366, height: int = 768, mobile: bool = False):
-    """A page in a fresh ``offline_context`` (its own session: it signs in again)."""
-    return offline_context(browser, url, width, height, mobile).new_page()
-
-
 @pytest.fixture(scope="module")
-def page(server, browser):
-    """One offline page at 1366x768 for the module's tests, in one browser session."""
+def module_page(server, browser):
+    """The offline page the module's tests share (``page``)."""
     context = offline_context(browser, server[0])
     yield context.new_page()
     context.close()
 
 
-def open_path(page, server, path: str, login: tuple[str, str] = (LOGIN, PASSWORD)):
+@pytest.fixture()
+def page(module_page):
+    """An offline page at 1366x768, one per module: each test starts at that size, and every ``open_path`` in it is a
+    new page load, so a new Streamlit session that signs in again. Kept for the module's tests because a page load
+    in a tab that has loaded the app before costs about half the CPU of one in a new tab (probe: a load, sign-in and
+    one ``visit``: ~19 → ~8 CPU s at load ~9; Chromium's renderer 10 → 5, its GPU process 3 → 1): the tab's
+    renderer process stays, with what it compiled and cached of the frontend. A new tab, even in the same browser
+    context, is a new renderer process and pays it all again."""
+    module_page.set_viewport_size({"width": 1366, "height": 768})
+    return module_page
+
+
+def open_path(page, server, path: str, login: tuple[str, str] = (LOGIN, PASSWORD),
+              size: tuple[int, int] | None = None):
     """Open a URL as a user would: a new browser session signs in first, then lands on that page; returns once its
-    run has finished and drawn (``drawn``). A full page load and a sign-in: to go on in the same session, ``visit``."""
+    run has finished and drawn (``drawn``). A full page load and a sign-in: to go on in the same session, ``visit``.
+    With ``size`` (width, height) the page is loaded at that viewport size (set before the load, so the app is
+    laid out at that size from its start, as in a new tab of that size)."""
+    if size:
+        page.set_viewport_size({"width": size[0], "height": size[1]})
     page.goto(f"{server[0]}/{path}")
     heading = page.wait_for_selector("[data-testid='stMain'] h1", timeout=120_000)
     if "登录" in heading.inner_text():

@@ -23,10 +23,6 @@ USERS = {"mz": ("民政局填报员", UNIT, OWN, PASSWORD), "leader": ("王局�
 SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
 
 
-def new_page(browser, url: str, size: str = "desktop"):
-    return live.new_page(browser, url, *SIZES[size])
-
-
 def data_folder(reports_dir, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("access") / "data"
     shutil.copytree(reports_dir, folder)
@@ -64,11 +60,12 @@ def test_secrets_that_do_not_parse_refuse_everyone(browser, reports_dir, tmp_pat
     secrets.write_text('[auth]\ndemo_mode = false\n\n[auth.users.lisi]\nname = "李\\四"\nrole = "admin"\n',
                        encoding="utf-8")
     with streamlit_server(folder, secrets, logs / "streamlit.log") as url:
+        context = live.offline_context(browser, url)
+        page = context.new_page()  # one tab for all six: a later load in it costs less (``live.page``)
         for size in SIZES:
-            context = live.offline_context(browser, url, *SIZES[size])
+            page.set_viewport_size(dict(zip(("width", "height"), SIZES[size])))  # before the load: drawn at that size
             for path in ("", "upload", "admin"):
-                page = context.new_page()  # a session of its own (its own connection to the server)
-                page.goto(f"{url}/{path}")
+                page.goto(f"{url}/{path}")  # a session of its own (a page load: its own connection to the server)
                 alert = page.get_by_text("系统拒绝访问")
                 alert.wait_for(timeout=120_000)
                 text = page.locator("[data-testid='stMain']").inner_text()
@@ -81,13 +78,11 @@ def test_secrets_that_do_not_parse_refuse_everyone(browser, reports_dir, tmp_pat
                 assert page.get_by_role("link", name="总览").count() == 0 and "演示" not in text
                 if path == "":
                     shot(page, f"refused-{size}")
-                page.close()
-            context.close()
+        context.close()
 
 
-def test_unit_user_uploads_its_own_report_and_is_refused_another(browser, server, targets, tmp_path):
+def test_unit_user_uploads_its_own_report_and_is_refused_another(page, server, targets, tmp_path):
     url, folder = server
-    page = new_page(browser, url)
     sign_in(page, url, "mz", "upload")
     assert heading(page).startswith("数据上报")
     assert page.get_by_text("民政局填报员（填报单位·市民政局）").count() == 1
@@ -126,17 +121,15 @@ def test_unit_user_uploads_its_own_report_and_is_refused_another(browser, server
     assert len(refused) == 1 and refused["操作人"].iloc[0] == "民政局填报员"
     history = page.locator("[data-testid='stDataFrame']").last
     history.wait_for(timeout=30_000)
-    phone = new_page(browser, url, "phone")
-    sign_in(phone, url, "mz", "upload")
-    phone.locator("[data-testid='stFileUploader']").wait_for(timeout=60_000)
-    shot(phone, "unit-upload-phone")
-    phone.context.close()
-    page.context.close()
+    # the same user on a phone: a new session (a new page load), laid out at the phone's size from its start
+    page.set_viewport_size(dict(zip(("width", "height"), SIZES["phone"])))
+    sign_in(page, url, "mz", "upload")
+    page.locator("[data-testid='stFileUploader']").wait_for(timeout=60_000)
+    shot(page, "unit-upload-phone")
 
 
-def test_viewer_has_no_upload_page(browser, server):
+def test_viewer_has_no_upload_page(page, server):
     url, _ = server
-    page = new_page(browser, url)
     sign_in(page, url, "leader", "upload")  # a link to the upload page, opened by a viewer
     page.get_by_role("link", name="总览").wait_for(timeout=30_000)
     assert page.get_by_role("link", name="数据上报").count() == 0
@@ -144,4 +137,3 @@ def test_viewer_has_no_upload_page(browser, server):
     page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=60_000)  # the viewer's own pages work
     assert page.locator("[data-testid='stFileUploader']").count() == 0
     shot(page, "viewer")
-    page.context.close()

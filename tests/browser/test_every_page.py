@@ -23,14 +23,21 @@ SIZES = {"1366x768": (1366, 768), "390x844": (390, 844)}
 
 
 @pytest.mark.parametrize("size", list(SIZES))
-def test_every_page_at_laptop_and_phone_size(server, browser, size):
+def test_every_page_at_laptop_and_phone_size(server, browser, page, size):
     """Screenshots of every page (test-artifacts/<page>-<size>.png); nothing raw on screen; a phone never scrolls sideways."""
     width, height = SIZES[size]
     phone = width < 600
-    context = offline_context(browser, server[0], width, height, mobile=phone)
-    page = context.new_page()
+    # A laptop: the module's page (1366x768). A phone: a mobile browser context of its own (touch, the mobile viewport).
+    context = offline_context(browser, server[0], width, height, mobile=True) if phone else None
+    if context:
+        page = context.new_page()
     elsewhere = []  # requests for anything not on the app's own server (an office's intranet has no internet)
-    page.on("request", lambda r: elsewhere.append(r.url) if not r.url.startswith((server[0], "data:", "blob:")) else None)
+
+    def note(request):
+        if not request.url.startswith((server[0], "data:", "blob:")):
+            elsewhere.append(request.url)
+
+    page.on("request", note)
     for name, path in EVERY_PAGE.items():
         if name == "overview":  # the first: sign in; then from page to page in that session
             open_path(page, server, path, login=(CHIEF, CHIEF_PASSWORD))
@@ -68,7 +75,9 @@ def test_every_page_at_laptop_and_phone_size(server, browser, size):
         heading = page.get_by_role("heading", name="滞后项目与存在问题")
         box = heading.bounding_box()
         assert box and box["y"] + box["height"] < height - 120
-    context.close()
+    page.remove_listener("request", note)
+    if context:
+        context.close()
 
 
 UPLOADER_ENGLISH = ("Upload", "Browse files", "Drag and drop", "per file", "Limit", "MB •")
@@ -83,11 +92,9 @@ def uploader_words(page) -> list[str]:
             .filter(c => c && c !== 'none' && c !== 'normal').join(' '))""")
 
 
-def test_uploaders_speak_chinese(server, browser):
+def test_uploaders_speak_chinese(server, page):
     """Streamlit's uploader text is English and has no locale: ours replaces it on every uploader, and the button
     still opens the file chooser under its Chinese name."""
-    context = offline_context(browser, server[0])
-    page = context.new_page()
     accepts = {"upload": ".xlsx 或 .zip · 每个文件不超过 10 MB", "targets": ".xlsx · 每个文件不超过 10 MB",
                "ledger": ".png、.jpg、.jpeg · 每个文件不超过 8 MB"}
     for path, said in accepts.items():
@@ -109,4 +116,3 @@ def test_uploaders_speak_chinese(server, browser):
         with page.expect_file_chooser() as chooser:
             button.click()
         assert chooser.value.is_multiple() == (path != "targets")
-    context.close()

@@ -14,7 +14,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from lib import ledger
 from lib.auth import ANALYST
 from lib.store import Store
-from tests.browser.live import new_page, open_path, settled, shot, toast
+from tests.browser.live import open_path, settled, shot, toast
 
 DESCRIPTION = "体育公园南门围挡破损，夜间无照明，存在安全隐患"
 FOLLOW_UP = "已约谈施工单位，承诺三日内修复并加装警示灯"
@@ -59,9 +59,8 @@ def choose(page, label: str, option: str) -> None:
             settled(page)
 
 
-def test_create_follow_up_and_close_an_item(browser, server, seeded, tmp_path):
+def test_create_follow_up_and_close_an_item(page, server, seeded, tmp_path):
     url, folder = server
-    page = new_page(browser, server[0], 1366, 768)
     open_path(page, server, "ledger")
     assert page.locator("h1").first.inner_text().startswith("督办台账")
     page.get_by_text("逾期未办结").first.wait_for(timeout=30_000)
@@ -115,9 +114,8 @@ def test_create_follow_up_and_close_an_item(browser, server, seeded, tmp_path):
     assert "台账状态" in set(store.audit_log()["操作"])
 
 
-def test_ledger_on_a_phone(browser, server, seeded):
-    page = new_page(browser, server[0], 390, 844)
-    open_path(page, server, "ledger")
+def test_ledger_on_a_phone(page, server, seeded):
+    open_path(page, server, "ledger", size=(390, 844))
     page.get_by_text("逾期未办结").first.wait_for(timeout=30_000)
     table_drawn(page)
     page.locator("[data-testid='stDataFrame']").first.scroll_into_view_if_needed()

@@ -46,18 +46,15 @@ def test_switch_label_and_url_round_trip(page, server, targets):
 
     # The 发布与修订 page, with the change table, and the overview, at the office's screen and a phone's (from page
     # to page in this session).
-    try:
-        for width, height in ((1366, 768), (390, 844)):
-            page.set_viewport_size({"width": width, "height": height})
-            for name, path in (("page", "publish"), ("overview", "")):
-                visit(page, server, f"{path}?month=6&source=published&rev=0")
-                main = page.locator("[data-testid='stMain']")  # on a phone the sidebar (with the label too) is hidden
-                main.get_by_text(pub.label() if name == "overview" else "发布以来的变化").first.wait_for(timeout=60_000)
+    for width, height in ((1366, 768), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        for name, path in (("page", "publish"), ("overview", "")):
+            visit(page, server, f"{path}?month=6&source=published&rev=0")
+            main = page.locator("[data-testid='stMain']")  # on a phone the sidebar (with the label too) is hidden
+            main.get_by_text(pub.label() if name == "overview" else "发布以来的变化").first.wait_for(timeout=60_000)
+            drawn(page)
+            page.screenshot(path=str(ARTIFACTS / f"publish-{name}-{width}.png"))
+            if name == "page":  # the change table, further down
+                page.get_by_text("发布以来的变化").first.scroll_into_view_if_needed()
                 drawn(page)
-                page.screenshot(path=str(ARTIFACTS / f"publish-{name}-{width}.png"))
-                if name == "page":  # the change table, further down
-                    page.get_by_text("发布以来的变化").first.scroll_into_view_if_needed()
-                    drawn(page)
-                    page.screenshot(path=str(ARTIFACTS / f"publish-changes-{width}.png"))
-    finally:
-        page.set_viewport_size({"width": 1366, "height": 768})
+                page.screenshot(path=str(ARTIFACTS / f"publish-changes-{width}.png"))
