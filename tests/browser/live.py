@@ -50,9 +50,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(folder: Path, secrets: Path, log_path: Path):
-    """`streamlit run app.py` on a free port with this data folder and secrets file; yields its URL."""
-    port = free_port()
+def streamlit_server(folder: Path, secrets: Path, log_path: Path, port: int | None = None):
+    """`streamlit run app.py` on ``port`` (default: a free one) with this data folder and secrets file; yields its URL."""
+    port = port or free_port()
     env = dict(os.environ, LIVELIHOOD_DATA_DIR=str(folder))
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
@@ -90,17 +90,31 @@ def browser():
         chromium.close()
 
 
+@pytest.fixture(scope="session")
+def app_port():
+    """The port every module's ``server`` listens on in this test process, one server at a time: the app's URL is
+    the same for every module, so the tab they share (``page``) finds what it compiled and cached of the frontend
+    there (a browser keeps that per URL: a tab that loaded the app on another port loads it as if new). Between
+    servers a socket holds the port, bound but never listening, so no other process is given it; a server binds
+    beside it (both set SO_REUSEADDR, as Streamlit does) and is the only one that listens."""
+    with socket.socket() as hold:
+        hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        hold.bind(("127.0.0.1", 0))
+        yield hold.getsockname()[1]
+
+
 @pytest.fixture(scope="module")
-def server(request, reports_dir, tmp_path_factory):
-    """`streamlit run app.py` on a private copy of the demo's reports (held as real uploads), one per test module,
-    signing in the module's ``USERS`` (default: ``USERS`` above); yields (url, data folder)."""
+def server(request, reports_dir, tmp_path_factory, app_port):
+    """`streamlit run app.py` on a private copy of the demo's reports (held as real uploads), one per test module
+    on the session's ``app_port``, signing in the module's ``USERS`` (default: ``USERS`` above); yields (url, data
+    folder)."""
     folder = tmp_path_factory.mktemp("browser") / "data"
     shutil.copytree(reports_dir, folder)
     logs = tmp_path_factory.mktemp("log")
     secrets = logs / "secrets.toml"
     for login, (name, role, unit, password) in getattr(request.module, "USERS", USERS).items():
         write_user(secrets, login, name, role, password_hash(password), unit)
-    with streamlit_server(folder, secrets, logs / "streamlit.log") as url:
+    with streamlit_server(folder, secrets, logs / "streamlit.log", app_port) as url:
         yield url, folder
 
 
@@ -124,22 +138,38 @@ def offline_context(browser, url: str, width: int = 1366, height: int = 768, mob
     return context
 
 
-@pytest.fixture(scope="module")
-def module_page(server, browser):
-    """The offline page the module's tests share (``page``)."""
-    context = offline_context(browser, server[0])
+@pytest.fixture(scope="session")
+def tab(browser, app_port):
+    """The offline tab every module's tests share (``page``): it reaches only ``app_port``."""
+    context = offline_context(browser, f"http://127.0.0.1:{app_port}")
     yield context.new_page()
     context.close()
 
 
+@pytest.fixture(scope="module")
+def module_page(server, tab):
+    """``tab`` while this module's server runs. At the end it leaves the app for the server's plain health page
+    (so it does not reconnect to the next module's server on the same port) and forgets the origin's cookies and
+    storage (the next module starts as a new browser would, but for the cache)."""
+    yield tab
+    leave(tab, server[0])
+
+
+def leave(tab, url: str) -> None:
+    """Take ``tab`` off the app at ``url`` before its server stops (see ``module_page``)."""
+    tab.goto(f"{url}/_stcore/health")
+    tab.evaluate("localStorage.clear(); sessionStorage.clear()")
+    tab.context.clear_cookies()
+
+
 @pytest.fixture()
 def page(module_page):
-    """An offline page at 1366x768, one per module: each test starts at that size, and every ``open_path`` in it is a
-    new page load, so a new Streamlit session that signs in again. Kept for the module's tests because a page load
-    in a tab that has loaded the app before costs about half the CPU of one in a new tab (probe: a load, sign-in and
-    one ``visit``: ~19 → ~8 CPU s at load ~9; Chromium's renderer 10 → 5, its GPU process 3 → 1): the tab's
-    renderer process stays, with what it compiled and cached of the frontend. A new tab, even in the same browser
-    context, is a new renderer process and pays it all again."""
+    """An offline page at 1366x768, one tab for every module (its server on the same port): each test starts at
+    that size, and every ``open_path`` in it is a new page load, so a new Streamlit session that signs in again.
+    One tab because a page load in a tab that has loaded the app at that URL before costs about half the CPU of one
+    in a new tab (probe: a load, sign-in and one ``visit``: ~19 → ~8 CPU s at load ~9; Chromium's renderer 10 → 5,
+    its GPU process 3 → 1): the tab's renderer process stays, with what it compiled and cached of the frontend. A
+    new tab, even in the same browser context, is a new renderer process and pays it all again."""
     module_page.set_viewport_size({"width": 1366, "height": 768})
     return module_page
 

@@ -52,33 +52,36 @@ def shot(page, name: str):
     live.shot(page, f"access-{name}")
 
 
-def test_secrets_that_do_not_parse_refuse_everyone(browser, reports_dir, tmp_path_factory):
+# The module's first test, on purpose: its server takes the session's port (``live.app_port``) before the module's
+# ``server`` does (a module fixture starts at its first use), so the refused pages load in the shared tab (``live.tab``).
+def test_secrets_that_do_not_parse_refuse_everyone(tab, app_port, reports_dir, tmp_path_factory):
     folder = data_folder(reports_dir, tmp_path_factory)
     logs = tmp_path_factory.mktemp("broken-log")
     secrets = logs / "secrets.toml"
     # What a new user wrote by hand: a backslash in a name, next to demo_mode = false.
     secrets.write_text('[auth]\ndemo_mode = false\n\n[auth.users.lisi]\nname = "李\\四"\nrole = "admin"\n',
                        encoding="utf-8")
-    with streamlit_server(folder, secrets, logs / "streamlit.log") as url:
-        context = live.offline_context(browser, url)
-        page = context.new_page()  # one tab for all six: a later load in it costs less (``live.page``)
-        for size in SIZES:
-            page.set_viewport_size(dict(zip(("width", "height"), SIZES[size])))  # before the load: drawn at that size
-            for path in ("", "upload", "admin"):
-                page.goto(f"{url}/{path}")  # a session of its own (a page load: its own connection to the server)
-                alert = page.get_by_text("系统拒绝访问")
-                alert.wait_for(timeout=120_000)
-                text = page.locator("[data-testid='stMain']").inner_text()
-                assert "第 5 行" in text and "反斜杠" in text and "Unescaped '\\'" in text
-                live.drawn(page)  # the run is over: anything else it might send has arrived
-                main = page.locator("[data-testid='stMain']")
-                for element in ("stPlotlyChart", "stDataFrame", "stFileUploader", "stTextInput", "stMetric"):
-                    assert main.locator(f"[data-testid='{element}']").count() == 0, (path, element)
-                assert page.locator("[data-testid='stSidebarNav']").count() == 0
-                assert page.get_by_role("link", name="总览").count() == 0 and "演示" not in text
-                if path == "":
-                    shot(page, f"refused-{size}")
-        context.close()
+    with streamlit_server(folder, secrets, logs / "streamlit.log", app_port) as url:
+        page = tab  # one tab for all six: a later load in it costs less (``live.page``)
+        try:
+            for size in SIZES:
+                page.set_viewport_size(dict(zip(("width", "height"), SIZES[size])))  # before the load: drawn at that size
+                for path in ("", "upload", "admin"):
+                    page.goto(f"{url}/{path}")  # a session of its own (a page load: its own connection to the server)
+                    alert = page.get_by_text("系统拒绝访问")
+                    alert.wait_for(timeout=120_000)
+                    text = page.locator("[data-testid='stMain']").inner_text()
+                    assert "第 5 行" in text and "反斜杠" in text and "Unescaped '\\'" in text
+                    live.drawn(page)  # the run is over: anything else it might send has arrived
+                    main = page.locator("[data-testid='stMain']")
+                    for element in ("stPlotlyChart", "stDataFrame", "stFileUploader", "stTextInput", "stMetric"):
+                        assert main.locator(f"[data-testid='{element}']").count() == 0, (path, element)
+                    assert page.locator("[data-testid='stSidebarNav']").count() == 0
+                    assert page.get_by_role("link", name="总览").count() == 0 and "演示" not in text
+                    if path == "":
+                        shot(page, f"refused-{size}")
+        finally:
+            live.leave(page, url)
 
 
 def test_unit_user_uploads_its_own_report_and_is_refused_another(page, server, targets, tmp_path):

@@ -15,7 +15,7 @@ import pytest
 
 from lib.auth import ANALYST, hash_password, write_user
 from lib.template import build_template, fill_template
-from tests.browser.live import streamlit_server
+from tests.browser.live import leave, streamlit_server
 from tests.factory import entries_for
 
 UNIT = "市民政局"
@@ -38,24 +38,27 @@ def postgres_url(request):
 
 
 @pytest.fixture()
-def servers(postgres_url, tmp_path, monkeypatch):
-    """Servers A and B: one database, one secrets file (one deployment), two data folders."""
+def servers(postgres_url, tmp_path, monkeypatch, app_port):
+    """Servers A and B: one database, one secrets file (one deployment), two data folders; B on the session's
+    ``app_port``, so the shared tab (``live.tab``) can be B's browser."""
     secrets = tmp_path / "secrets.toml"
     write_user(secrets, LOGIN, "李科员", ANALYST, hash_password(PASSWORD))
     monkeypatch.setenv("LIVELIHOOD_DATABASE_URL", postgres_url)  # inherited by both servers
     with ExitStack() as stack:
         urls = []
-        for name in ("a", "b"):
+        for name, port in (("a", None), ("b", app_port)):
             folder = tmp_path / f"data-{name}"
             folder.mkdir()
-            urls.append(stack.enter_context(streamlit_server(folder, secrets, tmp_path / f"streamlit-{name}.log")))
+            urls.append(stack.enter_context(streamlit_server(folder, secrets, tmp_path / f"streamlit-{name}.log", port)))
         yield urls
 
 
-def signed_in_page(browser, url: str):
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
-    context.set_default_navigation_timeout(120_000)
-    page = context.new_page()
+def signed_in_page(browser, url: str, page=None):
+    """A new session on ``url`` signed in: in ``page``, or in a tab of a new browser context."""
+    if page is None:
+        context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+        context.set_default_navigation_timeout(120_000)
+        page = context.new_page()
     page.goto(url)
     page.wait_for_selector("[data-testid='stMain'] h1", timeout=120_000)
     page.get_by_label("用户名").fill(LOGIN)
@@ -65,13 +68,22 @@ def signed_in_page(browser, url: str):
     return page
 
 
-def test_upload_on_one_server_shows_on_the_other(browser, servers, targets, tmp_path):
+@pytest.fixture()
+def b_tab(tab, servers):
+    """The shared offline tab (``live.tab``: it reaches the session's ``app_port``, B's) at 1366x768; at the end it
+    leaves B's app before B stops (``live.leave``)."""
+    tab.set_viewport_size({"width": 1366, "height": 768})
+    yield tab
+    leave(tab, servers[1])
+
+
+def test_upload_on_one_server_shows_on_the_other(browser, servers, b_tab, targets, tmp_path):
     a_url, b_url = servers
     units = len(targets.reporting_units)
     report = tmp_path / f"{UNIT}1月.xlsx"
     report.write_bytes(fill_template(build_template(targets, UNIT), f"{targets.year}-01",
                                      entries_for(targets, UNIT, share=0.1, problems="无", plan="按计划推进")))
-    on_b = signed_in_page(browser, b_url)  # B first: its caches hold the empty store
+    on_b = signed_in_page(browser, b_url, b_tab)  # B first: its caches hold the empty store
     on_b.get_by_text(f"0 / {units} 个单位").wait_for(timeout=60_000)
 
     on_a = signed_in_page(browser, f"{a_url}")
@@ -90,4 +102,3 @@ def test_upload_on_one_server_shows_on_the_other(browser, servers, targets, tmp_
     if os.environ.get("SCREENSHOT_DIR"):
         on_b.screenshot(path=str(Path(os.environ["SCREENSHOT_DIR"]) / "server-b-after-upload.png"))
     on_a.context.close()
-    on_b.context.close()
