@@ -162,6 +162,9 @@ def test_rate_limit_per_address_and_user_name():
     # ... but not for the administrator at another address: one address cannot lock an account out.
     assert auth.authenticate(config, limiter, "boss", PASSWORD, "10.0.0.5")[0].role == auth.ADMIN
     assert auth.authenticate(config, limiter, "clerk", PASSWORD, "10.0.0.66")[0].name == "李科员"
+    now[0] = 59  # 541 s of the lock left: the message rounds up to whole minutes
+    user, message = auth.authenticate(config, limiter, "boss", PASSWORD, "10.0.0.66")
+    assert user is None and "请 10 分钟后再试" in message
     now[0] = 601
     assert auth.authenticate(config, limiter, "boss", PASSWORD, "10.0.0.66")[0].name == "赵主任"
     assert limiter.locked_for("boss", "10.0.0.66") == 0
