@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import math
 import os
 import re
 import sys
@@ -429,7 +430,7 @@ def authenticate(config: AuthConfig, limiter: RateLimiter, login: str, password:
     login = (login or "").strip()
     wait = limiter.locked_for(login, address)
     if wait:
-        return None, f"登录失败次数过多，请 {int(wait // 60) + 1} 分钟后再试。"
+        return None, f"登录失败次数过多，请 {math.ceil(wait / 60)} 分钟后再试。"
     account = config.users.get(login)
     # Compare against a dummy hash for unknown logins so timing does not reveal which names exist.
     ok = verify_password(password or "", account.password_hash if account else _DUMMY_HASH)

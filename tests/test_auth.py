@@ -159,6 +159,7 @@ def test_rate_limit_per_address_and_user_name():
         assert auth.authenticate(config, limiter, "boss", "nope", "10.0.0.66")[0] is None
     user, message = auth.authenticate(config, limiter, "boss", PASSWORD, "10.0.0.66")
     assert user is None and "次数过多" in message  # locked for that address, even with the right password
+    assert "请 10 分钟后再试" in message  # exactly 600 s left: ten minutes, not eleven
     # ... but not for the administrator at another address: one address cannot lock an account out.
     assert auth.authenticate(config, limiter, "boss", PASSWORD, "10.0.0.5")[0].role == auth.ADMIN
     assert auth.authenticate(config, limiter, "clerk", PASSWORD, "10.0.0.66")[0].name == "李科员"
