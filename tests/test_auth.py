@@ -187,12 +187,15 @@ def test_rate_limiter_is_bounded_and_expires():
     limiter = auth.RateLimiter(window=600, max_entries=100, clock=lambda: now[0])
     for i in range(5000):  # an attacker inventing names from many addresses
         limiter.failure(f"invented-{i}", f"10.1.{i // 250}.{i % 250}")
-    assert len(limiter) <= 101
+    assert len(limiter) == 100  # the cap, and no fewer: a failure is forgotten only when it must be
     limiter.failure("x" * 1_000_000, "10.2.0.1")
     assert max(len(key[-1]) for key in limiter._failures) <= auth.MAX_LOGIN_CHARS
     now[0] = 10_000
     limiter.failure("x", "10.9.9.9")  # anything old has expired and is dropped on the next failure
     assert len(limiter) == 2
+    now[0] = 10_600  # exactly one window later: that failure still counts (locked_for counts it), so it is kept
+    limiter.failure("y", "10.9.9.8")
+    assert len(limiter) == 4
 
 
 def test_add_user_cli_writes_only_a_hash(tmp_path, monkeypatch):
