@@ -72,8 +72,11 @@ from bench.common import load_average, machine  # noqa: E402
 FILTER_CATEGORY = "教育服务"  # the 类别 the filter step chooses (as bench/dashboard.py does)
 # (step, page URL name, filtered?): the overview is the default page, its URL name is "".
 STEPS = [("overview", "", False), ("filter", "", True), ("county", "county", True), ("project", "project", True)]
+# Every page of the app (ui.PAGES), by the address Streamlit gives it; the bench's server runs in demo mode, whose user
+# is an administrator, so every one is reachable.
 PAGES = {"overview": "", "category": "category", "unit": "unit", "county": "county", "project": "project",
-         "export": "export", "upload": "upload"}
+         "ledger": "ledger", "export": "export", "publish": "publish", "report": "report", "upload": "upload",
+         "targets": "targets", "admin": "admin"}
 EARLY = ForwardMsg.FINISHED_EARLY_FOR_RERUN
 
 
