@@ -32,7 +32,7 @@ try:
 except R.ReportError as exc:
     st.warning(str(exc), icon=":material/info:")
     st.stop()
-summary = R.summarize(figures)
+summary = ui.report_summary(folder, version, month, publication.revision if publication else None, publication is None)
 choice = publication.revision if publication else None
 live = publication is None
 

@@ -12,11 +12,18 @@ folder, version, bundle, f = ui.frame(live=True)  # acts on the store: live data
 ui.require(ADMIN)
 t = bundle.targets
 store = ui.store()
-years = store.target_years()
-stored = store.target_table(t.year)
+
+
+def stored_years() -> tuple[list[int], dict[int, int]]:
+    """The years in the store and each one's current table version number."""
+    years = store.target_years()
+    return years, {y: store.target_table(y)[0] for y in years}
+
+
+years, numbers = ui.cached("targets_years", stored_years, all_filters=False)  # once per store version: a table moves it
 
 ui.page_start(f"目标表 · {t.year} 年度", ignored={ui.ALL_FILTERS: "这里是目标表本身（侧栏“年度”选择看哪一年）"})
-st.caption(f"{t.year} 年度 · 第 {stored[0] if stored else '—'} 版（{t.version[:8]}）· {len(t.projects)} 个项目、"
+st.caption(f"{t.year} 年度 · 第 {numbers.get(t.year, '—')} 版（{t.version[:8]}）· {len(t.projects)} 个项目、"
            f"{len(t.indicators)} 项指标、{len(t.reporting_units)} 个填报单位、{len(t.counties)} 个县市区 · "
            f"库中共有 {len(years)} 个年度：{'、'.join(map(str, years))}")
 tabs = st.tabs([S.SHEET_PROJECTS, S.SHEET_INDICATORS, S.SHEET_SPLITS, S.SHEET_UNITS, "设置"])
@@ -79,11 +86,21 @@ with b:
                            file_name=f"{t.year}年报表模板.zip", key="targets_templates_download", on_click="ignore",
                            icon=":material/download:", mime="application/zip")
 
+
+
+def version_history() -> pd.DataFrame:
+    """Every year's table versions, newest year first, as the page shows them."""
+    history = pd.concat([store.target_history(y).assign(年度=y) for y in reversed(store.target_years())],
+                        ignore_index=True)
+    return pd.DataFrame({
+        "年度": history["年度"].astype(str), "版本": history["version"].map(lambda v: f"第 {v} 版"),
+        "存入时间": pd.to_datetime(history["stored_at"]).dt.strftime("%Y-%m-%d %H:%M"), "存入人": history["stored_by"],
+        "SHA-256": history["sha256"].str[:16], "当前": history["current"].map({True: "当前版本", False: ""}),
+    })
+
+
 st.subheader("版本记录")
-history = pd.concat([store.target_history(y).assign(年度=y) for y in reversed(store.target_years())], ignore_index=True)
 st.caption("每次上传存为所属年度的新版本，旧版本不删除；上传与被拒都记入审计日志（“用户与审计”页）。")
-st.dataframe(pd.DataFrame({
-    "年度": history["年度"].astype(str), "版本": history["version"].map(lambda v: f"第 {v} 版"),
-    "存入时间": pd.to_datetime(history["stored_at"]).dt.strftime("%Y-%m-%d %H:%M"), "存入人": history["stored_by"],
-    "SHA-256": history["sha256"].str[:16], "当前": history["current"].map({True: "当前版本", False: ""}),
-}), hide_index=True, key="targets_history")
+# Keyed on the store's version read now: a table stored earlier in this same run shows at once.
+st.dataframe(ui.cached("targets_history", version_history, depends=(store.version(),), all_filters=False),
+             hide_index=True, key="targets_history")

@@ -434,6 +434,15 @@ def report_figures(folder: str, version: str, month: int, revision: int | None, 
     return report.figures_for(get_store(folder), load_bundle(folder, version).targets, month, revision, live)
 
 
+@shared(24)
+def report_summary(folder: str, version: str, month: int, revision: int | None, live: bool):
+    """What the 督查通报 page shows of that month's figures (lib.report.summarize), once per store version and choice:
+    read-only, shared by every session."""
+    from lib import report
+
+    return report.summarize(report_figures(folder, version, month, revision, live))
+
+
 def current() -> tuple[str, str, Bundle]:
     """(folder, version, bundle) for this rerun: the year chosen in the sidebar (``ui.filters.year_picker``). Where the demo was asked for (``config.demo_requested``) and is
     not complete yet, its build runs in a process of its own (lib.demo.start_demo: it survives this session, and
