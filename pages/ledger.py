@@ -118,40 +118,44 @@ if manager and len(chosen):
 if manager:
     for key in st.session_state.pop("ledger_new_reset", []):
         st.session_state.pop(key, None)
-    with st.expander("新增督办事项（督导发现、会议交办）", icon=":material/add_task:"):
-        a, b = st.columns(2)
-        project = a.selectbox("项目", list(names), key="ledger_new_project", format_func=lambda n: f"{n}. {names[n]}")
-        source = b.radio("来源", L.MANUAL_SOURCES, key="ledger_new_source", horizontal=True)
-        codes = t.indicators.loc[t.indicators["项目序号"] == project, ["指标编号", "指标名称"]]
-        labels = dict(zip(codes["指标编号"], codes["指标名称"]))
-        indicator = a.selectbox("指标（可不选）", ["", *labels], key="ledger_new_indicator",
-                                format_func=lambda c: f"{c} {labels[c]}" if c else "不限指标")
-        county = b.selectbox("县市区（可不选）", ["", S.CITY, *t.counties], key="ledger_new_county",
-                             format_func=lambda c: c or "不限县市区")
-        detail = st.text_input("督导地点 / 会议名称", key="ledger_new_detail", placeholder="如：6月12日 任城区现场督导")
-        text = st.text_area("问题描述", key="ledger_new_text", height=90)
-        a, b, c, d = st.columns(4)
-        lead = str(t.projects.set_index("项目序号").at[project, "牵头单位"])
-        responsible = a.selectbox("责任单位", unit_names, key=f"ledger_new_responsible_{project}",
-                                  index=unit_names.index(lead) if lead in unit_names else 0,
-                                  help="默认为项目牵头单位")
-        coordinating = b.multiselect("协调单位", unit_names, key="ledger_new_coordinating", placeholder="可多选")
-        raised = c.date_input("提出日期", date.today(), key="ledger_new_raised", max_value=date.today())
-        due_new = d.date_input("办结时限", date.today() + timedelta(days=L.DEFAULT_DUE_DAYS), key="ledger_new_due")
-        photos = ui.file_uploader("现场照片（可选）", key=f"ledger_new_photos_{st.session_state.get('ledger_new_count', 0)}",
-                                  types=PHOTO_UPLOAD, limit_mb=config.MAX_PHOTO_BYTES // 1024 // 1024, accept_multiple_files=True)
-        if st.button("保存事项", key="ledger_new_save", type="primary", icon=":material/save:"):
-            def create():
-                new_id = L.create_item(store, t, actor, project=project,
-                                       description=text, source=source, raised_on=raised, due=due_new,
-                                       responsible=responsible, coordinating=coordinating, indicator=indicator,
-                                       county=county, source_detail=detail,
-                                       photos=[(p.name, p.getvalue()) for p in photos or []])
-                show(new_id)
-                st.session_state["ledger_new_reset"] = ["ledger_new_text", "ledger_new_detail", "ledger_new_coordinating",
-                                                        "ledger_new_indicator", "ledger_new_county"]
-                st.session_state["ledger_new_count"] = st.session_state.get("ledger_new_count", 0) + 1  # empty uploader
-            act(create, "已新增督办事项")
+    # Drawn only while open (a closed expander's widgets would be made and sent on every rerun of the page).
+    new_form = st.expander("新增督办事项（督导发现、会议交办）", icon=":material/add_task:", key="ledger_new_open",
+                           on_change="rerun")
+    if new_form.open:
+        with new_form:
+            a, b = st.columns(2)
+            project = a.selectbox("项目", list(names), key="ledger_new_project", format_func=lambda n: f"{n}. {names[n]}")
+            source = b.radio("来源", L.MANUAL_SOURCES, key="ledger_new_source", horizontal=True)
+            codes = t.indicators.loc[t.indicators["项目序号"] == project, ["指标编号", "指标名称"]]
+            labels = dict(zip(codes["指标编号"], codes["指标名称"]))
+            indicator = a.selectbox("指标（可不选）", ["", *labels], key="ledger_new_indicator",
+                                    format_func=lambda c: f"{c} {labels[c]}" if c else "不限指标")
+            county = b.selectbox("县市区（可不选）", ["", S.CITY, *t.counties], key="ledger_new_county",
+                                 format_func=lambda c: c or "不限县市区")
+            detail = st.text_input("督导地点 / 会议名称", key="ledger_new_detail", placeholder="如：6月12日 任城区现场督导")
+            text = st.text_area("问题描述", key="ledger_new_text", height=90)
+            a, b, c, d = st.columns(4)
+            lead = str(t.projects.set_index("项目序号").at[project, "牵头单位"])
+            responsible = a.selectbox("责任单位", unit_names, key=f"ledger_new_responsible_{project}",
+                                      index=unit_names.index(lead) if lead in unit_names else 0,
+                                      help="默认为项目牵头单位")
+            coordinating = b.multiselect("协调单位", unit_names, key="ledger_new_coordinating", placeholder="可多选")
+            raised = c.date_input("提出日期", date.today(), key="ledger_new_raised", max_value=date.today())
+            due_new = d.date_input("办结时限", date.today() + timedelta(days=L.DEFAULT_DUE_DAYS), key="ledger_new_due")
+            photos = ui.file_uploader("现场照片（可选）", key=f"ledger_new_photos_{st.session_state.get('ledger_new_count', 0)}",
+                                      types=PHOTO_UPLOAD, limit_mb=config.MAX_PHOTO_BYTES // 1024 // 1024, accept_multiple_files=True)
+            if st.button("保存事项", key="ledger_new_save", type="primary", icon=":material/save:"):
+                def create():
+                    new_id = L.create_item(store, t, actor, project=project,
+                                           description=text, source=source, raised_on=raised, due=due_new,
+                                           responsible=responsible, coordinating=coordinating, indicator=indicator,
+                                           county=county, source_detail=detail,
+                                           photos=[(p.name, p.getvalue()) for p in photos or []])
+                    show(new_id)
+                    st.session_state["ledger_new_reset"] = ["ledger_new_text", "ledger_new_detail", "ledger_new_coordinating",
+                                                            "ledger_new_indicator", "ledger_new_county"]
+                    st.session_state["ledger_new_count"] = st.session_state.get("ledger_new_count", 0) + 1  # empty uploader
+                act(create, "已新增督办事项")
 
 # --- one item -----------------------------------------------------------------------------------------------
 st.subheader("事项详情")
@@ -281,15 +285,17 @@ if manager:
         if c.button("更新状态", key="ledger_status_set", type="primary" if not item["申请办结"] else "secondary",
                     icon=":material/published_with_changes:"):
             act(lambda: L.set_status(store, item_id, new_status, actor, note), f"事项 {item_id} 已改为{new_status}")
-        with st.expander("修改办结时限、责任单位、协调单位、问题描述"):
-            a, b, c = st.columns(3)
-            current_due = date.fromisoformat(item["办结时限"]) if item["办结时限"] else None
-            due_edit = a.date_input("办结时限", current_due, key=f"ledger_edit_due_{item_id}")
-            resp = b.selectbox("责任单位", unit_names, key=f"ledger_edit_resp_{item_id}",
-                               index=unit_names.index(item["责任单位"]) if item["责任单位"] in unit_names else 0)
-            coord_now = [u for u in item["协调单位"].split("、") if u in unit_names]
-            coord = c.multiselect("协调单位", unit_names, default=coord_now, key=f"ledger_edit_coord_{item_id}")
-            desc = st.text_area("问题描述", item["问题描述"], key=f"ledger_edit_desc_{item_id}", height=80)
-            if st.button("保存修改", key="ledger_edit_save", icon=":material/save:"):
-                act(lambda: L.update_item(store, item_id, actor, due=due_edit, responsible=resp, coordinating=coord,
-                                          description=desc), "已保存修改")
+        edit_form = st.expander("修改办结时限、责任单位、协调单位、问题描述", key="ledger_edit_open", on_change="rerun")
+        if edit_form.open:  # drawn only while open, as the new-item form
+            with edit_form:
+                a, b, c = st.columns(3)
+                current_due = date.fromisoformat(item["办结时限"]) if item["办结时限"] else None
+                due_edit = a.date_input("办结时限", current_due, key=f"ledger_edit_due_{item_id}")
+                resp = b.selectbox("责任单位", unit_names, key=f"ledger_edit_resp_{item_id}",
+                                   index=unit_names.index(item["责任单位"]) if item["责任单位"] in unit_names else 0)
+                coord_now = [u for u in item["协调单位"].split("、") if u in unit_names]
+                coord = c.multiselect("协调单位", unit_names, default=coord_now, key=f"ledger_edit_coord_{item_id}")
+                desc = st.text_area("问题描述", item["问题描述"], key=f"ledger_edit_desc_{item_id}", height=80)
+                if st.button("保存修改", key="ledger_edit_save", icon=":material/save:"):
+                    act(lambda: L.update_item(store, item_id, actor, due=due_edit, responsible=resp, coordinating=coord,
+                                              description=desc), "已保存修改")

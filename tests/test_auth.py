@@ -583,7 +583,8 @@ ACTIONS = {  # page -> (widget key that acts, least role that may see it)
     "pages/targets.py": [("targets_regenerate", auth.ADMIN), ("targets_upload", auth.ADMIN)],
     "pages/admin.py": [("admin_audit_csv", auth.ADMIN)],
     "pages/export.py": [("export_csv", auth.VIEWER)],
-    "pages/ledger.py": [("ledger_csv", auth.VIEWER), ("ledger_bulk_confirm", auth.ANALYST), ("ledger_new_save", auth.ANALYST)],
+    "pages/ledger.py": [("ledger_csv", auth.VIEWER), ("ledger_bulk_confirm", auth.ANALYST), ("ledger_new_save", auth.ANALYST),
+                        ("ledger_edit_save", auth.ANALYST)],
     "pages/publish.py": [("publish_go", auth.ANALYST)],
     "pages/report.py": [("report_generate", auth.ANALYST)],
 }
@@ -607,6 +608,9 @@ def test_role_page_matrix(app, demo_copy, targets, role):
     at = sign_in(app(USERS), LOGIN_OF[role])
     assert not at.exception
     assert nav_pages(at) == {path for path, _, _, least in ui.PAGES if user.can(least)}
+    opened = ("ledger_new_open", "ledger_edit_open")  # the ledger's forms are drawn only while open: open them
+    for key in opened:
+        at.session_state[key] = True
     for path, _title, _, least in ui.PAGES:
         if user.can(least):  # through the app's own navigation, as the user clicks
             page = at.switch_page(path).run()
@@ -614,6 +618,8 @@ def test_role_page_matrix(app, demo_copy, targets, role):
             page = AppTest.from_file(str(Path(APP).parent / path), default_timeout=120)
             page.secrets["auth"] = USERS["auth"]
             page.session_state["auth_user"] = user
+            for key in opened:
+                page.session_state[key] = True
             page.run()
         assert not page.exception, (role, path, [e.message for e in page.exception])
         refused = any("无权执行此操作" in e.value for e in page.error)

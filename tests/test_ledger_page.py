@@ -85,6 +85,9 @@ def test_dismiss_needs_a_reason(demo_copy):
 
 def test_a_new_item_by_hand_with_the_lead_unit_as_default(demo_copy):
     at = open_page("pages/ledger.py")
+    assert "ledger_new_save" not in {b.key for b in at.button}  # the form is drawn only while its expander is open
+    at.session_state["ledger_new_open"] = True  # the analyst opens it
+    at.run()
     at.selectbox(key="ledger_new_project").set_value(12).run()
     assert at.selectbox(key="ledger_new_responsible_12").value == "市能源局"
     at.radio(key="ledger_new_source").set_value(ledger.SOURCE_MEETING).run()
@@ -141,6 +144,7 @@ def test_a_unit_user_acts_only_on_its_own_items(demo_copy):
     at = AppTest.from_file(APP, default_timeout=120)
     at.secrets["auth"] = USERS["auth"]
     at.session_state["auth_user"] = auth.User("mz", "民政局填报员", auth.UNIT, "市民政局")
+    at.session_state["ledger_new_open"] = at.session_state["ledger_edit_open"] = True  # as if the forms were opened
     at.run()
     at.switch_page("pages/ledger.py").run()
     assert not at.exception

@@ -103,7 +103,9 @@ def test_uploaders_speak_chinese(server, page):
         else:
             visit(page, server, path)
         if path == "ledger":  # the new-item form and the item's photo tab hold the photo uploaders
-            page.locator("[data-testid='stExpander'] summary").filter(has_text="新增督办事项").click()
+            form = page.locator("[data-testid='stExpander']").filter(has_text="新增督办事项")
+            form.locator("summary").click()
+            form.locator("[data-testid='stFileUploader']").wait_for(timeout=60_000)  # drawn by the rerun opening it
             page.get_by_role("tab", name=re.compile("现场照片")).click()
         page.locator("[data-testid='stFileUploader']").first.wait_for(timeout=60_000)
         words = uploader_words(page)
