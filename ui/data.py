@@ -550,7 +550,12 @@ def _ledger_counts(folder: str, version: str, ledger_version: str, today: str, y
 def ledger_key() -> tuple[str, str, str, str, int]:
     """(folder, live version, ledger version, today, year) of this rerun, after syncing new submissions: what the
     ledger items of this rerun depend on (a cache key for views of them, e.g. ``ui.cached(..., depends=(…,
-    ui.ledger_key()))``)."""
+    ui.ledger_key()))``). Read once per rerun: the ledger page asks for its items, its counts and this key, and
+    every ledger change ends its run (``st.rerun``)."""
+    return once_per_rerun("ledger_key", _ledger_key_now)
+
+
+def _ledger_key_now() -> tuple[str, str, str, str, int]:
     current_frame = st.session_state["_current_frame"]  # the ledger is live whatever the 实时/已发布 switch says
     folder, version = current_frame.folder, current_frame.live_version or current_frame.version
     ledger_sync(folder, version)
