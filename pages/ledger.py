@@ -114,7 +114,45 @@ if manager and len(chosen):
                          icon=":material/block:"):
                 act(lambda: L.dismiss(store, open_ids, actor, reason), f"已将 {len(open_ids)} 项设为不予处理")
 
+
 # --- new item (analysts) --------------------------------------------------------------------------------
+def new_item_form() -> None:
+    """The form for an item found on an inspection or assigned at a meeting (analysts)."""
+    a, b = st.columns(2)
+    project = a.selectbox("项目", list(names), key="ledger_new_project", format_func=lambda n: f"{n}. {names[n]}")
+    source = b.radio("来源", L.MANUAL_SOURCES, key="ledger_new_source", horizontal=True)
+    codes = t.indicators.loc[t.indicators["项目序号"] == project, ["指标编号", "指标名称"]]
+    labels = dict(zip(codes["指标编号"], codes["指标名称"]))
+    indicator = a.selectbox("指标（可不选）", ["", *labels], key="ledger_new_indicator",
+                            format_func=lambda c: f"{c} {labels[c]}" if c else "不限指标")
+    county = b.selectbox("县市区（可不选）", ["", S.CITY, *t.counties], key="ledger_new_county",
+                         format_func=lambda c: c or "不限县市区")
+    detail = st.text_input("督导地点 / 会议名称", key="ledger_new_detail", placeholder="如：6月12日 任城区现场督导")
+    text = st.text_area("问题描述", key="ledger_new_text", height=90)
+    a, b, c, d = st.columns(4)
+    lead = str(t.projects.set_index("项目序号").at[project, "牵头单位"])
+    responsible = a.selectbox("责任单位", unit_names, key=f"ledger_new_responsible_{project}",
+                              index=unit_names.index(lead) if lead in unit_names else 0,
+                              help="默认为项目牵头单位")
+    coordinating = b.multiselect("协调单位", unit_names, key="ledger_new_coordinating", placeholder="可多选")
+    raised = c.date_input("提出日期", date.today(), key="ledger_new_raised", max_value=date.today())
+    due_new = d.date_input("办结时限", date.today() + timedelta(days=L.DEFAULT_DUE_DAYS), key="ledger_new_due")
+    photos = ui.file_uploader("现场照片（可选）", key=f"ledger_new_photos_{st.session_state.get('ledger_new_count', 0)}",
+                              types=PHOTO_UPLOAD, limit_mb=config.MAX_PHOTO_BYTES // 1024 // 1024, accept_multiple_files=True)
+    if st.button("保存事项", key="ledger_new_save", type="primary", icon=":material/save:"):
+        def create():
+            new_id = L.create_item(store, t, actor, project=project,
+                                   description=text, source=source, raised_on=raised, due=due_new,
+                                   responsible=responsible, coordinating=coordinating, indicator=indicator,
+                                   county=county, source_detail=detail,
+                                   photos=[(p.name, p.getvalue()) for p in photos or []])
+            show(new_id)
+            st.session_state["ledger_new_reset"] = ["ledger_new_text", "ledger_new_detail", "ledger_new_coordinating",
+                                                    "ledger_new_indicator", "ledger_new_county"]
+            st.session_state["ledger_new_count"] = st.session_state.get("ledger_new_count", 0) + 1  # empty uploader
+        act(create, "已新增督办事项")
+
+
 if manager:
     for key in st.session_state.pop("ledger_new_reset", []):
         st.session_state.pop(key, None)
@@ -123,39 +161,7 @@ if manager:
                            on_change="rerun")
     if new_form.open:
         with new_form:
-            a, b = st.columns(2)
-            project = a.selectbox("项目", list(names), key="ledger_new_project", format_func=lambda n: f"{n}. {names[n]}")
-            source = b.radio("来源", L.MANUAL_SOURCES, key="ledger_new_source", horizontal=True)
-            codes = t.indicators.loc[t.indicators["项目序号"] == project, ["指标编号", "指标名称"]]
-            labels = dict(zip(codes["指标编号"], codes["指标名称"]))
-            indicator = a.selectbox("指标（可不选）", ["", *labels], key="ledger_new_indicator",
-                                    format_func=lambda c: f"{c} {labels[c]}" if c else "不限指标")
-            county = b.selectbox("县市区（可不选）", ["", S.CITY, *t.counties], key="ledger_new_county",
-                                 format_func=lambda c: c or "不限县市区")
-            detail = st.text_input("督导地点 / 会议名称", key="ledger_new_detail", placeholder="如：6月12日 任城区现场督导")
-            text = st.text_area("问题描述", key="ledger_new_text", height=90)
-            a, b, c, d = st.columns(4)
-            lead = str(t.projects.set_index("项目序号").at[project, "牵头单位"])
-            responsible = a.selectbox("责任单位", unit_names, key=f"ledger_new_responsible_{project}",
-                                      index=unit_names.index(lead) if lead in unit_names else 0,
-                                      help="默认为项目牵头单位")
-            coordinating = b.multiselect("协调单位", unit_names, key="ledger_new_coordinating", placeholder="可多选")
-            raised = c.date_input("提出日期", date.today(), key="ledger_new_raised", max_value=date.today())
-            due_new = d.date_input("办结时限", date.today() + timedelta(days=L.DEFAULT_DUE_DAYS), key="ledger_new_due")
-            photos = ui.file_uploader("现场照片（可选）", key=f"ledger_new_photos_{st.session_state.get('ledger_new_count', 0)}",
-                                      types=PHOTO_UPLOAD, limit_mb=config.MAX_PHOTO_BYTES // 1024 // 1024, accept_multiple_files=True)
-            if st.button("保存事项", key="ledger_new_save", type="primary", icon=":material/save:"):
-                def create():
-                    new_id = L.create_item(store, t, actor, project=project,
-                                           description=text, source=source, raised_on=raised, due=due_new,
-                                           responsible=responsible, coordinating=coordinating, indicator=indicator,
-                                           county=county, source_detail=detail,
-                                           photos=[(p.name, p.getvalue()) for p in photos or []])
-                    show(new_id)
-                    st.session_state["ledger_new_reset"] = ["ledger_new_text", "ledger_new_detail", "ledger_new_coordinating",
-                                                            "ledger_new_indicator", "ledger_new_county"]
-                    st.session_state["ledger_new_count"] = st.session_state.get("ledger_new_count", 0) + 1  # empty uploader
-                act(create, "已新增督办事项")
+            new_item_form()
 
 # --- one item -----------------------------------------------------------------------------------------------
 st.subheader("事项详情")

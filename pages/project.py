@@ -164,14 +164,14 @@ if split_codes:
     ui.chart(lambda: charts.county_breakdown(county_rows[county_rows["指标编号"] == code], "各县市区完成率"),
              key="project_counties", depends=(f.month, number, code, f.counties), all_filters=False)
     # Why: the counties behind, or that wrote a problem, with their words (cards: a phone reads them whole).
-    chosen, flagged = ui.cached("project_flagged", lambda: flagged_counties(county_rows, code),
-                                depends=(f.month, number, code, f.counties), all_filters=False)
+    split_to, flagged = ui.cached("project_flagged", lambda: flagged_counties(county_rows, code),
+                                  depends=(f.month, number, code, f.counties), all_filters=False)
     if len(flagged):
         st.markdown(f"**滞后或报告了问题的县市区**（{f.month} 月，{len(flagged)} 个）")
         ui.cards(flagged, head=["县市区", "状态"], body=["完成率", "差距", "累计完成", "存在问题", "下步计划"],
                  labels={"差距": "较序时进度（个百分点）", "累计完成": "累计完成 / 年度目标"})
-    if chosen > len(flagged):
-        st.caption(f"其余 {chosen - len(flagged)} 个县市区未滞后，也未填写存在问题。")
+    if split_to > len(flagged):
+        st.caption(f"其余 {split_to - len(flagged)} 个县市区未滞后，也未填写存在问题。")
 else:
     ui.url_keep("indicator", None)
 
