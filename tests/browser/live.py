@@ -2,10 +2,11 @@
 fixtures every browser module gets from tests/browser/conftest.py (``browser``: one per session, missing Chromium
 skips locally and fails under CI=true; ``server``: one live server per module; ``page``: one offline page per
 module, at 1366x768 at the start of each test), and the page helpers (``offline_context``, ``open_path``,
-``visit``, ``settled``, ``toast``, ``shot``)."""
+``visit``, ``enter``, ``settled``, ``toast``, ``shot``)."""
 
 from __future__ import annotations
 
+import base64
 import functools
 import os
 import shutil
@@ -138,6 +139,47 @@ def offline_context(browser, url: str, width: int = 1366, height: int = 768, mob
     return context
 
 
+@contextmanager
+def as_phone(page, width: int = 390, height: int = 844):
+    """``page`` as a phone's browser of ``width`` x ``height`` until the end: what a mobile browser context
+    (``offline_context(..., mobile=True)``) emulates — a mobile viewport that honours the page's meta viewport, touch
+    (``navigator.maxTouchPoints``, a coarse pointer), a portrait screen — set through a DevTools session of its own
+    (Chromium's ``Emulation`` domain, as Playwright does for a mobile context). Load the page after entering, so the
+    app is laid out as on a phone from its start. Yields ``capture(path)``, a screenshot (PNG bytes) through that
+    session: Playwright's ``page.screenshot`` sends the context's own (desktop) metrics again. On leaving, the page
+    is the context's size again, without touch.
+
+    Why not a mobile context: its new tab is a new renderer process that compiles and lays out the frontend from
+    nothing (a sign-in load ~14 CPU s against ~8 in the shared tab, which keeps what it compiled)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": True, "screenWidth": width,
+        "screenHeight": height, "screenOrientation": {"angle": 0, "type": "portraitPrimary"}})
+    cdp.send("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5})
+
+    def capture(path: Path) -> bytes:
+        png = base64.b64decode(cdp.send("Page.captureScreenshot", {"format": "png"})["data"])
+        path.write_bytes(png)
+        return png
+
+    try:
+        yield capture
+    finally:
+        cdp.send("Emulation.setTouchEmulationEnabled", {"enabled": False})
+        cdp.send("Emulation.clearDeviceMetricsOverride")
+        cdp.detach()
+        # Playwright sends its metrics only when they change from what it sent last: change them, and back.
+        size = page.viewport_size
+        page.set_viewport_size({"width": size["width"] - 1, "height": size["height"]})
+        page.set_viewport_size(size)
+
+
+# What tells a phone's browser from a narrow desktop window, as the page sees it: the layout viewport is the
+# phone's width at scale 1 only because the app's meta viewport (width=device-width) is honoured (a mobile viewport
+# without one lays the page out 980 px wide, zoomed out), and touch with a coarse pointer.
+PHONE = "[innerWidth, visualViewport.scale, matchMedia('(pointer: coarse)').matches, navigator.maxTouchPoints > 0]"
+
+
 @pytest.fixture(scope="session")
 def tab(browser, app_port):
     """The offline tab every module's tests share (``page``): it reaches only ``app_port``."""
@@ -190,6 +232,22 @@ def open_path(page, server, path: str, login: tuple[str, str] = (LOGIN, PASSWORD
         page.get_by_role("button", name="登录").click()
         page.wait_for_selector("[data-testid='stMain'] h1:not(:has-text('登录'))", timeout=120_000)
     drawn(page)
+    # This document's session is signed in as login[0] (``enter``): a page load or reload forgets it.
+    page.evaluate("login => { window.__livelihoodLogin = login; }", login[0])
+
+
+def enter(page, server, path: str, login: tuple[str, str] = (LOGIN, PASSWORD)) -> None:
+    """Show the page at ``path`` signed in as ``login``: in the session on screen (``visit``) if the tab shows this
+    server's app in a session ``open_path`` signed in as that user (a mark in the document, gone with any page load),
+    else in a new one (``open_path``). For a test that needs a signed-in page, not a new session: run on its own it
+    signs in; after a test that left such a session, it saves a page load and a sign-in (~8 CPU s)."""
+    here = urlsplit(page.url)
+    same = (page.url.startswith(f"{server[0]}/") and here.path.strip("/") != urlsplit(f"/{path}").path.strip("/")
+            and page.evaluate("() => window.__livelihoodLogin ?? null") == login[0])
+    if same:
+        visit(page, server, path)
+    else:
+        open_path(page, server, path, login=login)
 
 
 # The run is over and its output drawn: Streamlit's own run state (the attribute its end-to-end tests wait on), no
@@ -235,11 +293,15 @@ NAVIGATE = """path => {
 }"""
 
 
-def visit(page, server, path: str) -> None:
+def visit(page, server, path: str, still_drawn: bool = False) -> None:
     """Show the page at ``path`` (e.g. "project?project=12") in the page's current, signed-in session; returns
     once its run has finished and drawn. ``open_path`` first, to sign in; ``path`` must show something other than
-    what is on screen (the run is recognised by what it changes)."""
-    drawn(page)
+    what is on screen (the run is recognised by what it changes). First it waits until what is on screen has
+    been drawn (a run still going would be taken for this one); ``still_drawn``: the caller has only read the
+    page since ``open_path``, ``visit`` or ``drawn`` last returned (no click, no typing), so it is: that wait
+    (300 ms of unchanged layout at least) is left out."""
+    if not still_drawn:
+        drawn(page)
     heading = page.locator("[data-testid='stMain'] h1").first
     before = heading.inner_text() if heading.count() else None
     page.evaluate(NAVIGATE, f"/{path}")

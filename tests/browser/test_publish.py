@@ -49,7 +49,8 @@ def test_switch_label_and_url_round_trip(page, server, targets):
     for width, height in ((1366, 768), (390, 844)):
         page.set_viewport_size({"width": width, "height": height})
         for name, path in (("page", "publish"), ("overview", "")):
-            visit(page, server, f"{path}?month=6&source=published&rev=0")
+            # the overview: after the page's screenshots (each once it was drawn); the page: after a resize
+            visit(page, server, f"{path}?month=6&source=published&rev=0", still_drawn=name == "overview")
             main = page.locator("[data-testid='stMain']")  # on a phone the sidebar (with the label too) is hidden
             main.get_by_text(pub.label() if name == "overview" else "发布以来的变化").first.wait_for(timeout=60_000)
             drawn(page)
