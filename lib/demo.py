@@ -41,7 +41,6 @@ from lib import schema as S
 from lib.calendar import deadline
 from lib.formatting import fmt_plain
 from lib.store import DEMO_UPLOADER, RebuildError, Store
-from lib.template import build_template, fill_template
 
 SEED = 2024
 LOCK_NAME = "demo.lock"  # in the data folder
@@ -193,6 +192,8 @@ def month_entries(targets, plan: DemoPlan, unit: str, month: int, previous: dict
 def build_demo(store: Store, months: int = 12, seed: int = SEED, progress=None) -> int:
     """Fill, write and ingest every unit's template for months 1..``months``; resumes a partial build (the files
     already stored are skipped, the seeded plan replayed). Returns the files stored by this call."""
+    from lib.template import build_template, fill_template  # openpyxl: only for a build, not at the app's start
+
     targets = store.targets()
     plan = DemoPlan(targets, seed)
     out_dir = store.folder / "demo"

@@ -47,10 +47,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from lib import auth, config, logs
 from lib import schema as S
-from lib.export import to_csv_bytes
 from lib.store import STATE_CURRENT, Store, bump_version
 from lib.targets import Targets
-from lib.template import COLUMN_LETTER
 
 log = logging.getLogger(__name__)
 
@@ -328,7 +326,7 @@ def sync(store: Store, targets: Targets, who: str = SYSTEM) -> SyncResult:
     to race). Each year is read with its own table: the indicator codes of two years' tables may name other projects."""
     projects = dict(zip(targets.indicators["指标编号"], targets.indicators["项目序号"].astype(int)))
     leads = dict(zip(targets.projects["项目序号"].astype(int), targets.projects["牵头单位"]))
-    cell_column = COLUMN_LETTER["存在问题"]
+    cell_column = S.COLUMN_LETTER["存在问题"]
     result = SyncResult()
     with store.write() as con:
         subs = con.execute(
@@ -772,6 +770,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"未知状态：{'、'.join(unknown)}。可选：{'、'.join(STATES)}", file=sys.stderr)
         return 2
     frame = ItemFilter(statuses=wanted).apply(items(store, targets))
+    from lib.export import to_csv_bytes  # openpyxl with it: not at every server's start
+
     sys.stdout.buffer.write(to_csv_bytes(export_frame(frame)))
     sys.stdout.flush()
     store.log("命令行", "导出", f"督办台账 CSV（{len(frame)} 行）")

@@ -36,7 +36,6 @@ from python_calamine import CalamineWorkbook
 from lib import config
 from lib import schema as S
 from lib.findings import message
-from lib.template import COLUMN_LETTER
 
 log = logging.getLogger(__name__)
 
@@ -362,7 +361,7 @@ class CellFacts:
         return False
 
 
-_VALUE_LETTER = COLUMN_LETTER["累计完成"]
+_VALUE_LETTER = S.COLUMN_LETTER["累计完成"]
 _VALUE_CELL = re.compile(rb'<c r="' + _VALUE_LETTER.encode() + rb'(\d+)"([^>]*)>')
 
 

@@ -198,6 +198,18 @@ HEADER_PHONE = "联系电话"
 HEADER_DATE = "填报日期"
 FORM_HEADER_ROW = 6  # the row holding FORM_COLUMNS; data starts below it
 FORM_FIRST_DATA_ROW = FORM_HEADER_ROW + 1
+# Header block cells: label -> (label cell, value cell). Ingestion reads these.
+HEADER_CELLS = {
+    HEADER_UNIT: ("A2", "B2"),
+    HEADER_MONTH: ("E2", "F2"),
+    HEADER_DATE: ("H2", "I2"),
+    HEADER_FILLER: ("A3", "B3"),
+    HEADER_PHONE: ("E3", "F3"),
+}
+# The form's column letters (A…M): here, not in lib/template.py, so reading a workbook or the ledger's cell
+# references does not import openpyxl (~0.2 CPU s at every server's and command's start).
+assert len(FORM_COLUMNS) <= 26
+COLUMN_LETTER = {name: chr(ord("A") + i) for i, name in enumerate(FORM_COLUMNS)}
 
 LEVEL_ERROR = "错误"
 LEVEL_WARNING = "提醒"

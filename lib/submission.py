@@ -42,7 +42,8 @@ from lib.findings import Finding, finding, listing, message
 from lib.package import CellFacts, Rejected, open_package
 from lib.status import classify, completion_rate, is_behind, is_done, planned_share
 from lib.targets import Targets
-from lib.template import COLUMN_LETTER, HEADER_CELLS
+
+COLUMN_LETTER, HEADER_CELLS = S.COLUMN_LETTER, S.HEADER_CELLS
 
 log = logging.getLogger(__name__)
 

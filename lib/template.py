@@ -32,16 +32,8 @@ from lib.targets import Targets
 
 TEMPLATE_VERSION = "1"
 
-# Header block cells: label -> (label cell, value cell). Ingestion reads these.
-HEADER_CELLS = {
-    S.HEADER_UNIT: ("A2", "B2"),
-    S.HEADER_MONTH: ("E2", "F2"),
-    S.HEADER_DATE: ("H2", "I2"),
-    S.HEADER_FILLER: ("A3", "B3"),
-    S.HEADER_PHONE: ("E3", "F3"),
-}
+HEADER_CELLS, COLUMN_LETTER = S.HEADER_CELLS, S.COLUMN_LETTER  # the form's layout (lib/schema.py)
 HEADER_MERGES = ["B2:D2", "F2:G2", "I2:J2", "B3:D3", "F3:G3"]
-COLUMN_LETTER = {name: get_column_letter(i + 1) for i, name in enumerate(S.FORM_COLUMNS)}
 COLUMN_WIDTHS = {
     "指标编号": 9, "项目序号": 6, "项目名称": 20, "指标名称": 26, "计量单位": 7, "县市区": 12,
     "年度目标": 10, "累计完成": 11, "完成率": 8, "进展状态": 10, "进展情况": 30, "存在问题": 24, "下步计划": 24,

@@ -8,6 +8,7 @@ import re
 import weakref
 from html import escape
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io
@@ -367,13 +368,15 @@ def ledger_table(items: pd.DataFrame):
         "县市区": items["县市区"], "问题描述": items["问题描述"], "责任单位": items["责任单位"],
         "提出日期": items["提出日期"], "办结时限": items["办结时限"], "报送次数": items["报送次数"],
         "最近进展": items["最近进展"]}, columns=LEDGER_COLUMNS).reset_index(drop=True)
-    overdue = items["逾期"].to_numpy()
+    overdue = items["逾期"].to_numpy(dtype=bool)
 
-    def style(row):
-        if overdue[row.name]:
-            return [f"background-color:{ledger.OVERDUE_BACKGROUND};color:{ledger.OVERDUE_COLOR}"] * len(row)
-        return [""] * len(row)
-    styler = shown.style.apply(style, axis=1)
+    def style(data: pd.DataFrame) -> np.ndarray:
+        """Every cell's CSS at once (a row-wise apply transposed the frame and built a Series per row: the ledger
+        page's first run spent more on it than on the rest of the table); the same styles, cell for cell."""
+        css = np.full(data.shape, "", dtype=object)
+        css[overdue] = f"background-color:{ledger.OVERDUE_BACKGROUND};color:{ledger.OVERDUE_COLOR}"
+        return css
+    styler = shown.style.apply(style, axis=None)
     _keep("marshal", styler, None)  # marshalled once by the first st.dataframe call (a page keeps it with ui.cached)
     _keep("arrow", styler.data, None)
     return styler
