@@ -16,10 +16,6 @@ import io
 import re
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
 
 from lib.formatting import PCT_DIGITS, POINT_DIGITS
 
@@ -91,6 +87,8 @@ def _xlsx_cell(ws, value, number_format: str | None = None, styled: bool = False
         return None
     if hasattr(value, "item"):
         value = value.item()
+    from openpyxl.cell import WriteOnlyCell  # openpyxl only when an .xlsx is written (see to_xlsx_bytes)
+
     if isinstance(value, str) and value.startswith(DANGEROUS_PREFIXES):
         cell = WriteOnlyCell(ws, value=value)
         cell.data_type = "s"  # text as typed, never a formula
@@ -109,6 +107,12 @@ def to_xlsx_bytes(frame: pd.DataFrame, sheet: str = "数据", title: str | None 
 
     Figures as ``readable`` writes them; text that a spreadsheet would read as a formula is a text cell.
     """
+    # Imported here: the pages that offer an export import this module on every run, and openpyxl costs ~0.2 CPU s
+    # to import (a server's first visit to such a page); it is needed only when someone downloads an .xlsx.
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(re.sub(r"[\[\]:*?/\\]", "_", sheet)[:31] or "数据")
     data = readable(frame)

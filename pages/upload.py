@@ -9,7 +9,6 @@ import streamlit as st
 
 import ui
 from lib import ledger
-from lib.annotate import annotated_copy
 from lib.formatting import fmt_times
 from lib.ingest import current_summary, read_zip_of_workbooks
 from lib.store import DEMO_REFUSAL, STATE_CURRENT
@@ -18,6 +17,15 @@ from lib.submission import display_name, validate
 from lib.auth import ANALYST, UNIT, unit_refusal
 
 log = logging.getLogger("pages.upload")  # a page runs as __main__
+
+
+def annotated(data: bytes, result) -> bytes:
+    """The workbook with its problem cells marked (lib.annotate): openpyxl is imported when someone downloads it, not
+    on every run of this page."""
+    from lib.annotate import annotated_copy
+
+    return annotated_copy(data, result)
+
 
 folder, version, bundle, f = ui.frame(live=True)  # acts on the store: live data whatever the switch says
 user = ui.require(UNIT)  # server-side: the page is also absent from a viewer's navigation
@@ -93,7 +101,7 @@ if files:
                 findings = result.findings_frame().drop(columns=["文件"])
                 st.table(findings.style.map(lambda level: f"background-color: {ui.FINDING_COLORS.get(level, 'transparent')}",
                                             subset=["级别"]).hide(axis="index"))
-                st.download_button("下载标注版（退回填报单位）", lambda data=data, result=result: annotated_copy(data, result), key=f"upload_annotated_{sha[:12]}",
+                st.download_button("下载标注版（退回填报单位）", lambda data=data, result=result: annotated(data, result), key=f"upload_annotated_{sha[:12]}",
                                    file_name=f"校验结果_{name.rsplit('.', 1)[0]}.xlsx", on_click="ignore",
                                    icon=":material/download:",
                                    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
