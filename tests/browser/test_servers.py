@@ -15,7 +15,7 @@ import pytest
 
 from lib.auth import ANALYST, hash_password, write_user
 from lib.template import build_template, fill_template
-from tests.browser.live import leave, streamlit_server
+from tests.browser.live import leave, streamlit_server, visit
 from tests.factory import entries_for
 
 UNIT = "市民政局"
@@ -87,7 +87,10 @@ def test_upload_on_one_server_shows_on_the_other(browser, servers, b_tab, target
     on_b.get_by_text(f"0 / {units} 个单位").wait_for(timeout=60_000)
 
     on_a = signed_in_page(browser, f"{a_url}")
-    on_a.get_by_role("link", name="数据上报").click()
+    # to the upload page in this session (``live.visit``: a history change, no reload, as the link does; a click on
+    # the link waited 30 s for "scheduled navigations" under load ~30 and failed, in two sessions)
+    visit(on_a, (a_url,), "upload")
+    assert on_a.get_by_role("link", name="数据上报").count() == 1  # the analyst's navigation offers the page
     on_a.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(report))
     on_a.get_by_text("可接收").first.wait_for(timeout=60_000)
     on_a.get_by_role("button", name="确认接收 1 个文件").click()
