@@ -5,10 +5,29 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from contextlib import closing, contextmanager
 from pathlib import Path
 
 from lib.store.db import Connection, Database
+
+BUSY_TIMEOUT = 60  # seconds a connection waits for another's lock before it gives up
+
+
+def _into_wal(con: sqlite3.Connection) -> None:
+    """Put a new database file into WAL mode (it stays so: the mode is kept in the file). Switching needs the file to
+    itself, and SQLite answers "database is locked" AT ONCE, without its busy wait, while another connection reads it
+    — as when two processes open a new data folder together (two servers starting, or the test of processes ingesting
+    side by side). So wait for it here, as the busy timeout waits for any other lock."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 class SqliteDatabase(Database):
@@ -21,10 +40,10 @@ class SqliteDatabase(Database):
         return str(self.path)
 
     def connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        con.execute("PRAGMA journal_mode=WAL")
+        con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
+        if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            _into_wal(con)
         con.execute("PRAGMA synchronous=FULL")
-        con.execute("PRAGMA busy_timeout=60000")
         return con
 
     @contextmanager
