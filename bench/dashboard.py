@@ -9,7 +9,7 @@ then times, in one process:
 
   first  the app's first run on the new store, and again after a "restart" (caches cleared)
   cold   first AppTest run of each page (data read, tables computed, caches filled)
-  warm   a rerun of the same page (everything cached)
+  warm   a rerun of the same page (everything cached; best of --warm-runs, 3)
   filter a sidebar filter changed (类别), then rerun
   export CSV and xlsx of the full detail table
   live   the warm rerun of each page through a live `streamlit run` server on the same store (one
@@ -92,6 +92,8 @@ def main(argv=None) -> int:
     parser.add_argument("--years", type=int, default=5)
     parser.add_argument("--scale", type=int, default=10)
     parser.add_argument("--live-reruns", type=int, default=5, help="warm reruns per page on the live server (0 = none)")
+    parser.add_argument("--warm-runs", type=int, default=3,
+                        help="AppTest warm reruns per page, the best shown (tests/test_bench.py: 1, every path once)")
     parser.add_argument("--published", action="store_true",
                         help="publish the default month first: every page then opens on the published revision")
     parser.add_argument("--no-script-cache", action="store_true",
@@ -180,7 +182,7 @@ def main(argv=None) -> int:
         at.run()
         cold = step((page, "cold"), lambda at=at, page=page: at.switch_page(f"pages/{page}.py").run())  # noqa: B023
         check(at)
-        warm = min(step((page, "warm"), lambda at=at: at.run()) for _ in range(3))  # noqa: B023
+        warm = min(step((page, "warm"), lambda at=at: at.run()) for _ in range(max(1, args.warm_runs)))  # noqa: B023
         check(at)
         at.multiselect(key="f_category").set_value(["教育服务"])
         flt = step((page, "filter"), lambda at=at: at.run())  # noqa: B023

@@ -75,27 +75,31 @@ def _build_skeleton(targets: Targets) -> pd.DataFrame:
 
 
 def detail_months(targets: Targets, rows: pd.DataFrame, months) -> pd.DataFrame:
-    """``detail`` of several as-of months in one vectorised pass, stacked with a 月份 column.
+    """``detail`` of several as-of months in one vectorised pass, stacked with a 月份 column (month by month, each
+    month's rows in the skeleton's order).
 
-    Each (indicator, 县市区) takes its latest accepted row at or before the month
-    (one as-of join for all months, where a loop of ``detail`` calls cost ~0.1 s a month).
+    Each (indicator, 县市区) takes its latest accepted row at or before the month (of several rows of one key and
+    month, the last given). One as-of lookup for all months, on positions: a table of a few indicators costs what
+    numpy costs, not a merge's and a groupby's fixed overhead.
     """
     months = sorted({int(m) for m in months})
-    base = _skeleton(targets).assign(_pos=lambda f: np.arange(len(f)))
-    grid = base.loc[base.index.repeat(len(months))].assign(月份=np.tile(months, len(base)))
-    keep = ["指标编号", "县市区", "月份", "累计完成", "进展状态", "进展情况", "存在问题", "下步计划"]
-    reported = rows.loc[(rows["年度"] == targets.year) & (rows["月份"] <= months[-1]), keep]
-    reported = reported.assign(数据月份=reported["月份"].astype("float64")).sort_values("月份", kind="stable")
-    frame = pd.merge_asof(grid.sort_values("月份", kind="stable"), reported, on="月份", by=["指标编号", "县市区"],
-                          direction="backward")
-    frame = frame.sort_values(["月份", "_pos"], kind="stable").reset_index(drop=True)
+    base = _skeleton(targets)
+    keys, key_of = _skeleton_keys(targets)
+    n, k = len(base), len(months)
+    frame = base.take(np.tile(np.arange(n), k)).reset_index(drop=True) if k > 1 else base.copy(deep=False)
+    frame["月份"] = np.repeat(np.asarray(months, dtype="int64"), n)
+    reported = rows.loc[(rows["年度"] == targets.year) & (rows["月份"] <= months[-1]), REPORTED_COLUMNS]
+    found = _latest_at_or_before(reported, keys, key_of, months, n)
+    taken = {c: pd.api.extensions.take(reported[c].array, found, allow_fill=True) for c in REPORTED_COLUMNS[3:]}
+    for col in REPORTED_COLUMNS[3:]:
+        frame[col] = taken[col]
+    frame["数据月份"] = pd.api.extensions.take(reported["月份"].to_numpy(dtype="float64"), found, allow_fill=True)
     # Fill the 全市 value of split indicators from the county sum where not reported.
     need = (frame["层级"] == LEVEL_CITY) & (frame["分解到县"] == S.YES) & frame["累计完成"].isna()
     if need.any():
-        keys = pd.MultiIndex.from_frame(frame.loc[need, ["指标编号", "月份"]])
-        found = _county_sums(frame[frame["层级"] == LEVEL_COUNTY]).reindex(keys)
-        frame.loc[need, "累计完成"] = found["合计"].to_numpy()
-        frame.loc[need, "数据月份"] = found["月"].to_numpy()
+        totals, latest = _county_sums(targets, frame, np.flatnonzero(need.to_numpy()), n)
+        frame.loc[need, "累计完成"] = totals
+        frame.loc[need, "数据月份"] = latest
     quantitative = frame["指标类型"] != S.TYPE_QUALITATIVE
     bases = frame[S.COL_BASIS]
     frame["完成率"] = completion_rates(frame["累计完成"], frame["年度目标"], bases).where(quantitative)
@@ -113,25 +117,84 @@ def detail_months(targets: Targets, rows: pd.DataFrame, months) -> pd.DataFrame:
     return frame[DETAIL_COLUMNS + ["月份"]]
 
 
-def _county_sums(county: pd.DataFrame) -> pd.DataFrame:
-    """Each (指标编号, 月份)'s county 累计完成 summed (合计; missing where no county reported) and its latest 数据月份 (月).
+# The columns of a reported row the detail takes (its key, month and values).
+REPORTED_COLUMNS = ["指标编号", "县市区", "月份", "累计完成", "进展状态", "进展情况", "存在问题", "下步计划"]
+
+
+def _skeleton_keys(targets: Targets) -> tuple[dict, np.ndarray]:
+    """Each (指标编号, 县市区) of the skeleton numbered ({key: number}), and each skeleton row's number."""
+    def build():
+        base = _skeleton(targets)
+        numbers: dict = {}
+        of = [numbers.setdefault(key, len(numbers)) for key in zip(base["指标编号"], base["县市区"])]
+        return numbers, np.asarray(of, dtype="int64")
+
+    return targets.cached(("skeleton_keys",), build)
+
+
+def _latest_at_or_before(reported: pd.DataFrame, numbers: dict, key_of: np.ndarray, months: list[int],
+                         n: int) -> np.ndarray:
+    """For each row of the stacked skeleton (``months`` × ``n`` rows), the position in ``reported`` of its key's
+    latest row at or before the month (of rows of one key and month, the last), -1 where there is none: an as-of
+    join (``pd.merge_asof(..., direction="backward")``) on positions."""
+    ids = np.fromiter((numbers.get(key, -1) for key in zip(reported["指标编号"], reported["县市区"])),
+                      dtype="int64", count=len(reported))
+    at = np.flatnonzero(ids >= 0)
+    wanted = np.tile(key_of, len(months))
+    if not len(at):
+        return np.full(len(wanted), -1, dtype="int64")
+    month = reported["月份"].to_numpy(dtype="int64")[at]
+    low = min(int(month.min()), months[0])
+    span = max(int(month.max()), months[-1]) - low + 1
+    combined = ids[at] * span + (month - low)
+    order = np.argsort(combined, kind="stable")  # by key and month; rows of one key and month in given order
+    combined, at = combined[order], at[order]
+    query = wanted * span + (np.repeat(np.asarray(months, dtype="int64"), n) - low)
+    last = np.searchsorted(combined, query, side="right") - 1
+    hit = last >= 0
+    hit[hit] = combined[last[hit]] // span == wanted[hit]
+    return np.where(hit, at[np.maximum(last, 0)], -1)
+
+
+def _county_rows(targets: Targets) -> list[np.ndarray]:
+    """Each skeleton row's county rows (positions in the skeleton) of the same indicator (none for a county row)."""
+    def build():
+        base = _skeleton(targets)
+        by_code: dict = {}
+        for pos, (code, level) in enumerate(zip(base["指标编号"], base["层级"])):
+            if level == LEVEL_COUNTY:
+                by_code.setdefault(code, []).append(pos)
+        return [np.asarray(by_code.get(code, []) if level == LEVEL_CITY else [], dtype="int64")
+                for code, level in zip(base["指标编号"], base["层级"])]
+
+    return targets.cached(("county_rows",), build)
+
+
+def _county_sums(targets: Targets, frame: pd.DataFrame, need: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """For the stacked detail's 全市 rows at positions ``need``: the sum of their indicator's county 累计完成 of the
+    same month (NaN where no county reported) and the latest of those rows' 数据月份.
 
     The sum is ``math.fsum``, the correctly rounded sum of the reported values: it does not depend on their order nor
-    on the other groups of the frame. pandas' grouped sum does (a plain running sum where the group keys come sorted
+    on the other rows of the frame. pandas' grouped sum does (a plain running sum where the group keys come sorted
     and no value is missing, a compensated one otherwise), so a month computed alone and the same month stacked with
     others differed in the last bit (a published figure must be reproduced exactly: ``lib.publish.verify``)."""
-    keys = ["指标编号", "月份"]
-    months = county.groupby(keys)["数据月份"].max()
-    reported = county[county["累计完成"].notna()]
-    grouped = reported.groupby(keys, sort=True)
-    ids = grouped.ngroup().to_numpy()
-    order = np.argsort(ids, kind="stable")  # each group's values in the frame's order (fsum ignores it anyway)
-    values = reported["累计完成"].to_numpy(dtype="float64")[order]
-    bounds = np.flatnonzero(np.diff(ids[order])) + 1
-    totals = [math.fsum(part) for part in np.split(values, bounds)] if len(values) else []
-    sums = pd.Series(totals, index=grouped.size().index, dtype="float64")
-    return pd.DataFrame({"合计": sums.reindex(months.index), "月": months})
+    counties = _county_rows(targets)
+    parts = [counties[p % n] + (p - p % n) for p in need]
+    sizes = np.fromiter((len(part) for part in parts), dtype="int64", count=len(parts))
+    rows = np.concatenate(parts) if parts else np.zeros(0, dtype="int64")
+    group = np.repeat(np.arange(len(need)), sizes)
 
+    def per_group(column: str, combine) -> np.ndarray:
+        values = frame[column].to_numpy(dtype="float64")[rows]
+        given = ~np.isnan(values)
+        values, ids = values[given], group[given]
+        out = np.full(len(need), np.nan)
+        if len(values):
+            bounds = np.flatnonzero(np.diff(ids)) + 1
+            out[ids[np.r_[0, bounds]]] = [combine(part) for part in np.split(values, bounds)]
+        return out
+
+    return per_group("累计完成", math.fsum), per_group("数据月份", np.max)
 
 def detail(targets: Targets, rows: pd.DataFrame, month: int) -> pd.DataFrame:
     """Indicator × 县市区 table as of ``month`` (DETAIL_COLUMNS).
@@ -147,8 +210,9 @@ def detail_each(targets: Targets, rows: pd.DataFrame, months) -> dict[int, pd.Da
     ``detail(targets, rows, month)`` bit for bit (tests/test_stacked_months.py). The overview shows a month beside
     the month before (status changes): one pass costs about what one month costs alone."""
     stacked = detail_months(targets, rows, months)
-    return {int(m): part.drop(columns=["月份"]).reset_index(drop=True)
-            for m, part in stacked.groupby("月份", sort=True)}
+    n = len(_skeleton(targets))
+    return {m: stacked.iloc[i * n:(i + 1) * n].drop(columns=["月份"]).reset_index(drop=True)
+            for i, m in enumerate(sorted({int(m) for m in months}))}
 
 
 def _status_counts(statuses: pd.Series, keys: pd.DataFrame) -> pd.DataFrame:
@@ -156,38 +220,107 @@ def _status_counts(statuses: pd.Series, keys: pd.DataFrame) -> pd.DataFrame:
     return counts.reindex(columns=S.STATUSES, fill_value=0)
 
 
-def _default_shares(index: pd.Index, month: int | None):
+def _default_shares(months: np.ndarray, month: int | None):
     """序时进度 of a row without quantitative indicators: ``month``'s, or, for stacked months (month None),
-    each row's 月份's (``planned_share`` with no indicator: no schedule applies)."""
+    each row's month in ``months`` (``planned_share`` with no indicator: no schedule applies)."""
     if month is not None:
         return planned_share(month)
-    return pd.Series(planned_shares(pd.Series(index.get_level_values("月份"))).to_numpy(), index=index)
+    return planned_shares(pd.Series(months)).to_numpy()
 
 
-def _project_rows(targets: Targets, frame: pd.DataFrame, month: int | None, group: list[str]) -> pd.DataFrame:
-    """Project-level figures from indicator rows grouped by ``group`` (项目序号, and 县市区 for counties).
+def _groups(frame: pd.DataFrame, keys: list[str], sort: bool = True,
+            where: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """The rows of ``frame`` numbered by group as ``frame.groupby(keys, sort=sort)`` numbers its groups (sorted by
+    key, or in order of first appearance): each row's group (-1 for a row outside ``where`` or with a missing key),
+    each group's first row, and the number of groups."""
+    inside = np.ones(len(frame), dtype=bool) if where is None else where.copy()
+    combined = np.zeros(len(frame), dtype="int64")
+    for key in keys:
+        values = frame[key]
+        if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
+            uniques, codes = np.unique(values.to_numpy(), return_inverse=True)
+        else:
+            codes, uniques = pd.factorize(values, sort=True)
+            inside &= codes >= 0
+        combined = combined * (len(uniques) + 1) + codes
+    rows = np.flatnonzero(inside)
+    _, first, numbers = np.unique(combined[rows], return_index=True, return_inverse=True)
+    if not sort:
+        order = np.argsort(first, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        numbers, first = rank[numbers], first[order]
+    codes = np.full(len(frame), -1, dtype="int64")
+    codes[rows] = numbers
+    return codes, rows[first], len(first)
+
+
+def _group_means(values: np.ndarray, codes: np.ndarray, n: int, where: np.ndarray) -> np.ndarray:
+    """Each group's mean of ``values`` (rows in ``where``), NaN for a group without one: pandas' grouped mean over
+    the rows in frame order, so bit for bit what ``groupby(...).mean()`` gives (its sum is compensated)."""
+    out = np.full(n, np.nan)
+    if where.any():
+        means = pd.Series(values[where], dtype="float64").groupby(codes[where]).mean()
+        out[means.index.to_numpy()] = means.to_numpy()
+    return out
+
+
+def _group_sums(values: pd.Series, codes: np.ndarray, n: int, where: np.ndarray) -> np.ndarray:
+    """Each group's sum of ``values`` (rows in ``where``; every group has one), as ``groupby(...).sum()``: integers
+    stay integers, floats skip NaN."""
+    values = values.to_numpy()
+    if values.dtype.kind in "iu":
+        out = np.zeros(n, dtype="int64")
+        np.add.at(out, codes[where], values[where])
+        return out
+    return pd.Series(values[where]).groupby(codes[where]).sum().to_numpy()
+
+
+def _worst_of_groups(statuses: np.ndarray, codes: np.ndarray, n: int, where: np.ndarray) -> list:
+    """``worst`` of each group's statuses (rows in ``where``); None for a group without such a row."""
+    members: list = [None] * n
+    for code, status in zip(codes[where], statuses[where]):
+        if members[code] is None:
+            members[code] = []
+        members[code].append(status)
+    return [None if m is None else worst(m) for m in members]
+
+
+def _key_columns(frame: pd.DataFrame, keys: list[str], first: np.ndarray) -> dict:
+    return {key: frame[key].take(first).reset_index(drop=True) for key in keys}
+
+
+def _project_rows(targets: Targets, frame: pd.DataFrame, month: int | None, group: list[str],
+                  where: np.ndarray | None = None) -> pd.DataFrame:
+    """Project-level figures from indicator rows (those in ``where``) grouped by ``group`` (项目序号, and 县市区 for
+    counties), in key order: the mean of the quantitative indicators' capped rates and of their 序时进度, counts.
 
     ``month`` None: ``frame`` stacks several months and ``group`` includes 月份.
     """
-    quant = frame[frame["指标类型"] != S.TYPE_QUALITATIVE]
-    quant = quant.assign(封顶完成率=credited(quant["完成率"], quant[S.COL_BASIS]))
-    agg = quant.groupby(group).agg(完成率=("封顶完成率", "mean"), 序时进度=("序时进度", "mean"),
-                                   已报送指标数=("完成率", "count"))
-    counts = frame.groupby(group).agg(指标数=("指标编号", "size"))
-    qual = frame[frame["指标类型"] == S.TYPE_QUALITATIVE].groupby(group)["状态"].agg(lambda s: worst(list(s)))
-    reported_qual = frame[(frame["指标类型"] == S.TYPE_QUALITATIVE) & (frame["状态"] != S.STATUS_MISSING)].groupby(group).size()
-    out = counts.join(agg, how="left").join(qual.rename("定性状态"), how="left")
-    out["已报送指标数"] = (out["已报送指标数"].fillna(0) + reported_qual.reindex(out.index).fillna(0)).astype(int)
-    out["序时进度"] = out["序时进度"].fillna(_default_shares(out.index, month))
-    status = classify_series(out["完成率"], out["序时进度"], targets.lag_threshold, targets.severe_threshold)
-    qualitative_only = out["完成率"].isna() & out["定性状态"].notna()
-    status[qualitative_only] = out.loc[qualitative_only, "定性状态"]
-    out["状态"] = status
-    out["差距"] = (out["完成率"] - out["序时进度"]) * 100
-    out["项目数"] = 1
-    for s in S.STATUSES:
-        out[s] = (out["状态"] == s).astype(int)
-    return out.drop(columns=["定性状态"]).reset_index()
+    codes, first, n = _groups(frame, group, True, where)
+    inside = codes >= 0
+    quantitative = (frame["指标类型"] != S.TYPE_QUALITATIVE).to_numpy()
+    quant, qual = inside & quantitative, inside & ~quantitative
+    rate = frame["完成率"]
+    rates = _group_means(credited(rate, frame[S.COL_BASIS]).to_numpy(), codes, n, quant)
+    planned = _group_means(frame["序时进度"].to_numpy(dtype="float64"), codes, n, quant)
+    statuses = frame["状态"].to_numpy()
+    reported = (np.bincount(codes[quant & rate.notna().to_numpy()], minlength=n)
+                + np.bincount(codes[qual & (frame["状态"] != S.STATUS_MISSING).to_numpy()], minlength=n))
+    out = _key_columns(frame, group, first)
+    planned = np.where(np.isnan(planned), _default_shares(out["月份"].to_numpy() if month is None else None, month),
+                       planned)
+    status = classify_series(pd.Series(rates), pd.Series(planned), targets.lag_threshold,
+                             targets.severe_threshold).to_numpy(copy=True)
+    qualitative_states = _worst_of_groups(statuses, codes, n, qual)
+    for i, state in enumerate(qualitative_states):
+        if state is not None and np.isnan(rates[i]):
+            status[i] = state
+    out.update({"指标数": np.bincount(codes[inside], minlength=n), "完成率": rates, "序时进度": planned,
+                "已报送指标数": reported.astype("int64"), "状态": pd.Series(status, dtype="object"),
+                "差距": (rates - planned) * 100, "项目数": np.ones(n, dtype="int64")})
+    out.update({s: (status == s).astype("int64") for s in S.STATUSES})
+    return pd.DataFrame(out)
 
 
 def project_table(targets: Targets, rows: pd.DataFrame, month: int, table: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -197,32 +330,47 @@ def project_table(targets: Targets, rows: pd.DataFrame, month: int, table: pd.Da
 
 
 def project_tables(targets: Targets, stacked: pd.DataFrame) -> pd.DataFrame:
-    """``project_table`` of every month of a ``detail_months`` frame at once, stacked with a 月份 column."""
-    city = stacked[stacked["层级"] == LEVEL_CITY]
-    out = _project_rows(targets, city, None, ["月份", "项目序号"])
+    """``project_table`` of every month of a ``detail_months`` frame at once, stacked with a 月份 column: every
+    project of the target table each month, its figures missing (NaN) where the frame has none of its rows."""
+    out = _project_rows(targets, stacked, None, ["月份", "项目序号"], (stacked["层级"] == LEVEL_CITY).to_numpy())
     info = targets.projects[["项目序号", "类别", "项目名称", "牵头单位"]]
-    grid = pd.concat([info.assign(月份=m) for m in sorted(stacked["月份"].unique())], ignore_index=True)
-    merged = grid.merge(out, on=["月份", "项目序号"], how="left")
-    return merged[["项目序号", "类别", "项目名称", "牵头单位"] + AGGREGATE_COLUMNS + ["月份"]]
+    months = np.sort(stacked["月份"].unique())
+    grid = info.take(np.tile(np.arange(len(info)), len(months))).reset_index(drop=True)
+    grid["月份"] = np.repeat(months, len(info))
+    found = dict(zip(zip(out["月份"], out["项目序号"]), range(len(out))))
+    at = np.fromiter((found.get(key, -1) for key in zip(grid["月份"], grid["项目序号"])), dtype="int64",
+                     count=len(grid))
+    columns = {c: grid[c] for c in ["项目序号", "类别", "项目名称", "牵头单位"]}
+    # A left join: a project without rows has NaN figures (its counts then float, as pandas' merge makes them).
+    for c in AGGREGATE_COLUMNS:
+        taken = pd.api.extensions.take(out[c].to_numpy(), at, allow_fill=True)
+        columns[c] = pd.Series(taken, dtype=taken.dtype)  # as taken: pandas would read object strings as str
+    columns["月份"] = grid["月份"]
+    return pd.DataFrame(columns)
 
 
 def _roll_up(targets: Targets, projects: pd.DataFrame, key, month: int | None) -> pd.DataFrame:
-    """Aggregate project rows by ``key`` (a column, or columns with 月份 when ``month`` is None):
-    mean of project rates, counts of project statuses."""
+    """Aggregate project rows by ``key`` (a column, or columns with 月份 when ``month`` is None), groups in order of
+    first appearance: mean of project rates, sums of counts, the status of the mean (a group without rates: the
+    worst of its projects' statuses)."""
     keys = [key] if isinstance(key, str) else list(key)
-    agg = projects.groupby(keys, sort=False).agg(
-        完成率=("完成率", "mean"), 序时进度=("序时进度", "mean"), 项目数=("项目数", "sum"), 指标数=("指标数", "sum"),
-        已报送指标数=("已报送指标数", "sum"), **{s: (s, "sum") for s in S.STATUSES})
-    agg["序时进度"] = agg["序时进度"].fillna(_default_shares(agg.index, month))
-    agg["差距"] = (agg["完成率"] - agg["序时进度"]) * 100
-    statuses = classify_series(agg["完成率"], agg["序时进度"], targets.lag_threshold, targets.severe_threshold)
-    # A group with only qualitative projects takes their worst status.
-    no_rate = agg["完成率"].isna()
+    codes, first, n = _groups(projects, keys, sort=False)
+    inside = codes >= 0
+    out = _key_columns(projects, keys, first)
+    rates = _group_means(projects["完成率"].to_numpy(dtype="float64"), codes, n, inside)
+    planned = _group_means(projects["序时进度"].to_numpy(dtype="float64"), codes, n, inside)
+    planned = np.where(np.isnan(planned), _default_shares(out["月份"].to_numpy() if month is None else None, month),
+                       planned)
+    status = classify_series(pd.Series(rates), pd.Series(planned), targets.lag_threshold,
+                             targets.severe_threshold).to_numpy(copy=True)
+    no_rate = np.isnan(rates)
     if no_rate.any():
-        worst_of = projects.groupby(keys, sort=False)["状态"].agg(lambda s: worst(list(s)))
-        statuses[no_rate] = worst_of[no_rate[no_rate].index]
-    agg["状态"] = statuses
-    return agg.reset_index()[keys + AGGREGATE_COLUMNS]
+        worst_of = _worst_of_groups(projects["状态"].to_numpy(), codes, n, inside)
+        status[no_rate] = [worst_of[i] for i in np.flatnonzero(no_rate)]
+    out.update({"完成率": rates, "序时进度": planned, "差距": (rates - planned) * 100,
+                "状态": pd.Series(status, dtype="object")})
+    out.update({c: _group_sums(projects[c], codes, n, inside) for c in ["项目数", "指标数", "已报送指标数"] + S.STATUSES})
+    return pd.DataFrame(out)[keys + AGGREGATE_COLUMNS]
 
 
 # Roll-up levels of project rows and the column each groups by (the city level groups everything).
@@ -270,16 +418,17 @@ def county_project_rows(targets, stacked: pd.DataFrame) -> pd.DataFrame:
     """Each project's figures in each county (by 月份, 项目序号, 县市区) of a frame with a 月份 column: what the
     county roll-up averages. A project's rows do not depend on which other projects are counted, so the county
     table of some projects is ``county_roll_up`` of these rows narrowed to them (the dashboard's filters)."""
-    county = stacked[stacked["层级"] == LEVEL_COUNTY]
-    return _project_rows(targets, county, None, ["月份", "项目序号", "县市区"])
+    return _project_rows(targets, stacked, None, ["月份", "项目序号", "县市区"],
+                         (stacked["层级"] == LEVEL_COUNTY).to_numpy())
 
 
 def county_roll_up(targets, per_project: pd.DataFrame) -> pd.DataFrame:
     """The county table (stacked with 月份) from ``county_project_rows``, counties in the target table's order."""
     out = _roll_up(targets, per_project, ["月份", "县市区"], None)
-    order = {c: i for i, c in enumerate(targets.counties)}
-    out = out.assign(_order=out["县市区"].map(order)).sort_values(["月份", "_order"], kind="stable")
-    return out[["县市区"] + AGGREGATE_COLUMNS + ["月份"]].reset_index(drop=True)
+    rank = {c: i for i, c in enumerate(targets.counties)}
+    ranks = np.fromiter((rank.get(c, np.nan) for c in out["县市区"]), dtype="float64", count=len(out))
+    order = np.lexsort((ranks, out["月份"].to_numpy()))  # stable; a county not in the table last in its month
+    return out.take(order)[["县市区"] + AGGREGATE_COLUMNS + ["月份"]].reset_index(drop=True)
 
 
 def county_project_matrix(targets, rows, month, table: pd.DataFrame | None = None) -> pd.DataFrame:

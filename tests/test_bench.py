@@ -25,7 +25,7 @@ def test_ingest_benchmark_runs():
 
 
 def test_dashboard_benchmark_runs():
-    out = run("bench/dashboard.py", "--years", "1", "--scale", "1", "--live-reruns", "1")
+    out = run("bench/dashboard.py", "--years", "1", "--scale", "1", "--live-reruns", "1", "--warm-runs", "1")
     for page in ("overview", "category", "unit", "county", "project", "upload", "export"):
         assert f"\n{page}" in out
     assert "peak RSS" in out and "CSV" in out
