@@ -27,10 +27,14 @@ def parse_stored(sha: str, data: bytes) -> Targets:
         parsed, problems = parse_targets(bytes(data), source=f"目标表 {sha[:12]}")
         if problems:
             raise TargetTableError(problems)
-        if len(_PARSED) > 16:
-            _PARSED.pop(next(iter(_PARSED)))
-        _PARSED[sha] = parsed
+        _remember(sha, parsed)
     return _PARSED[sha]
+
+
+def _remember(sha: str, parsed: Targets) -> None:
+    if len(_PARSED) > 16:
+        _PARSED.pop(next(iter(_PARSED)))
+    _PARSED[sha] = parsed
 
 
 class TargetTables:
@@ -48,11 +52,15 @@ class TargetTables:
                 return  # another process seeded first
             for path in sources:
                 data = path.read_bytes()
-                parsed, problems = parse_targets(data, source=str(path))
-                if problems:
-                    if path is sources[-1]:
-                        raise TargetTableError(problems)
-                    continue  # an unreadable old history copy stays on disk, not imported
+                sha = hashlib.sha256(data).hexdigest()
+                parsed = _PARSED.get(sha)  # a new data folder of the bundled table: parsed once per process
+                if parsed is None:
+                    parsed, problems = parse_targets(data, source=str(path))
+                    if problems:
+                        if path is sources[-1]:
+                            raise TargetTableError(problems)
+                        continue  # an unreadable old history copy stays on disk, not imported
+                    _remember(sha, parsed)
                 self._add_target_table(con, parsed.year, data, SEEDER, f"导入 {path.name}")
 
     def _add_target_table(self, con: Connection, year: int, data: bytes, who: str, why: str) -> int | None:
