@@ -187,6 +187,24 @@ LONGEST_FIRST = (
 )
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Under ``--dist loadfile``: the browser files are one unit of work, so one worker runs them all, one after the
+    other, while the other worker runs the rest. A browser test waits on Chromium's one renderer thread and on its
+    live server much of the time (one alone keeps ~1.1 of the 2 cores busy); beside a worker that only computes,
+    that wait is filled, where two browser files side by side left a fifth of the machine idle. One worker also
+    launches Chromium once and keeps one tab, whose renderer has the frontend compiled (tests/browser/live.py)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BrowserFilesTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "tests/browser" if nodeid.startswith("tests/browser/") else super()._split_scope(nodeid)
+
+    return BrowserFilesTogether(config, log)
+
+
 def pytest_collection_modifyitems(items):
     """Order the files ``LONGEST_FIRST``, then the rest as collected (a stable sort: a file's tests keep their order)."""
     rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
