@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from lib.config import BUNDLED_TARGETS
-from lib.targets import load_targets
 
 DOCUMENT = Path(__file__).resolve().parent.parent / "data" / "source" / "jining_2024_notice.txt"
 
@@ -31,6 +30,8 @@ def require_tool(path: str) -> None:
 
 @pytest.fixture(scope="session")
 def targets():
+    from lib.targets import load_targets  # here, not at the top: the xdist controller loads this file and never
+    # uses pandas; importing it there (~1.5 CPU s) held back the start of both workers
     return load_targets(BUNDLED_TARGETS)
 
 
