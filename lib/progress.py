@@ -215,11 +215,6 @@ def detail_each(targets: Targets, rows: pd.DataFrame, months) -> dict[int, pd.Da
             for i, m in enumerate(sorted({int(m) for m in months}))}
 
 
-def _status_counts(statuses: pd.Series, keys: pd.DataFrame) -> pd.DataFrame:
-    counts = pd.crosstab([keys[c] for c in keys.columns], statuses)
-    return counts.reindex(columns=S.STATUSES, fill_value=0)
-
-
 def _default_shares(months: np.ndarray, month: int | None):
     """序时进度 of a row without quantitative indicators: ``month``'s, or, for stacked months (month None),
     each row's month in ``months`` (``planned_share`` with no indicator: no schedule applies)."""
