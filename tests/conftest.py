@@ -189,8 +189,9 @@ def pytest_sessionfinish(session):
 
 # The files that take longest, longest first (wall seconds of a quiet run, see docs/TESTING.md "Suite time"). The two
 # xdist workers take whole files in collection order (pyproject: --dist loadfile --no-loadscope-reorder), so these start
-# first and the many short files fill in around them, instead of a long browser file starting last. The second file
-# builds no demo store, so that worker works while the first builds the one the browser tests share.
+# first and the many short files fill in around them, instead of a long file starting last. The browser files are one
+# unit of work (``pytest_xdist_make_scheduler`` below), handed out where the first of them stands and run in this order;
+# test_bench builds no demo store, so its worker works while the other builds the one the browser tests share.
 LONGEST_FIRST = (
     "tests/browser/test_workflow.py",
     "tests/test_bench.py",
