@@ -187,9 +187,10 @@ def pytest_sessionfinish(session):
         PostgresServer.attach(json.loads(info.read_text())).stop()
 
 
-# The files that take longest, longest first (wall seconds of a quiet run, see docs/TESTING.md "Suite time"). The two
+# The files that take longest, longest first (wall seconds of a quiet run, see docs/TESTING.md "Suite time"). The
 # xdist workers take whole files in collection order (pyproject: --dist loadfile --no-loadscope-reorder), so these start
-# first and the many short files fill in around them, instead of a long file starting last. The browser files are one
+# first and the many short files fill in around them and at the end, instead of a long file starting last (the last
+# file's length is what one worker may wait for another: every file of ~7 s or more is listed). The browser files are one
 # unit of work (``pytest_xdist_make_scheduler`` below), handed out where the first of them stands and run in this order;
 # test_bench builds no demo store, so its worker works while the other builds the one the browser tests share.
 LONGEST_FIRST = (
@@ -205,16 +206,27 @@ LONGEST_FIRST = (
     "tests/test_publish_pages.py",
     "tests/test_pages.py",
     "tests/test_store.py",
+    "tests/test_auth.py",
+    "tests/test_report.py",
+    "tests/test_ledger.py",
+    "tests/test_demo.py",
+    "tests/test_progress.py",
+    "tests/test_publish.py",
+    "tests/test_submission.py",
+    "tests/test_targets.py",
+    "tests/test_years.py",
+    "tests/test_template.py",
+    "tests/test_corpus.py",
 )
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """Under ``--dist loadfile``: the browser files are one unit of work, so one worker runs them all, one after the
-    other, while the other worker runs the rest. A browser test waits on Chromium's one renderer thread and on its
-    live server much of the time (one alone keeps ~1.1 of the 2 cores busy); beside a worker that only computes,
-    that wait is filled, where two browser files side by side left a fifth of the machine idle. One worker also
-    launches Chromium once and keeps one tab, whose renderer has the frontend compiled (tests/browser/live.py)."""
+    other, while the others run the rest. A browser test waits on Chromium's one renderer thread and on its live
+    server much of the time (one alone keeps ~1.1 of the 2 cores busy); beside workers that only compute, that wait
+    is filled, where two browser files side by side left a fifth of the machine idle. One worker also launches
+    Chromium once and keeps one tab, whose renderer has the frontend compiled (tests/browser/live.py)."""
     if config.getoption("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadScopeScheduling
