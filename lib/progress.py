@@ -196,6 +196,7 @@ def _county_sums(targets: Targets, frame: pd.DataFrame, need: np.ndarray, n: int
 
     return per_group("累计完成", math.fsum), per_group("数据月份", np.max)
 
+
 def detail(targets: Targets, rows: pd.DataFrame, month: int) -> pd.DataFrame:
     """Indicator × 县市区 table as of ``month`` (DETAIL_COLUMNS).
 
@@ -248,6 +249,17 @@ def _groups(frame: pd.DataFrame, keys: list[str], sort: bool = True,
     codes = np.full(len(frame), -1, dtype="int64")
     codes[rows] = numbers
     return codes, rows[first], len(first)
+
+
+def _planned_and_status(targets: Targets, rates: np.ndarray, planned: np.ndarray, keys: dict,
+                        month: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each group's 序时进度 (``planned``; a group without quantitative indicators: ``_default_shares`` of ``month``,
+    or of its 月份 in ``keys`` for stacked months) and the status of its rate against it (a writable array)."""
+    planned = np.where(np.isnan(planned), _default_shares(keys["月份"].to_numpy() if month is None else None, month),
+                       planned)
+    status = classify_series(pd.Series(rates), pd.Series(planned), targets.lag_threshold,
+                             targets.severe_threshold).to_numpy(copy=True)
+    return planned, status
 
 
 def _group_means(values: np.ndarray, codes: np.ndarray, n: int, where: np.ndarray) -> np.ndarray:
@@ -303,10 +315,7 @@ def _project_rows(targets: Targets, frame: pd.DataFrame, month: int | None, grou
     reported = (np.bincount(codes[quant & rate.notna().to_numpy()], minlength=n)
                 + np.bincount(codes[qual & (frame["状态"] != S.STATUS_MISSING).to_numpy()], minlength=n))
     out = _key_columns(frame, group, first)
-    planned = np.where(np.isnan(planned), _default_shares(out["月份"].to_numpy() if month is None else None, month),
-                       planned)
-    status = classify_series(pd.Series(rates), pd.Series(planned), targets.lag_threshold,
-                             targets.severe_threshold).to_numpy(copy=True)
+    planned, status = _planned_and_status(targets, rates, planned, out, month)
     qualitative_states = _worst_of_groups(statuses, codes, n, qual)
     for i, state in enumerate(qualitative_states):
         if state is not None and np.isnan(rates[i]):
@@ -354,10 +363,7 @@ def _roll_up(targets: Targets, projects: pd.DataFrame, key, month: int | None) -
     out = _key_columns(projects, keys, first)
     rates = _group_means(projects["完成率"].to_numpy(dtype="float64"), codes, n, inside)
     planned = _group_means(projects["序时进度"].to_numpy(dtype="float64"), codes, n, inside)
-    planned = np.where(np.isnan(planned), _default_shares(out["月份"].to_numpy() if month is None else None, month),
-                       planned)
-    status = classify_series(pd.Series(rates), pd.Series(planned), targets.lag_threshold,
-                             targets.severe_threshold).to_numpy(copy=True)
+    planned, status = _planned_and_status(targets, rates, planned, out, month)
     no_rate = np.isnan(rates)
     if no_rate.any():
         worst_of = _worst_of_groups(projects["状态"].to_numpy(), codes, n, inside)

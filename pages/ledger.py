@@ -153,6 +153,21 @@ def new_item_form() -> None:
         act(create, "已新增督办事项")
 
 
+def edit_item_form(item_id: int, item: pd.Series) -> None:
+    """The form changing an item's deadline, units and description (analysts)."""
+    a, b, c = st.columns(3)
+    current_due = date.fromisoformat(item["办结时限"]) if item["办结时限"] else None
+    due_edit = a.date_input("办结时限", current_due, key=f"ledger_edit_due_{item_id}")
+    resp = b.selectbox("责任单位", unit_names, key=f"ledger_edit_resp_{item_id}",
+                       index=unit_names.index(item["责任单位"]) if item["责任单位"] in unit_names else 0)
+    coord_now = [u for u in item["协调单位"].split("、") if u in unit_names]
+    coord = c.multiselect("协调单位", unit_names, default=coord_now, key=f"ledger_edit_coord_{item_id}")
+    desc = st.text_area("问题描述", item["问题描述"], key=f"ledger_edit_desc_{item_id}", height=80)
+    if st.button("保存修改", key="ledger_edit_save", icon=":material/save:"):
+        act(lambda: L.update_item(store, item_id, actor, due=due_edit, responsible=resp, coordinating=coord,
+                                  description=desc), "已保存修改")
+
+
 if manager:
     for key in st.session_state.pop("ledger_new_reset", []):
         st.session_state.pop(key, None)
@@ -294,14 +309,4 @@ if manager:
         edit_form = st.expander("修改办结时限、责任单位、协调单位、问题描述", key="ledger_edit_open", on_change="rerun")
         if edit_form.open:  # drawn only while open, as the new-item form
             with edit_form:
-                a, b, c = st.columns(3)
-                current_due = date.fromisoformat(item["办结时限"]) if item["办结时限"] else None
-                due_edit = a.date_input("办结时限", current_due, key=f"ledger_edit_due_{item_id}")
-                resp = b.selectbox("责任单位", unit_names, key=f"ledger_edit_resp_{item_id}",
-                                   index=unit_names.index(item["责任单位"]) if item["责任单位"] in unit_names else 0)
-                coord_now = [u for u in item["协调单位"].split("、") if u in unit_names]
-                coord = c.multiselect("协调单位", unit_names, default=coord_now, key=f"ledger_edit_coord_{item_id}")
-                desc = st.text_area("问题描述", item["问题描述"], key=f"ledger_edit_desc_{item_id}", height=80)
-                if st.button("保存修改", key="ledger_edit_save", icon=":material/save:"):
-                    act(lambda: L.update_item(store, item_id, actor, due=due_edit, responsible=resp, coordinating=coord,
-                                              description=desc), "已保存修改")
+                edit_item_form(item_id, item)

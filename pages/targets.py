@@ -87,7 +87,6 @@ with b:
                            icon=":material/download:", mime="application/zip")
 
 
-
 def version_history() -> pd.DataFrame:
     """Every year's table versions, newest year first, as the page shows them."""
     history = pd.concat([store.target_history(y).assign(年度=y) for y in reversed(store.target_years())],
